@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Copies the collection's files (tracked, or new and not ignored) to
+# .build/ansible_collections/airlock/incident: ansible-test needs the collection
+# under a path ending in ansible_collections/<namespace>/<name>/ and resolves
+# symlinks, so the .collections link cannot be used for it.
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+dest="$ROOT/.build/ansible_collections/airlock/incident"
+rm -rf "$dest"
+mkdir -p "$dest"
+git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
+  [ -e "$f" ] || continue
+  case "$f" in COMMON_BRIEF*|lab/COMMON_BRIEF*) continue ;; esac
+  mkdir -p "$dest/$(dirname "$f")"
+  cp -p "$f" "$dest/$f"
+done
+# ansible-test lists content with git when it finds a repository.
+git -C "$dest" init -q && git -C "$dest" add -A >/dev/null
+echo "$dest"

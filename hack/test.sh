@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# make test: every suite CI runs, in order, each with progress and a one-line
+# failure. `hack/test.sh <suite>...` runs some of them:
+#   sanity units lint lab molecule integration
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+export PYTHONPATH="$ROOT/.collections${PYTHONPATH:+:$PYTHONPATH}"
+export ANSIBLE_COLLECTIONS_PATH="$ROOT/.collections"
+export AIRLOCK_LAB_PYTHON="$VENV/bin/python"
+export AIRLOCK_LAB_CLI="$ROOT/lab/bin/airlock-lab"
+export PATH="$VENV/bin:$PATH"
+suites=("$@")
+[ ${#suites[@]} -gt 0 ] || suites=(sanity units lint lab molecule integration)
+started=$(date +%s)
+
+for suite in "${suites[@]}"; do
+  case "$suite" in
+    sanity)
+      run_step "ansible-test sanity (Python 3.11, offline get-pip stand-in, no ignore entries)" hack/sanity.sh ;;
+    units)
+      run_step "ansible-test units (Python 3.11)" bash -c '
+        dest="$(hack/stage-collection.sh | tail -n1)" && cd "$dest" &&
+        "$0/bin/ansible-test" units --local --python 3.11 --color no' "$VENV" ;;
+    lint)
+      run_step "ansible-lint (production profile)" "$VENV/bin/ansible-lint" --profile production --offline ;;
+    lab)
+      run_step "lab Airlock test suite (real processes on loopback)" \
+        "$VENV/bin/python" -m pytest -q -p no:cacheprovider lab/tests ;;
+    molecule)
+      run_step "molecule: roles/outage scenarios against the lab" \
+        bash -c 'cd roles/outage && "$0/bin/molecule" test --all' "$VENV" ;;
+    integration)
+      run_step "ansible-test integration (targets against the lab)" bash -c '
+        dest="$(hack/stage-collection.sh | tail -n1)" && cd "$dest" &&
+        "$0/bin/ansible-test" integration --local --python 3.11 --color no' "$VENV" ;;
+    *) die "unknown suite '$suite' (accepted: sanity units lint lab molecule integration)" ;;
+  esac
+done
+printf '==> all suites passed in %ss\n' "$(( $(date +%s) - started ))"

@@ -1,0 +1,175 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, airlock.incident contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: triage
+short_description: Classify an airlock.incident.health result against the playbook's severity table
+version_added: 0.1.0
+description:
+  - Turns the result of M(airlock.incident.health) into a triage verdict, applying the operator
+    playbook's severity table to what the probes saw.
+  - V(P0) (service_outage) when C(/live) or C(/ready) does not answer 2xx (complete outage; on
+    Kubernetes a not-ready pod receives no traffic).
+  - V(P1) when the gateway is live and ready but MCP requests fail (authentication, policy or
+    upstream errors, or the release's C(-32000 No upstream servers configured)).
+  - V(P2) when everything answers but slower than O(latency_ms) (default 1000 ms per probe).
+  - No incident (V(null) severity) when every probe passed.
+options:
+  _input:
+    description: The registered result of M(airlock.incident.health).
+    type: dict
+    required: true
+  latency_ms:
+    description: Probe latency above which a healthy gateway counts as degraded (P2).
+    type: float
+    default: 1000
+"""
+
+EXAMPLES = r"""
+- name: Probe the gateway
+  airlock.incident.health:
+    url: https://airlock.example.com
+  register: probe
+
+- name: Classify
+  ansible.builtin.set_fact:
+    verdict: "{{ probe | airlock.incident.triage }}"
+
+- name: Declare only when there is something to declare
+  airlock.incident.incident:
+    directory: /srv/incidents
+    severity: "{{ verdict.severity }}"
+    type: "{{ verdict.type }}"
+    symptoms: "{{ verdict.symptoms }}"
+  when: verdict.incident
+"""
+
+RETURN = r"""
+_value:
+  description: The verdict.
+  type: dict
+  contains:
+    incident:
+      description: Whether the probes show an incident.
+      type: bool
+    outage:
+      description: Whether the service is down (live or ready failing).
+      type: bool
+    severity:
+      description: V(P0), V(P1), V(P2) or V(null) when healthy.
+      type: str
+    type:
+      description: Incident type slug (service_outage, authentication_issues, policy_failures, performance_degradation) or V(null).
+      type: str
+    service_status:
+      description: V(UP), V(DEGRADED) or V(DOWN), as the internal notification template says.
+      type: str
+    symptoms:
+      description: One line per failing probe, in the order live, ready, health, info, mcp, latency.
+      type: list
+      elements: str
+    summary:
+      description: One human line.
+      type: str
+"""
+
+from ansible.errors import AnsibleFilterError
+
+
+def _describe(name, probe):
+    if not isinstance(probe, dict):
+        return "%s: not probed" % name
+    status = probe.get("status")
+    error = probe.get("error")
+    if error:
+        return "%s: %s" % (name, error if not status else "HTTP %s, %s" % (status, error))
+    body = probe.get("body")
+    detail = ""
+    if isinstance(body, dict):
+        if body.get("status"):
+            detail = " %s" % body.get("status")
+        checks = body.get("checks")
+        if isinstance(checks, dict) and checks:
+            bad = ["%s=%s" % (k, v) for k, v in sorted(checks.items()) if str(v).lower() not in ("ok", "healthy", "ready", "up")]
+            if bad:
+                detail += " (checks: %s)" % ", ".join(bad)
+    return "%s: HTTP %s%s" % (name, status, detail)
+
+
+def _ok(probe):
+    return isinstance(probe, dict) and isinstance(probe.get("status"), int) and 200 <= probe["status"] < 300
+
+
+def triage(result, latency_ms=1000):
+    """Classify a health result (see DOCUMENTATION)."""
+    if not isinstance(result, dict) or "endpoints" not in result:
+        raise AnsibleFilterError("triage expects the registered result of airlock.incident.health, got %s" % type(result).__name__)
+    try:
+        latency_limit = float(latency_ms)
+    except (TypeError, ValueError):
+        raise AnsibleFilterError("triage: latency_ms must be a number, got %r" % (latency_ms,))
+    endpoints = result.get("endpoints") or {}
+    symptoms = []
+    live, ready = endpoints.get("live"), endpoints.get("ready")
+    if not _ok(live):
+        symptoms.append(_describe("/live", live))
+    if not _ok(ready):
+        symptoms.append(_describe("/ready", ready))
+    outage = bool(symptoms)
+    for name in ("health", "info"):
+        probe = endpoints.get(name)
+        if probe is not None and not _ok(probe) and not outage:
+            symptoms.append(_describe("/" + name, probe))
+
+    mcp = result.get("mcp") or {}
+    mcp_type = None
+    if mcp and not outage:
+        error = mcp.get("error")
+        status = mcp.get("status")
+        if isinstance(error, dict) and error.get("code") is not None:
+            symptoms.append("MCP %s: JSON-RPC error %s %s" % (mcp.get("method", "tools/list"), error.get("code"), error.get("message", "")))
+            mcp_type = "policy_failures" if status == 403 else "service_outage"
+        elif error:
+            symptoms.append("MCP %s: %s" % (mcp.get("method", "tools/list"), error if not status else "HTTP %s, %s" % (status, error)))
+            mcp_type = "authentication_issues" if status == 401 else ("policy_failures" if status == 403 else "service_outage")
+
+    slow = []
+    if not outage and not mcp_type:
+        for name, probe in sorted(endpoints.items()):
+            if isinstance(probe, dict) and isinstance(probe.get("latency_ms"), (int, float)) and probe["latency_ms"] > latency_limit:
+                slow.append("/%s %.0f ms" % (name, probe["latency_ms"]))
+        if isinstance(mcp.get("latency_ms"), (int, float)) and mcp["latency_ms"] > latency_limit:
+            slow.append("MCP %.0f ms" % mcp["latency_ms"])
+        if slow:
+            symptoms.append("slow responses (over %.0f ms): %s" % (latency_limit, ", ".join(slow)))
+
+    if outage:
+        severity, kind, status_word = "P0", "service_outage", "DOWN"
+    elif mcp_type:
+        severity, kind, status_word = "P1", mcp_type, "DEGRADED"
+    elif slow:
+        severity, kind, status_word = "P2", "performance_degradation", "DEGRADED"
+    else:
+        severity, kind, status_word = None, None, "UP"
+    if severity:
+        summary = "%s %s: %s" % (severity, kind, "; ".join(symptoms))
+    else:
+        summary = "UP: live, ready%s answered" % (" and MCP" if mcp else "")
+    return {
+        "incident": severity is not None,
+        "outage": outage,
+        "severity": severity,
+        "type": kind,
+        "service_status": status_word,
+        "symptoms": symptoms,
+        "summary": summary,
+    }
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"triage": triage}

@@ -1,0 +1,281 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, airlock.incident contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The MCP Airlock audit hash chain, byte for byte.
+
+Airlock hashes every audit event as
+``lowercase hex(BLAKE3-256(salt_bytes || payload))`` where ``payload`` is Go's
+``encoding/json`` output for a struct with 13 fields in a fixed order. The
+``metadata`` column holds JSON text that Go pasted into the payload verbatim
+(a ``json.RawMessage``), so it is never parsed and re-serialised here.
+
+This module is the single implementation of that payload for the collection
+(the audit modules verify with it) and for the lab (which writes with it). Both
+are pinned by the Go encoder's own vectors in ``tests/unit``.
+
+Only the standard library is needed to build payloads; hashing needs the
+``blake3`` package, imported lazily so that importing this file never fails on
+a target host without it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+try:
+    import blake3 as _blake3
+
+    HAS_BLAKE3 = True
+    BLAKE3_IMPORT_ERROR = None
+except ImportError as _exc:  # pragma: no cover - exercised on hosts without blake3
+    _blake3 = None
+    HAS_BLAKE3 = False
+    BLAKE3_IMPORT_ERROR = _exc
+
+#: Column order of the hashed struct (and of the SELECT that feeds it).
+PAYLOAD_FIELDS = (
+    "id",
+    "timestamp",
+    "correlation_id",
+    "tenant",
+    "subject",
+    "action",
+    "resource",
+    "decision",
+    "reason",
+    "metadata",
+    "previous_hash",
+    "latency_ms",
+    "redaction_count",
+)
+
+#: SQL that reads the hashed columns as raw bytes, in chain (rowid) order.
+#: ``CAST(... AS BLOB)`` keeps invalid UTF-8 exactly as stored.
+SELECT_CHAIN_SQL = (
+    "SELECT rowid, CAST(id AS BLOB), timestamp, CAST(correlation_id AS BLOB), "
+    "CAST(tenant AS BLOB), CAST(subject AS BLOB), CAST(action AS BLOB), "
+    "CAST(resource AS BLOB), CAST(decision AS BLOB), CAST(reason AS BLOB), "
+    "CAST(metadata AS BLOB), CAST(previous_hash AS BLOB), latency_ms, "
+    "redaction_count, CAST(hash AS BLOB) FROM audit_events ORDER BY rowid"
+)
+
+# Bytes that force the slow path: controls, quote, backslash, the HTML
+# characters Go escapes, and every non-ASCII byte (which needs UTF-8 checks).
+_NEEDS_WORK = re.compile(rb'[\x00-\x1f"\\<>&\x80-\xff]')
+
+_SHORT_ESCAPES = {
+    0x22: b'\\"',
+    0x5C: b"\\\\",
+    0x0A: b"\\n",
+    0x0D: b"\\r",
+    0x09: b"\\t",
+    0x08: b"\\b",  # Go >= 1.22 (Go 1.19 wrote \u0008)
+    0x0C: b"\\f",  # Go >= 1.22 (Go 1.19 wrote \u000c)
+}
+
+
+def _escape_table():
+    table = {}
+    for code in range(0x20):
+        table[code] = b"\\u%04x" % code
+    table.update(_SHORT_ESCAPES)
+    for char in b"<>&":
+        table[char] = b"\\u%04x" % char
+    return table
+
+
+_ASCII_ESCAPES = _escape_table()
+_REPLACEMENT = b"\\ufffd"
+
+
+def _utf8_sequence_length(data, index):
+    """Length of the valid UTF-8 sequence starting at ``index``, or 0 if invalid.
+
+    Mirrors Go's ``utf8.DecodeRune``: overlong forms, surrogates and code points
+    above U+10FFFF are invalid and consume exactly one byte.
+    """
+    first = data[index]
+    size = len(data)
+    if 0xC2 <= first <= 0xDF:
+        need, low, high = 1, 0x80, 0xBF
+    elif first == 0xE0:
+        need, low, high = 2, 0xA0, 0xBF
+    elif 0xE1 <= first <= 0xEC or 0xEE <= first <= 0xEF:
+        need, low, high = 2, 0x80, 0xBF
+    elif first == 0xED:
+        need, low, high = 2, 0x80, 0x9F
+    elif first == 0xF0:
+        need, low, high = 3, 0x90, 0xBF
+    elif 0xF1 <= first <= 0xF3:
+        need, low, high = 3, 0x80, 0xBF
+    elif first == 0xF4:
+        need, low, high = 3, 0x80, 0x8F
+    else:
+        return 0
+    if index + need >= size:
+        return 0
+    second = data[index + 1]
+    if not low <= second <= high:
+        return 0
+    for offset in range(2, need + 1):
+        if not 0x80 <= data[index + offset] <= 0xBF:
+            return 0
+    return need + 1
+
+
+def go_json_string(data):
+    """Encode ``data`` (bytes or str) as Go >= 1.22 ``encoding/json`` does, quotes included."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogateescape")
+    elif data is None:
+        data = b""
+    else:
+        data = bytes(data)
+    if _NEEDS_WORK.search(data) is None:
+        return b'"' + data + b'"'
+    out = bytearray(b'"')
+    index = 0
+    size = len(data)
+    while index < size:
+        byte = data[index]
+        if byte < 0x80:
+            escaped = _ASCII_ESCAPES.get(byte)
+            if escaped is None:
+                out.append(byte)
+            else:
+                out += escaped
+            index += 1
+            continue
+        length = _utf8_sequence_length(data, index)
+        if length == 0:
+            out += _REPLACEMENT
+            index += 1
+            continue
+        sequence = data[index:index + length]
+        if sequence == b"\xe2\x80\xa8":
+            out += b"\\u2028"
+        elif sequence == b"\xe2\x80\xa9":
+            out += b"\\u2029"
+        else:
+            out += sequence
+        index += length
+    out += b'"'
+    return bytes(out)
+
+
+def _go_float(value):
+    """Format a float as Go's encoding/json does: shortest digits, 'f' form unless
+    the exponent is < -6 or >= 21, where it uses 'e' form with e-7/e+21 exponents."""
+    if math.isnan(value) or math.isinf(value):
+        raise ValueError("json: unsupported value: %r" % value)
+    if value == 0:
+        return b"-0" if math.copysign(1.0, value) < 0 else b"0"
+    sign = "-" if value < 0 else ""
+    # repr() gives the shortest round-tripping digits, as Go's strconv does.
+    text = repr(abs(value))
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        exponent = int(exponent)
+    else:
+        mantissa, exponent = text, 0
+    integer, _dot, fraction = mantissa.partition(".")
+    digits = (integer + fraction).lstrip("0")
+    # decimal point position relative to the start of ``digits``
+    point = len(integer) + exponent - (len(integer + fraction) - len((integer + fraction).lstrip("0")))
+    digits = digits.rstrip("0") or "0"
+    decimal_exponent = point - 1  # value = 0.d1d2... * 10**point = d1.d2... * 10**(point-1)
+    magnitude = abs(value)
+    if magnitude < 1e-6 or magnitude >= 1e21:
+        head, tail = digits[0], digits[1:]
+        body = head + ("." + tail if tail else "")
+        exp_sign = "-" if decimal_exponent < 0 else "+"
+        return ("%s%se%s%d" % (sign, body, exp_sign, abs(decimal_exponent))).encode("ascii")
+    if point <= 0:
+        body = "0." + "0" * (-point) + digits
+    elif point >= len(digits):
+        body = digits + "0" * (point - len(digits))
+    else:
+        body = digits[:point] + "." + digits[point:]
+    return (sign + body).encode("ascii")
+
+
+def go_json_value(value):
+    """Encode a Python value as Go's ``json.Marshal`` would encode the same Go value.
+
+    Maps are written with sorted keys (Go sorts map keys), compact, HTML-escaped.
+    Used by the lab to produce metadata text exactly as Airlock stores it.
+    """
+    if value is None:
+        return b"null"
+    if value is True:
+        return b"true"
+    if value is False:
+        return b"false"
+    if isinstance(value, int):
+        return str(value).encode("ascii")
+    if isinstance(value, float):
+        return _go_float(value)
+    if isinstance(value, (str, bytes, bytearray)):
+        return go_json_string(value)
+    if isinstance(value, dict):
+        items = sorted((str(key), item) for key, item in value.items())
+        return b"{" + b",".join(go_json_string(key) + b":" + go_json_value(item) for key, item in items) + b"}"
+    if isinstance(value, (list, tuple)):
+        return b"[" + b",".join(go_json_value(item) for item in value) + b"]"
+    raise TypeError("json: unsupported type: %s" % type(value).__name__)
+
+
+def _int_bytes(value):
+    return str(int(value or 0)).encode("ascii")
+
+
+def build_payload(event_id, timestamp, correlation_id, tenant, subject, action, resource,
+                  decision, reason, metadata, previous_hash, latency_ms, redaction_count):
+    """The exact bytes Airlock hashes for one event.
+
+    Text arguments may be bytes (as read from SQLite with ``CAST(... AS BLOB)``)
+    or str. ``metadata`` is the stored JSON text; SQL NULL is written as ``null``.
+    """
+    if metadata is None or metadata == b"" or metadata == "":
+        metadata_bytes = b"null"
+    elif isinstance(metadata, str):
+        metadata_bytes = metadata.encode("utf-8", "surrogateescape")
+    else:
+        metadata_bytes = bytes(metadata)
+    return b"".join((
+        b'{"id":', go_json_string(event_id),
+        b',"timestamp":', _int_bytes(timestamp),
+        b',"correlation_id":', go_json_string(correlation_id),
+        b',"tenant":', go_json_string(tenant),
+        b',"subject":', go_json_string(subject),
+        b',"action":', go_json_string(action),
+        b',"resource":', go_json_string(resource),
+        b',"decision":', go_json_string(decision),
+        b',"reason":', go_json_string(reason),
+        b',"metadata":', metadata_bytes,
+        b',"previous_hash":', go_json_string(previous_hash),
+        b',"latency_ms":', _int_bytes(latency_ms),
+        b',"redaction_count":', _int_bytes(redaction_count),
+        b"}",
+    ))
+
+
+def parse_salt(salt_hex):
+    """Decode the ``hasher_salt`` metadata value; raises ValueError when malformed."""
+    if isinstance(salt_hex, bytes):
+        salt_hex = salt_hex.decode("ascii", "replace")
+    salt_hex = (salt_hex or "").strip()
+    if len(salt_hex) != 64 or salt_hex.lower() != salt_hex:
+        raise ValueError("hasher_salt must be 64 lowercase hex characters, got %d characters" % len(salt_hex))
+    return bytes.fromhex(salt_hex)
+
+
+def event_hash(salt, payload):
+    """``lowercase hex(BLAKE3-256(salt || payload))``. Requires the blake3 package."""
+    if not HAS_BLAKE3:
+        raise RuntimeError("the blake3 Python package is required to compute Airlock audit hashes")
+    hasher = _blake3.blake3(salt)
+    hasher.update(payload)
+    return hasher.hexdigest()

@@ -1,0 +1,134 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, airlock.incident contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Durations and timestamps as Airlock and incident responders write them.
+
+* ``parse_go_duration`` accepts exactly what Go's ``time.ParseDuration`` accepts
+  (``720h``, ``1h30m``, ``1.5s``, ``300ms``); Airlock's config uses it, so
+  ``30d`` is refused here as Airlock refuses it at start.
+* ``parse_window`` accepts the look-back windows responders type (``2h``,
+  ``30m``, ``7d``, ``1w``): a Go duration or whole days/weeks.
+* ``parse_rfc3339_ns`` turns an RFC 3339 timestamp into Unix nanoseconds, the
+  unit of ``audit_events.timestamp``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+NS = {
+    "ns": 1,
+    "us": 1000,
+    "\u00b5s": 1000,
+    "\u03bcs": 1000,
+    "ms": 1000 * 1000,
+    "s": 1000 * 1000 * 1000,
+    "m": 60 * 1000 * 1000 * 1000,
+    "h": 3600 * 1000 * 1000 * 1000,
+}
+
+_GO_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
+_WINDOW = re.compile(r"^(\d+)(d|w)$")
+_RFC3339 = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+class DurationError(ValueError):
+    """A duration or timestamp that cannot be parsed."""
+
+
+def parse_go_duration(text):
+    """Nanoseconds for a Go duration string, raising DurationError like time.ParseDuration."""
+    if not isinstance(text, str):
+        raise DurationError("time: invalid duration %r (must be a string such as \"720h\")" % (text,))
+    original = text
+    sign = 1
+    if text and text[0] in "+-":
+        sign = -1 if text[0] == "-" else 1
+        text = text[1:]
+    if text == "0":
+        return 0
+    if not text:
+        raise DurationError('time: invalid duration "%s"' % original)
+    total = 0
+    pos = 0
+    while pos < len(text):
+        match = _GO_PART.match(text, pos)
+        if not match:
+            unit = re.match(r"[\d.]*([^\d.]*)", text[pos:]).group(1)
+            if unit and not re.match(r"[\d.]", text[pos:]):
+                raise DurationError('time: invalid duration "%s"' % original)
+            if unit:
+                raise DurationError('time: unknown unit "%s" in duration "%s"' % (unit.split()[0][:8], original))
+            raise DurationError('time: missing unit in duration "%s"' % original)
+        number, unit = match.group(1), match.group(2)
+        if "." in number:
+            whole, frac = number.split(".")
+            value = int(whole or "0") * NS[unit]
+            if frac:
+                value += int(frac) * NS[unit] // (10 ** len(frac))
+        else:
+            value = int(number) * NS[unit]
+        total += value
+        pos = match.end()
+    if total > (1 << 63) - 1:
+        raise DurationError('time: invalid duration "%s"' % original)
+    return sign * total
+
+
+def is_go_duration(text):
+    try:
+        parse_go_duration(text)
+    except DurationError:
+        return False
+    return True
+
+
+def parse_window(text):
+    """Nanoseconds for a look-back window: a positive Go duration or N days/weeks."""
+    if not isinstance(text, str) or not text.strip():
+        raise DurationError("invalid duration %r: use forms such as 30m, 2h, 7d" % (text,))
+    text = text.strip()
+    match = _WINDOW.match(text)
+    if match:
+        days = int(match.group(1)) * (7 if match.group(2) == "w" else 1)
+        value = days * 86400 * NS["s"]
+    else:
+        try:
+            value = parse_go_duration(text)
+        except DurationError:
+            raise DurationError("invalid duration %r: use forms such as 30m, 2h, 7d" % (text,))
+    if value <= 0:
+        raise DurationError("invalid duration %r: it must be greater than zero" % (text,))
+    return value
+
+
+def parse_rfc3339_ns(text):
+    """Unix nanoseconds for an RFC 3339 timestamp (``2026-11-28T16:00:00Z``)."""
+    match = _RFC3339.match(text.strip()) if isinstance(text, str) else None
+    if not match:
+        raise DurationError("invalid RFC 3339 timestamp %r: use a form such as 2026-11-28T16:00:00Z" % (text,))
+    year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
+    fraction = match.group(7) or ""
+    zone = match.group(8)
+    try:
+        if zone in ("Z", "z"):
+            tz = datetime.timezone.utc
+        else:
+            offset = int(zone[1:3]) * 60 + int(zone[4:6])
+            tz = datetime.timezone(datetime.timedelta(minutes=offset if zone[0] == "+" else -offset))
+        moment = datetime.datetime(year, month, day, hour, minute, second, tzinfo=tz)
+    except ValueError as exc:
+        raise DurationError("invalid RFC 3339 timestamp %r: %s" % (text, exc))
+    seconds = int((moment - datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)).total_seconds())
+    nanos = int((fraction[1:] + "000000000")[:9]) if fraction else 0
+    return seconds * NS["s"] + nanos
+
+
+def format_ns(nanoseconds):
+    """RFC 3339 UTC text for Unix nanoseconds (second precision, ``Z`` suffix)."""
+    moment = datetime.datetime.fromtimestamp(nanoseconds // NS["s"], tz=datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
