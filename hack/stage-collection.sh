@@ -14,6 +14,16 @@ git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' 
   mkdir -p "$dest/$(dirname "$f")"
   cp -p "$f" "$dest/$f"
 done
+# Integration targets reach the lab through variables: ansible-test passes
+# tests/integration/integration_config.yml to every target (its environment
+# only keeps PATH and HOME).
+cat >"$dest/tests/integration/integration_config.yml" <<YAML
+---
+lab_python: $VENV/bin/python
+lab_cli: $ROOT/lab/bin/airlock-lab
+lab_root: $ROOT/.lab/integration
+collection_root: $dest
+YAML
 # ansible-test lists content with git when it finds a repository.
 git -C "$dest" init -q && git -C "$dest" add -A >/dev/null
 echo "$dest"
