@@ -20,8 +20,8 @@ options:
     required: true
   token:
     description:
-      - Bearer token (a JWT from the identity provider Airlock trusts) sent as C(Authorization: Bearer <token>).
-      - Builds that enforce authentication answer C(/mcp) with 401 without it; the current release ignores it.
+      - "Bearer token (a JWT from the identity provider Airlock trusts) sent as C(Authorization: Bearer <token>)."
+      - "Builds that enforce authentication answer C(/mcp) with 401 without it; the current release ignores it."
       - Never logged.
     type: str
   timeout:

@@ -1,0 +1,367 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, airlock.incident contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: health
+short_description: Probe an MCP Airlock gateway without ever failing because it is down
+version_added: 0.1.0
+description:
+  - Probes C(/live), C(/ready), C(/health) and C(/info), optionally C(/metrics) and one MCP JSON-RPC call
+    on C(/mcp), and reports what answered, how fast and with what.
+  - Like M(community.postgresql.postgresql_ping), the module never fails because Airlock is down, slow
+    or unreachable; it returns RV(is_available) and the errors instead. Branch on the result, for example
+    with C(failed_when) set to C(not result.is_available). It fails only on bad input (a malformed O(url), a
+    timeout that is not positive).
+  - Every request is bounded by O(timeout), reading included. C(/mcp) answers with a Server-Sent-Events
+    stream that never ends by itself (a C(connected) event, the JSON-RPC reply, then heartbeats every 20 s);
+    the module reads it only up to the reply and closes the connection.
+  - When the first probe (C(/live)) cannot connect or times out, the other probes are skipped with the
+    same error, so an unreachable gateway costs at most one O(timeout).
+  - C(/metrics) is optional in Airlock; the current release answers 404. A 404 is reported as
+    C(exposed=false) in RV(metrics), never as an outage.
+author:
+  - airlock.incident contributors (@airlock-incident)
+extends_documentation_fragment:
+  - airlock.incident.connection
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads; it runs the same probes in check mode.
+  diff_mode:
+    support: none
+    description: Nothing changes, so there is no diff.
+  platform:
+    support: full
+    platforms: posix
+    description: Runs wherever the controller or target can reach O(url) over HTTP(S).
+options:
+  metrics:
+    description:
+      - Also read C(/metrics) (Prometheus text) and summarise it under RV(metrics).
+    type: bool
+    default: true
+  mcp:
+    description:
+      - Also send one JSON-RPC request to C(/mcp), with a C(Authorization) bearer header when O(token) is set.
+    type: bool
+    default: true
+  mcp_method:
+    description:
+      - The JSON-RPC method of the MCP probe. V(tools/list) exercises the upstream path;
+        V(ping) only the gateway.
+    type: str
+    default: tools/list
+    choices: [tools/list, ping]
+notes:
+  - RV(is_available) is true when C(/live) and C(/ready) both answered 2xx. A failed MCP call, a C(/health)
+    that is not 2xx, or failing C(/ready) checks make the gateway degraded (listed in
+    RV(degraded_reasons)), not unavailable.
+  - With no upstream configured, Airlock answers every MCP method with JSON-RPC error -32000
+    C(No upstream servers configured); the module reports it as RV(mcp_ok=false) with a degraded reason.
+  - Metric values are cumulative since the process started (counters and histogram buckets); compare two
+    probes to get a recent rate.
+seealso:
+  - module: airlock.incident.incident
+"""
+
+EXAMPLES = r"""
+- name: Probe Airlock; fail the task only when it is unavailable
+  airlock.incident.health:
+    url: http://airlock.airlock-system.svc:8080
+    timeout: 3
+  register: airlock_health
+  failed_when: not airlock_health.is_available
+
+- name: Probe through the ingress with a token, branch on the MCP result
+  airlock.incident.health:
+    url: https://airlock.example.com
+    token: "{{ airlock_test_token }}"
+    mcp_method: tools/list
+  register: airlock_health
+
+- name: Report degradation
+  ansible.builtin.debug:
+    msg: "{{ airlock_health.summary }} {{ airlock_health.degraded_reasons }}"
+  when: airlock_health.degraded_reasons | length > 0
+
+- name: Set the connection once for a play
+  module_defaults:
+    group/airlock.incident.airlock:
+      url: http://127.0.0.1:8080
+      timeout: 2
+  block:
+    - name: Quick liveness probe, no MCP call and no metrics
+      airlock.incident.health:
+        mcp: false
+        metrics: false
+      register: airlock_quick
+"""
+
+RETURN = r"""
+is_available:
+  description: C(/live) and C(/ready) both answered with a 2xx status.
+  returned: always
+  type: bool
+  sample: true
+is_live:
+  description: C(/live) answered with a 2xx status.
+  returned: always
+  type: bool
+is_ready:
+  description: C(/ready) answered with a 2xx status.
+  returned: always
+  type: bool
+mcp_ok:
+  description:
+    - The MCP call returned a JSON-RPC result (not an error). Null when O(mcp=false).
+  returned: always
+  type: bool
+  sample: false
+degraded_reasons:
+  description: Why the gateway is not fully healthy, one short sentence each; empty when all is well.
+  returned: always
+  type: list
+  elements: str
+  sample: ["mcp: JSON-RPC error -32000 No upstream servers configured"]
+version:
+  description: The C(version) field of C(/info), if it answered.
+  returned: always
+  type: str
+  sample: dev
+summary:
+  description: One human-readable line.
+  returned: always
+  type: str
+  sample: "Airlock at http://127.0.0.1:8080 is available (version dev) but degraded: mcp: JSON-RPC error -32000"
+url:
+  description: The base URL probed.
+  returned: always
+  type: str
+endpoints:
+  description:
+    - One entry per probed path (C(live), C(ready), C(health), C(info)), each with C(url), C(status)
+      (HTTP status, null when nothing answered), C(latency_ms), C(body) (parsed JSON or text), C(error)
+      (null or a message) and, for C(ready), C(checks) (the dependency map newer builds return).
+  returned: always
+  type: dict
+  sample:
+    live: {url: "http://127.0.0.1:8080/live", status: 200, latency_ms: 1.2, error: null,
+           body: {status: alive, timestamp: "2026-11-28T16:00:00Z"}}
+mcp:
+  description:
+    - The MCP probe. C(status) (HTTP), C(latency_ms), C(transport) (V(sse) or V(json)), C(connection_id)
+      (from the C(connected) event), C(result) (the JSON-RPC result) or C(error) (C(code) and C(message);
+      C(code) is null for transport problems), C(events) (names of the SSE events read).
+    - Null when O(mcp=false).
+  returned: always
+  type: dict
+  sample:
+    status: 200
+    transport: sse
+    connection_id: 0f3c9a7e5b1d4c2a8e6f0b9d7c5a3e1f
+    error: {code: -32000, message: No upstream servers configured}
+metrics:
+  description:
+    - The C(/metrics) probe. C(exposed) (false on 404), C(status), C(latency_ms), C(error) and C(samples)
+      (C(requests_total), C(requests_by_status_class), C(error_rate) (5xx share, cumulative),
+      C(memory_bytes), C(active_connections), C(goroutines), C(auth_failures_total),
+      C(policy_denies_total), C(errors_total), C(request_duration_p95_seconds),
+      C(request_duration_p99_seconds), C(sample_count)).
+    - Null when O(metrics=false).
+  returned: always
+  type: dict
+  sample: {exposed: false, status: 404, error: null, samples: null}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.airlock.incident.plugins.module_utils.airlock_http import (
+    NO_UPSTREAM_CODE,
+    AirlockClient,
+    parse_prometheus_text,
+    summarize_metrics,
+    validate_base_url,
+    validate_timeout,
+)
+from ansible_collections.airlock.incident.plugins.module_utils.common import connection_arg_spec
+
+PROBES = ("live", "ready", "health", "info")
+
+
+def _ok(status):
+    return status is not None and 200 <= status < 300
+
+
+def _unreachable(result):
+    return result["status"] is None and result["error"] is not None
+
+
+def _endpoint(result, with_checks=False):
+    entry = {key: result[key] for key in ("url", "status", "latency_ms", "body", "error")}
+    if with_checks:
+        body = result.get("body")
+        entry["checks"] = body.get("checks") if isinstance(body, dict) else None
+    return entry
+
+
+def _skipped(client, path, why):
+    return {"url": client.url_for(path), "status": None, "latency_ms": None, "body": None,
+            "error": "skipped: %s" % why, "raw": None}
+
+
+def _failing_checks(checks):
+    failing = []
+    if not isinstance(checks, dict):
+        return failing
+    for name, value in sorted(checks.items()):
+        state = value.get("status") if isinstance(value, dict) else value
+        if isinstance(state, bool):
+            healthy = state
+        else:
+            healthy = str(state).lower() in ("ok", "healthy", "ready", "up", "pass", "true")
+        if not healthy:
+            failing.append(name)
+    return failing
+
+
+def probe(client, metrics=True, mcp=True, mcp_method="tools/list"):
+    """Run the probes; the module's result without ``changed``."""
+    endpoints = {}
+    live = client.get("/live")
+    endpoints["live"] = live
+    unreachable = _unreachable(live)
+    for name in PROBES[1:]:
+        if unreachable:
+            endpoints[name] = _skipped(client, "/" + name, "/live unreachable (%s)" % live["error"])
+        else:
+            endpoints[name] = client.get("/" + name)
+
+    reasons = []
+    is_live = _ok(live["status"])
+    is_ready = _ok(endpoints["ready"]["status"])
+    is_available = is_live and is_ready
+    ready_body = endpoints["ready"].get("body")
+    checks = ready_body.get("checks") if isinstance(ready_body, dict) else None
+
+    if not is_live:
+        reasons.append("/live: %s" % (live["error"] or "HTTP %s" % live["status"]))
+    if not unreachable and not is_ready:
+        failing = _failing_checks(checks)
+        detail = endpoints["ready"]["error"] or "HTTP %s" % endpoints["ready"]["status"]
+        reasons.append("/ready: %s%s" % (detail, (" (failing checks: %s)" % ", ".join(failing)) if failing else ""))
+    elif is_ready and _failing_checks(checks):
+        reasons.append("/ready: failing checks: %s" % ", ".join(_failing_checks(checks)))
+    if not unreachable and not _ok(endpoints["health"]["status"]):
+        reasons.append("/health: %s" % (endpoints["health"]["error"] or "HTTP %s" % endpoints["health"]["status"]))
+
+    info_body = endpoints["info"].get("body")
+    version = None
+    if _ok(endpoints["info"]["status"]) and isinstance(info_body, dict) and info_body.get("version") is not None:
+        version = str(info_body.get("version"))
+
+    metrics_result = None
+    if metrics:
+        if unreachable:
+            raw = _skipped(client, "/metrics", "/live unreachable (%s)" % live["error"])
+        else:
+            raw = client.get("/metrics", parse_json=False)
+        exposed = _ok(raw["status"])
+        metrics_result = {"url": raw["url"], "exposed": exposed, "status": raw["status"],
+                          "latency_ms": raw["latency_ms"], "error": None if raw["status"] == 404 else raw["error"],
+                          "samples": None}
+        if exposed:
+            samples = summarize_metrics(parse_prometheus_text(raw.get("raw") or ""))
+            metrics_result["samples"] = samples
+            if not samples["sample_count"]:
+                metrics_result["error"] = "no Prometheus samples in the /metrics body"
+        elif raw["status"] is not None and raw["status"] != 404:
+            reasons.append("/metrics: %s" % (raw["error"] or "HTTP %s" % raw["status"]))
+
+    mcp_result = None
+    mcp_ok = None
+    if mcp:
+        if unreachable:
+            mcp_result = {"url": client.url_for("/mcp"), "method": mcp_method, "status": None, "latency_ms": None,
+                          "transport": None, "connection_id": None, "result": None, "events": [],
+                          "error": {"code": None, "message": "skipped: /live unreachable (%s)" % live["error"]}}
+        else:
+            mcp_result = client.mcp_call(mcp_method)
+        mcp_ok = mcp_result["error"] is None
+        if not mcp_ok and not unreachable:
+            err = mcp_result["error"]
+            if err.get("code") is not None:
+                text = "mcp: JSON-RPC error %s %s" % (err["code"], err.get("message") or "")
+                if err["code"] == NO_UPSTREAM_CODE:
+                    text += " (gateway reachable, no upstream MCP server answers)"
+            elif mcp_result["status"] == 401:
+                text = "mcp: %s (token missing or rejected)" % err.get("message")
+            else:
+                text = "mcp: %s" % err.get("message")
+            reasons.append(text.strip())
+
+    summary = _summary(client.base_url, is_available, is_live, is_ready, version, reasons, metrics_result, unreachable,
+                       live)
+    return {
+        "url": client.base_url,
+        "is_available": is_available,
+        "is_live": is_live,
+        "is_ready": is_ready,
+        "mcp_ok": mcp_ok,
+        "degraded_reasons": reasons,
+        "version": version,
+        "summary": summary,
+        "endpoints": {
+            "live": _endpoint(endpoints["live"]),
+            "ready": _endpoint(endpoints["ready"], with_checks=True),
+            "health": _endpoint(endpoints["health"]),
+            "info": _endpoint(endpoints["info"]),
+        },
+        "mcp": mcp_result,
+        "metrics": metrics_result,
+    }
+
+
+def _summary(url, is_available, is_live, is_ready, version, reasons, metrics_result, unreachable, live):
+    if unreachable:
+        return "Airlock at %s is unreachable: %s" % (url, live["error"])
+    version_text = (" (version %s)" % version) if version else ""
+    if is_available:
+        text = "Airlock at %s is available%s" % (url, version_text)
+        if reasons:
+            text += " but degraded: " + "; ".join(reasons)
+    else:
+        state = "live but not ready" if is_live and not is_ready else "not available"
+        text = "Airlock at %s is %s%s: %s" % (url, state, version_text, "; ".join(reasons))
+    if metrics_result is not None and not metrics_result["exposed"] and metrics_result["status"] == 404:
+        text += "; /metrics not exposed"
+    return text
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=connection_arg_spec(
+            metrics=dict(type="bool", default=True),
+            mcp=dict(type="bool", default=True),
+            mcp_method=dict(type="str", default="tools/list", choices=["tools/list", "ping"]),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        validate_base_url(params["url"])
+        validate_timeout(params["timeout"])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    client = AirlockClient(params["url"], token=params["token"], timeout=params["timeout"],
+                           validate_certs=params["validate_certs"], ca_path=params["ca_path"])
+    result = probe(client, metrics=params["metrics"], mcp=params["mcp"], mcp_method=params["mcp_method"])
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()
