@@ -4,7 +4,7 @@
 # evidence are, and stop the lab.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-LAB=(".venv/bin/python" "lab/bin/airlock-lab" "--dir" ".lab/demo")
+LAB=("$VENV/bin/python" "$ROOT/lab/bin/airlock-lab" "--dir" "$ROOT/.lab/demo")
 cleanup() { "${LAB[@]}" stop >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
@@ -22,8 +22,8 @@ step "running playbooks/outage-p0.yml against $url"
   -e airlock_incident_url="$url" \
   -e airlock_incident_allow_recovery=true \
   -e airlock_incident_service_manager=command \
-  -e '{"airlock_incident_restart_command": [".venv/bin/python", "lab/bin/airlock-lab", "--dir", ".lab/demo", "restart"]}' \
-  -e '{"airlock_incident_logs_command": [".venv/bin/python", "lab/bin/airlock-lab", "--dir", ".lab/demo", "logs", "--tail", "200"]}' \
+  -e "{\"airlock_incident_restart_command\": [\"${LAB[0]}\", \"${LAB[1]}\", \"--dir\", \"${LAB[3]}\", \"restart\"]}" \
+  -e "{\"airlock_incident_logs_command\": [\"${LAB[0]}\", \"${LAB[1]}\", \"--dir\", \"${LAB[3]}\", \"logs\", \"--tail\", \"200\"]}" \
   -e airlock_incident_directory="$ROOT/.lab/incidents" \
   -e airlock_incident_commander="demo ($USER)" \
   || die "playbooks/outage-p0.yml failed"

@@ -134,7 +134,8 @@ def triage(result, latency_ms=1000):
             symptoms.append("MCP %s: JSON-RPC error %s %s" % (mcp.get("method", "tools/list"), error.get("code"), error.get("message", "")))
             mcp_type = "policy_failures" if status == 403 else "service_outage"
         elif error:
-            symptoms.append("MCP %s: %s" % (mcp.get("method", "tools/list"), error if not status else "HTTP %s, %s" % (status, error)))
+            message = error.get("message") if isinstance(error, dict) else error
+            symptoms.append("MCP %s: %s" % (mcp.get("method", "tools/list"), message if not status else "HTTP %s, %s" % (status, message)))
             mcp_type = "authentication_issues" if status == 401 else ("policy_failures" if status == 403 else "service_outage")
 
     slow = []

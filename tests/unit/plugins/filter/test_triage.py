@@ -61,8 +61,9 @@ def test_release_without_upstreams_is_p1_degraded():
 
 @pytest.mark.parametrize("status, kind", [(401, "authentication_issues"), (403, "policy_failures"), (502, "service_outage")])
 def test_mcp_http_failures_map_to_types(status, kind):
-    verdict = triage(_result(mcp={"status": status, "error": "HTTP Error %d" % status}))
+    verdict = triage(_result(mcp={"status": status, "error": {"code": None, "message": "HTTP Error %d" % status}}))
     assert (verdict["severity"], verdict["type"]) == ("P1", kind)
+    assert verdict["symptoms"] == ["MCP tools/list: HTTP %d, HTTP Error %d" % (status, status)]
 
 
 def test_slow_but_working_is_p2_performance():
