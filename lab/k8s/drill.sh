@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Put the lab Airlock release into a known broken state, or clear it.
+#   drill.sh STATE [--template]
+# Pod states (kwok drill stages; by default the running pods are annotated, so
+# every replica breaks at once; --template puts the annotation in the
+# Deployment's pod template instead, which starts a rollout whose new pods break
+# while the old ones keep serving, as a bad rollout does):
+#   crashloop             CrashLoopBackOff, previous log shows a config error
+#   oomkilled             CrashLoopBackOff after OOMKilled (exit 137)
+#   createcontainererror  CreateContainerError (missing seccomp profile)
+#   notready              running, readiness probe failing
+# Cluster-level states (real scheduler/controller behaviour):
+#   pending               requests more memory than any node has -> Pending, FailedScheduling
+#   rwo                   2nd replica on another node blocked by the single RWO claim
+#   node-pressure         kwok-node-0 reports MemoryPressure
+# Release-level states (a new Helm revision, undo with helm rollback):
+#   bad-config            helm upgrade with audit.retention "30d" -> CrashLoopBackOff
+#   seccomp               helm upgrade with a Localhost seccomp profile -> CreateContainerError
+# And:
+#   clear                 remove pod/template drill annotations, recreate drilled pods
+#   logs-from-lab         show the host lab Airlock's log as the pods' log
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=versions.env
+. "$HERE/versions.env"
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+
+NS="${AIRLOCK_NAMESPACE:-airlock-system}"
+RELEASE="${AIRLOCK_RELEASE:-airlock}"
+DEPLOY="${AIRLOCK_DEPLOYMENT:-airlock}"
+SEL="app.kubernetes.io/name=airlock,app.kubernetes.io/instance=$RELEASE"
+HELM="$(bin helm)"
+export KUBECONFIG="$KCFG"
+K() { "$KUBECTL" -n "$NS" "$@"; }
+STATES="crashloop oomkilled createcontainererror notready pending rwo node-pressure bad-config seccomp clear logs-from-lab"
+
+state="${1:-}"
+mode="${2:-}"
+[ -n "$state" ] || die "missing STATE (accepted: $STATES)"
+case "$mode" in ""|--template) ;; *) die "unknown option '$mode' (accepted: --template)" ;; esac
+"$KUBECTL" get --raw /readyz >/dev/null 2>&1 || die "the lab API server is not answering; run lab/k8s/up.sh"
+now() { date -u +%FT%T.%3NZ; }
+
+write_logs() { # current previous
+  printf '%s\n' "$1" > "$LAB/pod-logs/airlock.log.tmp" && mv -f "$LAB/pod-logs/airlock.log.tmp" "$LAB/pod-logs/airlock.log"
+  printf '%s\n' "$2" > "$LAB/pod-logs/airlock-previous.log.tmp" && mv -f "$LAB/pod-logs/airlock-previous.log.tmp" "$LAB/pod-logs/airlock-previous.log"
+}
+
+event() { # pod reason type message
+  K create -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Event
+metadata:
+  generateName: $1.
+  namespace: $NS
+involvedObject:
+  apiVersion: v1
+  kind: Pod
+  name: $1
+  namespace: $NS
+  uid: $(K get pod "$1" -o jsonpath='{.metadata.uid}')
+reason: $2
+type: $3
+message: $(printf '%s' "$4" | sed 's/"/\\"/g; s/^/"/; s/$/"/')
+source:
+  component: kubelet
+  host: $(K get pod "$1" -o jsonpath='{.spec.nodeName}')
+firstTimestamp: $(date -u +%FT%TZ)
+lastTimestamp: $(date -u +%FT%TZ)
+count: 1
+EOF
+}
+
+CONFIG_ERROR_LOG="{\"level\":\"info\",\"ts\":\"$(now)\",\"msg\":\"starting mcp-airlock\",\"config\":\"/etc/airlock/config.yaml\"}
+{\"level\":\"fatal\",\"ts\":\"$(now)\",\"msg\":\"failed to load configuration\",\"error\":\"invalid audit.retention \\\"30d\\\": time: unknown unit \\\"d\\\" in duration \\\"30d\\\"\"}"
+
+pod_state() { # state
+  if [ "$mode" = "--template" ]; then
+    K patch deployment "$DEPLOY" --type merge \
+      -p "{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"drill.airlock.lab/state\":\"$1\"}}}}}" >/dev/null
+    log "pod template of deployment/$DEPLOY annotated drill.airlock.lab/state=$1 (a rollout starts)"
+  else
+    K annotate pods -l "$SEL" "drill.airlock.lab/state=$1" --overwrite >/dev/null
+    log "pods $SEL annotated drill.airlock.lab/state=$1"
+  fi
+}
+
+case "$state" in
+  crashloop)
+    write_logs "$CONFIG_ERROR_LOG" "$CONFIG_ERROR_LOG"
+    pod_state crashloop
+    ;;
+  oomkilled)
+    write_logs "{\"level\":\"info\",\"ts\":\"$(now)\",\"msg\":\"starting mcp-airlock\"}" \
+      "{\"level\":\"info\",\"ts\":\"$(now)\",\"msg\":\"server listening\",\"addr\":\":8080\"}"
+    pod_state oomkilled
+    ;;
+  createcontainererror)
+    pod_state createcontainererror
+    ;;
+  notready)
+    pod_state notready
+    sleep 1
+    for p in $(K get pods -l "$SEL" -o name); do
+      event "${p#pod/}" Unhealthy Warning "Readiness probe failed: HTTP probe failed with statuscode: 503"
+    done
+    ;;
+  pending)
+    K patch deployment "$DEPLOY" --type strategic -p \
+      '{"spec":{"template":{"spec":{"containers":[{"name":"airlock","resources":{"requests":{"memory":"64Gi"}}}]}}}}' >/dev/null
+    log "deployment/$DEPLOY requests 64Gi memory; new pods stay Pending (Insufficient memory)"
+    ;;
+  rwo)
+    # Spread the replicas over both nodes: the pod that lands away from the node
+    # holding the RWO volume cannot attach it (Multi-Attach error).
+    K patch deployment "$DEPLOY" --type merge -p '{"spec":{"template":{"spec":{"affinity":{"podAntiAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":[{"labelSelector":{"matchLabels":{"app.kubernetes.io/name":"airlock"}},"topologyKey":"kubernetes.io/hostname"}]}}}}}}' >/dev/null
+    log "deployment/$DEPLOY spreads replicas over nodes; waiting for the new pods"
+    sleep 4
+    first_node=""
+    for p in $(K get pods -l "$SEL" --field-selector=status.phase!=Failed -o jsonpath='{range .items[?(@.spec.nodeName)]}{.metadata.name}{"="}{.spec.nodeName}{"\n"}{end}' | sort -t= -k2); do
+      name="${p%%=*}"; node="${p#*=}"
+      [ -n "$first_node" ] || first_node="$node"
+      if [ "$node" != "$first_node" ]; then
+        K annotate pod "$name" drill.airlock.lab/state=containercreating --overwrite >/dev/null
+        pvc_vol="$(K get pvc "$DEPLOY-data" -o jsonpath='{.spec.volumeName}')"
+        event "$name" FailedAttachVolume Warning "Multi-Attach error for volume \"$pvc_vol\" Volume is already used by pod(s) on node $first_node"
+        log "pod $name on $node: ContainerCreating, Multi-Attach error"
+      fi
+    done
+    ;;
+  node-pressure)
+    "$KUBECTL" patch node kwok-node-0 --subresource=status --type strategic -p \
+      "{\"status\":{\"conditions\":[{\"type\":\"MemoryPressure\",\"status\":\"True\",\"reason\":\"KubeletHasInsufficientMemory\",\"message\":\"kubelet has insufficient memory available\",\"lastHeartbeatTime\":\"$(date -u +%FT%TZ)\",\"lastTransitionTime\":\"$(date -u +%FT%TZ)\"}]}}" >/dev/null
+    log "node kwok-node-0 reports MemoryPressure (kwok's heartbeat resets it within ~10 min)"
+    ;;
+  bad-config)
+    [ -x "$HELM" ] || die "$HELM is missing; run lab/k8s/build.sh helm"
+    tmp="$(mktemp)"
+    K get configmap "$DEPLOY-config" -o jsonpath='{.data.config\.yaml}' | sed -E 's/^([[:space:]]*retention:).*/\1 "30d"/' > "$tmp"
+    grep -q '"30d"' "$tmp" || die "could not find audit.retention in configmap/$DEPLOY-config"
+    write_logs "$CONFIG_ERROR_LOG" "$CONFIG_ERROR_LOG"
+    "$HELM" upgrade "$RELEASE" "$HERE/chart/airlock" -n "$NS" --reuse-values --set-file "configYaml=$tmp" \
+      --set lab.drillState=crashloop >/dev/null || die "helm upgrade failed"
+    rm -f "$tmp"
+    log "release $RELEASE upgraded with audit.retention \"30d\" (new pods crash-loop); undo: helm rollback"
+    ;;
+  seccomp)
+    [ -x "$HELM" ] || die "$HELM is missing; run lab/k8s/build.sh helm"
+    "$HELM" upgrade "$RELEASE" "$HERE/chart/airlock" -n "$NS" --reuse-values \
+      --set podSecurityContext.seccompProfile.type=Localhost \
+      --set podSecurityContext.seccompProfile.localhostProfile=profiles/airlock.json \
+      --set lab.drillState=createcontainererror >/dev/null || die "helm upgrade failed"
+    log "release $RELEASE upgraded with a Localhost seccomp profile (CreateContainerError); undo: helm rollback"
+    ;;
+  clear)
+    K patch deployment "$DEPLOY" --type json -p '[{"op":"remove","path":"/spec/template/metadata/annotations/drill.airlock.lab~1state"}]' >/dev/null 2>&1 || true
+    K patch deployment "$DEPLOY" --type json -p '[{"op":"remove","path":"/spec/template/spec/affinity"}]' >/dev/null 2>&1 || true
+    K annotate pods -l "$SEL" drill.airlock.lab/state- >/dev/null 2>&1 || true
+    write_logs "{\"level\":\"info\",\"ts\":\"$(now)\",\"msg\":\"server listening\",\"addr\":\":8080\"}" ""
+    log "drill annotations removed (pending/bad-config/seccomp: use helm rollback or install-airlock.sh)"
+    ;;
+  logs-from-lab)
+    lablog="$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["log"])' "$AIRLOCK_STATE_DIR/state.json" 2>/dev/null)" \
+      || die "no host lab Airlock state at $AIRLOCK_STATE_DIR/state.json (set AIRLOCK_LAB_STATE_DIR)"
+    ln -sfn "$lablog" "$LAB/pod-logs/airlock.log"
+    log "kubectl logs on the Airlock pods now shows $lablog"
+    ;;
+  *) die "unknown STATE '$state' (accepted: $STATES)" ;;
+esac

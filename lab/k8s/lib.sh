@@ -1,0 +1,151 @@
+# shellcheck shell=bash
+# Shared settings and helpers for lab/k8s/*.sh (sourced, not executed).
+# Ports (loopback only) can be moved with the environment variables below.
+
+ROOT="$(cd "$HERE/../.." && pwd)"
+LAB="${AIRLOCK_K8S_LAB_DIR:-$ROOT/.lab/k8s}"
+KCFG="${AIRLOCK_LAB_KUBECONFIG:-$ROOT/.lab/kubeconfig}"
+KUBECTL="${KUBECTL:-kubectl}"
+ETCD_PORT="${AIRLOCK_K8S_ETCD_PORT:-23790}"
+ETCD_PEER_PORT="${AIRLOCK_K8S_ETCD_PEER_PORT:-23800}"
+ETCD_METRICS_PORT="${AIRLOCK_K8S_ETCD_METRICS_PORT:-23810}"
+APISERVER_PORT="${AIRLOCK_K8S_APISERVER_PORT:-16443}"
+KCM_PORT="${AIRLOCK_K8S_KCM_PORT:-10357}"
+SCHED_PORT="${AIRLOCK_K8S_SCHEDULER_PORT:-10359}"
+KWOK_PORT="${AIRLOCK_K8S_KWOK_PORT:-10347}"
+# Where the host lab Airlock keeps state.json ("url", "log"); used by
+# port-forward and logs on the fake pods.
+AIRLOCK_STATE_DIR="${AIRLOCK_LAB_STATE_DIR:-$ROOT/.lab/airlock}"
+# Components in start order; down.sh stops them in reverse.
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+
+log() { echo "[$(date +%T)] ${0##*/}: $*" >&2; }
+die() { echo "${0##*/}: ERROR: $*" >&2; exit 1; }
+
+bin() {
+  local v
+  case "$1" in
+    etcd) v="$ETCD_VERSION" ;;
+    kwok) v="$KWOK_VERSION" ;;
+    helm) v="$HELM_VERSION" ;;
+    *) v="$K8S_VERSION" ;;
+  esac
+  echo "$AIRLOCK_LAB_BIN/$1-$v/$1"
+}
+
+port_of() {
+  case "$1" in
+    etcd) echo "$ETCD_PORT" ;;
+    kube-apiserver) echo "$APISERVER_PORT" ;;
+    kube-controller-manager) echo "$KCM_PORT" ;;
+    kube-scheduler) echo "$SCHED_PORT" ;;
+    kwok) echo "$KWOK_PORT" ;;
+  esac
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# pid of a component we started, if it is still that process
+pid_of() {
+  local f="$LAB/pids/$1.pid" pid exe
+  [ -f "$f" ] || return 1
+  pid="$(cat "$f")"
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  exe="$(readlink "/proc/$pid/exe" 2>/dev/null || true)"
+  case "$exe" in
+    */"$1"|*/"$1 (deleted)") echo "$pid" ;;
+    *) return 1 ;;
+  esac
+}
+
+start() { # name binary args...
+  local name="$1" pid port; shift
+  if pid="$(pid_of "$name")"; then
+    log "$name already running (pid $pid)"
+    return 0
+  fi
+  port="$(port_of "$name")"
+  if [ -n "$port" ] && port_busy "$port"; then
+    die "port 127.0.0.1:$port for $name is already in use by another process (move it with the AIRLOCK_K8S_*_PORT variables, see docs/kubernetes-lab.md)"
+  fi
+  log "starting $name"
+  echo "=== $(date -u +%FT%TZ) $*" >> "$LAB/logs/$name.log"
+  setsid "$@" >> "$LAB/logs/$name.log" 2>&1 < /dev/null &
+  echo "$!" > "$LAB/pids/$name.pid"
+  sleep 0.3
+  pid_of "$name" >/dev/null || die "$name exited at once; last log lines: $(tail -n 3 "$LAB/logs/$name.log" | tr '\n' ' ')"
+}
+
+wait_for() { # description timeout-seconds command...
+  local what="$1" timeout="$2" deadline; shift 2
+  deadline=$(( $(date +%s) + timeout ))
+  until "$@" >/dev/null 2>&1; do
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      die "timed out after ${timeout}s waiting for $what (logs: $LAB/logs/)"
+    fi
+    sleep 0.5
+  done
+  log "$what: ok"
+}
+
+render_kwok_config() {
+  # ClusterLogs / ClusterExec / ClusterPortForward for the Airlock pods: logs come
+  # from files under .lab/k8s/pod-logs (drill.sh writes them, or they are linked to
+  # the host lab Airlock's log); port-forward to port 8080 reaches the host lab
+  # Airlock (url from its state.json, read at connect time by forward.py); exec
+  # runs the command on the host (the lab has no containers).
+  local py
+  py="$(command -v python3 || true)"
+  [ -x "$ROOT/.venv/bin/python" ] && py="$ROOT/.venv/bin/python"
+  [ -f "$LAB/pod-logs/airlock.log" ] || echo "{\"level\":\"info\",\"msg\":\"kwok lab pod: no Airlock process behind this pod; run lab/k8s/drill.sh logs-from-lab to show the host lab Airlock log\"}" > "$LAB/pod-logs/airlock.log"
+  [ -f "$LAB/pod-logs/airlock-previous.log" ] || : > "$LAB/pod-logs/airlock-previous.log"
+  cat > "$LAB/kwok-cluster.yaml" <<EOF
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterLogs
+metadata:
+  name: airlock-lab-logs
+spec:
+  selector:
+    matchNamespaces:
+    - airlock-system
+  logs:
+  - containers:
+    - airlock
+    logsFile: $LAB/pod-logs/airlock.log
+    previousLogsFile: $LAB/pod-logs/airlock-previous.log
+    follow: true
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterExec
+metadata:
+  name: airlock-lab-exec
+spec:
+  selector:
+    matchNamespaces:
+    - airlock-system
+  execs:
+  - containers:
+    - airlock
+    local:
+      workDir: $LAB
+      envs:
+      - name: AIRLOCK_LAB_STATE_DIR
+        value: $AIRLOCK_STATE_DIR
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterPortForward
+metadata:
+  name: airlock-lab-port-forward
+spec:
+  selector:
+    matchNamespaces:
+    - airlock-system
+  forwards:
+  - ports:
+    - 8080
+    command:
+    - $py
+    - $HERE/kwok/forward.py
+    - $AIRLOCK_STATE_DIR
+EOF
+}

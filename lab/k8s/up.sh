@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Start the Kubernetes lab: etcd, kube-apiserver, kube-controller-manager,
+# kube-scheduler (real binaries, built by build.sh) and kwok (fake nodes/pods).
+# Everything listens on 127.0.0.1 only. State: .lab/k8s/ (pids, logs, pki,
+# etcd data); admin kubeconfig: .lab/kubeconfig. Safe to rerun: components that
+# are already running are left alone. Stop with down.sh.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=versions.env
+. "$HERE/versions.env"
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+
+START=$(date +%s.%N)
+[ -x "$(bin etcd)" ] || "$HERE/build.sh"
+for n in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
+  [ -x "$(bin "$n")" ] || die "$(bin "$n") is missing; run lab/k8s/build.sh"
+done
+command -v openssl >/dev/null || die "openssl is not on PATH (needed for the lab certificates)"
+command -v "$KUBECTL" >/dev/null || die "kubectl is not on PATH (set KUBECTL=/path/to/kubectl)"
+mkdir -p "$LAB"/{pids,logs,pki,pod-logs} "$(dirname "$KCFG")"
+
+# ---------- certificates (openssl, self-signed CA; generated once) ----------
+pki() {
+  local d="$LAB/pki"
+  [ -f "$d/.complete" ] && return 0
+  log "generating certificates in $d"
+  rm -f "$d"/*
+  local o=(-days 3650 -sha256)
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/ca.key" -out "$d/ca.crt" "${o[@]}" \
+    -subj "/CN=airlock-lab-ca" >/dev/null 2>&1 || die "openssl could not create the lab CA"
+  mkcert() { # name subject extensions
+    openssl req -newkey rsa:2048 -nodes -keyout "$d/$1.key" -out "$d/$1.csr" -subj "$2" >/dev/null 2>&1 \
+      && printf '%s\n' "$3" > "$d/$1.ext" \
+      && openssl x509 -req -in "$d/$1.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+        -out "$d/$1.crt" "${o[@]}" -extfile "$d/$1.ext" >/dev/null 2>&1 \
+      || die "openssl could not create the $1 certificate"
+    rm -f "$d/$1.csr" "$d/$1.ext"
+  }
+  mkcert apiserver "/CN=kube-apiserver" "basicConstraints=CA:FALSE
+keyUsage=digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth
+subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+  # The admin identity (system:masters) is used by kubectl, the controllers and
+  # kwok; kwok also serves the fake kubelet API (logs/exec/port-forward) with it.
+  mkcert admin "/O=system:masters/CN=kubernetes-admin" "basicConstraints=CA:FALSE
+keyUsage=digitalSignature,keyEncipherment
+extendedKeyUsage=clientAuth,serverAuth
+subjectAltName=IP:127.0.0.1,DNS:localhost"
+  openssl genrsa -out "$d/sa.key" 2048 >/dev/null 2>&1 && openssl rsa -in "$d/sa.key" -pubout -out "$d/sa.pub" >/dev/null 2>&1 \
+    || die "openssl could not create the service-account key pair"
+  chmod 600 "$d"/*.key
+  touch "$d/.complete"
+}
+
+kubeconfigs() {
+  local f tmp
+  for f in "$LAB/admin.kubeconfig" "$KCFG"; do
+    tmp="$f.tmp.$$"
+    rm -f "$tmp"
+    "$KUBECTL" config --kubeconfig="$tmp" set-cluster airlock-lab --server="https://127.0.0.1:$APISERVER_PORT" \
+      --certificate-authority="$LAB/pki/ca.crt" --embed-certs=true >/dev/null
+    "$KUBECTL" config --kubeconfig="$tmp" set-credentials airlock-lab-admin --client-certificate="$LAB/pki/admin.crt" \
+      --client-key="$LAB/pki/admin.key" --embed-certs=true >/dev/null
+    "$KUBECTL" config --kubeconfig="$tmp" set-context airlock-lab --cluster=airlock-lab --user=airlock-lab-admin >/dev/null
+    "$KUBECTL" config --kubeconfig="$tmp" use-context airlock-lab >/dev/null
+    chmod 600 "$tmp"
+    mv -f "$tmp" "$f"
+  done
+}
+
+pki
+kubeconfigs
+AK="$LAB/admin.kubeconfig"
+P="$LAB/pki"
+
+# ---------- etcd ----------
+start etcd "$(bin etcd)" \
+  --name=airlock-lab --data-dir="$LAB/etcd" \
+  --listen-client-urls="http://127.0.0.1:$ETCD_PORT" --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
+  --listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
+  --initial-cluster="airlock-lab=http://127.0.0.1:$ETCD_PEER_PORT" \
+  --listen-metrics-urls="http://127.0.0.1:$ETCD_METRICS_PORT" \
+  --unsafe-no-fsync=true --quota-backend-bytes=2147483648 --auto-compaction-retention=1 --log-level=warn
+wait_for "etcd" 30 curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
+
+# ---------- kube-apiserver ----------
+start kube-apiserver "$(bin kube-apiserver)" \
+  --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
+  --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
+  --endpoint-reconciler-type=none \
+  --tls-cert-file="$P/apiserver.crt" --tls-private-key-file="$P/apiserver.key" \
+  --client-ca-file="$P/ca.crt" \
+  --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+  --service-account-key-file="$P/sa.pub" --service-account-signing-key-file="$P/sa.key" \
+  --service-cluster-ip-range=10.96.0.0/16 \
+  --authorization-mode=Node,RBAC \
+  --kubelet-client-certificate="$P/admin.crt" --kubelet-client-key="$P/admin.key" \
+  --kubelet-preferred-address-types=InternalIP \
+  --allow-privileged=true --enable-priority-and-fairness=false \
+  --max-requests-inflight=0 --max-mutating-requests-inflight=0
+wait_for "kube-apiserver /readyz" 90 curl -fsS --cacert "$P/ca.crt" --cert "$P/admin.crt" --key "$P/admin.key" \
+  "https://127.0.0.1:$APISERVER_PORT/readyz"
+
+# ---------- kube-controller-manager, kube-scheduler ----------
+start kube-controller-manager "$(bin kube-controller-manager)" \
+  --kubeconfig="$AK" --authentication-kubeconfig="$AK" --authorization-kubeconfig="$AK" \
+  --bind-address=127.0.0.1 --secure-port="$KCM_PORT" --leader-elect=false \
+  --service-account-private-key-file="$P/sa.key" --root-ca-file="$P/ca.crt" \
+  --cluster-signing-cert-file="$P/ca.crt" --cluster-signing-key-file="$P/ca.key" \
+  --service-cluster-ip-range=10.96.0.0/16 \
+  --authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics
+start kube-scheduler "$(bin kube-scheduler)" \
+  --kubeconfig="$AK" --authentication-kubeconfig="$AK" --authorization-kubeconfig="$AK" \
+  --bind-address=127.0.0.1 --secure-port="$SCHED_PORT" --leader-elect=false \
+  --authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics
+
+# ---------- kwok (fake kubelets for the lab nodes) ----------
+render_kwok_config
+start kwok "$(bin kwok)" \
+  --kubeconfig="$AK" \
+  --config="$HERE/kwok/stages-default.yaml" --config="$HERE/kwok/stages-drill.yaml" --config="$LAB/kwok-cluster.yaml" \
+  --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
+  --node-ip=127.0.0.1 --node-port="$KWOK_PORT" --server-address="127.0.0.1:$KWOK_PORT" \
+  --tls-cert-file="$P/admin.crt" --tls-private-key-file="$P/admin.key" \
+  --node-lease-duration-seconds=40 --cidr=10.244.0.1/16
+
+wait_for "kube-controller-manager /healthz" 60 curl -fsSk "https://127.0.0.1:$KCM_PORT/healthz"
+wait_for "kube-scheduler /healthz" 60 curl -fsSk "https://127.0.0.1:$SCHED_PORT/healthz"
+
+# ---------- fake nodes ----------
+"$KUBECTL" --kubeconfig="$AK" apply -f "$HERE/manifests/nodes.yaml" >/dev/null || die "could not create the kwok nodes"
+wait_for "node kwok-node-0 Ready" 60 "$KUBECTL" --kubeconfig="$AK" wait --for=condition=Ready node/kwok-node-0 --timeout=5s
+wait_for "default service account" 60 "$KUBECTL" --kubeconfig="$AK" -n default get serviceaccount default
+
+SECS=$(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $START}")
+log "cluster is up in ${SECS}s (Kubernetes $K8S_VERSION, kwok $KWOK_VERSION, etcd $ETCD_VERSION)"
+log "  export KUBECONFIG=$KCFG"
+echo "$(date -u +%FT%TZ) up ${SECS}s" >> "$LAB/start-times.log"
