@@ -18,6 +18,6 @@ subprocess.check_call([sys.executable, "-m", "ensurepip", "--upgrade", "--defaul
 args = [a for a in sys.argv[1:] if not a.startswith("--no-")] or ["pip==24.2"]
 subprocess.check_call([sys.executable, "-m", "pip", "install", "--disable-pip-version-check"] + args)
 PY
-dest="$(hack/stage-collection.sh | tail -n1)"
+dest="$(hack/stage-collection.sh sanity | tail -n1)"
 cd "$dest"
 "$VENV/bin/ansible-test" sanity --venv --python 3.11 --color no "$@"

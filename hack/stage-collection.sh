@@ -3,9 +3,13 @@
 # .build/ansible_collections/airlock/incident: ansible-test needs the collection
 # under a path ending in ansible_collections/<namespace>/<name>/ and resolves
 # symlinks, so the .collections link cannot be used for it.
+#   hack/stage-collection.sh [NAME]  -> .build/NAME/ansible_collections/airlock/incident
+# Each suite stages into its own NAME so that runs in parallel never share a tree.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-dest="$ROOT/.build/ansible_collections/airlock/incident"
+name="${1:-adhoc-$$}"
+case "$name" in */*|.*|"") die "stage name '$name': use letters, digits, - and _" ;; esac
+dest="$ROOT/.build/$name/ansible_collections/airlock/incident"
 rm -rf "$dest"
 mkdir -p "$dest"
 git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do

@@ -19,7 +19,7 @@ for suite in "${suites[@]}"; do
       run_step "ansible-test sanity (Python 3.11, offline get-pip stand-in, no ignore entries)" hack/sanity.sh ;;
     units)
       run_step "ansible-test units (Python 3.11)" bash -c '
-        dest="$(hack/stage-collection.sh | tail -n1)" && cd "$dest" &&
+        dest="$(hack/stage-collection.sh units | tail -n1)" && cd "$dest" &&
         "$0/bin/ansible-test" units --local --python 3.11 --color no' "$VENV" ;;
     lint)
       run_step "ansible-lint (production profile)" "$VENV/bin/ansible-lint" --profile production --offline ;;
@@ -31,7 +31,7 @@ for suite in "${suites[@]}"; do
         bash -c 'cd roles/outage && "$0/bin/molecule" test --all' "$VENV" ;;
     integration)
       run_step "ansible-test integration (targets against the lab)" bash -c '
-        dest="$(hack/stage-collection.sh | tail -n1)" && cd "$dest" &&
+        dest="$(hack/stage-collection.sh integration | tail -n1)" && cd "$dest" &&
         "$0/bin/ansible-test" integration --local --python 3.11 --color no' "$VENV" ;;
     *) die "unknown suite '$suite' (accepted: sanity units lint lab molecule integration)" ;;
   esac
