@@ -1,0 +1,322 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, airlock.incident contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Merging settings into a YAML document without replacing it, and describing the change.
+
+The operator playbook patches ``config.yaml`` with a small YAML snippet, which
+replaces the whole file (``server.addr`` is lost and Airlock no longer
+starts). Here a change is always a *merge*:
+
+* mappings are merged key by key, recursively;
+* lists are replaced wholesale (``auth.required_groups: [a]`` replaces the
+  list, it does not append to it);
+* any other value replaces the old one (``null`` sets the key to null);
+* every key that is not mentioned is kept as it was.
+
+``YamlDocument`` loads the text with ruamel.yaml (round-trip: comments, key
+order and quoting are kept) when it is importable, else with PyYAML (comments
+are lost, key order is kept). ``changed_keys`` lists the dotted keys whose
+value differs. Only the standard library is imported at module level: the
+YAML libraries are optional and reported with ``HAS_YAML``/``YAML_IMPORT_ERROR``.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+
+try:
+    from ruamel.yaml import YAML as _RuamelYAML
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    HAS_RUAMEL = True
+except Exception:  # ImportError, or a broken install on the target
+    _RuamelYAML = None
+    CommentedMap = CommentedSeq = None
+    HAS_RUAMEL = False
+
+try:
+    import yaml as _pyyaml
+
+    HAS_PYYAML = True
+    PYYAML_IMPORT_ERROR = None
+except ImportError as _exc:  # pragma: no cover - PyYAML ships with ansible-core
+    _pyyaml = None
+    HAS_PYYAML = False
+    PYYAML_IMPORT_ERROR = _exc
+
+HAS_YAML = HAS_RUAMEL or HAS_PYYAML
+YAML_IMPORT_ERROR = PYYAML_IMPORT_ERROR
+
+#: ruamel.yaml indentation styles tried, the one that reproduces the file wins.
+_INDENT_STYLES = ((2, 4, 2), (2, 2, 0), (4, 6, 4), (4, 2, 0), (4, 4, 2), (4, 4, 0))
+
+
+class YamlMergeError(ValueError):
+    """The document or the settings cannot be merged (the message names the key)."""
+
+
+def to_plain(value):
+    """A copy of ``value`` made of dict, list, str, int, float, bool and None only.
+
+    ruamel.yaml returns CommentedMap/CommentedSeq and str/int/float
+    subclasses; validation and comparisons work on plain values.
+    """
+    if isinstance(value, dict):
+        return dict((str(key), to_plain(item)) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return [to_plain(item) for item in value]
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if value is None:
+        return None
+    # dates and other YAML scalars: the text Airlock's decoder would see
+    return str(value)
+
+
+def deep_merge(base, overlay):
+    """A new plain document: ``overlay`` merged into ``base`` (see the module doc)."""
+    if not isinstance(overlay, dict):
+        return copy.deepcopy(overlay)
+    result = copy.deepcopy(base) if isinstance(base, dict) else {}
+    for key, value in overlay.items():
+        key = str(key)
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = deep_merge(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def changed_keys(before, after, prefix=""):
+    """Sorted dotted keys whose value differs between two plain documents.
+
+    Mappings are compared key by key; a list counts as one value
+    (``auth.required_groups``); a key added or removed counts as changed.
+    """
+    found = []
+    if isinstance(before, dict) and isinstance(after, dict):
+        for key in list(before.keys()) + [k for k in after.keys() if k not in before]:
+            path = key if not prefix else prefix + "." + key
+            if key not in after or key not in before:
+                found.append(path)
+            else:
+                found.extend(changed_keys(before[key], after[key], path))
+    elif before != after or type(before) is not type(after):
+        if not (isinstance(before, (int, float)) and isinstance(after, (int, float))
+                and not isinstance(before, bool) and not isinstance(after, bool) and before == after):
+            found.append(prefix or "(document)")
+    return sorted(set(found))
+
+
+def flatten(document, prefix=""):
+    """``{dotted_key: value}`` for every leaf of a plain mapping (lists are leaves)."""
+    result = {}
+    if isinstance(document, dict):
+        for key, value in document.items():
+            path = str(key) if not prefix else prefix + "." + str(key)
+            if isinstance(value, dict) and value:
+                result.update(flatten(value, path))
+            else:
+                result[path] = value
+    return result
+
+
+def _last_leaf(mapping):
+    """(mapping, key) of the deepest last key under ``mapping`` (ruamel only)."""
+    node = mapping
+    while True:
+        keys = list(node.keys())
+        if not keys:
+            return None, None
+        last = keys[-1]
+        value = node[last]
+        if isinstance(value, CommentedMap) and len(value):
+            node = value
+            continue
+        return node, last
+
+
+def _to_commented(value):
+    if isinstance(value, dict):
+        result = CommentedMap()
+        for key, item in value.items():
+            result[str(key)] = _to_commented(item)
+        return result
+    if isinstance(value, (list, tuple)):
+        result = CommentedSeq()
+        for item in value:
+            result.append(_to_commented(item))
+        return result
+    return value
+
+
+def _rt_merge(node, overlay):
+    """Merge plain ``overlay`` into the ruamel CommentedMap ``node`` in place."""
+    for key, value in overlay.items():
+        key = str(key)
+        current = node.get(key) if key in node else None
+        if isinstance(value, dict) and isinstance(current, CommentedMap):
+            _rt_merge(current, value)
+            continue
+        if key in node:
+            if to_plain(current) == to_plain(value) and type(to_plain(current)) is type(to_plain(value)):
+                continue  # keep the original scalar (and its quoting)
+            node[key] = _to_commented(value)
+            continue
+        # a new key goes last: move the blank lines / comment that followed the
+        # previous last entry (they introduce the next section) after it
+        source_map, source_key = _last_leaf(node)
+        node[key] = _to_commented(value)
+        if source_map is not None and source_key in source_map.ca.items:
+            entry = source_map.ca.items[source_key]
+            if len(entry) > 2 and entry[2] is not None:
+                target_map, target_key = (node, key)
+                if isinstance(node[key], CommentedMap) and len(node[key]):
+                    target_map, target_key = _last_leaf(node[key])
+                if target_map is not None:
+                    token = entry[2]
+                    entry[2] = None
+                    if not any(part is not None for part in entry):
+                        del source_map.ca.items[source_key]
+                    target_map.ca.items[target_key] = [None, None, token, None]
+
+
+class YamlDocument(object):
+    """One YAML mapping document loaded from text, ready to be merged and dumped."""
+
+    def __init__(self, text, prefer_ruamel=True):
+        if not isinstance(text, str):
+            raise YamlMergeError("the document is not text")
+        self.original_text = text
+        self.engine = None
+        self._rt = None
+        self._rt_yaml = None
+        if prefer_ruamel and HAS_RUAMEL:
+            try:
+                self._load_ruamel(text)
+            except Exception as exc:  # ruamel's errors have no common base
+                raise YamlMergeError("cannot parse the YAML: %s" % _one_line(exc))
+            self.engine = "ruamel.yaml"
+        elif HAS_PYYAML:
+            try:
+                self.data = _pyyaml.safe_load(text)
+            except _pyyaml.YAMLError as exc:
+                raise YamlMergeError("cannot parse the YAML: %s" % _one_line(exc))
+            self.engine = "PyYAML"
+        else:  # pragma: no cover - guarded by HAS_YAML in the modules
+            raise YamlMergeError("neither ruamel.yaml nor PyYAML is installed")
+        if self.engine == "ruamel.yaml":
+            if self._rt is None:  # an empty file
+                self._rt = CommentedMap()
+            self.data = self._rt
+        elif self.data is None:
+            self.data = {}
+        if not isinstance(self.data, dict):
+            raise YamlMergeError("the top level of the document is a %s, not a mapping" % type(self.data).__name__)
+
+    def _new_ruamel(self, style):
+        yaml = _RuamelYAML(typ="rt")
+        yaml.preserve_quotes = True
+        yaml.width = 4096
+        mapping, sequence, offset = style
+        yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
+        return yaml
+
+    def _load_ruamel(self, text):
+        best = None
+        for style in _INDENT_STYLES:
+            yaml = self._new_ruamel(style)
+            data = yaml.load(text)
+            if not isinstance(data, CommentedMap):
+                self._rt, self._rt_yaml = data, yaml
+                return
+            dumped = self._dump_with(yaml, data)
+            score = sum(1 for a, b in zip(dumped.splitlines(), text.splitlines()) if a == b)
+            if dumped == text:
+                self._rt, self._rt_yaml = data, yaml
+                return
+            if best is None or score > best[0]:
+                best = (score, style)
+        yaml = self._new_ruamel(best[1])
+        self._rt, self._rt_yaml = yaml.load(text), yaml
+
+    @staticmethod
+    def _dump_with(yaml, data):
+        buffer = io.StringIO()
+        yaml.dump(data, buffer)
+        return buffer.getvalue()
+
+    @property
+    def preserves_comments(self):
+        return self.engine == "ruamel.yaml"
+
+    def plain(self):
+        return to_plain(self.data)
+
+    def merge(self, settings):
+        """Merge the plain mapping ``settings`` in place; returns the changed dotted keys."""
+        if not isinstance(settings, dict):
+            raise YamlMergeError("settings must be a mapping of Airlock config keys")
+        before = self.plain()
+        if self.engine == "ruamel.yaml":
+            _rt_merge(self._rt, settings)
+        else:
+            self.data = deep_merge(self.data, settings)
+        return changed_keys(before, self.plain())
+
+    def dump(self):
+        """The document as text; the original text when nothing changed."""
+        if self.engine == "ruamel.yaml":
+            return self._dump_with(self._rt_yaml, self._rt)
+        return _pyyaml.safe_dump(self.data, sort_keys=False, default_flow_style=False, allow_unicode=True,
+                                 width=4096)
+
+
+def parse_plain(text):
+    """The plain document for ``text`` (PyYAML when available, like Airlock's loaders)."""
+    if HAS_PYYAML:
+        return to_plain(_pyyaml.safe_load(text))
+    return YamlDocument(text).plain()
+
+
+def merge_text(text, settings, prefer_ruamel=True):
+    """``(new_text, before_plain, after_plain, changed_keys, engine)`` for a merge.
+
+    ``new_text`` is ``text`` itself when nothing changes, so an identical
+    rerun never rewrites the file.
+    """
+    document = YamlDocument(text, prefer_ruamel=prefer_ruamel)
+    before = document.plain()
+    keys = document.merge(settings)
+    after = document.plain()
+    if not keys:
+        return text, before, after, [], document.engine
+    new_text = document.dump()
+    check = YamlDocument(new_text, prefer_ruamel=document.engine == "ruamel.yaml").plain()
+    if check != after:
+        # never write what would not read back as the merged document
+        raise YamlMergeError("the merged document does not read back identically (%s); nothing was written"
+                             % ", ".join(changed_keys(after, check or {})[:5]))
+    return new_text, before, after, keys, document.engine
+
+
+def text_diff(before_text, after_text, before_header, after_header):
+    """An Ansible ``diff`` entry (before/after text) for ``--diff``."""
+    return {
+        "before": before_text,
+        "after": after_text,
+        "before_header": before_header,
+        "after_header": after_header,
+    }
+
+
+def _one_line(exc):
+    return " ".join(str(exc).split())

@@ -1,0 +1,519 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, airlock.incident contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: policy
+short_description: Validate an MCP Airlock Rego policy against known requests, deploy it, reload, verify, roll back
+version_added: 0.1.0
+description:
+  - Deploys the OPA/Rego policy Airlock queries as C(data.airlock.authz.allow) (only boolean C(true) allows),
+    in place of the operator playbook's C(opa fmt)/C(opa test) and C(kill -HUP 1).
+  - The policy is validated B(before) anything is touched, with the real Rego engine C(regopy) (rego-cpp)
+    run in a child process. A policy is never deployed when it does not compile (errors are reported as
+    C(file:line:col)), when a known request in O(tests) gets another decision than expected (the
+    project's sample policy reads C(input.path) and C(input.token.sub), keys Airlock never sends, so it
+    compiles and denies everything), or, with O(run_rego_tests), when a C(test_*) rule is not true.
+  - Compile checks also cover what OPA v1 refuses and rego-cpp accepts (rule bodies without C(if),
+    undefined or deprecated functions, variables used once that nothing binds).
+  - The deployed policy is compared by sha256; no change means no write and no reload. Otherwise the
+    previous policy is saved in O(backup_dir), the new one written atomically, Airlock reloaded by
+    O(reload), and C(/live) and C(/ready) of O(verify_url) polled until both answer 2xx. If the reload fails
+    or the service does not come back healthy, the previous policy is restored, Airlock reloaded again, and
+    the task fails saying it was rolled back.
+  - The released Airlock has no policy reload. It does not handle SIGHUP (which kills it) and has no
+    C(/admin) endpoints, so O(reload=restart) is the default; use V(signal) or V(admin) only for a build
+    that documents them.
+author:
+  - airlock.incident contributors (@airlock-incident)
+attributes:
+  check_mode:
+    support: full
+    description: Validates the policy and reports what would be deployed (RV(decisions), RV(sha256_after));
+      writes nothing and reloads nothing.
+  diff_mode:
+    support: full
+    description: Shows the policy text before and after (a unified diff).
+  platform:
+    support: full
+    platforms: posix
+    description: Deploys a file on the managed host. A Kubernetes ConfigMap target is not implemented yet.
+  idempotent:
+    support: full
+    description: The deployed policy is compared by sha256; the same policy is neither written nor reloaded.
+options:
+  src:
+    description:
+      - A Rego file on the managed host to deploy. Mutually exclusive with O(content).
+      - To deploy a file from the controller, use O(content) with a C(file) lookup.
+    type: path
+  content:
+    description:
+      - The Rego policy text to deploy. Mutually exclusive with O(src).
+    type: str
+  dest:
+    description:
+      - The deployed policy file Airlock reads (its C(policy.rego_file), e.g. C(/etc/airlock/policy.rego)).
+    type: path
+    required: true
+  tests:
+    description:
+      - Known requests and the decision Airlock must make for each. The policy is not deployed unless every
+        one gets its expected decision.
+      - Without any, only compilation is checked (a warning says so).
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: A name for the request, shown in RV(decisions).
+        type: str
+      input:
+        description:
+          - The policy input as Airlock sends it, with keys C(sub), C(tenant), C(groups) (list), C(tool),
+            C(resource), C(method), C(headers) (mapping) and optionally C(virtual_uri), C(real_path),
+            C(root_type), C(read_only), C(operation).
+        type: dict
+        required: true
+      expect:
+        description: The expected decision.
+        type: str
+        required: true
+        choices: [allow, deny]
+  run_rego_tests:
+    description:
+      - Also evaluate every C(test_*) rule of the policy and of O(test_files), as C(opa test) does; each must
+        be true.
+    type: bool
+    default: false
+  test_files:
+    description:
+      - Rego files (on the managed host) with C(test_*) rules, loaded next to the policy for O(run_rego_tests).
+        They are not deployed.
+    type: list
+    elements: path
+  reload:
+    description:
+      - How Airlock loads the new policy.
+      - V(restart) runs O(restart_command), or C(systemctl restart) O(service_name); the only method that works
+        on the released Airlock.
+      - V(signal) sends O(signal) to the PID in O(pid_file), or runs O(reload_command); only for builds that
+        handle it (the release dies on SIGHUP).
+      - V(admin) POSTs to O(admin_url) with O(admin_token); only for builds that serve it (the release answers
+        404).
+      - V(none) only deploys the file.
+    type: str
+    choices: [restart, signal, admin, none]
+    default: restart
+  restart_command:
+    description:
+      - Command (argv list, no shell) that restarts Airlock and returns 0 when it did. Used by O(reload=restart)
+        and, when set, to recover after a failed O(reload=signal) or O(reload=admin).
+    type: list
+    elements: str
+  service_name:
+    description:
+      - The systemd unit of Airlock, restarted by O(reload=restart) when O(restart_command) is not set.
+    type: str
+  reload_command:
+    description:
+      - With O(reload=signal), a command (argv list) that makes Airlock reload, instead of signalling the PID in
+        O(pid_file).
+    type: list
+    elements: str
+  signal:
+    description:
+      - The signal sent by O(reload=signal).
+    type: str
+    choices: [HUP, USR1, USR2]
+    default: HUP
+  pid_file:
+    description:
+      - File holding the PID of the Airlock process, for O(reload=signal).
+    type: path
+  admin_url:
+    description:
+      - Full URL of the policy reload endpoint, for O(reload=admin), e.g. V(http://127.0.0.1:8080/admin/policy/reload).
+    type: str
+  admin_token:
+    description:
+      - Bearer token for O(admin_url).
+    type: str
+  verify_url:
+    description:
+      - Base URL of Airlock. After the reload, C(/live) and C(/ready) are polled until both answer 2xx;
+        otherwise the previous policy is restored.
+    type: str
+  verify_timeout:
+    description:
+      - Seconds to wait for C(/live) and C(/ready) after a reload.
+    type: float
+    default: 30
+  validate_certs:
+    description:
+      - Verify TLS certificates of O(verify_url) and O(admin_url).
+    type: bool
+    default: true
+  backup_dir:
+    description:
+      - Directory where the previous policy is kept (for example the incident's evidence directory), under a
+        name with the incident id, the UTC time and the sha256. Defaults to the directory of O(dest).
+    type: path
+  incident_id:
+    description:
+      - The incident this change belongs to; recorded in the backup name and metadata.
+    type: str
+requirements:
+  - regopy (the rego-cpp Rego engine) on the host that runs the module, for validation.
+notes:
+  - regopy 1.5.2 crashes on some valid policies (the infix C(x in coll) evaluated under C(with input as {...}),
+    typically in C(test_*) rules); the crash is contained in a child process and reported as an error for that
+    test, and decisions are evaluated without the policy's inline C(test_*) rules.
+  - regopy lacks a few OPA built-ins (C(net.cidr_*), C(http.send), C(trace)); a warning names those the policy
+    calls.
+seealso:
+  - module: airlock.incident.config
+  - module: airlock.incident.health
+"""
+
+EXAMPLES = r"""
+- name: Deploy a fixed policy, proven against known requests, restart and verify
+  airlock.incident.policy:
+    content: "{{ lookup('ansible.builtin.file', 'files/policy.rego') }}"
+    dest: /etc/airlock/policy.rego
+    tests:
+      - name: user reads docs
+        input: {sub: alice, tenant: acme, groups: [mcp-users], method: tools/call, tool: read_file,
+                resource: "mcp://docs/runbook.md", headers: {}}
+        expect: allow
+      - name: user cannot run admin tools
+        input: {sub: alice, tenant: acme, groups: [mcp-users], method: tools/call, tool: admin_exec,
+                resource: "", headers: {}}
+        expect: deny
+    incident_id: INC-20261128-003
+    backup_dir: /var/lib/airlock-incidents/INC-20261128-003/backups
+    reload: restart
+    service_name: airlock
+    verify_url: http://127.0.0.1:8080
+  register: airlock_policy
+
+- name: Check a candidate policy and its opa-style tests only (nothing is written)
+  airlock.incident.policy:
+    src: /tmp/candidate.rego
+    dest: /etc/airlock/policy.rego
+    run_rego_tests: true
+    test_files: [/tmp/candidate_test.rego]
+    reload: none
+  check_mode: true
+
+- name: A build that documents /admin/policy/reload
+  airlock.incident.policy:
+    src: /etc/airlock/staging/policy.rego
+    dest: /etc/airlock/policy.rego
+    reload: admin
+    admin_url: http://127.0.0.1:8080/admin/policy/reload
+    admin_token: "{{ airlock_admin_token }}"
+    restart_command: [systemctl, restart, airlock]
+    verify_url: http://127.0.0.1:8080
+"""
+
+RETURN = r"""
+dest:
+  description: The deployed policy file.
+  returned: always
+  type: str
+sha256_before:
+  description: sha256 of the deployed policy before the task; null when there was none.
+  returned: always
+  type: str
+sha256_after:
+  description: sha256 of the policy deployed (or that would be, in check mode).
+  returned: always
+  type: str
+decisions:
+  description: One entry per known request of O(tests).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The request's name.
+      type: str
+    expected:
+      description: V(allow) or V(deny).
+      type: str
+    actual:
+      description: The decision the policy gave (V(allow) only for boolean C(true)).
+      type: str
+    ok:
+      description: The decision is the expected one.
+      type: bool
+    error:
+      description: An engine error while evaluating the request, or null.
+      type: str
+  sample: [{name: user reads docs, expected: allow, actual: allow, ok: true, error: null}]
+rego_tests:
+  description: C(test_*) rule name to V(pass), V(fail) or V(error), with O(run_rego_tests).
+  returned: always
+  type: dict
+  sample: {test_user_can_read: pass, test_admin_tool_denied: pass}
+errors:
+  description: "Compile errors as C(file:line:col: code: message) and failed checks, one per line."
+  returned: always
+  type: list
+  elements: str
+  sample: ["policy.rego:12:3: rego_parse_error: `if` keyword is required before rule body"]
+reloaded:
+  description: The reload ran and succeeded (the last one, after a rollback).
+  returned: always
+  type: bool
+verified:
+  description: C(/live) and C(/ready) of O(verify_url) answered 2xx after the reload.
+  returned: always
+  type: bool
+rolled_back:
+  description: The previous policy was restored because the service did not come back healthy.
+  returned: always
+  type: bool
+backup_path:
+  description: The backup of the previous policy; null when nothing was written.
+  returned: always
+  type: str
+engine:
+  description: The Rego engine used for validation.
+  returned: always
+  type: str
+  sample: regopy 1.5.2
+msg:
+  description: What was done, in one sentence.
+  returned: always
+  type: str
+"""
+
+import os
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.rego_check import (
+    HAS_REGOPY,
+    REGOPY_IMPORT_ERROR,
+    RegoCheckError,
+    check_policy,
+    summarize_failures,
+    validate_known_requests,
+)
+from ansible_collections.airlock.incident.plugins.module_utils.safe_change import (
+    BackupStore,
+    FileTarget,
+    Reloader,
+    apply_change,
+    check_verify_url,
+    sha256_bytes,
+    validate_incident_id,
+)
+from ansible_collections.airlock.incident.plugins.module_utils.yaml_merge import text_diff
+
+
+def _read_text(path, field):
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read()
+    except (IOError, OSError) as exc:
+        raise AirlockIncidentError("%s: cannot read %s: %s" % (field, path, exc))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise AirlockIncidentError("%s: %s is not UTF-8 text (%s)" % (field, path, exc))
+
+
+def _check_params(module):
+    params = module.params
+    try:
+        params["incident_id"] = validate_incident_id(params["incident_id"])
+        params["verify_url"] = check_verify_url(params["verify_url"])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    reload_method = params["reload"]
+    if reload_method == "restart" and not (params["restart_command"] or params["service_name"]):
+        module.fail_json(msg="reload=restart needs restart_command (an argv list) or service_name (a systemd unit); "
+                             "set reload=none to deploy without reloading")
+    if reload_method == "signal" and not (params["pid_file"] or params["reload_command"]):
+        module.fail_json(msg="reload=signal needs pid_file or reload_command")
+    if reload_method == "admin" and not params["admin_url"]:
+        module.fail_json(msg="reload=admin needs admin_url (the full URL of the policy reload endpoint)")
+    if not params["verify_timeout"] > 0:
+        module.fail_json(msg="verify_timeout: invalid value %r; it must be a number of seconds greater than 0"
+                         % params["verify_timeout"])
+    if params["verify_url"] and reload_method == "none":
+        module.warn("verify_url is only used after a reload; reload=none, so the service is not checked")
+    try:
+        tests, warnings = validate_known_requests(params["tests"])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    return tests, warnings
+
+
+def _restart_reloader(module):
+    params = module.params
+    if params["restart_command"]:
+        return Reloader(module, "command", command=params["restart_command"])
+    if params["service_name"]:
+        return Reloader(module, "systemd", service_name=params["service_name"])
+    return None
+
+
+def _reloaders(module):
+    """(reloader, rollback_reloader) for the configured reload method."""
+    params = module.params
+    method = params["reload"]
+    restart = _restart_reloader(module)
+    if method == "restart":
+        return restart, restart
+    if method == "signal":
+        reloader = Reloader(module, "signal", command=params["reload_command"], signal_name=params["signal"],
+                            pid_file=params["pid_file"])
+        return reloader, restart or reloader
+    if method == "admin":
+        reloader = Reloader(module, "admin", admin_url=params["admin_url"], admin_token=params["admin_token"],
+                            validate_certs=params["validate_certs"])
+        return reloader, restart or reloader
+    none = Reloader(module, "none")
+    return none, none
+
+
+def run(module):
+    params = module.params
+    tests, warnings = _check_params(module)
+    target = FileTarget(params["dest"])
+    if params["src"]:
+        source = _read_text(params["src"], "src")
+        filename = os.path.basename(params["src"])
+    else:
+        source = params["content"]
+        filename = os.path.basename(target.path) or "policy.rego"
+    test_modules = []
+    for path in params["test_files"] or []:
+        test_modules.append((os.path.basename(path), _read_text(path, "test_files")))
+    if not HAS_REGOPY:
+        module.fail_json(msg=missing_required_lib("regopy"), exception=str(REGOPY_IMPORT_ERROR))
+    try:
+        report = check_policy(source, filename=filename, tests=tests, test_modules=test_modules,
+                              run_rego_tests=params["run_rego_tests"])
+    except RegoCheckError as exc:
+        module.fail_json(msg="cannot validate the policy: %s; nothing was deployed" % exc)
+    warnings.extend(report["warnings"])
+    if not tests:
+        warnings.append("no known requests (tests): only compilation was checked; a policy that denies every "
+                        "request (like the project's sample) would pass")
+    for warning in warnings:
+        module.warn(warning)
+
+    before = target.read()
+    new_data = source.encode("utf-8")
+    result = {
+        "changed": False,
+        "dest": target.path,
+        "sha256_before": sha256_bytes(before) if before is not None else None,
+        "sha256_after": sha256_bytes(new_data),
+        "decisions": report["decisions"],
+        "rego_tests": report["rego_tests"],
+        "errors": summarize_failures(report),
+        "reloaded": False,
+        "verified": False,
+        "rolled_back": False,
+        "backup_path": None,
+        "engine": "regopy %s" % report["engine"],
+        "msg": "",
+    }
+    if not report["ok"]:
+        result["msg"] = "refusing to deploy the policy to %s, nothing was touched: %s" % (
+            target.path, "; ".join(result["errors"]))
+        module.fail_json(**result)
+    if before == new_data:
+        result["msg"] = "%s already holds this policy (sha256 %s); nothing to do" % (
+            target.path, result["sha256_after"])
+        module.exit_json(**result)
+    if module._diff:
+        result["diff"] = text_diff(before.decode("utf-8", "replace") if before is not None else "", source,
+                                   "%s (deployed)" % target.path, "%s (new)" % (params["src"] or "content"))
+    reloader, rollback_reloader = _reloaders(module)
+    if module.check_mode:
+        result["changed"] = True
+        result["msg"] = "would deploy the policy to %s (%d known requests passed)%s" % (
+            target.path, len(report["decisions"]),
+            " and reload Airlock with %s" % reloader.describe() if reloader.active else "")
+        module.exit_json(**result)
+    backup_path = None
+    store = None
+    if before is not None:
+        store = BackupStore(params["backup_dir"] or os.path.dirname(target.path))
+        backup_path = store.save(target, before, incident_id=params["incident_id"], kind="pre-change",
+                                 module="airlock.incident.policy", extra={"new_sha256": result["sha256_after"]})
+    result["backup_path"] = backup_path
+    try:
+        outcome = apply_change(target, new_data, before, backup_path, reloader, verify_url=params["verify_url"],
+                               verify_timeout=params["verify_timeout"], rollback_reloader=rollback_reloader,
+                               validate_certs=params["validate_certs"], what="policy")
+    except AirlockIncidentError as exc:
+        if store is not None:
+            store.mark(backup_path, rolled_back=True, rollback_reason=exc.msg)
+        current = target.read()
+        result.update(changed=True, rolled_back=True, verified=False,
+                      reloaded=bool((exc.result.get("rollback_reload") or {}).get("ok")),
+                      sha256_after=sha256_bytes(current) if current is not None else None, msg=exc.msg)
+        module.fail_json(**result)
+    result.update(changed=True, reloaded=outcome["restarted"], verified=outcome["verified"])
+    if not reloader.active:
+        module.warn("reload=none: Airlock keeps the previous policy until it is restarted")
+    result["msg"] = "deployed the policy to %s%s" % (
+        target.path, "" if not reloader.active else ", reloaded with %s%s" % (
+            reloader.describe(), " and verified" if outcome["verified"] else ""))
+    module.exit_json(**result)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            src=dict(type="path"),
+            content=dict(type="str"),
+            dest=dict(type="path", required=True),
+            tests=dict(type="list", elements="dict", options=dict(
+                name=dict(type="str"),
+                input=dict(type="dict", required=True),
+                expect=dict(type="str", required=True, choices=["allow", "deny"]),
+            )),
+            run_rego_tests=dict(type="bool", default=False),
+            test_files=dict(type="list", elements="path"),
+            reload=dict(type="str", default="restart", choices=["restart", "signal", "admin", "none"]),
+            restart_command=dict(type="list", elements="str"),
+            service_name=dict(type="str"),
+            reload_command=dict(type="list", elements="str"),
+            signal=dict(type="str", default="HUP", choices=["HUP", "USR1", "USR2"]),
+            pid_file=dict(type="path"),
+            admin_url=dict(type="str"),
+            admin_token=dict(type="str", no_log=True),
+            verify_url=dict(type="str"),
+            verify_timeout=dict(type="float", default=30.0),
+            validate_certs=dict(type="bool", default=True),
+            backup_dir=dict(type="path"),
+            incident_id=dict(type="str"),
+        ),
+        mutually_exclusive=[("src", "content")],
+        required_one_of=[("src", "content")],
+        supports_check_mode=True,
+    )
+    try:
+        run(module)
+    except AirlockIncidentError as exc:
+        module.fail_json(msg=exc.msg, **exc.result)
+    except (IOError, OSError) as exc:
+        module.fail_json(msg="%s: %s" % (module.params["dest"], exc), exception=traceback.format_exc())
+
+
+if __name__ == "__main__":
+    main()
