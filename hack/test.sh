@@ -18,6 +18,7 @@ for suite in "${suites[@]}"; do
     sanity)
       run_step "ansible-test sanity (Python 3.11, offline get-pip stand-in, no ignore entries)" hack/sanity.sh ;;
     units)
+      hack/tools.sh opa
       run_step "ansible-test units (Python 3.11)" bash -c '
         dest="$(hack/stage-collection.sh units | tail -n1)" && cd "$dest" &&
         "$0/bin/ansible-test" units --local --python 3.11 --color no' "$VENV" ;;
