@@ -3,7 +3,7 @@
 # beside its reference measured in the same run. Generated inputs (a
 # 1,000,000-event audit DB, a 1 GiB log and file) are cached under .lab/bench.
 source "$(dirname "$0")/lib.sh"
-cd "$ROOT"
+cd "$ROOT" || exit 1
 export PYTHONPATH="$ROOT/.collections${PYTHONPATH:+:$PYTHONPATH}"
 export PATH="$VENV/bin:$PATH"
 for bench in tests/benchmarks/bench_*.py; do

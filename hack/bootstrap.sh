@@ -3,7 +3,7 @@
 # kubernetes.core and community.general, since Galaxy is unreachable here) and
 # makes this checkout importable as the airlock.incident collection.
 source "$(dirname "$0")/lib.sh"
-cd "$ROOT"
+cd "$ROOT" || exit 1
 stamp="$VENV/.requirements-dev.sha256"
 want="$(sha256sum requirements-dev.txt | cut -d' ' -f1)"
 if [ ! -x "$VENV/bin/python" ]; then

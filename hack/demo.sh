@@ -3,7 +3,7 @@
 # against it with recovery allowed, show where the incident record, report and
 # evidence are, and stop the lab.
 source "$(dirname "$0")/lib.sh"
-cd "$ROOT"
+cd "$ROOT" || exit 1
 LAB=("$VENV/bin/python" "$ROOT/lab/bin/airlock-lab" "--dir" "$ROOT/.lab/demo")
 cleanup() { "${LAB[@]}" stop >/dev/null 2>&1 || true; }
 trap cleanup EXIT
@@ -29,7 +29,7 @@ step "running playbooks/outage-p0.yml against $url"
   || die "playbooks/outage-p0.yml failed"
 done_step
 
-latest="$(ls -1dt .lab/incidents/INC-* 2>/dev/null | head -n1)"
+latest="$(find .lab/incidents -mindepth 1 -maxdepth 1 -name 'INC-*' -type d -printf '%T@ %p\n' 2>/dev/null | sort -rn | head -n1 | cut -d' ' -f2-)"
 [ -n "$latest" ] || die "no incident record was written under .lab/incidents"
 cat <<MSG
 

@@ -2,7 +2,7 @@
 # shellcheck shell=bash
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="$ROOT/.venv"
+export VENV="$ROOT/.venv"
 export ANSIBLE_CONFIG="$ROOT/ansible.cfg"
 export RUST_BACKTRACE=0
 STEP_START=0
@@ -29,7 +29,8 @@ run_step() {
   log="$ROOT/tests/output/logs/$(printf '%s' "$what" | tr -c 'A-Za-z0-9' '-' | cut -c1-60).log"
   mkdir -p "$(dirname "$log")"
   step "$what"
-  if "$@" >"$log" 2>&1; then
+  # A subshell, so that a step that changes directory does not move the caller.
+  if ("$@") >"$log" 2>&1; then
     done_step
   else
     tail -n 40 "$log" >&2

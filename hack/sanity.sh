@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ansible-test sanity, offline-safe, with no ignore entries.
 source "$(dirname "$0")/lib.sh"
-cd "$ROOT"
+cd "$ROOT" || exit 1
 # ansible-test 2.19 bootstraps pip in each per-test venv by downloading
 # get-pip 24.2 from bootstrap.pypa.io, which is unreachable on offline CI
 # machines. It first looks for a cached copy; this stand-in uses the
@@ -19,5 +19,5 @@ args = [a for a in sys.argv[1:] if not a.startswith("--no-")] or ["pip==24.2"]
 subprocess.check_call([sys.executable, "-m", "pip", "install", "--disable-pip-version-check"] + args)
 PY
 dest="$(hack/stage-collection.sh sanity | tail -n1)"
-cd "$dest"
+cd "$dest" || exit 1
 "$VENV/bin/ansible-test" sanity --venv --python 3.11 --color no "$@"

@@ -3,12 +3,27 @@
 # failure. `hack/test.sh <suite>...` runs some of them:
 #   sanity units lint lab molecule integration
 source "$(dirname "$0")/lib.sh"
-cd "$ROOT"
+cd "$ROOT" || exit 1
 export PYTHONPATH="$ROOT/.collections${PYTHONPATH:+:$PYTHONPATH}"
 export ANSIBLE_COLLECTIONS_PATH="$ROOT/.collections"
 export AIRLOCK_LAB_PYTHON="$VENV/bin/python"
 export AIRLOCK_LAB_CLI="$ROOT/lab/bin/airlock-lab"
 export PATH="$VENV/bin:$PATH"
+# ansible-test needs the collection under .../ansible_collections/airlock/incident.
+units() {
+  local dest
+  dest="$(hack/stage-collection.sh units | tail -n1)" && cd "$dest" &&
+    "$VENV/bin/ansible-test" units --local --python 3.11 --color no
+}
+integration() {
+  local dest
+  dest="$(hack/stage-collection.sh integration | tail -n1)" && cd "$dest" &&
+    "$VENV/bin/ansible-test" integration --local --python 3.11 --color no
+}
+molecule_all() {
+  cd roles/outage && "$VENV/bin/molecule" test --all
+}
+
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=(sanity units lint lab molecule integration)
 started=$(date +%s)
@@ -19,21 +34,16 @@ for suite in "${suites[@]}"; do
       run_step "ansible-test sanity (Python 3.11, offline get-pip stand-in, no ignore entries)" hack/sanity.sh ;;
     units)
       hack/tools.sh opa
-      run_step "ansible-test units (Python 3.11)" bash -c '
-        dest="$(hack/stage-collection.sh units | tail -n1)" && cd "$dest" &&
-        "$0/bin/ansible-test" units --local --python 3.11 --color no' "$VENV" ;;
+      run_step "ansible-test units (Python 3.11)" units ;;
     lint)
       run_step "ansible-lint (production profile)" "$VENV/bin/ansible-lint" --profile production --offline ;;
     lab)
       run_step "lab Airlock test suite (real processes on loopback)" \
         "$VENV/bin/python" -m pytest -q -p no:cacheprovider lab/tests ;;
     molecule)
-      run_step "molecule: roles/outage scenarios against the lab" \
-        bash -c 'cd roles/outage && "$0/bin/molecule" test --all' "$VENV" ;;
+      run_step "molecule: roles/outage scenarios against the lab" molecule_all ;;
     integration)
-      run_step "ansible-test integration (targets against the lab)" bash -c '
-        dest="$(hack/stage-collection.sh integration | tail -n1)" && cd "$dest" &&
-        "$0/bin/ansible-test" integration --local --python 3.11 --color no' "$VENV" ;;
+      run_step "ansible-test integration (targets against the lab)" integration ;;
     *) die "unknown suite '$suite' (accepted: sanity units lint lab molecule integration)" ;;
   esac
 done

@@ -306,13 +306,11 @@ def _flatten(document, prefix="", schema_prefix=""):
         yield path, schema_path
         kind = _TYPES.get(schema_path)
         if kind == "section" and isinstance(value, dict):
-            for item in _flatten(value, path, schema_path):
-                yield item
+            yield from _flatten(value, path, schema_path)
         elif kind == "list_of_sections" and isinstance(value, list):
             for index, item in enumerate(value):
                 if isinstance(item, dict):
-                    for sub in _flatten(item, "%s[%d]" % (path, index), schema_path + "[]"):
-                        yield sub
+                    yield from _flatten(item, "%s[%d]" % (path, index), schema_path + "[]")
 
 
 def suggest(schema_path, limit=3):
@@ -329,7 +327,7 @@ def suggest(schema_path, limit=3):
         if match not in found:
             found.append(match)
     # same parent, close leaf (camelCase written for snake_case)
-    parent, _, leaf = schema_path.rpartition(".")
+    parent, _dot, leaf = schema_path.rpartition(".")
     snake = re.sub(r"(?<!^)(?=[A-Z])", "_", leaf).lower()
     siblings = [key for key in SCHEMA if key.rpartition(".")[0] == parent]
     sibling_leaves = [key.rpartition(".")[2] for key in siblings]
