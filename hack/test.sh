@@ -9,6 +9,10 @@ export ANSIBLE_COLLECTIONS_PATH="$ROOT/.collections"
 export AIRLOCK_LAB_PYTHON="$VENV/bin/python"
 export AIRLOCK_LAB_CLI="$ROOT/lab/bin/airlock-lab"
 export PATH="$VENV/bin:$PATH"
+# molecule installs the collection it runs in under $ANSIBLE_HOME/collections;
+# keep that inside the checkout (.ansible/, ignored) so a stale copy in ~/.ansible
+# can never shadow the code under test.
+export ANSIBLE_HOME="$ROOT/.ansible"
 # ansible-test needs the collection under .../ansible_collections/airlock/incident.
 units() {
   local dest
