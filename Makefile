@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help venv demo test sanity units lint molecule integration lab-tests lab-up lab-down bench changelog lab-k8s lab-k8s-down
+.PHONY: help venv demo test sanity units lint molecule integration lab-tests lab-up lab-down bench changelog lab-k8s lab-k8s-down test-k8s
 
 help: ## Show the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -42,6 +42,15 @@ lab-down: ## Stop the lab Airlock
 
 bench: venv ## Benchmarks (1M-event audit DB, 1 GiB log); prints figures beside their references
 	@hack/bench.sh
+
+lab-k8s: venv ## Build (once, cached in ~/.cache/airlock-lab) and start the Kubernetes lab, install the airlock release
+	@lab/k8s/build.sh && lab/k8s/up.sh && lab/k8s/install-airlock.sh
+
+lab-k8s-down: ## Stop the Kubernetes lab
+	@lab/k8s/down.sh
+
+test-k8s: venv ## Kubernetes integration targets against the lab control plane (builds it once: ~47 min cold)
+	@lab/k8s/build.sh && lab/k8s/test-integration.sh
 
 changelog: venv ## Lint the changelog fragments
 	@.venv/bin/antsibull-changelog lint

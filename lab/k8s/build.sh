@@ -72,7 +72,7 @@ make_builder() { # dir module version [replace-lines] tools-imports...
 
 k8s_replaces() {
   local gomod
-  gomod="$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
+  gomod="$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" 2>/dev/null | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
   [ -f "$gomod" ] || die "could not download k8s.io/kubernetes@$K8S_VERSION from the Go module proxy"
   # k8s.io/api => ./staging/src/k8s.io/api   becomes   k8s.io/api => k8s.io/api v0.33.x
   sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/src/k8s.io/[a-z0-9-]*#\t\1 => \1 '"$K8S_STAGING_VERSION"'#p' "$gomod"
@@ -108,7 +108,9 @@ build_one() {
     kube-apiserver|kube-controller-manager|kube-scheduler)
       dir="$BUILD_ROOT/kubernetes-$ver"
       if [ ! -f "$dir/go.sum" ]; then
-        make_builder "$dir" k8s.io/kubernetes "$ver" "$(k8s_replaces)" \
+        local reps
+        reps="$(k8s_replaces)" || exit 1
+        make_builder "$dir" k8s.io/kubernetes "$ver" "$reps" \
           k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
           k8s.io/kubernetes/cmd/kube-scheduler
       fi

@@ -43,8 +43,9 @@ case "$mode" in ""|--template) ;; *) die "unknown option '$mode' (accepted: --te
 now() { date -u +%FT%T.%3NZ; }
 
 write_logs() { # current previous
-  printf '%s\n' "$1" > "$LAB/pod-logs/airlock.log.tmp" && mv -f "$LAB/pod-logs/airlock.log.tmp" "$LAB/pod-logs/airlock.log"
-  printf '%s\n' "$2" > "$LAB/pod-logs/airlock-previous.log.tmp" && mv -f "$LAB/pod-logs/airlock-previous.log.tmp" "$LAB/pod-logs/airlock-previous.log"
+  rm -f "$LAB/pod-logs/airlock.log"   # may be a link made by logs-from-lab
+  printf '%s\n' "$1" | sed '/^$/d' | cri_log > "$LAB/pod-logs/airlock.log.tmp" && mv -f "$LAB/pod-logs/airlock.log.tmp" "$LAB/pod-logs/airlock.log"
+  printf '%s\n' "$2" | sed '/^$/d' | cri_log > "$LAB/pod-logs/airlock-previous.log.tmp" && mv -f "$LAB/pod-logs/airlock-previous.log.tmp" "$LAB/pod-logs/airlock-previous.log"
 }
 
 event() { # pod reason type message
@@ -108,26 +109,27 @@ case "$state" in
     ;;
   pending)
     K patch deployment "$DEPLOY" --type strategic -p \
-      '{"spec":{"template":{"spec":{"containers":[{"name":"airlock","resources":{"requests":{"memory":"64Gi"}}}]}}}}' >/dev/null
+      '{"spec":{"template":{"spec":{"containers":[{"name":"airlock","resources":{"requests":{"memory":"64Gi"},"limits":{"memory":"64Gi"}}}]}}}}' >/dev/null
     log "deployment/$DEPLOY requests 64Gi memory; new pods stay Pending (Insufficient memory)"
     ;;
   rwo)
-    # Spread the replicas over both nodes: the pod that lands away from the node
-    # holding the RWO volume cannot attach it (Multi-Attach error).
-    K patch deployment "$DEPLOY" --type merge -p '{"spec":{"template":{"spec":{"affinity":{"podAntiAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":[{"labelSelector":{"matchLabels":{"app.kubernetes.io/name":"airlock"}},"topologyKey":"kubernetes.io/hostname"}]}}}}}}' >/dev/null
-    log "deployment/$DEPLOY spreads replicas over nodes; waiting for the new pods"
-    sleep 4
+    # Spread the new replicas evenly over the two nodes (a spread constraint keyed on
+    # pod-template-hash), wait for the rollout, then the replica that is not on the
+    # node of the oldest pod cannot attach the RWO volume (Multi-Attach error).
+    K patch deployment "$DEPLOY" --type merge -p '{"spec":{"template":{"spec":{"topologySpreadConstraints":[{"maxSkew":1,"topologyKey":"kubernetes.io/hostname","whenUnsatisfiable":"DoNotSchedule","labelSelector":{"matchLabels":{"app.kubernetes.io/name":"airlock"}},"matchLabelKeys":["pod-template-hash"]}]}}}}' >/dev/null
+    K rollout status deployment "$DEPLOY" --timeout=90s >/dev/null || die "the spread rollout did not finish"
     first_node=""
-    for p in $(K get pods -l "$SEL" --field-selector=status.phase!=Failed -o jsonpath='{range .items[?(@.spec.nodeName)]}{.metadata.name}{"="}{.spec.nodeName}{"\n"}{end}' | sort -t= -k2); do
+    for p in $(K get pods -l "$SEL" --sort-by=.metadata.creationTimestamp -o jsonpath='{range .items[?(@.spec.nodeName)]}{.metadata.name}{"="}{.spec.nodeName}{" "}{end}'); do
       name="${p%%=*}"; node="${p#*=}"
       [ -n "$first_node" ] || first_node="$node"
       if [ "$node" != "$first_node" ]; then
         K annotate pod "$name" drill.airlock.lab/state=containercreating --overwrite >/dev/null
         pvc_vol="$(K get pvc "$DEPLOY-data" -o jsonpath='{.spec.volumeName}')"
         event "$name" FailedAttachVolume Warning "Multi-Attach error for volume \"$pvc_vol\" Volume is already used by pod(s) on node $first_node"
-        log "pod $name on $node: ContainerCreating, Multi-Attach error"
+        log "pod $name on $node: ContainerCreating, Multi-Attach error (claim held on $first_node)"
       fi
     done
+    [ -n "$first_node" ] || die "no scheduled Airlock pod found"
     ;;
   node-pressure)
     "$KUBECTL" patch node kwok-node-0 --subresource=status --type strategic -p \
@@ -155,7 +157,7 @@ case "$state" in
     ;;
   clear)
     K patch deployment "$DEPLOY" --type json -p '[{"op":"remove","path":"/spec/template/metadata/annotations/drill.airlock.lab~1state"}]' >/dev/null 2>&1 || true
-    K patch deployment "$DEPLOY" --type json -p '[{"op":"remove","path":"/spec/template/spec/affinity"}]' >/dev/null 2>&1 || true
+    K patch deployment "$DEPLOY" --type json -p '[{"op":"remove","path":"/spec/template/spec/topologySpreadConstraints"}]' >/dev/null 2>&1 || true
     K annotate pods -l "$SEL" drill.airlock.lab/state- >/dev/null 2>&1 || true
     write_logs "{\"level\":\"info\",\"ts\":\"$(now)\",\"msg\":\"server listening\",\"addr\":\":8080\"}" ""
     log "drill annotations removed (pending/bad-config/seccomp: use helm rollback or install-airlock.sh)"
@@ -163,8 +165,9 @@ case "$state" in
   logs-from-lab)
     lablog="$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["log"])' "$AIRLOCK_STATE_DIR/state.json" 2>/dev/null)" \
       || die "no host lab Airlock state at $AIRLOCK_STATE_DIR/state.json (set AIRLOCK_LAB_STATE_DIR)"
-    ln -sfn "$lablog" "$LAB/pod-logs/airlock.log"
-    log "kubectl logs on the Airlock pods now shows $lablog"
+    [ -f "$lablog" ] || die "the host lab Airlock log $lablog does not exist"
+    cri_log < "$lablog" > "$LAB/pod-logs/airlock.log.tmp" && mv -f "$LAB/pod-logs/airlock.log.tmp" "$LAB/pod-logs/airlock.log"
+    log "kubectl logs on the Airlock pods now shows a copy of $lablog (as of now, in CRI log format)"
     ;;
   *) die "unknown STATE '$state' (accepted: $STATES)" ;;
 esac

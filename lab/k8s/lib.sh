@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # the settings are used by the scripts that source this file
 # Shared settings and helpers for lab/k8s/*.sh (sourced, not executed).
 # Ports (loopback only) can be moved with the environment variables below.
 
@@ -15,7 +16,7 @@ SCHED_PORT="${AIRLOCK_K8S_SCHEDULER_PORT:-10359}"
 KWOK_PORT="${AIRLOCK_K8S_KWOK_PORT:-10347}"
 # Where the host lab Airlock keeps state.json ("url", "log"); used by
 # port-forward and logs on the fake pods.
-AIRLOCK_STATE_DIR="${AIRLOCK_LAB_STATE_DIR:-$ROOT/.lab/airlock}"
+AIRLOCK_STATE_DIR="${AIRLOCK_LAB_STATE_DIR:-$ROOT/.lab/host}"
 # Components in start order; down.sh stops them in reverse.
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 
@@ -88,8 +89,18 @@ wait_for() { # description timeout-seconds command...
   log "$what: ok"
 }
 
+# kwok serves pod logs from files in the CRI log format the kubelet reads:
+#   <RFC 3339 time> stdout F <line>
+cri_log() {
+  local line
+  while IFS= read -r line || [ -n "$line" ]; do
+    printf '%s stdout F %s\n' "$(date -u +%FT%T.%NZ)" "$line"
+  done
+}
+
 render_kwok_config() {
-  # ClusterLogs / ClusterExec / ClusterPortForward for the Airlock pods: logs come
+  # ClusterLogs / ClusterExec / ClusterPortForward for the Airlock pods (container
+  # "airlock" in any namespace, so test namespaces get them too): logs come
   # from files under .lab/k8s/pod-logs (drill.sh writes them, or they are linked to
   # the host lab Airlock's log); port-forward to port 8080 reaches the host lab
   # Airlock (url from its state.json, read at connect time by forward.py); exec
@@ -97,7 +108,7 @@ render_kwok_config() {
   local py
   py="$(command -v python3 || true)"
   [ -x "$ROOT/.venv/bin/python" ] && py="$ROOT/.venv/bin/python"
-  [ -f "$LAB/pod-logs/airlock.log" ] || echo "{\"level\":\"info\",\"msg\":\"kwok lab pod: no Airlock process behind this pod; run lab/k8s/drill.sh logs-from-lab to show the host lab Airlock log\"}" > "$LAB/pod-logs/airlock.log"
+  [ -f "$LAB/pod-logs/airlock.log" ] || echo "{\"level\":\"info\",\"msg\":\"kwok lab pod: no Airlock process behind this pod; run lab/k8s/drill.sh logs-from-lab to show the host lab Airlock log\"}" | cri_log > "$LAB/pod-logs/airlock.log"
   [ -f "$LAB/pod-logs/airlock-previous.log" ] || : > "$LAB/pod-logs/airlock-previous.log"
   cat > "$LAB/kwok-cluster.yaml" <<EOF
 apiVersion: kwok.x-k8s.io/v1alpha1
@@ -105,9 +116,6 @@ kind: ClusterLogs
 metadata:
   name: airlock-lab-logs
 spec:
-  selector:
-    matchNamespaces:
-    - airlock-system
   logs:
   - containers:
     - airlock
@@ -120,9 +128,6 @@ kind: ClusterExec
 metadata:
   name: airlock-lab-exec
 spec:
-  selector:
-    matchNamespaces:
-    - airlock-system
   execs:
   - containers:
     - airlock
@@ -137,9 +142,6 @@ kind: ClusterPortForward
 metadata:
   name: airlock-lab-port-forward
 spec:
-  selector:
-    matchNamespaces:
-    - airlock-system
   forwards:
   - ports:
     - 8080

@@ -31,11 +31,12 @@ pki() {
   openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/ca.key" -out "$d/ca.crt" "${o[@]}" \
     -subj "/CN=airlock-lab-ca" >/dev/null 2>&1 || die "openssl could not create the lab CA"
   mkcert() { # name subject extensions
-    openssl req -newkey rsa:2048 -nodes -keyout "$d/$1.key" -out "$d/$1.csr" -subj "$2" >/dev/null 2>&1 \
-      && printf '%s\n' "$3" > "$d/$1.ext" \
-      && openssl x509 -req -in "$d/$1.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
-        -out "$d/$1.crt" "${o[@]}" -extfile "$d/$1.ext" >/dev/null 2>&1 \
-      || die "openssl could not create the $1 certificate"
+    if ! { openssl req -newkey rsa:2048 -nodes -keyout "$d/$1.key" -out "$d/$1.csr" -subj "$2" >/dev/null 2>&1 \
+        && printf '%s\n' "$3" > "$d/$1.ext" \
+        && openssl x509 -req -in "$d/$1.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+          -out "$d/$1.crt" "${o[@]}" -extfile "$d/$1.ext" >/dev/null 2>&1; }; then
+      die "openssl could not create the $1 certificate"
+    fi
     rm -f "$d/$1.csr" "$d/$1.ext"
   }
   mkcert apiserver "/CN=kube-apiserver" "basicConstraints=CA:FALSE
@@ -48,8 +49,10 @@ subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubern
 keyUsage=digitalSignature,keyEncipherment
 extendedKeyUsage=clientAuth,serverAuth
 subjectAltName=IP:127.0.0.1,DNS:localhost"
-  openssl genrsa -out "$d/sa.key" 2048 >/dev/null 2>&1 && openssl rsa -in "$d/sa.key" -pubout -out "$d/sa.pub" >/dev/null 2>&1 \
-    || die "openssl could not create the service-account key pair"
+  if ! { openssl genrsa -out "$d/sa.key" 2048 >/dev/null 2>&1 \
+      && openssl rsa -in "$d/sa.key" -pubout -out "$d/sa.pub" >/dev/null 2>&1; }; then
+    die "openssl could not create the service-account key pair"
+  fi
   chmod 600 "$d"/*.key
   touch "$d/.complete"
 }
@@ -118,9 +121,11 @@ start kube-scheduler "$(bin kube-scheduler)" \
 
 # ---------- kwok (fake kubelets for the lab nodes) ----------
 render_kwok_config
+stage_args=()
+for f in "$HERE"/kwok/stages/*.yaml; do stage_args+=("--config=$f"); done
 start kwok "$(bin kwok)" \
   --kubeconfig="$AK" \
-  --config="$HERE/kwok/stages-default.yaml" --config="$HERE/kwok/stages-drill.yaml" --config="$LAB/kwok-cluster.yaml" \
+  "${stage_args[@]}" --config="$LAB/kwok-cluster.yaml" \
   --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
   --node-ip=127.0.0.1 --node-port="$KWOK_PORT" --server-address="127.0.0.1:$KWOK_PORT" \
   --tls-cert-file="$P/admin.crt" --tls-private-key-file="$P/admin.key" \

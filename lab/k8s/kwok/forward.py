@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) 2026, airlock.incident contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -32,7 +31,7 @@ def target(state_dir):
 
 
 def main():
-    host, port = target(sys.argv[1] if len(sys.argv) > 1 else ".lab/airlock")
+    host, port = target(sys.argv[1] if len(sys.argv) > 1 else ".lab/host")
     sock = socket.create_connection((host, port), timeout=10)
     sock.settimeout(None)
 

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Run the Kubernetes integration targets (tests/integration/targets/k8s_*) against
+# the running lab cluster, each as a role through ansible-playbook.
+#   lab/k8s/test-integration.sh                # all k8s_* targets
+#   lab/k8s/test-integration.sh k8s_triage     # one target
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=versions.env
+. "$HERE/versions.env"
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+cd "$ROOT"
+[ -f "$KCFG" ] || die "$KCFG not found; start the lab with lab/k8s/up.sh"
+AIRLOCK_LAB_HELM="$(bin helm)"
+export KUBECONFIG="$KCFG" AIRLOCK_LAB_HELM
+export ANSIBLE_ROLES_PATH="$ROOT/tests/integration/targets"
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+  for d in "$ROOT"/tests/integration/targets/k8s_*/; do targets+=("$(basename "$d")"); done
+fi
+pass=0; fail=0
+for t in "${targets[@]}"; do
+  play="$(mktemp --suffix=.yml)"
+  printf -- '- hosts: localhost\n  gather_facts: false\n  roles:\n    - %s\n' "$t" > "$play"
+  start=$(date +%s)
+  if "$ROOT/.venv/bin/ansible-playbook" -i localhost, -c local -e "ansible_python_interpreter=$ROOT/.venv/bin/python" "$play" > "$LAB/logs/it-$t.log" 2>&1; then
+    pass=$((pass + 1)); log "$t: passed in $(( $(date +%s) - start ))s"
+  else
+    fail=$((fail + 1)); log "$t: FAILED in $(( $(date +%s) - start ))s (log: $LAB/logs/it-$t.log)"
+    grep -E 'FAILED!|fatal:|"msg"' "$LAB/logs/it-$t.log" | head -5 >&2 || true
+  fi
+  rm -f "$play"
+done
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,178 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, airlock.incident contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Kubernetes access shared by the airlock.incident Kubernetes modules.
+
+Uses the ``kubernetes`` Python client directly. The import is guarded: modules
+call :func:`require_kubernetes` before anything else, which fails with
+``missing_required_lib`` when the package is absent. Every API call goes
+through :class:`K8s`, which bounds it with ``request_timeout``, does not retry
+(so an unreachable API server fails within one timeout) and turns client
+exceptions into :class:`AirlockIncidentError` with a message that names the
+server, the object and what to check.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import traceback
+
+from ansible.module_utils.basic import env_fallback, missing_required_lib
+
+from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
+
+KUBERNETES_IMPORT_ERROR = None
+try:
+    import kubernetes  # noqa: F401  pylint: disable=unused-import
+    from kubernetes import client as k8s_client
+    from kubernetes import config as k8s_config
+    from kubernetes.client.rest import ApiException
+    from kubernetes.config.config_exception import ConfigException
+except ImportError:
+    KUBERNETES_IMPORT_ERROR = traceback.format_exc()
+    ApiException = ConfigException = None  # pylint: disable=invalid-name
+
+try:
+    import urllib3
+except ImportError:  # pragma: no cover - a dependency of kubernetes
+    urllib3 = None
+
+#: Options every Kubernetes module of the collection accepts. Documented in each module.
+K8S_ARG_SPEC = dict(
+    kubeconfig=dict(type="path", fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
+    context=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
+    namespace=dict(type="str", default="airlock-system"),
+    request_timeout=dict(type="float", default=10.0),
+)
+
+#: RFC 1123 DNS label (namespaces) and subdomain (most object names).
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+
+
+def k8s_arg_spec(**extra):
+    """A fresh copy of the Kubernetes connection options, extended with ``extra``."""
+    spec = copy.deepcopy(K8S_ARG_SPEC)
+    spec.update(extra)
+    return spec
+
+
+def require_kubernetes(module):
+    """Fail the module with missing_required_lib when the kubernetes package is absent."""
+    if KUBERNETES_IMPORT_ERROR is not None:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
+
+
+def validate_common(params):
+    """Check the shared options; returns an error message or None."""
+    namespace = params.get("namespace")
+    if not namespace or not DNS_LABEL.match(namespace):
+        return "namespace: invalid value %r; accepted values: a DNS label (lowercase letters, digits, '-', at most 63)" % (namespace,)
+    timeout = params.get("request_timeout")
+    if timeout is None or timeout <= 0 or timeout > 300:
+        return "request_timeout: invalid value %r; accepted values: a number of seconds > 0 and <= 300" % (timeout,)
+    return None
+
+
+def validate_name(field, value):
+    """Error message for an object name that Kubernetes would reject, or None."""
+    if not value or not DNS_SUBDOMAIN.match(value):
+        return "%s: invalid value %r; accepted values: a Kubernetes object name (lowercase letters, digits, '-', '.')" % (field, value)
+    return None
+
+
+class NotFound(AirlockIncidentError):
+    """The API server answered 404 for the object."""
+
+
+def _api_message(exc):
+    """The API server's own message out of an ApiException, if any."""
+    body = getattr(exc, "body", None)
+    if body:
+        try:
+            data = json.loads(body)
+            if isinstance(data, dict) and data.get("message"):
+                return data["message"]
+        except (ValueError, TypeError):
+            pass
+    return "%s %s" % (getattr(exc, "status", ""), getattr(exc, "reason", "")).strip()
+
+
+class K8s(object):
+    """A thin, bounded proxy over the kubernetes client APIs the modules use."""
+
+    def __init__(self, params):
+        self.timeout = params["request_timeout"]
+        self.namespace = params["namespace"]
+        cfg = k8s_client.Configuration()
+        try:
+            k8s_config.load_kube_config(
+                config_file=params.get("kubeconfig"),
+                context=params.get("context"),
+                client_configuration=cfg,
+                persist_config=False,
+            )
+        except (ConfigException, OSError, TypeError, ValueError) as exc:
+            where = params.get("kubeconfig") or "KUBECONFIG / ~/.kube/config"
+            raise AirlockIncidentError("kubeconfig: cannot load a Kubernetes configuration from %s: %s" % (where, exc))
+        # No retries: an unreachable API server must fail within one request_timeout.
+        cfg.retries = False
+        self.host = cfg.host
+        self.api = k8s_client.ApiClient(configuration=cfg)
+        self.core = k8s_client.CoreV1Api(self.api)
+        self.apps = k8s_client.AppsV1Api(self.api)
+
+    def call(self, what, func, *args, **kwargs):
+        """Run one API call; ``what`` names the object for error messages."""
+        # A (connect, read) pair: urllib3 2.x does not apply a total-only timeout
+        # to the TLS handshake, so a server that accepts and never answers would hang.
+        kwargs.setdefault("_request_timeout", (self.timeout, self.timeout))
+        try:
+            return func(*args, **kwargs)
+        except Exception as exc:  # pylint: disable=broad-except
+            if ApiException is not None and isinstance(exc, ApiException):
+                status = getattr(exc, "status", None)
+                if status == 404:
+                    raise NotFound("%s not found (API server %s)" % (what, self.host), status=404)
+                if status in (401, 403):
+                    raise AirlockIncidentError(
+                        "not allowed to access %s on %s (HTTP %s): %s; check the kubeconfig user and its RBAC"
+                        % (what, self.host, status, _api_message(exc)), status=status)
+                raise AirlockIncidentError("%s: API server %s answered HTTP %s: %s" % (what, self.host, status, _api_message(exc)),
+                                           status=status)
+            if urllib3 is not None and isinstance(exc, (urllib3.exceptions.HTTPError,)):
+                raise AirlockIncidentError(
+                    "Kubernetes API server %s is unreachable while reading %s (request_timeout=%ss): %s"
+                    % (self.host, what, self.timeout, _short(exc)), unreachable=True)
+            if isinstance(exc, OSError):
+                raise AirlockIncidentError("Kubernetes API server %s is unreachable while reading %s: %s" % (self.host, what, exc),
+                                           unreachable=True)
+            raise
+
+    def ensure_namespace(self, namespace=None):
+        """Fail with a clear message when the namespace does not exist."""
+        namespace = namespace or self.namespace
+        try:
+            return self.call("namespace %s" % namespace, self.core.read_namespace, namespace)
+        except NotFound:
+            raise AirlockIncidentError("namespace %s does not exist on %s" % (namespace, self.host), status=404)
+        except AirlockIncidentError as exc:
+            if exc.result.get("status") == 403:
+                # Namespaced RBAC may forbid reading namespaces; the next call tells.
+                return None
+            raise
+
+    def sanitize(self, obj):
+        """A plain dict (JSON types, camelCase keys) of a client model object."""
+        return self.api.sanitize_for_serialization(obj)
+
+
+def _short(exc):
+    """The innermost reason of a urllib3 error, without the pool repr noise."""
+    reason = getattr(exc, "reason", None)
+    text = str(reason if reason is not None else exc)
+    match = re.search(r"(\[Errno -?\d+\][^')]*|timed out|Connection refused|Name or service not known)", text)
+    return match.group(1).strip() if match else text

@@ -1,0 +1,354 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, airlock.incident contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: k8s_triage
+short_description: Read-only triage of the Airlock deployment on Kubernetes, with findings and a summary
+version_added: 0.1.0
+description:
+  - Collects in one pass what the P0 outage steps of the operator playbook look at with C(kubectl), and returns
+    it as one structured result plus a short human summary in RV(summary).
+  - Pods (phase, readiness, restarts, state and last termination reason including C(OOMKilled)), the log lines
+    that explain a CrashLoopBackOff (previous container's log), Deployment conditions and replica counts,
+    ReplicaSet revisions, namespace events newest first, node conditions (NotReady, memory, disk and PID
+    pressure), claim binding, container requests and limits, and the Helm release history (read from Helm's
+    release secrets, no C(helm) binary needed).
+  - Recognises the states the published Airlock chart is known to end up in and says so in RV(findings) -
+    C(config_error_at_start) (CrashLoopBackOff with a configuration error in the log),
+    C(seccomp_profile_missing) (CreateContainerError because the Localhost seccomp profile is not on the node),
+    C(rwo_claim_blocks_replica) (the single ReadWriteOnce claim keeps a replica on another node from starting;
+    scaling up is not a fix), next to generic findings such as C(oom_killed), C(unschedulable),
+    C(readiness_failing), C(pvc_unbound), C(node_pressure) and C(rollout_incomplete).
+  - Never changes anything. It fails only on bad input, an unreachable API server or a namespace that does not
+    exist; a missing Deployment is a finding, not a failure.
+author:
+  - airlock.incident contributors (@airlock-incident)
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads; it does the same in check mode.
+  diff_mode:
+    support: none
+    description: Nothing changes, so there is no diff.
+  platform:
+    support: full
+    platforms: posix
+    description: Runs where the kubernetes Python client can reach the API server.
+options:
+  name:
+    description:
+      - Name of the Deployment.
+    type: str
+    default: airlock
+  release:
+    description:
+      - Name of the Helm release; its history is read from the secrets C(sh.helm.release.v1.<release>.v<N>), and
+        when the Deployment is missing, its pods are found with the chart's selector labels
+        C(app.kubernetes.io/name=airlock) and C(app.kubernetes.io/instance=<release>).
+    type: str
+    default: airlock
+  namespace:
+    description:
+      - Namespace of the release.
+    type: str
+    default: airlock-system
+  log_lines:
+    description:
+      - Lines of log read from the end of the previous (crashed) container of each failing container, 0 to 500.
+        V(0) reads no logs.
+    type: int
+    default: 20
+  events_limit:
+    description:
+      - Most recent namespace events returned, 1 to 500.
+    type: int
+    default: 30
+  kubeconfig:
+    description:
+      - Path to a kubeconfig file. Defaults to E(K8S_AUTH_KUBECONFIG), then the kubernetes client's own
+        default (E(KUBECONFIG), then C(~/.kube/config)).
+    type: path
+  context:
+    description:
+      - Kubeconfig context to use. Defaults to E(K8S_AUTH_CONTEXT), then the current context.
+    type: str
+  request_timeout:
+    description:
+      - Seconds one API request may take (more than 0, at most 300). Requests are not retried.
+    type: float
+    default: 10.0
+requirements:
+  - kubernetes (Python client)
+notes:
+  - Needs C(get)/C(list) on deployments, replicasets, pods, C(pods/log), events, persistentvolumeclaims and
+    secrets in the namespace; C(list) on nodes is optional (without it RV(nodes) is empty and RV(notes) says why).
+  - Helm release secrets contain the rendered values; the module returns only revision, status, chart,
+    app version and description from them.
+seealso:
+  - module: airlock.incident.rollout_restart
+  - module: airlock.incident.helm_rollback
+"""
+
+EXAMPLES = r"""
+- name: Triage Airlock on Kubernetes
+  airlock.incident.k8s_triage:
+    namespace: airlock-system
+  register: triage
+
+- name: Show the summary
+  ansible.builtin.debug:
+    msg: "{{ triage.summary.split('\n') }}"
+
+- name: Roll back when the pods crash on a bad config
+  airlock.incident.helm_rollback:
+    namespace: airlock-system
+  when: triage.findings | selectattr('id', 'equalto', 'config_error_at_start') | list | length > 0
+"""
+
+RETURN = r"""
+status:
+  description: V(ok), V(degraded) (something is wrong but replicas are available) or V(outage) (no available replica
+    or no Deployment).
+  returned: always
+  type: str
+  sample: outage
+summary:
+  description: Short human-readable summary, one line per pod and per finding.
+  returned: always
+  type: str
+findings:
+  description: What is wrong, most severe first.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Stable identifier, for example V(config_error_at_start), V(seccomp_profile_missing),
+        V(rwo_claim_blocks_replica), V(oom_killed), V(crash_loop), V(unschedulable).
+      type: str
+    severity:
+      description: V(critical), V(warning) or V(info).
+      type: str
+    summary:
+      description: One sentence, with what to do where known.
+      type: str
+    evidence:
+      description: The data the finding rests on (pod, container, log lines, claim, nodes, events).
+      type: dict
+deployment:
+  description: Replica counts, rollout state, revision, conditions and selector of the Deployment; null when it does
+    not exist.
+  returned: always
+  type: dict
+pods:
+  description: The release's pods with phase, readiness, restarts, node, claims and per-container state, reason,
+    message and last termination.
+  returned: always
+  type: list
+  elements: dict
+logs:
+  description: Log tails of failing containers, by pod and container (previous container when it crashed).
+  returned: always
+  type: dict
+replicasets:
+  description: ReplicaSets of the Deployment, newest revision first.
+  returned: always
+  type: list
+  elements: dict
+events:
+  description: Namespace events, newest first, at most O(events_limit).
+  returned: always
+  type: list
+  elements: dict
+nodes:
+  description: Nodes with readiness, pressure conditions and allocatable resources.
+  returned: always
+  type: list
+  elements: dict
+pvcs:
+  description: Claims in the namespace with phase, access modes, size and volume.
+  returned: always
+  type: list
+  elements: dict
+resources:
+  description: Requests and limits of each container of the Deployment's pod template.
+  returned: always
+  type: list
+  elements: dict
+helm_history:
+  description: Helm release revisions, oldest first (revision, status, chart, app_version, description, updated).
+  returned: always
+  type: list
+  elements: dict
+notes:
+  description: What could not be read and why (for example no permission to list nodes).
+  returned: always
+  type: list
+  elements: str
+"""
+
+import re
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import (
+    K8s,
+    NotFound,
+    k8s_arg_spec,
+    require_kubernetes,
+    validate_common,
+    validate_name,
+)
+from ansible_collections.airlock.incident.plugins.module_utils.k8s_rollout import selector_string
+from ansible_collections.airlock.incident.plugins.module_utils.k8s_triage import (
+    analyse,
+    container_resources,
+    decode_helm_release,
+    event_time,
+    human_summary,
+    overall,
+    summarize_deployment,
+    summarize_event,
+    summarize_node,
+    summarize_pod,
+    summarize_pvc,
+    summarize_replicaset,
+)
+
+RELEASE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?$")
+
+
+def _validate(module):
+    p = module.params
+    errors = [m for m in (validate_common(p), validate_name("name", p["name"])) if m]
+    if not RELEASE_RE.match(p["release"] or ""):
+        errors.append("release: invalid value %r; accepted values: a Helm release name (lowercase letters, digits, '-', "
+                      "at most 53)" % (p["release"],))
+    if not 0 <= p["log_lines"] <= 500:
+        errors.append("log_lines: invalid value %r; accepted values: 0 to 500" % (p["log_lines"],))
+    if not 1 <= p["events_limit"] <= 500:
+        errors.append("events_limit: invalid value %r; accepted values: 1 to 500" % (p["events_limit"],))
+    if errors:
+        module.fail_json(msg="; ".join(errors))
+
+
+def _optional(notes, what, func):
+    """Run a read whose failure (other than an unreachable server) becomes a note."""
+    try:
+        return func()
+    except AirlockIncidentError as exc:
+        if exc.result.get("unreachable"):
+            raise
+        notes.append("%s: %s" % (what, exc.msg))
+        return None
+
+
+def collect(module):
+    p = module.params
+    k8s = K8s(p)
+    ns, name = k8s.namespace, p["name"]
+    k8s.ensure_namespace()
+    notes = []
+    S = k8s.sanitize
+
+    try:
+        dep_raw = S(k8s.call("deployment %s/%s" % (ns, name), k8s.apps.read_namespaced_deployment, name, ns))
+    except NotFound:
+        dep_raw = None
+    deployment = summarize_deployment(dep_raw)
+    labels = deployment["selector"] if deployment else {"app.kubernetes.io/name": "airlock", "app.kubernetes.io/instance": p["release"]}
+    selector = selector_string(labels)
+
+    pods_raw = S(k8s.call("pods %s" % selector, k8s.core.list_namespaced_pod, ns, label_selector=selector)).get("items") or []
+    pods = sorted((summarize_pod(x) for x in pods_raw), key=lambda x: x["name"])
+
+    rs_raw = S(k8s.call("replicasets %s" % selector, k8s.apps.list_namespaced_replica_set, ns, label_selector=selector)).get("items") or []
+    if dep_raw is not None:
+        uid = dep_raw["metadata"].get("uid")
+        rs_raw = [r for r in rs_raw if any(o.get("uid") == uid for o in (r["metadata"].get("ownerReferences") or []))]
+    replicasets = sorted((summarize_replicaset(r) for r in rs_raw), key=lambda r: -r["revision"])
+
+    ev_raw = S(k8s.call("events in %s" % ns, k8s.core.list_namespaced_event, ns)).get("items") or []
+    ev_raw.sort(key=event_time, reverse=True)
+    events = [summarize_event(e) for e in ev_raw[:p["events_limit"]]]
+    all_events = [summarize_event(e) for e in ev_raw]
+
+    nodes_raw = _optional(notes, "nodes", lambda: S(k8s.call("nodes", k8s.core.list_node)).get("items") or [])
+    nodes = [summarize_node(n) for n in nodes_raw or []]
+    used_nodes = set(x["node"] for x in pods if x["node"])
+    if used_nodes:
+        nodes = [n for n in nodes if n["name"] in used_nodes] + [n for n in nodes if n["name"] not in used_nodes and
+                                                                 (n["pressure"] or not n["ready"])]
+
+    pvcs = [summarize_pvc(c) for c in S(k8s.call("persistentvolumeclaims in %s" % ns,
+                                                 k8s.core.list_namespaced_persistent_volume_claim, ns)).get("items") or []]
+
+    helm_secrets = _optional(notes, "helm release secrets", lambda: S(k8s.call(
+        "helm release secrets", k8s.core.list_namespaced_secret, ns,
+        label_selector="owner=helm,name=%s" % p["release"])).get("items") or [])
+    helm_history = sorted((decode_helm_release(s) for s in helm_secrets or []), key=lambda h: h["revision"])
+    if helm_secrets is not None and not helm_history:
+        notes.append("helm: no release %s in namespace %s" % (p["release"], ns))
+
+    logs = {}
+    if p["log_lines"]:
+        for pod in pods:
+            for c in pod["containers"]:
+                failing = c["reason"] == "CrashLoopBackOff" or (c["last_termination"] and not c["ready"])
+                if not failing:
+                    continue
+                text = None
+                for previous in (True, False):
+                    try:
+                        text = k8s.call("log of %s/%s" % (pod["name"], c["name"]), k8s.core.read_namespaced_pod_log,
+                                        pod["name"], ns, container=c["name"], previous=previous, tail_lines=p["log_lines"])
+                    except AirlockIncidentError as exc:
+                        if exc.result.get("unreachable"):
+                            raise
+                        if not previous:
+                            notes.append("log of %s/%s: %s" % (pod["name"], c["name"], exc.msg))
+                        continue
+                    if text:
+                        break
+                lines = [ln for ln in (text or "").splitlines() if ln.strip()]
+                logs.setdefault(pod["name"], {})[c["name"]] = lines[-p["log_lines"]:]
+
+    resources = container_resources(dep_raw)
+    findings = analyse(dict(deployment=deployment, pods=pods, events=all_events, pvcs=pvcs, nodes=nodes, logs=logs,
+                            resources=resources, namespace=ns, name=name))
+    return dict(
+        changed=False,
+        status=overall(findings, deployment),
+        summary=human_summary(ns, name, deployment, pods, findings, helm_history),
+        findings=findings, deployment=deployment, pods=pods, logs=logs, replicasets=replicasets, events=events,
+        nodes=nodes, pvcs=pvcs, resources=resources, helm_history=helm_history, notes=notes,
+    )
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=k8s_arg_spec(
+            name=dict(type="str", default="airlock"),
+            release=dict(type="str", default="airlock"),
+            log_lines=dict(type="int", default=20),
+            events_limit=dict(type="int", default=30),
+        ),
+        supports_check_mode=True,
+    )
+    _validate(module)
+    require_kubernetes(module)
+    try:
+        result = collect(module)
+    except AirlockIncidentError as exc:
+        module.fail_json(msg=exc.msg)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
