@@ -1,0 +1,260 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, airlock.incident contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: log_scan
+short_description: Scan Airlock logs for leaked sensitive data and count 401/403/security-violation lines
+version_added: "0.1.0"
+description:
+  - Scans log files (plain or gzip, detected by magic bytes, not by extension) for sensitive data
+    that should never reach a log (the Data Breach Response step "verify no sensitive data in logs"),
+    and counts HTTP 401, HTTP 403 and C(security_violation) lines per time bucket.
+  - Reports, per pattern, the number of findings and their C(file:line) locations, never the
+    secret itself; samples are masked to a few leading characters and the length, for example
+    C(4111********1111), or C(eyJh…) and the length in characters.
+  - Card numbers are counted only when they pass the Luhn check; SSNs only with a valid area,
+    group and serial; JWTs only when the header decodes to JSON; password, token and key values
+    that are already redacted placeholders (C(***), C([REDACTED]), C(null)) are not counted.
+  - Uses hyperscan (Python package C(hyperscan)) over large chunks to find candidate lines and
+    validates only those in Python. Without hyperscan it falls back, with a warning, to a
+    pure-Python C(re) engine that gives identical results much more slowly.
+  - Read-only; never reports a change.
+author:
+  - airlock.incident contributors (@airlock-incident)
+requirements:
+  - hyperscan (Python package, optional; without it the slower C(re) engine is used)
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads; it behaves the same in check mode.
+  diff_mode:
+    support: none
+    description: Nothing changes, so there is no diff.
+  platform:
+    support: full
+    platforms: posix
+    description: Runs on the host that holds the log files.
+  idempotent:
+    support: full
+    description: It never changes anything.
+options:
+  paths:
+    description:
+      - Log files to scan. Globs are expanded (C(incidents/INC-1/evidence/*.log*)).
+      - Each file is read as gzip when it starts with the gzip magic bytes, as plain text otherwise.
+      - A path that does not exist, a glob that matches nothing or a directory fails the task, so
+        a typo never reads as "no sensitive data found".
+    type: list
+    elements: str
+    required: true
+  patterns:
+    description:
+      - Sensitive-data patterns to look for. V(password) covers secret-looking key=value and JSON
+        pairs (C(password), C(passwd), C(pwd), C(passphrase), C(secret), C(client_secret),
+        C(api_secret), C(secret_key), C(private_key)); V(api_key) covers C(sk-...),
+        C(sk_live_...), C(AKIA...), C(ghp_...), C(xox?-...), C(AIza...) and C(api_key=...) pairs.
+    type: list
+    elements: str
+    choices: [ssn, credit_card, password, jwt, bearer_token, api_key, email]
+    default: [ssn, credit_card, password, jwt, bearer_token, api_key, email]
+  bucket:
+    description:
+      - Width of the time buckets for RV(signals), a whole number of seconds written as a Go
+        duration or in days/weeks (V(30s), V(5m), V(1h), V(1d)). Buckets start at multiples of
+        the width since the Unix epoch, in UTC.
+    type: str
+    default: 1h
+  max_locations:
+    description:
+      - Maximum number of C(file:line) locations (and of masked samples) returned per pattern.
+        RV(findings) always counts everything.
+    type: int
+    default: 100
+  engine:
+    description:
+      - V(auto) uses hyperscan when it is installed, the C(re) engine otherwise.
+      - V(hyperscan) fails when hyperscan is not installed. V(re) forces the pure-Python engine.
+    type: str
+    choices: [auto, hyperscan, re]
+    default: auto
+notes:
+  - Timestamps are read from RFC 3339 text at the start of a line (C(kubectl logs --timestamps),
+    zap's console encoder, including offsets written C(+0200)), else from a JSON C(ts),
+    C(timestamp) or C(time) field holding epoch seconds (or ms/us/ns for larger integers, as in
+    audit exports) or RFC 3339 text. Lines without one are counted in the C(unknown) bucket.
+  - A 401 line has an HTTP status 401 in a C(status)/C(status_code)/C(code) field, an access-log
+    C(HTTP/1.1" 401), C(401 Unauthorized), or Airlock's own C(Token validation failed) /
+    C(Token extraction failed) messages (Airlock logs no status for those). A 403 line likewise
+    with 403, C(403 Forbidden) or C(Insufficient permissions). A C(security_violation) line
+    contains C(security_violation) or C(security violation) in any case.
+  - Unlike the operator playbook's C(grep -E "(ssn|social|credit.*card|password)" ... || echo "No
+    sensitive data found"), this looks for the data rather than the words, and a missing file fails
+    instead of reading as a clean result.
+seealso:
+  - module: airlock.incident.evidence
+"""
+
+EXAMPLES = r"""
+- name: Verify no sensitive data leaked into the collected logs
+  airlock.incident.log_scan:
+    paths:
+      - "incidents/{{ airlock_incident_id }}/evidence/pod-logs.txt"
+      - /var/log/airlock/*.log.gz
+    bucket: 5m
+  register: leak
+
+- name: Stop and escalate when sensitive data is in the logs
+  ansible.builtin.assert:
+    that: not leak.sensitive_data_found
+    fail_msg: "Sensitive data in logs: {{ leak.findings }} at {{ leak.locations }}"
+
+- name: Only card numbers and SSNs, a few locations each
+  airlock.incident.log_scan:
+    paths: [incident-logs.txt]
+    patterns: [credit_card, ssn]
+    max_locations: 10
+  register: pii
+
+- name: Show the 401 rate per 5 minutes
+  ansible.builtin.debug:
+    var: leak.signals['401']
+"""
+
+RETURN = r"""
+findings:
+  description: Pattern name -> number of validated findings (occurrences).
+  returned: always
+  type: dict
+  sample: {ssn: 0, credit_card: 3, password: 1, jwt: 12, bearer_token: 12, api_key: 0, email: 40}
+matched_lines:
+  description: Pattern name -> number of lines with at least one validated finding.
+  returned: always
+  type: dict
+  sample: {ssn: 0, credit_card: 2, password: 1, jwt: 12, bearer_token: 12, api_key: 0, email: 38}
+candidate_lines:
+  description:
+    - Pattern name -> number of lines the pattern matches before validation (what C(grep -E -c)
+      with the same expression counts; for example card-like numbers that fail the Luhn check).
+  returned: always
+  type: dict
+  sample: {ssn: 0, credit_card: 5, password: 1, jwt: 12, bearer_token: 12, api_key: 0, email: 38}
+locations:
+  description: Pattern name -> up to O(max_locations) C(file:line) of lines with findings, in scan order.
+  returned: always
+  type: dict
+  sample: {credit_card: ["incidents/INC-1/evidence/pod-logs.txt:1042"]}
+locations_truncated:
+  description: Pattern name -> true when more lines had findings than RV(locations) lists.
+  returned: always
+  type: dict
+  sample: {credit_card: false}
+samples:
+  description:
+    - Pattern name -> up to O(max_locations) masked findings with their location. Never the secret
+      itself - a few leading characters and the length, card numbers as first and last four digits.
+  returned: always
+  type: dict
+  sample: {credit_card: [{location: "pod-logs.txt:1042", masked: "4111********1111"}]}
+signals:
+  description:
+    - C(401), C(403) and C(security_violation) -> bucket start (RFC 3339 UTC) or C(unknown) -> lines.
+  returned: always
+  type: dict
+  sample: {"401": {"2026-11-28T10:00:00Z": 12, "2026-11-28T10:05:00Z": 240}, "403": {}, "security_violation": {unknown: 1}}
+signal_lines:
+  description: C(401), C(403) and C(security_violation) -> total lines.
+  returned: always
+  type: dict
+  sample: {"401": 252, "403": 0, "security_violation": 1}
+sensitive_data_found:
+  description: True when any pattern has a finding.
+  returned: always
+  type: bool
+  sample: true
+lines_scanned:
+  description: Lines read, over every file (decompressed).
+  returned: always
+  type: int
+  sample: 4718592
+bytes_scanned:
+  description: Bytes read, over every file (decompressed).
+  returned: always
+  type: int
+  sample: 1073741824
+files:
+  description: Every scanned file with C(path), C(gzip) (detected from the magic bytes), C(lines) and C(bytes).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{path: pod-logs.txt, gzip: false, lines: 1200, bytes: 350000}]
+engine:
+  description: The engine that ran, C(hyperscan) or C(re).
+  returned: always
+  type: str
+  sample: hyperscan
+"""
+
+import traceback
+import zlib
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.airlock.incident.plugins.module_utils import sensitive_patterns as sp
+from ansible_collections.airlock.incident.plugins.module_utils.durations import DurationError
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            paths=dict(type="list", elements="str", required=True),
+            patterns=dict(type="list", elements="str", choices=list(sp.PATTERN_NAMES),
+                          default=list(sp.PATTERN_NAMES)),
+            bucket=dict(type="str", default="1h"),
+            max_locations=dict(type="int", default=100),
+            engine=dict(type="str", choices=["auto", "hyperscan", "re"], default="auto"),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    engine = params["engine"]
+    if engine == "hyperscan" and not sp.HAS_HYPERSCAN:
+        module.fail_json(msg=missing_required_lib("hyperscan") + " (engine=hyperscan; use engine=auto or re "
+                         "to scan without it)", exception=str(sp.HYPERSCAN_IMPORT_ERROR))
+    errors = []
+    try:
+        sp.parse_bucket(params["bucket"])
+    except DurationError as exc:
+        errors.append(str(exc))
+    if params["max_locations"] < 0:
+        errors.append("max_locations: invalid value %d; accepted values: 0 or more" % params["max_locations"])
+    if not params["patterns"]:
+        errors.append("patterns: give at least one of %s" % ", ".join(sp.PATTERN_NAMES))
+    paths = []
+    try:
+        sp.select_patterns(params["patterns"])
+        paths = sp.expand_paths(params["paths"])
+    except sp.ScanError as exc:
+        errors.append(str(exc))
+    if errors:
+        module.fail_json(msg="; ".join(errors))
+    if engine == "auto" and not sp.HAS_HYPERSCAN:
+        module.warn("hyperscan is not installed: scanning with the pure-Python re engine (same results, "
+                    "much slower); install the hyperscan Python package for large logs")
+    try:
+        result = sp.scan_files(paths, names=params["patterns"], bucket=params["bucket"],
+                               max_locations=params["max_locations"], engine=engine)
+    except (OSError, IOError, EOFError, zlib.error) as exc:
+        module.fail_json(msg="reading logs failed: %s" % exc, exception=traceback.format_exc())
+    except sp.ScanError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, **result.as_dict())
+
+
+if __name__ == "__main__":
+    main()

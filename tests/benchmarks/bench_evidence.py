@@ -1,0 +1,214 @@
+#!/usr/bin/env python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, airlock.incident contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Benchmark of airlock.incident.evidence hashing against ``openssl dgst -sha256`` on a 1 GiB file.
+
+Run from the repository root (the 1 GiB Airlock log is generated once and cached by
+bench_log_scan.py's generator under .lab/bench/)::
+
+    PYTHONPATH=.collections .venv/bin/python tests/benchmarks/bench_evidence.py
+    PYTHONPATH=.collections .venv/bin/python tests/benchmarks/bench_evidence.py --size-mib 256 --repeat 3
+
+Each figure is printed beside its reference measured in the same run (best of
+``--repeat`` runs each, page cache warm):
+
+* ``hash_file`` (SHA-256 and BLAKE3 together, one pass) vs ``openssl dgst -sha256``
+  (target: >= 0.9x), with ``sha256sum`` for comparison;
+* one pass vs two passes (SHA-256 then BLAKE3), and buffer sizes of 1, 4 and 8 MiB;
+* the streamed copy-in (copy + both hashes) vs ``cp`` followed by ``openssl dgst``;
+* the module through ``ansible localhost -m``: a first collection (copy + hashes) and
+  an idempotent rerun (hashes only), the Ansible start-up overhead (same module on a
+  one-byte item) reported apart from the work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, ".collections"))
+
+from bench_log_scan import DEFAULT_DIR, ensure_corpus  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def best(repeat, func):
+    times = []
+    for dummy in range(repeat):
+        started = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def compare(repeat, *funcs):
+    """Best time of each function, run interleaved (a, b, a, b, ...) so that the load of a
+    shared machine weighs on every contender alike."""
+    times = [[] for dummy in funcs]
+    for dummy in range(repeat):
+        for index, func in enumerate(funcs):
+            started = time.perf_counter()
+            func()
+            times[index].append(time.perf_counter() - started)
+    return [min(t) for t in times]
+
+
+def mbps(size, seconds):
+    return size / seconds / 1e6
+
+
+def row(label, size, ours, reference, ref_label, target=None):
+    ratio = reference / ours
+    verdict = ""
+    if target is not None:
+        verdict = "PASS" if ratio >= target else "MISS (target %.2fx)" % target
+    print("  %-46s %7.0f MB/s   %-28s %7.0f MB/s   ratio %5.2fx  %s"
+          % (label, mbps(size, ours), ref_label, mbps(size, reference), ratio, verdict))
+
+
+def two_pass(path, buffer_size):
+    import blake3  # pylint: disable=import-outside-toplevel
+
+    for factory in (hashlib.sha256, blake3.blake3):
+        hasher = factory()
+        buf = bytearray(buffer_size)
+        view = memoryview(buf)
+        with open(path, "rb", buffering=0) as handle:
+            while True:
+                count = handle.readinto(buf)
+                if not count:
+                    break
+                hasher.update(view[:count])
+
+
+def sha256_only(path, buffer_size):
+    hasher = hashlib.sha256()
+    buf = bytearray(buffer_size)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as handle:
+        while True:
+            count = handle.readinto(buf)
+            if not count:
+                break
+            hasher.update(view[:count])
+
+
+def run(argv):
+    return subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--dir", default=DEFAULT_DIR)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--skip-module", action="store_true")
+    args = parser.parse_args(argv)
+
+    from ansible_collections.airlock.incident.plugins.module_utils import evidence_store as store  # pylint: disable=import-outside-toplevel
+
+    path = ensure_corpus(args.size_mib, args.dir)
+    size = os.path.getsize(path)
+    print("file: %s (%d bytes)" % (path, size))
+    run(["cat", path])  # warm the page cache
+
+    def openssl():
+        run(["openssl", "dgst", "-sha256", path])
+
+    openssl_s, sha256sum_s = compare(args.repeat, openssl, lambda: run(["sha256sum", path]))
+    print("\nreferences: openssl dgst -sha256 %.0f MB/s, sha256sum %.0f MB/s (%.1fx slower)"
+          % (mbps(size, openssl_s), mbps(size, sha256sum_s), sha256sum_s / openssl_s))
+
+    print("\nhashing (reference: openssl dgst -sha256, SHA-256 only; each group run interleaved):")
+    print("  (%d CPUs usable, load average %.1f: the module would hash %s)" % (
+        store._cpus(), os.getloadavg()[0],
+        "SHA-256 in a helper thread, BLAKE3 in the caller" if store.parallel_default() else "sequentially"))
+    ours, sequential, parallel, openssl_s = compare(
+        args.repeat, lambda: store.hash_file(path), lambda: store.hash_file(path, parallel=False),
+        lambda: store.hash_file(path, parallel=True), openssl)
+    row("hash_file as the module runs it, %d MiB" % (store.HASH_BUFFER >> 20), size, ours, openssl_s,
+        "openssl dgst -sha256", target=0.9)
+    row("  one pass, sequential", size, sequential, openssl_s, "openssl dgst -sha256")
+    row("  one pass, SHA-256 in a helper thread", size, parallel, openssl_s, "openssl dgst -sha256")
+    for buffer_mib in (1, 4, 8):
+        one, two, reference = compare(args.repeat,
+                                      lambda b=buffer_mib: store.hash_file(path, buffer_size=b << 20,
+                                                                           parallel=False),
+                                      lambda b=buffer_mib: two_pass(path, b << 20), openssl)
+        row("  one pass, sequential, %d MiB buffer" % buffer_mib, size, one, reference, "openssl dgst -sha256")
+        row("  two passes (sha256, then blake3), %d MiB" % buffer_mib, size, two, reference,
+            "openssl dgst -sha256")
+    seconds, reference = compare(args.repeat, lambda: sha256_only(path, store.HASH_BUFFER), openssl)
+    row("  python hashlib sha256 only, 1 MiB", size, seconds, reference, "openssl dgst -sha256")
+
+    work = tempfile.mkdtemp(prefix="bench-evidence-", dir=args.dir)
+    try:
+        def copy_in():
+            temp, dummy = store.copy_to_temp(path, work, "copy")
+            os.unlink(temp)
+
+        def cp_then_openssl():
+            target = os.path.join(work, "cp-copy")
+            run(["cp", path, target])
+            run(["sync", target])  # the module fsyncs evidence before recording it
+            run(["openssl", "dgst", "-sha256", target])
+            os.unlink(target)
+
+        ours, reference = compare(args.repeat, copy_in, cp_then_openssl)
+        print("\ncopy-in (stream copy + both hashes + fsync) vs cp, sync, openssl dgst:")
+        row("copy_to_temp", size, ours, reference, "cp; sync; openssl dgst")
+
+        if not args.skip_module:
+            ansible = os.path.join(ROOT, ".venv", "bin", "ansible")
+            env = dict(os.environ, ANSIBLE_NOCOLOR="1")
+
+            def module(bundle, items):
+                proc = subprocess.run([ansible, "localhost", "-m", "airlock.incident.evidence", "-a",
+                                       json.dumps({"path": bundle, "incident_id": "INC-BENCH", "items": items})],
+                                      cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+                if proc.returncode != 0:
+                    raise RuntimeError(proc.stdout.decode()[-2000:])
+
+            tiny = [{"name": "tiny.txt", "content": "x"}]
+            big = [{"name": "airlock.log", "src": path, "kind": "log"}]
+            counter = iter(range(1000))
+            first, overhead = compare(
+                args.repeat,
+                lambda: module(os.path.join(work, "bundle-%d" % next(counter)), big),
+                lambda: module(os.path.join(work, "tiny-%d" % next(counter)), tiny))
+            module(os.path.join(work, "bundle-rerun"), big)
+            rerun, overhead2, openssl_s = compare(
+                args.repeat,
+                lambda: module(os.path.join(work, "bundle-rerun"), big),
+                lambda: module(os.path.join(work, "bundle-rerun"), tiny),
+                openssl)
+            overhead = min(overhead, overhead2)
+            print("\nmodule through `ansible localhost -m airlock.incident.evidence` (interleaved runs):")
+            print("  start-up overhead (one-byte item): %.2f s" % overhead)
+            print("  first collection: %.2f s total, %.2f s work; idempotent rerun: %.2f s total, %.2f s work"
+                  % (first, first - overhead, rerun, rerun - overhead))
+            row("module rerun work (hash only)", size, max(rerun - overhead, 1e-9), openssl_s,
+                "openssl dgst -sha256", target=0.9)
+            row("module first collection work (copy+hash+fsync)", size, max(first - overhead, 1e-9),
+                reference, "cp; sync; openssl dgst")
+    finally:
+        for root, dirs, dummy in os.walk(work):
+            for name in dirs:
+                os.chmod(os.path.join(root, name), 0o755)
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
