@@ -25,7 +25,7 @@ step "running playbooks/outage-p0.yml against $url"
   -e "{\"airlock_incident_restart_command\": [\"${LAB[0]}\", \"${LAB[1]}\", \"--dir\", \"${LAB[3]}\", \"restart\"]}" \
   -e "{\"airlock_incident_logs_command\": [\"${LAB[0]}\", \"${LAB[1]}\", \"--dir\", \"${LAB[3]}\", \"logs\", \"--tail\", \"200\"]}" \
   -e airlock_incident_directory="$ROOT/.lab/incidents" \
-  -e airlock_incident_commander="demo ($USER)" \
+  -e airlock_incident_commander="demo (${USER:-$(id -un)})" \
   || die "playbooks/outage-p0.yml failed"
 done_step
 
