@@ -33,13 +33,13 @@ import errno
 import json
 import os
 import re
-import tempfile
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX
     fcntl = None
 
+from ansible_collections.airlock.incident.plugins.module_utils import fileutil
 from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError, choices_message
 from ansible_collections.airlock.incident.plugins.module_utils.durations import DurationError, parse_rfc3339_ns
 
@@ -823,40 +823,8 @@ def read_text(path):
 
 
 def atomic_write(path, text, mode=FILE_MODE):
-    """Write ``text`` to ``path`` via a temporary file in the same directory and os.replace.
-
-    Readers see the old content or the new one, never a partial file. An
-    existing file's permission bits are kept.
-    """
-    directory = os.path.dirname(path) or "."
-    try:
-        mode = os.stat(path).st_mode & 0o7777
-    except OSError:
-        pass
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+    """Write ``text`` to ``path`` atomically (see fileutil.atomic_write); an existing file keeps its mode."""
+    fileutil.atomic_write(path, text.encode("utf-8"), default_mode=mode)
 
 
 class FileLock(object):

@@ -32,7 +32,6 @@ import json
 import os
 import re
 import signal
-import tempfile
 import time
 
 from ansible.module_utils.common.text.converters import to_native
@@ -44,6 +43,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.airlock_http impo
     validate_base_url,
 )
 from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.fileutil import atomic_write  # noqa: F401 (re-exported)
 
 _INCIDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -73,52 +73,6 @@ def utc_stamp(moment=None):
     """``20261128T163501.123456Z``: sortable, unique to the microsecond."""
     moment = moment or datetime.datetime.now(datetime.timezone.utc)
     return moment.strftime("%Y%m%dT%H%M%S.") + "%06dZ" % moment.microsecond
-
-
-def atomic_write(path, data, default_mode=0o644):
-    """Write ``data`` to ``path`` through a temporary file in the same directory.
-
-    A symlinked ``path`` is written through (its target is replaced, the link
-    kept). The mode, owner and group of the replaced file are kept.
-    """
-    real = os.path.realpath(path)
-    directory = os.path.dirname(real) or "."
-    try:
-        current = os.stat(real)
-    except OSError:
-        current = None
-    handle, temp = tempfile.mkstemp(prefix="." + os.path.basename(real) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        if current is not None:
-            os.chmod(temp, current.st_mode & 0o7777)
-            if hasattr(os, "chown") and (current.st_uid, current.st_gid) != (os.getuid(), os.getgid()):
-                try:
-                    os.chown(temp, current.st_uid, current.st_gid)
-                except OSError:
-                    pass
-        else:
-            os.chmod(temp, default_mode)
-        os.replace(temp, real)
-    except Exception:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
-    try:
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
 
 
 class FileTarget(object):

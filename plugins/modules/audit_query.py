@@ -272,6 +272,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.durations import 
     parse_rfc3339_ns,
     parse_window,
 )
+from ansible_collections.airlock.incident.plugins.module_utils.fileutil import fsync_dir
 
 QUERIES = ("deny_patterns", "redactions", "privilege_escalation", "security_violations", "events")
 DEFAULT_ADMIN_PATTERNS = ["admin", "sudo", "root", "escalat", "privilege"]
@@ -667,23 +668,11 @@ def main():
         else:
             os.chmod(export.tmp, 0o600)
             os.replace(export.tmp, export_path)
-            _fsync_dir(os.path.dirname(os.path.abspath(export_path)))
+            fsync_dir(os.path.dirname(os.path.abspath(export_path)))
             changed = True
             msg += "; wrote %d rows to %s" % (export.rows, export_path)
     module.exit_json(changed=changed, msg=msg, **result)
 
-
-def _fsync_dir(directory):
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 if __name__ == "__main__":

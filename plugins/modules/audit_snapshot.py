@@ -170,6 +170,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.audit_db import (
     open_readonly,
     same_file,
 )
+from ansible_collections.airlock.incident.plugins.module_utils.fileutil import fsync_dir
 
 INCIDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 SIDE_FILES = ("", "-wal", "-shm", "-journal")
@@ -237,18 +238,6 @@ def _remove_quietly(path):
             pass
 
 
-def _fsync_dir(directory):
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
 
 def take_snapshot(path, target, busy_timeout=5.0):
     """Back up ``path`` into ``target`` (atomically, mode 0444); returns the copy's facts."""
@@ -277,7 +266,7 @@ def take_snapshot(path, target, busy_timeout=5.0):
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o444)
         os.replace(tmp, target)
-        _fsync_dir(directory)
+        fsync_dir(directory)
     except BaseException:
         _remove_quietly(tmp)
         raise
