@@ -391,19 +391,6 @@ def write_atomic(directory, name, data, mode=READ_ONLY):
         raise
 
 
-def fsync_dir(directory):
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 # ------------------------------------------------------------------ manifest
 
 

@@ -296,6 +296,7 @@ from ansible.module_utils.urls import open_url
 
 from ansible_collections.airlock.incident.plugins.module_utils import evidence_store as store
 from ansible_collections.airlock.incident.plugins.module_utils.common import choices_message
+from ansible_collections.airlock.incident.plugins.module_utils.fileutil import fsync_dir
 
 METADATA_FIELDS = ("kind", "description", "source")
 
@@ -726,7 +727,7 @@ def run_present(module):
         store.write_atomic(path, store.SUMS_NAME, store.render_sums(after))
         store.write_atomic(path, store.MANIFEST_NAME, manifest_bytes)
         store.write_atomic(path, store.MANIFEST_HASH_NAME, store.render_manifest_hash(manifest_bytes))
-        store.fsync_dir(path)
+        fsync_dir(path)
         result["manifest_sha256"] = hashlib.sha256(manifest_bytes).hexdigest()
         created_dirs = []
         return result
