@@ -674,6 +674,5 @@ def main():
     module.exit_json(changed=changed, msg=msg, **result)
 
 
-
 if __name__ == "__main__":
     main()

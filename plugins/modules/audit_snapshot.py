@@ -238,7 +238,6 @@ def _remove_quietly(path):
             pass
 
 
-
 def take_snapshot(path, target, busy_timeout=5.0):
     """Back up ``path`` into ``target`` (atomically, mode 0444); returns the copy's facts."""
     source = open_readonly(path, busy_timeout)
