@@ -60,6 +60,21 @@ def k8s_arg_spec(**extra):
     return spec
 
 
+def run_module(module, func):
+    """Run ``func(module)`` and exit with its result, or fail with the error's message and partial result.
+
+    ``status`` and ``unreachable`` are internal markers of :class:`K8s` errors, not results.
+    """
+    try:
+        result = func(module)
+    except AirlockIncidentError as exc:
+        fields = dict(exc.result)
+        fields.pop("status", None)
+        fields.pop("unreachable", None)
+        module.fail_json(msg=exc.msg, **fields)
+    module.exit_json(**result)
+
+
 def require_kubernetes(module):
     """Fail the module with missing_required_lib when the kubernetes package is absent."""
     if KUBERNETES_IMPORT_ERROR is not None:

@@ -198,6 +198,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
 from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import (
+    run_module,
     K8s,
     NotFound,
     k8s_arg_spec,
@@ -343,11 +344,7 @@ def main():
     )
     _validate(module)
     require_kubernetes(module)
-    try:
-        result = collect(module)
-    except AirlockIncidentError as exc:
-        module.fail_json(msg=exc.msg)
-    module.exit_json(**result)
+    run_module(module, collect)
 
 
 if __name__ == "__main__":

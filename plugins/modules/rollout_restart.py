@@ -198,6 +198,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
 from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import (
+    run_module,
     K8s,
     NotFound,
     k8s_arg_spec,
@@ -333,14 +334,7 @@ def main():
     )
     _validate(module)
     require_kubernetes(module)
-    try:
-        result = run(module)
-    except AirlockIncidentError as exc:
-        fields = dict(exc.result)
-        fields.pop("status", None)
-        fields.pop("unreachable", None)
-        module.fail_json(msg=exc.msg, **fields)
-    module.exit_json(**result)
+    run_module(module, run)
 
 
 if __name__ == "__main__":
