@@ -13,7 +13,7 @@ venv: ## Create .venv with the pinned toolchain and link the collection
 demo: venv ## Start the lab, inject an outage, run playbooks/outage-p0.yml, show the results, stop the lab
 	@hack/demo.sh
 
-test: venv ## Everything CI runs: sanity, units, lint, lab tests, molecule, integration
+test: venv ## Everything CI runs: sanity, units, lint, lab tests, molecule, integration, Kubernetes (k8s)
 	@hack/test.sh
 
 sanity: venv ## ansible-test sanity (offline-safe, no ignore entries)
@@ -49,8 +49,8 @@ lab-k8s: venv ## Build (once, cached in ~/.cache/airlock-lab) and start the Kube
 lab-k8s-down: ## Stop the Kubernetes lab
 	@lab/k8s/down.sh
 
-test-k8s: venv ## Kubernetes integration targets against the lab control plane (builds it once: ~47 min cold)
-	@lab/k8s/build.sh && lab/k8s/test-integration.sh
+test-k8s: venv ## Only the Kubernetes suite: a fresh lab control plane and every k8s_* target (builds it once: ~50 min cold)
+	@hack/test.sh k8s
 
 changelog: venv ## Lint the changelog fragments
 	@.venv/bin/antsibull-changelog lint

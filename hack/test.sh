@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make test: every suite CI runs, in order, each with progress and a one-line
 # failure. `hack/test.sh <suite>...` runs some of them:
-#   sanity units lint lab molecule integration
+#   sanity units lint lab molecule integration k8s
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT" || exit 1
 export PYTHONPATH="$ROOT/.collections${PYTHONPATH:+:$PYTHONPATH}"
@@ -29,7 +29,7 @@ molecule_all() {
 }
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(sanity units lint lab molecule integration)
+[ ${#suites[@]} -gt 0 ] || suites=(sanity units lint lab molecule integration k8s)
 started=$(date +%s)
 
 for suite in "${suites[@]}"; do
@@ -48,7 +48,11 @@ for suite in "${suites[@]}"; do
       run_step "molecule: roles/outage scenarios against the lab" molecule_all ;;
     integration)
       run_step "ansible-test integration (targets against the lab)" integration ;;
-    *) die "unknown suite '$suite' (accepted: sanity units lint lab molecule integration)" ;;
+    k8s)
+      # Builds the lab binaries when they are not cached (~50 min cold on 2
+      # cores, seconds warm), then a fresh lab cluster for the k8s_* targets.
+      hack/k8s-suite.sh ;;
+    *) die "unknown suite '$suite' (accepted: sanity units lint lab molecule integration k8s)" ;;
   esac
 done
 printf '==> all suites passed in %ss\n' "$(( $(date +%s) - started ))"

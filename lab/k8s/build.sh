@@ -6,14 +6,14 @@
 #   lab/k8s/build.sh            # build everything that is missing
 #   lab/k8s/build.sh etcd helm  # build only these (names below)
 #   lab/k8s/build.sh --list     # print the cached paths, build nothing
-# Names: etcd kube-apiserver kube-controller-manager kube-scheduler kwok helm
+# Names: etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
 . "$HERE/versions.env"
 
-ALL=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok helm)
+ALL=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm)
 BUILD_ROOT="$AIRLOCK_LAB_CACHE/build"
 TIMES_LOG="$AIRLOCK_LAB_CACHE/build-times.log"
 export GOFLAGS="${GOFLAGS:--p=2} -trimpath"
@@ -26,7 +26,7 @@ log() { echo "build.sh: $*" >&2; }
 version_of() {
   case "$1" in
     etcd) echo "$ETCD_VERSION" ;;
-    kube-apiserver|kube-controller-manager|kube-scheduler) echo "$K8S_VERSION" ;;
+    kube-apiserver|kube-controller-manager|kube-scheduler|kubectl) echo "$K8S_VERSION" ;;
     kwok) echo "$KWOK_VERSION" ;;
     helm) echo "$HELM_VERSION" ;;
     *) die "unknown binary '$1' (accepted: ${ALL[*]})" ;;
@@ -105,14 +105,15 @@ build_one() {
       make_builder "$dir" go.etcd.io/etcd/server/v3 "$ver" "" go.etcd.io/etcd/server/v3
       go_build "$dir" "$out" go.etcd.io/etcd/server/v3 ""
       ;;
-    kube-apiserver|kube-controller-manager|kube-scheduler)
+    kube-apiserver|kube-controller-manager|kube-scheduler|kubectl)
       dir="$BUILD_ROOT/kubernetes-$ver"
-      if [ ! -f "$dir/go.sum" ]; then
+      # (Re)generate the builder when it is new or predates a command in the list.
+      if [ ! -f "$dir/go.sum" ] || ! grep -q 'cmd/kubectl"' "$dir/tools.go" 2>/dev/null; then
         local reps
         reps="$(k8s_replaces)" || exit 1
         make_builder "$dir" k8s.io/kubernetes "$ver" "$reps" \
           k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-          k8s.io/kubernetes/cmd/kube-scheduler
+          k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
       fi
       local minor="${ver#v1.}"; minor="${minor%%.*}"
       local vpkg=k8s.io/component-base/version

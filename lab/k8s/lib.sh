@@ -6,7 +6,12 @@
 ROOT="$(cd "$HERE/../.." && pwd)"
 LAB="${AIRLOCK_K8S_LAB_DIR:-$ROOT/.lab/k8s}"
 KCFG="${AIRLOCK_LAB_KUBECONFIG:-$ROOT/.lab/kubeconfig}"
-KUBECTL="${KUBECTL:-kubectl}"
+# kubectl: the one build.sh made for the pinned release (no version skew), else
+# the one on PATH.
+if [ -z "${KUBECTL:-}" ]; then
+  KUBECTL="$AIRLOCK_LAB_BIN/kubectl-$K8S_VERSION/kubectl"
+  [ -x "$KUBECTL" ] || KUBECTL=kubectl
+fi
 ETCD_PORT="${AIRLOCK_K8S_ETCD_PORT:-23790}"
 ETCD_PEER_PORT="${AIRLOCK_K8S_ETCD_PEER_PORT:-23800}"
 ETCD_METRICS_PORT="${AIRLOCK_K8S_ETCD_METRICS_PORT:-23810}"
@@ -150,4 +155,24 @@ spec:
     - $HERE/kwok/forward.py
     - $AIRLOCK_STATE_DIR
 EOF
+}
+
+# Debian packages the lab uses on the host: openssl (certificates), curl (health
+# waits), sqlite3 (the CLI the Airlock image ships; kwok's exec runs pod commands
+# on the host). Missing ones are installed with apt-get when we are root, else
+# the error names the command to run.
+ensure_host_packages() {
+  local missing=() cmd pkg
+  for cmd in openssl:openssl curl:curl sqlite3:sqlite3; do
+    pkg="${cmd#*:}"; cmd="${cmd%%:*}"
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing Debian packages: ${missing[*]}"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
+      >> "$LAB/logs/apt.log" 2>&1 || die "apt-get install ${missing[*]} failed (log: $LAB/logs/apt.log)"
+  else
+    die "missing host packages: ${missing[*]} (run: sudo apt-get install ${missing[*]})"
+  fi
 }

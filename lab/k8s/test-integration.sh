@@ -19,14 +19,18 @@ if [ ${#targets[@]} -eq 0 ]; then
   for d in "$ROOT"/tests/integration/targets/k8s_*/; do targets+=("$(basename "$d")"); done
 fi
 pass=0; fail=0
+results="$LAB/logs/it-results.txt"
+: > "$results"
 for t in "${targets[@]}"; do
   play="$(mktemp --suffix=.yml)"
   printf -- '- hosts: localhost\n  gather_facts: false\n  roles:\n    - %s\n' "$t" > "$play"
   start=$(date +%s)
   if "$ROOT/.venv/bin/ansible-playbook" -i localhost, -c local -e "ansible_python_interpreter=$ROOT/.venv/bin/python" "$play" > "$LAB/logs/it-$t.log" 2>&1; then
     pass=$((pass + 1)); log "$t: passed in $(( $(date +%s) - start ))s"
+    echo "$t: passed in $(( $(date +%s) - start ))s" >> "$results"
   else
     fail=$((fail + 1)); log "$t: FAILED in $(( $(date +%s) - start ))s (log: $LAB/logs/it-$t.log)"
+    echo "$t: FAILED in $(( $(date +%s) - start ))s (log: $LAB/logs/it-$t.log)" >> "$results"
     grep -E 'FAILED!|fatal:|"msg"' "$LAB/logs/it-$t.log" | head -5 >&2 || true
   fi
   rm -f "$play"

@@ -17,9 +17,9 @@ START=$(date +%s.%N)
 for n in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
   [ -x "$(bin "$n")" ] || die "$(bin "$n") is missing; run lab/k8s/build.sh"
 done
-command -v openssl >/dev/null || die "openssl is not on PATH (needed for the lab certificates)"
-command -v "$KUBECTL" >/dev/null || die "kubectl is not on PATH (set KUBECTL=/path/to/kubectl)"
+command -v "$KUBECTL" >/dev/null || die "kubectl is not on PATH (run lab/k8s/build.sh kubectl, or set KUBECTL=/path/to/kubectl)"
 mkdir -p "$LAB"/{pids,logs,pki,pod-logs} "$(dirname "$KCFG")"
+ensure_host_packages
 
 # ---------- certificates (openssl, self-signed CA; generated once) ----------
 pki() {
