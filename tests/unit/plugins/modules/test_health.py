@@ -98,8 +98,12 @@ def test_silent_server_timeout_is_honoured(capsys):
         start = time.monotonic()
         result = run_module(capsys, {"url": silent.url, "timeout": 0.6})
         elapsed = time.monotonic() - start
-    # /live times out once; the other probes are skipped instead of waiting again
-    assert elapsed < 1.5, elapsed
+        connections = len(silent.conns)
+    # /live times out once; the other probes are skipped instead of waiting
+    # again: one connection reached the server. (No tight time bound: the
+    # machine may be loaded; the bound only catches a probe that never gives up.)
+    assert connections == 1, connections
+    assert elapsed < 10, elapsed
     assert "failed" not in result and result["is_available"] is False
     assert result["endpoints"]["live"]["error"] == "timed out"
 
