@@ -28,7 +28,7 @@ from fractions import Fraction
 BINARY_SI = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
 DECIMAL_SI = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 DECIMAL_SUFFIX = dict((v, k) for k, v in DECIMAL_SI.items())
-BINARY_SUFFIX = dict((v, k) for k, v in BINARY_SI.items())
+BINARY_SUFFIX = dict([(0, "")] + [(v, k) for k, v in BINARY_SI.items()])
 
 #: Formats, as Kubernetes names them.
 BINARY = "BinarySI"
