@@ -191,10 +191,12 @@ def suggested_memory_limit(limit):
     if not limit:
         return None
     try:
-        value = k8s_quantity.parse(limit).value
+        quantity = k8s_quantity.parse(limit)
     except k8s_quantity.QuantityError:
         return None
-    return k8s_quantity.human_bytes(max(int(value * 2), 256 * 1024 ** 2))
+    if quantity.value * 2 < 256 * 1024 ** 2:
+        return "256Mi"
+    return k8s_quantity.canonical_of(k8s_quantity.Quantity(int(quantity.value * 2), quantity.format))
 
 
 def oom_finding(pod, c, resources, lines):
