@@ -95,7 +95,7 @@ def validate_wanted(requests, limits, memory_floor, need_change=True):
         floor = check_resource("min_memory_limit", "memory", memory_floor)
     except QuantityError as exc:
         errors.append(str(exc))
-    if need_change and not wanted["requests"] and not wanted["limits"]:
+    if need_change and not errors and not wanted["requests"] and not wanted["limits"]:
         errors.append("requests/limits: nothing to change; give at least one of requests or limits with cpu, memory or "
                       "ephemeral-storage (for example limits: {memory: 1Gi})")
     if errors:
@@ -456,4 +456,5 @@ def rollout_error(k8s, dep, state, elapsed, timeout, name, result, waiting_for=N
         head = "%s rollout failed after %ss: %s" % (what, elapsed, state["message"])
     else:
         head = "%s did not finish its rollout within wait_timeout=%ss: %s" % (what, timeout, waiting_for or state["message"])
-    return AirlockIncidentError("%s; not ready: %s" % (head, detail), **result)
+    fields = dict((k, v) for k, v in result.items() if k != "msg")
+    return AirlockIncidentError("%s; not ready: %s" % (head, detail), **fields)
