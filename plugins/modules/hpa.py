@@ -15,7 +15,7 @@ description:
     C(HorizontalPodAutoscaler) (C(autoscaling/v2)) whose C(scaleTargetRef) is the Deployment (by default C(airlock)
     in C(airlock-system)). The Helm chart creates this HPA only when autoscaling is enabled (2 to 10 replicas).
   - While an HPA scales the Deployment, a replica count set with C(kubectl scale) or a Deployment patch (the
-    playbook's C(replicas: 5)) is overwritten by the HPA; raise O(min_replicas) instead.
+    playbook sets C(spec.replicas) to 5) is overwritten by the HPA; raise O(min_replicas) instead.
   - Only the values you name change. When the HPA has no metrics (its implicit target is 80% CPU) and only a memory
     target is set, the 80% CPU target is written explicitly so that it is not lost.
   - The module never creates or deletes an HPA (deleting one during an incident leaves the Deployment at whatever
