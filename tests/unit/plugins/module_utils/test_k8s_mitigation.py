@@ -183,11 +183,11 @@ def test_plan_hpa_sets_and_adds_utilization_targets():
 
 
 def test_plan_hpa_keeps_the_implicit_cpu_target_when_adding_memory():
-    fields, notes, _ = m.plan_hpa({"maxReplicas": 10}, memory=70)
+    fields, notes, errors = m.plan_hpa({"maxReplicas": 10}, memory=70)
     assert m.metric_utilization(fields["metrics"], "cpu") == 80
     assert m.metric_utilization(fields["metrics"], "memory") == 70
     assert notes and "implicit default of 80% CPU" in notes[0]
-    assert fields["minReplicas"] == 1
+    assert fields["minReplicas"] == 1 and errors == []
 
 
 @pytest.mark.parametrize("spec,kwargs,fragment", [
