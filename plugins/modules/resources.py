@@ -242,7 +242,8 @@ revision_after:
   type: str
   sample: "4"
 rollout:
-  description: Rollout progress after the run, with the same rules as C(kubectl rollout status).
+  description: Rollout progress after the run (in check mode, of the Deployment as it is), with the same rules as
+    C(kubectl rollout status).
   returned: success
   type: dict
   contains:
@@ -366,7 +367,7 @@ def run(module, wanted):
     k8s = K8s(params)
     k8s.ensure_namespace()
     what = "deployment %s/%s" % (k8s.namespace, name)
-    dep = read_deployment(k8s, name)
+    dep = current = read_deployment(k8s, name)
     index, spec = find_container(dep, container)
     if spec is None:
         raise AirlockIncidentError("container %s is not in the pod template of %s; containers: %s"
@@ -438,7 +439,8 @@ def run(module, wanted):
     if params["wait"] and not module.check_mode:
         dep, state, elapsed = wait_rollout(k8s, name, params["wait_timeout"])
     else:
-        state = rollout_state(dep)
+        # Check mode: the rollout as it is (the dry-run object has not been seen by the controller).
+        state = rollout_state(current if module.check_mode else dep)
     result["elapsed"] = elapsed
     result["revision_after"] = (dep["metadata"].get("annotations") or {}).get(REVISION) if not module.check_mode else result["revision_before"]
     result["rollout"] = rollout_summary(state)
