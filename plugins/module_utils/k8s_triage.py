@@ -16,6 +16,9 @@ states the published Airlock chart is known to end up in:
   seccomp profile the chart names does not exist on the node.
 * ``rwo_claim_blocks_replica``: the chart's single ReadWriteOnce claim is
   attached to one node, so a replica scheduled on another node cannot start.
+
+``oom_killed`` carries the limit, restarts, last termination, the previous
+container's log tail and the mitigation (a higher memory limit).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import gzip
 import json
 import re
 
+from ansible_collections.airlock.incident.plugins.module_utils import k8s_quantity
 from ansible_collections.airlock.incident.plugins.module_utils.k8s_rollout import (
     pod_problem,
     pod_ready,
@@ -182,6 +186,50 @@ def _finding(fid, severity, summary, **evidence):
     return dict(id=fid, severity=severity, summary=summary, evidence=evidence)
 
 
+def suggested_memory_limit(limit):
+    """Twice the memory limit the container was OOMKilled at (at least 256Mi), or None when it had none."""
+    if not limit:
+        return None
+    try:
+        quantity = k8s_quantity.parse(limit)
+    except k8s_quantity.QuantityError:
+        return None
+    if quantity.value * 2 < 256 * 1024 ** 2:
+        return "256Mi"
+    return k8s_quantity.canonical_of(k8s_quantity.Quantity(int(quantity.value * 2), quantity.format))
+
+
+def oom_finding(pod, c, resources, lines):
+    """The ``oom_killed`` finding: container, limit, restarts, last termination, the previous log tail and what to do."""
+    last = c.get("last_termination") or {}
+    res = next((r for r in resources if r["name"] == c["name"]), {"requests": {}, "limits": {}})
+    limit, request = res["limits"].get("memory"), res["requests"].get("memory")
+    suggested = suggested_memory_limit(limit)
+    if suggested:
+        steps = ["raise the memory limit with airlock.incident.resources (container %s, limits.memory: %s, "
+                 "requests.memory at most that; undo with state: reverted)" % (c["name"], suggested)]
+        advice = "raise limits.memory (e.g. %s) with airlock.incident.resources" % suggested
+    else:
+        steps = ["the container has no memory limit, so the node ran out of memory: set requests.memory (and a limit) "
+                 "with airlock.incident.resources so the scheduler reserves it"]
+        advice = "no memory limit: set requests.memory and limits.memory with airlock.incident.resources"
+    steps += [
+        "keep the previous container's log (evidence.log_lines) as evidence: it is what the process did before it was killed",
+        "Airlock has no pprof endpoint (:6060) and its image has no curl or shell, so the playbook's heap-profile steps "
+        "cannot run; compare memory with the HighMemoryUsage (>200MiB) / CriticalMemoryUsage (>400MiB) alerts where "
+        "/metrics is exported",
+        "a growing audit database or a large policy raise memory use; check them before raising the limit again",
+    ]
+    return _finding(
+        "oom_killed", "critical",
+        "pod %s container %s was OOMKilled (exit %s, %d restarts, last at %s); memory limit %s; %s"
+        % (pod["name"], c["name"], last.get("exit_code"), c["restarts"], last.get("finished_at") or "unknown",
+           limit or "not set", advice),
+        pod=pod["name"], container=c["name"], memory_limit=limit, memory_request=request, restarts=c["restarts"],
+        exit_code=last.get("exit_code"), last_terminated_at=last.get("finished_at"),
+        log_lines=list(lines[-20:]), suggested_memory_limit=suggested, mitigation=steps)
+
+
 def analyse(data):
     """Findings from collected data. ``data`` keys: deployment (dict or None), pods, replicasets,
     events, nodes, pvcs, logs ({pod: {container: [lines]}}), namespace, name."""
@@ -233,12 +281,7 @@ def analyse(data):
                            ": " + _explaining_lines(lines, 1)[0] if lines else "; no log lines available"),
                         pod=pod["name"], container=c["name"], log_lines=_explaining_lines(lines)))
             if last.get("reason") == "OOMKilled":
-                limit = next((r["limits"].get("memory") for r in data.get("resources") or [] if r["name"] == c["name"]), None)
-                findings.append(_finding(
-                    "oom_killed", "critical",
-                    "pod %s container %s was OOMKilled (exit %s, %d restarts); memory limit %s"
-                    % (pod["name"], c["name"], last.get("exit_code"), c["restarts"], limit or "not set"),
-                    pod=pod["name"], container=c["name"], memory_limit=limit))
+                findings.append(oom_finding(pod, c, data.get("resources") or [], lines))
             if c["reason"] == "CreateContainerError":
                 msg = c.get("message") or ""
                 if "seccomp" in msg.lower():

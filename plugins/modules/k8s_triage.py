@@ -24,6 +24,10 @@ description:
     C(rwo_claim_blocks_replica) (the single ReadWriteOnce claim keeps a replica on another node from starting;
     scaling up is not a fix), next to generic findings such as C(oom_killed), C(unschedulable),
     C(readiness_failing), C(pvc_unbound), C(node_pressure) and C(rollout_incomplete).
+  - C(oom_killed) names the container, its memory limit and request, the restart count, the exit code and time of the
+    last termination, the previous container's log tail and the mitigation (a memory limit twice the one it was
+    killed at, set with M(airlock.incident.resources)). The previous log of a container whose last termination was
+    C(OOMKilled) is read even when it runs again.
   - Never changes anything. It fails only on bad input, an unreachable API server or a namespace that does not
     exist; a missing Deployment is a finding, not a failure.
 author:
@@ -138,7 +142,10 @@ findings:
       description: One sentence, with what to do where known.
       type: str
     evidence:
-      description: The data the finding rests on (pod, container, log lines, claim, nodes, events).
+      description: The data the finding rests on (pod, container, log lines, claim, nodes, events). For
+        V(oom_killed) - C(pod), C(container), C(memory_limit), C(memory_request), C(restarts), C(exit_code),
+        C(last_terminated_at), C(log_lines) (previous container's log tail), C(suggested_memory_limit) and
+        C(mitigation) (steps, as strings).
       type: dict
 deployment:
   description: Replica counts, rollout state, revision, conditions and selector of the Deployment; null when it does
@@ -301,14 +308,18 @@ def collect(module):
     if p["log_lines"]:
         for pod in pods:
             for c in pod["containers"]:
-                failing = c["reason"] == "CrashLoopBackOff" or (c["last_termination"] and not c["ready"])
+                failing = (c["reason"] == "CrashLoopBackOff" or (c["last_termination"] and not c["ready"])
+                           or (c["last_termination"] or {}).get("reason") == "OOMKilled")
                 if not failing:
                     continue
                 text = None
                 for previous in (True, False):
                     try:
-                        text = k8s.call("log of %s/%s" % (pod["name"], c["name"]), k8s.core.read_namespaced_pod_log,
-                                        pod["name"], ns, container=c["name"], previous=previous, tail_lines=p["log_lines"])
+                        # Raw bytes: the client would json-decode a one-line JSON log into a dict.
+                        resp = k8s.call("log of %s/%s" % (pod["name"], c["name"]), k8s.core.read_namespaced_pod_log,
+                                        pod["name"], ns, container=c["name"], previous=previous, tail_lines=p["log_lines"],
+                                        _preload_content=False)
+                        text = resp.data.decode("utf-8", "replace")
                     except AirlockIncidentError as exc:
                         if exc.result.get("unreachable"):
                             raise

@@ -1,0 +1,460 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, airlock.incident contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Performance and memory mitigations on Kubernetes: the logic shared by the
+``resources`` and ``hpa`` modules.
+
+Pure parts (no client calls, unit-tested with literal dicts): validating and
+merging container requests/limits, comparing them by value, planning an HPA
+change, the undo records kept in an annotation, JSON-patch operations, and the
+OOMKilled evidence of pods. The parts that talk to the API server take a
+:class:`~k8s_common.K8s` and reuse the rollout rules of ``k8s_rollout``.
+
+Undo records: each module keeps one annotation on the object it changes (the
+Deployment's own metadata for resources, not its pod template, so recording
+does not roll pods; the HPA's metadata for the HPA) holding a JSON object keyed
+by ``<incident_id>/<action>``. A record keeps the values from before the first
+change of that incident action (``previous``), what was applied (``applied``),
+when, and when it was reverted. Records are added, never replaced: a rerun of
+the same action keeps the original ``previous``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+
+from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import NotFound
+from ansible_collections.airlock.incident.plugins.module_utils.k8s_quantity import (
+    QuantityError,
+    check_resource,
+    equal as quantity_equal,
+    parse as parse_quantity,
+)
+from ansible_collections.airlock.incident.plugins.module_utils.k8s_rollout import (
+    pod_problem,
+    rollout_state,
+    selector_string,
+)
+
+RESOURCE_NAMES = ("cpu", "memory", "ephemeral-storage")
+SECTIONS = ("requests", "limits")
+RESOURCES_UNDO = "airlock.incident/resources-undo"
+HPA_UNDO = "airlock.incident/hpa-undo"
+#: Below this memory limit Airlock (Go runtime, OPA engine, SQLite) does not get through its start.
+DEFAULT_MEMORY_FLOOR = "128Mi"
+#: The implicit target of an autoscaling/v2 HPA without metrics.
+DEFAULT_HPA_CPU = 80
+POLL = 1.0
+
+
+def utc_now():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+# ---------------------------------------------------------------- container resources
+
+def normalize_section(section, value):
+    """The ``requests``/``limits`` option -> (``{name: text or None}``, errors). None removes a value."""
+    if value is None:
+        return {}, []
+    if not isinstance(value, dict):
+        return {}, ["%s: invalid value %r; accepted values: a mapping of cpu, memory, ephemeral-storage to quantities" % (section, value)]
+    out, errors = {}, []
+    for key in sorted(value):
+        field = "%s.%s" % (section, key)
+        if key not in RESOURCE_NAMES:
+            errors.append("%s: unknown resource %r; accepted values: %s" % (section, key, ", ".join(RESOURCE_NAMES)))
+            continue
+        raw = value[key]
+        if raw is None or raw == "":
+            out[key] = None
+            continue
+        try:
+            out[key] = check_resource(field, key, raw).text
+        except QuantityError as exc:
+            errors.append(str(exc))
+    return out, errors
+
+
+def validate_wanted(requests, limits, memory_floor, need_change=True):
+    """Check the wanted requests/limits on their own (before any API call).
+
+    Returns ``(wanted, errors)`` with ``wanted = {"requests": {...}, "limits": {...}}``.
+    """
+    errors = []
+    wanted = {}
+    for section, value in (("requests", requests), ("limits", limits)):
+        wanted[section], errs = normalize_section(section, value)
+        errors.extend(errs)
+    floor = None
+    try:
+        floor = check_resource("min_memory_limit", "memory", memory_floor)
+    except QuantityError as exc:
+        errors.append(str(exc))
+    if need_change and not errors and not wanted["requests"] and not wanted["limits"]:
+        errors.append("requests/limits: nothing to change; give at least one of requests or limits with cpu, memory or "
+                      "ephemeral-storage (for example limits: {memory: 1Gi})")
+    if errors:
+        return wanted, errors
+    for key in RESOURCE_NAMES:
+        req, lim = wanted["requests"].get(key), wanted["limits"].get(key)
+        if req is not None and lim is not None and parse_quantity(req) > parse_quantity(lim):
+            errors.append("requests.%s: %s is more than limits.%s %s; Kubernetes refuses a request above its limit"
+                          % (key, req, key, lim))
+    mem = wanted["limits"].get("memory")
+    if mem is not None and floor is not None and floor.value > 0 and parse_quantity(mem) < floor:
+        errors.append("limits.memory: %s is below min_memory_limit %s; Airlock (Go runtime, OPA policy engine, SQLite audit) "
+                      "is OOMKilled at start below that; lower min_memory_limit (0 disables the floor) only if you know the "
+                      "process fits" % (mem, floor.text))
+    return wanted, errors
+
+
+def find_container(dep, container):
+    """(index, container dict) of the named container in a Deployment's pod template, or (None, None)."""
+    containers = (((dep.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+    for index, c in enumerate(containers):
+        if c.get("name") == container:
+            return index, c
+    return None, None
+
+
+def container_names(dep):
+    return [c.get("name") for c in (((dep.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []]
+
+
+def clean_resources(res):
+    """A copy of a container's resources without empty sections (what the API server stores)."""
+    out = copy.deepcopy(res or {})
+    for section in SECTIONS:
+        if section in out and not out[section]:
+            del out[section]
+    return out
+
+
+def merge_resources(current, wanted):
+    """The container's resources after applying ``wanted`` (None removes a value).
+
+    A value equal to the current one (``1Gi`` for ``1024Mi``) keeps the current text, so
+    an equal value is no change at all. Keys other than requests/limits (``claims``) are kept.
+    """
+    new = clean_resources(current)
+    for section in SECTIONS:
+        values = dict(new.get(section) or {})
+        for key, text in (wanted.get(section) or {}).items():
+            if text is None:
+                values.pop(key, None)
+            elif key in values and _same_value(values[key], text):
+                continue
+            else:
+                values[key] = text
+        if values:
+            new[section] = values
+        else:
+            new.pop(section, None)
+    return new
+
+
+def _same_value(a, b):
+    try:
+        return quantity_equal(a, b)
+    except QuantityError:
+        return a == b
+
+
+def same_resources(a, b):
+    """True when two resources mappings hold the same amounts (compared by value)."""
+    a, b = clean_resources(a), clean_resources(b)
+    for section in SECTIONS:
+        va, vb = a.pop(section, {}) or {}, b.pop(section, {}) or {}
+        if set(va) != set(vb):
+            return False
+        if not all(_same_value(va[k], vb[k]) for k in va):
+            return False
+    return a == b
+
+
+def resource_changes(before, after):
+    """``["limits.memory: 512Mi -> 1Gi", "limits.cpu: 1 -> (removed)"]`` by value."""
+    before, after = clean_resources(before), clean_resources(after)
+    out = []
+    for section in SECTIONS:
+        vb, va = before.get(section) or {}, after.get(section) or {}
+        for key in sorted(set(vb) | set(va)):
+            if key in vb and key in va and _same_value(vb[key], va[key]):
+                continue
+            out.append("%s.%s: %s -> %s" % (section, key, vb.get(key, "(unset)"), va.get(key, "(removed)")))
+    return out
+
+
+def limit_conflicts(res):
+    """Errors for a request above its limit in a complete resources mapping."""
+    errors = []
+    requests, limits = (res or {}).get("requests") or {}, (res or {}).get("limits") or {}
+    for key in sorted(set(requests) & set(limits)):
+        try:
+            if parse_quantity(requests[key]) > parse_quantity(limits[key]):
+                errors.append("requests.%s %s would be more than limits.%s %s (the current value of the one you did not set); "
+                              "set both" % (key, requests[key], key, limits[key]))
+        except QuantityError:
+            continue
+    return errors
+
+
+# ---------------------------------------------------------------- undo records
+
+def load_records(obj, key):
+    """The undo records in annotation ``key`` of an object; fails on an annotation that is not ours to overwrite."""
+    raw = (((obj or {}).get("metadata") or {}).get("annotations") or {}).get(key)
+    if not raw:
+        return {}
+    try:
+        records = json.loads(raw)
+    except ValueError:
+        records = None
+    if not isinstance(records, dict):
+        raise AirlockIncidentError("annotation %s of %s is not a JSON object of undo records; it is not overwritten: "
+                                   "inspect it and remove it (kubectl annotate ... %s-) before retrying"
+                                   % (key, (obj.get("metadata") or {}).get("name"), key))
+    return records
+
+
+def dump_records(records):
+    return json.dumps(records, sort_keys=True, separators=(",", ":"))
+
+
+def escape_pointer(token):
+    """One JSON-pointer token (RFC 6901)."""
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def annotation_ops(obj, key, value):
+    """JSON-patch operations that set annotation ``key`` of ``obj`` to ``value``."""
+    if not ((obj.get("metadata") or {}).get("annotations")):
+        return [dict(op="add", path="/metadata/annotations", value={key: value})]
+    return [dict(op="add", path="/metadata/annotations/%s" % escape_pointer(key), value=value)]
+
+
+def guard_ops(obj):
+    """A JSON-patch test of the resourceVersion read: the patch applies only to the object as it was read."""
+    return [dict(op="test", path="/metadata/resourceVersion", value=(obj.get("metadata") or {}).get("resourceVersion"))]
+
+
+def record_change(records, marker, previous, applied, **extra):
+    """Records with this incident action's change added; an existing record keeps its ``previous``."""
+    records = copy.deepcopy(records)
+    rec = records.get(marker)
+    if rec is None:
+        rec = dict(previous=previous, at=utc_now())
+    rec.update(extra)
+    rec["applied"] = applied
+    rec["applied_at"] = utc_now()
+    rec.pop("reverted_at", None)
+    records[marker] = rec
+    return records
+
+
+def conflict_message(what, exc):
+    """A clearer message for a failed resourceVersion test (someone changed the object meanwhile)."""
+    if exc.result.get("status") == 422 and "test" in exc.msg.lower():
+        return "%s changed while it was being patched (resourceVersion test failed); nothing was changed, rerun" % what
+    return exc.msg
+
+
+# ---------------------------------------------------------------- OOM evidence
+
+def oom_kills(pods, container):
+    """Containers named ``container`` whose last (or current) termination was OOMKilled, with the limit they had."""
+    out = []
+    for pod in pods or []:
+        spec_limit = None
+        for c in (pod.get("spec") or {}).get("containers") or []:
+            if c.get("name") == container:
+                spec_limit = ((c.get("resources") or {}).get("limits") or {}).get("memory")
+        for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+            if cs.get("name") != container:
+                continue
+            for term in (((cs.get("lastState") or {}).get("terminated")), ((cs.get("state") or {}).get("terminated"))):
+                if term and term.get("reason") == "OOMKilled":
+                    out.append(dict(pod=(pod.get("metadata") or {}).get("name"), memory_limit=spec_limit,
+                                    finished_at=term.get("finishedAt"), restarts=cs.get("restartCount") or 0))
+                    break
+    return out
+
+
+def low_limit_warnings(new_limit, kills):
+    """Warnings when a new memory limit is not above a limit at which the container was OOMKilled."""
+    if new_limit is None:
+        return []
+    new = parse_quantity(new_limit)
+    out = []
+    for kill in kills:
+        try:
+            old = parse_quantity(kill["memory_limit"]) if kill.get("memory_limit") else None
+        except QuantityError:
+            old = None
+        if old is not None and new <= old:
+            out.append("limits.memory %s is not above %s, the limit at which pod %s was OOMKilled (%s); it will likely be "
+                       "OOMKilled again" % (new_limit, kill["memory_limit"], kill["pod"], kill.get("finished_at") or "time unknown"))
+    return out
+
+
+# ---------------------------------------------------------------- HPA
+
+def hpa_view(spec):
+    """The fields this collection manages of an HPA spec."""
+    spec = spec or {}
+    return dict(min_replicas=spec.get("minReplicas") or 1,
+                max_replicas=spec.get("maxReplicas"),
+                target_cpu_utilization=metric_utilization(spec.get("metrics"), "cpu"),
+                target_memory_utilization=metric_utilization(spec.get("metrics"), "memory"),
+                metrics=copy.deepcopy(spec.get("metrics") or []))
+
+
+def metric_utilization(metrics, resource):
+    for m in metrics or []:
+        if m.get("type") == "Resource" and (m.get("resource") or {}).get("name") == resource:
+            target = (m.get("resource") or {}).get("target") or {}
+            if target.get("type") == "Utilization":
+                return target.get("averageUtilization")
+    return None
+
+
+def set_utilization(metrics, resource, value):
+    """Metrics with the Resource metric ``resource`` targeting ``value`` percent (added when missing)."""
+    metrics = copy.deepcopy(metrics or [])
+    target = dict(type="Utilization", averageUtilization=value)
+    for m in metrics:
+        if m.get("type") == "Resource" and (m.get("resource") or {}).get("name") == resource:
+            m["resource"]["target"] = target
+            return metrics
+    metrics.append(dict(type="Resource", resource=dict(name=resource, target=target)))
+    return metrics
+
+
+def plan_hpa(spec, min_replicas=None, max_replicas=None, cpu=None, memory=None):
+    """The HPA fields after the change: ``(fields, notes, errors)``; fields has minReplicas, maxReplicas, metrics."""
+    spec = spec or {}
+    notes, errors = [], []
+    new_min = min_replicas if min_replicas is not None else (spec.get("minReplicas") or 1)
+    new_max = max_replicas if max_replicas is not None else spec.get("maxReplicas")
+    if new_max is not None and new_min > new_max:
+        errors.append("min_replicas %s would be more than max_replicas %s%s" % (
+            new_min, new_max, " (the HPA's current maxReplicas)" if max_replicas is None else ""))
+    metrics = copy.deepcopy(spec.get("metrics") or [])
+    if (cpu is not None or memory is not None) and not metrics and cpu is None:
+        metrics = set_utilization(metrics, "cpu", DEFAULT_HPA_CPU)
+        notes.append("the HPA had no metrics, so it scaled on the implicit default of %d%% CPU; that target is written "
+                     "explicitly, since adding a memory metric alone would drop it" % DEFAULT_HPA_CPU)
+    if cpu is not None:
+        metrics = set_utilization(metrics, "cpu", cpu)
+    if memory is not None:
+        metrics = set_utilization(metrics, "memory", memory)
+    fields = dict(minReplicas=new_min, maxReplicas=new_max, metrics=metrics)
+    return fields, notes, errors
+
+
+def hpa_fields(spec):
+    """The managed fields of an HPA spec, in the shape :func:`plan_hpa` returns."""
+    spec = spec or {}
+    return dict(minReplicas=spec.get("minReplicas") or 1, maxReplicas=spec.get("maxReplicas"),
+                metrics=copy.deepcopy(spec.get("metrics") or []))
+
+
+def hpa_changes(before, after):
+    out = []
+    for key in ("minReplicas", "maxReplicas"):
+        if before.get(key) != after.get(key):
+            out.append("%s: %s -> %s" % (key, before.get(key), after.get(key)))
+    for resource in ("cpu", "memory"):
+        b, a = metric_utilization(before.get("metrics"), resource), metric_utilization(after.get("metrics"), resource)
+        if b != a:
+            out.append("%s utilization target: %s -> %s" % (resource, "%s%%" % b if b is not None else "(none)",
+                                                            "%s%%" % a if a is not None else "(none)"))
+    if not out and (before.get("metrics") or []) != (after.get("metrics") or []):
+        out.append("metrics: %s -> %s" % (json.dumps(before.get("metrics")), json.dumps(after.get("metrics"))))
+    return out
+
+
+def hpa_targets(hpa, namespace, deployment):
+    ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
+    return (ref.get("kind") == "Deployment" and ref.get("name") == deployment
+            and (ref.get("apiVersion") or "apps/v1").split("/")[0] in ("apps", "extensions")
+            and (hpa.get("metadata") or {}).get("namespace", namespace) == namespace)
+
+
+def rwo_claims(dep, pvcs):
+    """Names of the ReadWriteOnce claims the Deployment's pods mount."""
+    volumes = ((((dep or {}).get("spec") or {}).get("template") or {}).get("spec") or {}).get("volumes") or []
+    claims = set(v["persistentVolumeClaim"]["claimName"] for v in volumes if v.get("persistentVolumeClaim"))
+    out = []
+    for pvc in pvcs or []:
+        name = (pvc.get("metadata") or {}).get("name")
+        if name in claims and "ReadWriteOnce" in ((pvc.get("spec") or {}).get("accessModes") or []):
+            out.append(name)
+    return sorted(out)
+
+
+# ---------------------------------------------------------------- API helpers
+
+def read_deployment(k8s, name):
+    what = "deployment %s/%s" % (k8s.namespace, name)
+    try:
+        return k8s.sanitize(k8s.call(what, k8s.apps.read_namespaced_deployment, name, k8s.namespace))
+    except NotFound:
+        raise AirlockIncidentError("deployment %s not found in namespace %s (API server %s)" % (name, k8s.namespace, k8s.host))
+
+
+def list_pods(k8s, dep):
+    selector = selector_string(((dep.get("spec") or {}).get("selector") or {}).get("matchLabels"))
+    return k8s.sanitize(k8s.call("pods %s in %s" % (selector, k8s.namespace), k8s.core.list_namespaced_pod,
+                                 k8s.namespace, label_selector=selector)).get("items") or []
+
+
+def not_ready_pods(k8s, dep):
+    out = []
+    for pod in list_pods(k8s, dep):
+        problem = pod_problem(pod)
+        if problem:
+            out.append(dict(name=pod["metadata"]["name"], node=(pod.get("spec") or {}).get("nodeName"), problem=problem))
+    return sorted(out, key=lambda p: p["name"])
+
+
+def wait_rollout(k8s, name, timeout, done=None):
+    """Poll the Deployment until its rollout is complete (and ``done(dep)`` when given), failed, or ``timeout`` passed.
+
+    Returns ``(deployment, state, elapsed)``.
+    """
+    start = time.monotonic()
+    while True:
+        dep = read_deployment(k8s, name)
+        state = rollout_state(dep)
+        elapsed = round(time.monotonic() - start, 1)
+        finished = state["complete"] and (done is None or done(dep))
+        if finished or state["failed"] or elapsed >= timeout:
+            if not finished:
+                state = dict(state, complete=False)
+            return dep, state, elapsed
+        time.sleep(min(POLL, max(0.1, timeout - elapsed)))
+
+
+def rollout_summary(state):
+    return dict((k, state[k]) for k in ("complete", "failed", "message", "replicas", "updated_replicas",
+                                        "available_replicas", "ready_replicas"))
+
+
+def rollout_error(k8s, dep, state, elapsed, timeout, name, result, waiting_for=None):
+    """The AirlockIncidentError for a rollout that did not complete, naming the pods that are not ready."""
+    what = "deployment %s/%s" % (k8s.namespace, name)
+    pods = not_ready_pods(k8s, dep)
+    result["not_ready_pods"] = pods
+    detail = "; ".join("%s (%s)" % (p["name"], p["problem"]) for p in pods) or "no pod reports a problem"
+    if state["failed"]:
+        head = "%s rollout failed after %ss: %s" % (what, elapsed, state["message"])
+    else:
+        head = "%s did not finish its rollout within wait_timeout=%ss: %s" % (what, timeout, waiting_for or state["message"])
+    fields = dict((k, v) for k, v in result.items() if k != "msg")
+    return AirlockIncidentError("%s; not ready: %s" % (head, detail), **fields)

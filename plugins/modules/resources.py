@@ -1,0 +1,475 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, airlock.incident contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: resources
+short_description: Change the CPU, memory and ephemeral-storage requests and limits of the Airlock container, with a recorded undo
+version_added: 0.2.0
+description:
+  - Sets the requests and limits of one container (by default C(airlock)) of a Deployment (by default C(airlock) in
+    C(airlock-system)), the way the playbook's I(Scale up resources) (High Latency) and I(Emergency memory increase)
+    (Out of Memory) steps do with C(kubectl patch), and waits for the rollout that the change starts.
+  - Only the values you name change; every other request, limit and container setting is kept. A value of V(null)
+    (or an empty string) removes that request or limit (for example a CPU limit that throttles Airlock).
+  - Quantities are parsed with the Kubernetes grammar (V(500m), V(0.5), V(2), V(512Mi), V(1Gi), V(1.5Gi), V(1G),
+    V(1e9)) before any API call and compared by value, so V(1024Mi) where V(1Gi) is set is no change. CPU must be
+    whole millicores; memory and ephemeral storage whole bytes. A request above its limit is refused, and so is a
+    memory limit below O(min_memory_limit).
+  - Every change is recorded for undo in the annotation C(airlock.incident/resources-undo) of the Deployment's own
+    metadata (not its pod template, so recording does not restart anything) under V(<incident_id>/<action>) with
+    the container's previous resources. The record is written in the same patch as the change and is kept on reruns.
+    O(state=reverted) restores exactly the recorded previous resources of that incident action.
+  - Changing resources changes the pod template, so the Deployment rolls; the wait is bounded by O(wait_timeout) and
+    a rollout that does not complete fails naming the pods that are not ready and why (for example
+    C(Pending, not scheduled ... Insufficient memory) when no node can fit the new requests).
+  - Warns when a new memory limit is not above the limit at which a current pod of the Deployment was OOMKilled.
+  - In check mode the patch is sent as a server-side dry run (validated by admission, stored nowhere).
+author:
+  - airlock.incident contributors (@airlock-incident)
+attributes:
+  check_mode:
+    support: full
+    description: Server-side dry run of the patch; nothing is stored and nothing waits.
+  diff_mode:
+    support: full
+    description: Shows the container's resources before and after.
+  platform:
+    support: full
+    platforms: posix
+    description: Runs where the kubernetes Python client can reach the API server.
+options:
+  name:
+    description:
+      - Name of the Deployment. The Helm chart names it after the release (V(airlock)).
+    type: str
+    default: airlock
+  namespace:
+    description:
+      - Namespace of the Deployment.
+    type: str
+    default: airlock-system
+  container:
+    description:
+      - Name of the container in the pod template. The chart's container is V(airlock).
+    type: str
+    default: airlock
+  requests:
+    description:
+      - Requests to set, a mapping of V(cpu), V(memory) and V(ephemeral-storage) to Kubernetes quantities. Quote the
+        values (V("500m"), V("1Gi")). V(null) or V("") removes that request.
+      - With O(state=present) at least one of O(requests) and O(limits) is needed.
+    type: dict
+  limits:
+    description:
+      - Limits to set, a mapping of V(cpu), V(memory) and V(ephemeral-storage) to Kubernetes quantities. V(null) or
+        V("") removes that limit.
+    type: dict
+  min_memory_limit:
+    description:
+      - A memory limit below this quantity is refused. Airlock (Go runtime, OPA policy engine, SQLite audit log) is
+        OOMKilled at start with less. V(0) disables the check.
+    type: str
+    default: 128Mi
+  state:
+    description:
+      - V(present) sets the given requests and limits.
+      - V(reverted) restores the resources recorded before the first change of O(incident_id)/O(action); O(requests)
+        and O(limits) are not used. Fails when nothing was recorded for that incident action (a run that changed
+        nothing records nothing).
+    type: str
+    choices: [present, reverted]
+    default: present
+  incident_id:
+    description:
+      - The incident this change belongs to, for example V(INC-20260101-001). Letters, digits, C(.), C(_), C(:) and
+        C(-); at most 63 characters.
+    type: str
+    required: true
+  action:
+    description:
+      - Names this change within the incident (lowercase letters, digits, C(.), C(_), C(-)). The undo record is
+        kept under O(incident_id)/O(action).
+    type: str
+    default: resources
+  confirm:
+    description:
+      - Must equal O(incident_id) for the change to happen. Not needed in check mode.
+    type: str
+  wait:
+    description:
+      - Wait until the rollout is complete (all replicas updated and available, no old pods left).
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - Seconds to wait for the rollout, 1 to 3600.
+    type: int
+    default: 300
+  kubeconfig:
+    description:
+      - Path to a kubeconfig file. Defaults to E(K8S_AUTH_KUBECONFIG), then the kubernetes client's own
+        default (E(KUBECONFIG), then C(~/.kube/config)).
+    type: path
+  context:
+    description:
+      - Kubeconfig context to use. Defaults to E(K8S_AUTH_CONTEXT), then the current context.
+    type: str
+  request_timeout:
+    description:
+      - Seconds one API request may take (more than 0, at most 300). Requests are not retried, so an
+        unreachable API server fails within this time.
+    type: float
+    default: 10.0
+requirements:
+  - kubernetes (Python client)
+notes:
+  - Needs C(get) and C(patch) on C(deployments) and C(list) on C(pods) in the namespace.
+  - An HPA's utilization targets are percentages of the requests; raising the CPU or memory request lowers the
+    utilization the HPA sees (see M(airlock.incident.hpa)).
+  - The chart's Helm values still hold the old resources; a later C(helm upgrade) without the new values puts them
+    back. Carry the change into the values file after the incident.
+seealso:
+  - module: airlock.incident.hpa
+  - module: airlock.incident.k8s_triage
+  - module: airlock.incident.rollout_restart
+"""
+
+EXAMPLES = r"""
+- name: Emergency memory increase after OOMKilled (playbook, Out of Memory step 4)
+  airlock.incident.resources:
+    incident_id: "{{ airlock_incident_id }}"
+    confirm: "{{ airlock_incident_id }}"
+    action: memory-increase
+    requests:
+      memory: 1Gi
+    limits:
+      memory: 2Gi
+  register: mem
+
+- name: High latency - more CPU, and no CPU limit that throttles
+  airlock.incident.resources:
+    incident_id: "{{ airlock_incident_id }}"
+    confirm: "{{ airlock_incident_id }}"
+    action: latency-cpu
+    requests:
+      cpu: "1"
+    limits:
+      cpu: null
+
+- name: Preview a change (server-side dry run) with a diff
+  airlock.incident.resources:
+    incident_id: INC-20260101-001
+    limits:
+      memory: 1Gi
+  check_mode: true
+  diff: true
+
+- name: Undo the memory increase of this incident
+  airlock.incident.resources:
+    incident_id: "{{ airlock_incident_id }}"
+    confirm: "{{ airlock_incident_id }}"
+    action: memory-increase
+    state: reverted
+"""
+
+RETURN = r"""
+name:
+  description: Name of the Deployment.
+  returned: always
+  type: str
+  sample: airlock
+namespace:
+  description: Namespace of the Deployment.
+  returned: always
+  type: str
+  sample: airlock-system
+container:
+  description: Name of the container.
+  returned: always
+  type: str
+  sample: airlock
+incident_action:
+  description: The key of the undo record, V(<incident_id>/<action>).
+  returned: success
+  type: str
+  sample: INC-20260101-001/memory-increase
+before:
+  description: The container's resources before the run, as stored by the API server.
+  returned: success
+  type: dict
+  sample: {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
+after:
+  description: The container's resources after the run (in check mode, what the dry run would store).
+  returned: success
+  type: dict
+  sample: {"requests": {"cpu": "100m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}}
+changes:
+  description: What changed (or would change), compared by value; empty when nothing changes.
+  returned: success
+  type: list
+  elements: str
+  sample: ["limits.memory: 512Mi -> 2Gi", "requests.memory: 128Mi -> 1Gi"]
+undo:
+  description: The resources recorded before the first change of this incident action, which O(state=reverted)
+    restores. With no record yet and no change, the current resources.
+  returned: success
+  type: dict
+  sample: {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
+undo_annotation:
+  description: The Deployment annotation that holds the undo records.
+  returned: success
+  type: str
+  sample: airlock.incident/resources-undo
+oom_kills:
+  description: Current pods whose container was last terminated OOMKilled, with the memory limit they ran with.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"pod": "airlock-7d9c-x2", "memory_limit": "512Mi", "finished_at": "2026-01-01T10:00:00Z", "restarts": 6}]
+revision_before:
+  description: The Deployment's C(deployment.kubernetes.io/revision) before the run.
+  returned: success
+  type: str
+  sample: "3"
+revision_after:
+  description: The Deployment's revision after the run (unchanged in check mode).
+  returned: success
+  type: str
+  sample: "4"
+rollout:
+  description: Rollout progress after the run (in check mode, of the Deployment as it is), with the same rules as
+    C(kubectl rollout status).
+  returned: success
+  type: dict
+  contains:
+    complete:
+      description: All replicas updated and available and no old replica left.
+      type: bool
+    failed:
+      description: The progress deadline was exceeded.
+      type: bool
+    message:
+      description: Human-readable progress.
+      type: str
+    replicas:
+      description: Desired replicas.
+      type: int
+    updated_replicas:
+      description: Replicas running the current template.
+      type: int
+    available_replicas:
+      description: Available replicas.
+      type: int
+    ready_replicas:
+      description: Ready replicas.
+      type: int
+not_ready_pods:
+  description: Pods that were not ready at the end of the wait, with the reason.
+  returned: when the rollout did not complete
+  type: list
+  elements: dict
+  sample: [{"name": "airlock-7d9c-x2", "node": null, "problem": "Pending, not scheduled: 0/2 nodes are available: 2 Insufficient memory."}]
+elapsed:
+  description: Seconds spent waiting for the rollout.
+  returned: success
+  type: float
+msg:
+  description: What was done or, in check mode, what would be done.
+  returned: success
+  type: str
+  sample: "would change limits.memory: 512Mi -> 2Gi"
+"""
+
+import re
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import (
+    run_module,
+    DNS_LABEL,
+    K8s,
+    k8s_arg_spec,
+    require_kubernetes,
+    validate_common,
+    validate_name,
+)
+from ansible_collections.airlock.incident.plugins.module_utils.k8s_mitigation import (
+    DEFAULT_MEMORY_FLOOR,
+    RESOURCES_UNDO,
+    annotation_ops,
+    clean_resources,
+    conflict_message,
+    container_names,
+    dump_records,
+    find_container,
+    guard_ops,
+    limit_conflicts,
+    list_pods,
+    load_records,
+    low_limit_warnings,
+    merge_resources,
+    oom_kills,
+    read_deployment,
+    record_change,
+    resource_changes,
+    rollout_error,
+    rollout_summary,
+    same_resources,
+    utc_now,
+    validate_wanted,
+    wait_rollout,
+)
+from ansible_collections.airlock.incident.plugins.module_utils.k8s_rollout import REVISION, rollout_state
+
+INCIDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$")
+ACTION_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+
+def _validate(module):
+    params = module.params
+    errors = [m for m in (validate_common(params), validate_name("name", params["name"])) if m]
+    if not DNS_LABEL.match(params["container"] or ""):
+        errors.append("container: invalid value %r; accepted values: a container name (lowercase letters, digits, '-', "
+                      "at most 63)" % (params["container"],))
+    if not INCIDENT_RE.match(params["incident_id"] or ""):
+        errors.append("incident_id: invalid value %r; accepted values: letters, digits, '.', '_', ':', '-' "
+                      "(starting with a letter or digit, at most 63)" % (params["incident_id"],))
+    if not ACTION_RE.match(params["action"] or ""):
+        errors.append("action: invalid value %r; accepted values: lowercase letters, digits, '.', '_', '-' "
+                      "(starting with a letter or digit, at most 63)" % (params["action"],))
+    if not 1 <= params["wait_timeout"] <= 3600:
+        errors.append("wait_timeout: invalid value %r; accepted values: 1 to 3600 seconds" % (params["wait_timeout"],))
+    wanted = None
+    if params["state"] == "present":
+        wanted, errs = validate_wanted(params["requests"], params["limits"], params["min_memory_limit"])
+        errors.extend(errs)
+    elif params["requests"] is not None or params["limits"] is not None:
+        errors.append("requests/limits: not used with state=reverted, which restores the recorded previous resources; "
+                      "remove them")
+    if not module.check_mode and params["confirm"] != params["incident_id"]:
+        errors.append("confirm: must equal incident_id (%r) to change the resources of deployment %s/%s; got %r"
+                      % (params["incident_id"], params["namespace"], params["name"], params["confirm"]))
+    if errors:
+        module.fail_json(msg="; ".join(errors))
+    return wanted
+
+
+def run(module, wanted):
+    params = module.params
+    name, container = params["name"], params["container"]
+    marker = "%s/%s" % (params["incident_id"], params["action"])
+    k8s = K8s(params)
+    k8s.ensure_namespace()
+    what = "deployment %s/%s" % (k8s.namespace, name)
+    dep = current = read_deployment(k8s, name)
+    index, spec = find_container(dep, container)
+    if spec is None:
+        raise AirlockIncidentError("container %s is not in the pod template of %s; containers: %s"
+                                   % (container, what, ", ".join(container_names(dep)) or "none"))
+    before = clean_resources(spec.get("resources"))
+    records = load_records(dep, RESOURCES_UNDO)
+    kills = oom_kills(list_pods(k8s, dep), container)
+    result = dict(changed=False, name=name, namespace=k8s.namespace, container=container, incident_action=marker,
+                  before=before, undo_annotation=RESOURCES_UNDO, oom_kills=kills,
+                  revision_before=(dep["metadata"].get("annotations") or {}).get(REVISION))
+
+    if params["state"] == "present":
+        target = merge_resources(before, wanted)
+        errors = limit_conflicts(target)
+        if errors:
+            raise AirlockIncidentError("; ".join(errors), **result)
+        rec = records.get(marker)
+        result["undo"] = rec["previous"] if rec else before
+        if "memory" in (wanted.get("limits") or {}) and not same_resources(before, target):
+            for warning in low_limit_warnings((target.get("limits") or {}).get("memory"), kills):
+                module.warn(warning)
+        new_records = record_change(records, marker, previous=before, applied=target, container=container)
+    else:
+        rec = records.get(marker)
+        if rec is None:
+            raise AirlockIncidentError("state=reverted: no resources change is recorded for %s on %s (annotation %s); "
+                                       "recorded: %s" % (marker, what, RESOURCES_UNDO, ", ".join(sorted(records)) or "none"),
+                                       **result)
+        if rec.get("container", container) != container:
+            raise AirlockIncidentError("state=reverted: the change recorded for %s was made to container %s, not %s; "
+                                       "set container: %s" % (marker, rec.get("container"), container, rec.get("container")),
+                                       **result)
+        target = clean_resources(rec.get("previous"))
+        result["undo"] = target
+        if not same_resources(before, rec.get("applied")) and not same_resources(before, target):
+            module.warn("the resources of container %s changed since %s applied them (now %s); reverting restores the "
+                        "values from before %s anyway" % (container, marker, before, marker))
+        new_records = dict(records)
+        new_records[marker] = dict(rec, reverted_at=utc_now())
+
+    changes = resource_changes(before, target)
+    result["changes"] = changes
+    if changes:
+        if dep["spec"].get("paused"):
+            raise AirlockIncidentError("%s is paused; resume it (kubectl rollout resume) before changing its resources" % what,
+                                       **result)
+        ops = guard_ops(dep) + [
+            dict(op="test", path="/spec/template/spec/containers/%d/name" % index, value=container),
+            dict(op="add", path="/spec/template/spec/containers/%d/resources" % index, value=target),
+        ] + annotation_ops(dep, RESOURCES_UNDO, dump_records(new_records))
+        kwargs = {"dry_run": "All"} if module.check_mode else {}
+        try:
+            dep = k8s.sanitize(k8s.call(what, k8s.apps.patch_namespaced_deployment, name, k8s.namespace, ops, **kwargs))
+        except AirlockIncidentError as exc:
+            raise AirlockIncidentError(conflict_message(what, exc), **result)
+        result["changed"] = True
+        after = clean_resources((find_container(dep, container)[1] or {}).get("resources"))
+    else:
+        after = before
+    result["after"] = after
+    verb = "would change" if module.check_mode else ("reverted" if params["state"] == "reverted" else "changed")
+    result["msg"] = ("%s %s" % (verb, "; ".join(changes))) if changes else "no change: the resources of container %s already are %s" % (
+        container, "the recorded previous values" if params["state"] == "reverted" else "as requested")
+    if module._diff:
+        key = "spec.template.spec.containers[%s].resources" % container
+        result["diff"] = dict(before={key: before}, after={key: after})
+
+    elapsed = 0.0
+    if params["wait"] and not module.check_mode:
+        dep, state, elapsed = wait_rollout(k8s, name, params["wait_timeout"])
+    else:
+        # Check mode: the rollout as it is (the dry-run object has not been seen by the controller).
+        state = rollout_state(current if module.check_mode else dep)
+    result["elapsed"] = elapsed
+    result["revision_after"] = (dep["metadata"].get("annotations") or {}).get(REVISION) if not module.check_mode else result["revision_before"]
+    result["rollout"] = rollout_summary(state)
+    if params["wait"] and not module.check_mode and not state["complete"]:
+        raise rollout_error(k8s, dep, state, elapsed, params["wait_timeout"], name, result)
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=k8s_arg_spec(
+            name=dict(type="str", default="airlock"),
+            container=dict(type="str", default="airlock"),
+            requests=dict(type="dict"),
+            limits=dict(type="dict"),
+            min_memory_limit=dict(type="str", default=DEFAULT_MEMORY_FLOOR),
+            state=dict(type="str", default="present", choices=["present", "reverted"]),
+            incident_id=dict(type="str", required=True),
+            action=dict(type="str", default="resources"),
+            confirm=dict(type="str"),
+            wait=dict(type="bool", default=True),
+            wait_timeout=dict(type="int", default=300),
+        ),
+        supports_check_mode=True,
+    )
+    wanted = _validate(module)
+    require_kubernetes(module)
+    run_module(module, lambda m: run(m, wanted))
+
+
+if __name__ == "__main__":
+    main()
