@@ -452,7 +452,13 @@ def _apply(cluster, policy, record, blocks, result, diff):
     if nb.same_ingress(before, ingress) and old_text == new_text:
         return False
     body = nb.with_ingress(policy, ingress, new_record)
-    cluster.write(policy, body)
+    try:
+        cluster.write(policy, body)
+    except AirlockIncidentError as exc:
+        done = [p["name"] for p in result["policies"]]
+        fields = dict(result, changed=bool(done) and not cluster.module.check_mode)
+        raise AirlockIncidentError("%s; NetworkPolicies already %s before this failure: %s" % (
+            exc.msg, "checked" if cluster.module.check_mode else "changed", ", ".join(done) or "none"), **fields)
     result["policies"].append(dict(name=name, ingress_before=before, ingress_after=ingress, changes=changes,
                                    restored=new_record is None and record is not None))
     diff["before"][name] = {"spec.ingress": before, "blocks": [b["cidr"] for b in (record or {}).get("blocks", [])]}
