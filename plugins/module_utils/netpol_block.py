@@ -323,8 +323,8 @@ def apply_blocks(original, cidrs):
             new_peers.append(new_peer)
         if not new_peers:
             changes.append(dict(cidr=None, action="rule_removed", rule=i, removed=copy.deepcopy(rule),
-                               detail="rule %d is removed: every peer was inside a blocked CIDR and an empty 'from' "
-                                      "would admit every source" % i))
+                                detail="rule %d is removed: every peer was inside a blocked CIDR and an empty 'from' "
+                                       "would admit every source" % i))
             continue
         new_rule["from"] = new_peers
         ingress.append(new_rule)

@@ -304,7 +304,8 @@ from ansible_collections.airlock.incident.plugins.module_utils import netpol_blo
 try:
     from kubernetes.client import NetworkingV1Api
 except ImportError:
-    NetworkingV1Api = None  # pylint: disable=invalid-name  (require_kubernetes reports the missing library)
+    # require_kubernetes reports the missing library.
+    NetworkingV1Api = None  # pylint: disable=invalid-name
 
 INCIDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$")
 INGRESS_HINT = ("block the client at the ingress instead (ingress-nginx: the nginx.ingress.kubernetes.io/denylist-source-range "
@@ -617,8 +618,8 @@ def _remove(module, cluster, cidrs, now_ns, result, diff):
         for cidr in cidrs:
             others = [r for r in result["remaining"] if r["cidr"] == cidr]
             if others:
-                module.warn("%s stays blocked on %s by %s" % (cidr, ", ".join(sorted(set(o["policy"] for o in others))),
-                                                                ", ".join("%s (until %s)" % (o["incident_id"], o["expires_at"]) for o in others)))
+                holders = ", ".join("%s (until %s)" % (o["incident_id"], o["expires_at"]) for o in others)
+                module.warn("%s stays blocked on %s by %s" % (cidr, ", ".join(sorted(set(o["policy"] for o in others))), holders))
             elif cidr not in removed:
                 module.warn("no block of %s is recorded for incident %s in namespace %s" % (cidr, incident, cluster.ns))
 
