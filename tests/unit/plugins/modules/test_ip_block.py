@@ -55,11 +55,13 @@ def test_refused_before_any_api_call(capsys, override, fragment):
 
 
 def test_check_mode_needs_no_confirm_and_then_reaches_the_client(capsys):
+    pytest.importorskip("kubernetes")
     out = run(capsys, dict(BASE, confirm=None), check_mode=True)
     assert out["failed"]
     assert out["msg"].startswith("kubeconfig: cannot load a Kubernetes configuration from /nonexistent/kubeconfig")
 
 
 def test_expired_needs_no_incident_or_confirm(capsys):
+    pytest.importorskip("kubernetes")
     out = run(capsys, dict(kubeconfig="/nonexistent/kubeconfig", state="expired"))
     assert out["msg"].startswith("kubeconfig: cannot load")
