@@ -73,6 +73,8 @@ options:
     description:
       - How long the block lasts, as a Go duration (V(24h), V(90m), V(1h30m)); days (V(1d)) are not a Go unit and are
         refused. One of O(expires_in) or O(expires_at) is required with O(state=present).
+      - A rerun for a block that already exists keeps its recorded expiry (reruns do not extend it), unless that
+        expiry has already passed; then the block is renewed from now.
     type: str
   expires_at:
     description:
@@ -484,6 +486,13 @@ def _remaining(records):
     return out
 
 
+def _expired(block, now_ns):
+    try:
+        return parse_rfc3339_ns(block["expires_at"]) <= now_ns
+    except (DurationError, KeyError, TypeError, AttributeError):
+        return False
+
+
 def _present(module, cluster, cidrs, now_ns, expires_ns, result, diff):
     params = module.params
     labels = cluster.pod_labels(params["deployment"])
@@ -505,7 +514,9 @@ def _present(module, cluster, cidrs, now_ns, expires_ns, result, diff):
         for cidr in cidrs:
             mine = [b for b in blocks if b["cidr"] == cidr and b["incident_id"] == incident]
             if mine:
-                if params["expires_at"] is not None and mine[0]["expires_at"] != format_ns(expires_ns):
+                # expires_at moves the expiry; expires_in renews only a block that has run out (a rerun
+                # with the same expires_in must not extend it on every run).
+                if mine[0]["expires_at"] != format_ns(expires_ns) and (params["expires_at"] is not None or _expired(mine[0], now_ns)):
                     mine[0]["expires_at"] = format_ns(expires_ns)
                 continue
             if not nb.relevant(original, cidr):
