@@ -443,9 +443,19 @@ class PodExec(object):
                 if remaining <= 0:
                     raise PodEvidenceError("%s in %s did not finish within exec_timeout=%ss"
                                            % (argv_text(argv), self.where(), self.timeout))
-                client.update(timeout=min(remaining, 5.0))
-                take(STDOUT_CHANNEL, client.read_stdout(timeout=0))
-                take(STDERR_CHANNEL, client.read_stderr(timeout=0))
+                try:
+                    client.update(timeout=min(remaining, 5.0))
+                    out, err = client.read_stdout(timeout=0), client.read_stderr(timeout=0)
+                except (OSError, ValueError) as exc:
+                    raise PodEvidenceError("the exec stream of %s in %s broke: %s" % (argv_text(argv), self.where(), exc))
+                except Exception as exc:  # pylint: disable=broad-except
+                    # websocket-client errors (connection closed, protocol) have no common base we can import here.
+                    if isinstance(exc, PodEvidenceError):
+                        raise
+                    raise PodEvidenceError("the exec stream of %s in %s broke: %s: %s" % (
+                        argv_text(argv), self.where(), type(exc).__name__, exc))
+                take(STDOUT_CHANNEL, out)
+                take(STDERR_CHANNEL, err)
             # Closed: whatever the last frames brought, then the exit status.
             take(STDOUT_CHANNEL, client.read_stdout(timeout=0))
             take(STDERR_CHANNEL, client.read_stderr(timeout=0))
