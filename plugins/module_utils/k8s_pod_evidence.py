@@ -666,8 +666,8 @@ def run_snapshot(module, k8s_factory):
             target, facts["events"], facts["chain_head"])
         if custody.get("local_sha256") and custody["local_sha256"] != digest.sha256:
             raise PodEvidenceError("dest: %s no longer has the sha256 recorded in %s (%s, now %s): the snapshot was "
-                                   "modified after collection" % (target, custody_path(target), custody["local_sha256"],
-                                                                 digest.sha256), **result)
+                                   "modified after collection"
+                                   % (target, custody_path(target), custody["local_sha256"], digest.sha256), **result)
         return result
 
     k8s = k8s_factory(params)
