@@ -363,7 +363,7 @@ def run(module):
             done = wait_for(check(lambda b=baseline: b + 1), None, deadline)[0]
             if not done:
                 more = " (stopped; %d more pod(s) not deleted)" % (len(names) - i - 1) if i + 1 < len(names) else ""
-                fail("the replacement of pod %s did not become ready%s" % (pod, more))
+                fail("%s: the replacement of pod %s did not become ready%s" % (what, pod, more))
     else:
         for pod in names:
             delete(pod)
