@@ -22,7 +22,7 @@ description:
     a rerun of the same incident action whose target is still the current template changes nothing, even
     though the Deployment controller has renumbered the target as the newest revision.
   - A Deployment managed by Helm (label C(app.kubernetes.io/managed-by=Helm) or annotation
-    C(meta.helm.sh/release-name)) is refused unless O(allow_helm_managed=true): the next C(helm upgrade) puts
+    C(meta.helm.sh/release-name)) is refused unless O(allow_helm_managed=true), because the next C(helm upgrade) puts
     the chart's template back. Roll the release back with M(airlock.incident.helm_rollback) instead.
   - The wait is bounded by O(wait_timeout) and follows C(kubectl rollout status); a rollout that does not finish
     fails with the pods that are not ready and why.

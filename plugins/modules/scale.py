@@ -15,18 +15,18 @@ description:
     C(kubectl scale), and waits until that many replicas are ready. Scaling to V(0) waits until every pod
     is gone.
   - Scaling to V(0) is allowed because it is a containment step (stop serving while the incident is
-    investigated), but it is an B(outage) of the gateway: nothing answers until the Deployment is scaled up again.
-  - The change is recorded in the Deployment's own metadata (not in the pod template, so no pod restarts):
-    C(airlock.incident/scaled-for) (V(<incident_id>/<action>)) and C(airlock.incident/previous-replicas) (the
+    investigated), but it is an B(outage) of the gateway; nothing answers until the Deployment is scaled up again.
+  - The change is recorded in the Deployment's own metadata (not in the pod template, so no pod restarts),
+    in C(airlock.incident/scaled-for) (V(<incident_id>/<action>)) and C(airlock.incident/previous-replicas) (the
     count before). RV(undo) returns the count to scale back to; undo with O(replicas=<previous>).
   - C(changed) is true only when the replica count differs; a rerun with the same O(replicas) changes nothing.
   - When the pod template mounts a PersistentVolumeClaim whose access modes are only C(ReadWriteOnce) or
-    C(ReadWriteOncePod) and O(replicas) is more than 1, the module warns (and returns RV(rwo_claims)): the
+    C(ReadWriteOncePod) and O(replicas) is more than 1, the module warns (and returns RV(rwo_claims)); the
     Airlock chart mounts one RWO claim C(airlock-data) in every replica, so replicas on another node cannot
     mount it. Scaling up is not a fix for this chart.
   - When a HorizontalPodAutoscaler targets the Deployment, O(replicas) outside its C(minReplicas)-C(maxReplicas)
     range is refused before any change (the HPA would scale it back at its next sync); inside the range the
-    module warns that the HPA keeps adjusting. V(0) is allowed with a warning: the HPA leaves a Deployment at
+    module warns that the HPA keeps adjusting. V(0) is allowed with a warning, since the HPA leaves a Deployment at
     zero alone until it is scaled up again.
   - The wait is bounded by O(wait_timeout); when it runs out the module fails with the pods that are not
     ready and why.
