@@ -303,15 +303,15 @@ def run(module):
         template = dep["spec"]["template"]
         pvcs = {}
         if template_claims(template):
-            pvcs = dict((p["metadata"]["name"], p) for p in list_items(k8s, "persistentvolumeclaims",
-                                                                        k8s.core.list_namespaced_persistent_volume_claim))
+            claims = list_items(k8s, "persistentvolumeclaims", k8s.core.list_namespaced_persistent_volume_claim)
+            pvcs = dict((p["metadata"]["name"], p) for p in claims)
         result["rwo_claims"] = rwo_claims(template, pvcs, pods)
         warning = rwo_warning(what, result["rwo_claims"], desired)
         if warning:
             module.warn(warning)
 
-    diff_before = {"spec.replicas": before, "metadata.annotations": dict((k, annotations[k]) for k in (SCALED_FOR, PREVIOUS_REPLICAS)
-                                                                        if k in annotations)}
+    recorded = dict((k, annotations[k]) for k in (SCALED_FOR, PREVIOUS_REPLICAS) if k in annotations)
+    diff_before = {"spec.replicas": before, "metadata.annotations": recorded}
     if before != desired:
         if dep["spec"].get("paused"):
             module.warn("%s is paused: the replica count changes, but a paused Deployment does not roll out template changes" % what)
