@@ -164,7 +164,8 @@ def rwo_warning(what, claims, replicas):
             limit = "one pod at a time (ReadWriteOncePod), so every replica but one stays ContainerCreating"
         else:
             limit = "one node at a time (ReadWriteOnce), so replicas scheduled on another node stay ContainerCreating (Multi-Attach error)"
-        parts.append("claim %s can be mounted by %s; the pods run on %s now" % (c["name"], limit, ", ".join(c["nodes"]) or "no node"))
+        where = "the pods run on %s now" % ", ".join(c["nodes"]) if c["nodes"] else "no pod runs now"
+        parts.append("claim %s can be mounted by %s; %s" % (c["name"], limit, where))
     return ("%s: scaling to %d replicas while every replica mounts the same claim: %s. Scaling up is not a fix for this chart; "
             "keep one replica or pin the replicas to one node." % (what, replicas, "; ".join(parts)))
 

@@ -116,6 +116,7 @@ def test_rwo_claims_ignores_shared_and_unknown_claims():
 def test_rwo_pod_warning_says_one_pod():
     claims = [dict(name="d", access_modes=["ReadWriteOncePod"], nodes=["n1"])]
     assert "one pod at a time" in ka.rwo_warning("x", claims, 2)
+    assert "no pod runs now" in ka.rwo_warning("x", [dict(name="d", access_modes=["ReadWriteOnce"], nodes=[])], 2)
 
 
 # ------------------------------------------------------------------ scale: HPA
