@@ -20,7 +20,8 @@ description:
     Deployment's metadata records the rollback (C(airlock.incident/rolled-back-for) V(<incident_id>/<action>),
     C(airlock.incident/rolled-back-to) the target ReplicaSet, C(airlock.incident/rolled-back-from-revision));
     a rerun of the same incident action whose target is still the current template changes nothing, even
-    though the Deployment controller has renumbered the target as the newest revision.
+    though the Deployment controller has renumbered the target as the newest revision (a rerun with the
+    old O(revision) number, which no longer exists, is recognised; another existing O(revision) is rolled back to).
   - A Deployment managed by Helm (label C(app.kubernetes.io/managed-by=Helm) or annotation
     C(meta.helm.sh/release-name)) is refused unless O(allow_helm_managed=true), because the next C(helm upgrade) puts
     the chart's template back. Roll the release back with M(airlock.incident.helm_rollback) instead.
@@ -285,9 +286,14 @@ def run(module):
     result["revisions"] = sorted(revision_of(rs) for rs in replicasets if revision_of(rs) > 0)
     current = dep["spec"]["template"]
 
-    # A rerun of this incident action: the template it rolled back to is still current.
+    # A rerun of this incident action: the template it rolled back to is still current. The requested
+    # revision number may be gone (the controller renumbered the target); another existing one is honoured.
     recorded_rs = next((rs for rs in replicasets if rs["metadata"]["name"] == annotations.get(ROLLED_BACK_TO)), None)
-    if annotations.get(ROLLED_BACK_FOR) == mark and recorded_rs is not None and templates_equal(recorded_rs["spec"]["template"], current):
+    rerun = (annotations.get(ROLLED_BACK_FOR) == mark and recorded_rs is not None
+             and templates_equal(recorded_rs["spec"]["template"], current)
+             and (params["revision"] is None or params["revision"] not in result["revisions"]
+                  or params["revision"] == revision_of(recorded_rs)))
+    if rerun:
         target, error = recorded_rs, None
     else:
         target, error = select_revision(replicasets, revision_before, params["revision"])
