@@ -244,6 +244,10 @@ def analyse(data):
     if dep is None:
         findings.append(_finding("deployment_missing", "critical", "deployment %s/%s does not exist" % (ns, name)))
     else:
+        if dep["replicas"] == 0:
+            findings.append(_finding("scaled_to_zero", "critical",
+                                     "complete outage: deployment %s is scaled to 0 replicas, no pod serves; scale it back "
+                                     "(airlock.incident.scale, or the outage role's recovery)" % name))
         if dep["replicas"] and dep["available_replicas"] == 0:
             findings.append(_finding("no_available_replicas", "critical",
                                      "complete outage: 0 of %d replicas of %s are available" % (dep["replicas"], name)))
@@ -343,7 +347,7 @@ def analyse(data):
 
 
 def overall(findings, deployment):
-    if deployment is None or any(f["id"] == "no_available_replicas" for f in findings):
+    if deployment is None or any(f["id"] in ("no_available_replicas", "scaled_to_zero") for f in findings):
         return "outage"
     if findings:
         return "degraded"

@@ -116,6 +116,13 @@ def ids(findings):
     return [f["id"] for f in findings]
 
 
+def test_scaled_to_zero_is_an_outage():
+    dep, summarized, findings = triage([], dep=deployment(replicas=0, updated=0, ready=0, available=0, current=0))
+    assert ids(findings) == ["scaled_to_zero"]
+    assert findings[0]["severity"] == "critical" and "scaled to 0 replicas" in findings[0]["summary"]
+    assert k8s_triage.overall(findings, dep) == "outage"
+
+
 def test_config_error_at_start_is_recognised_from_the_log():
     line = '{"level":"fatal","msg":"failed to load configuration","error":"time: unknown unit \\"d\\" in duration \\"30d\\""}'
     pods = [pod("airlock-1", ready=False, waiting="CrashLoopBackOff", last="Error", exit_code=1, restarts=6)] * 1

@@ -1,0 +1,375 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, airlock.incident contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: k8s_rollback
+short_description: Roll a Deployment not managed by Helm back to an earlier revision (kubectl rollout undo)
+version_added: 0.2.0
+description:
+  - For Airlock installed without Helm, rolls the Deployment (by default C(airlock) in C(airlock-system)) back
+    the way C(kubectl rollout undo) does - the pod template of the ReplicaSet of the target revision
+    (annotation C(deployment.kubernetes.io/revision)) replaces the Deployment's pod template, without the
+    ReplicaSet's C(pod-template-hash) label - and waits for the rollout.
+  - The target is O(revision), or when it is omitted the newest revision before the current one.
+  - When the current template already equals the target's, nothing is patched (C(changed=false)). The
+    Deployment's metadata records the rollback (C(airlock.incident/rolled-back-for) V(<incident_id>/<action>),
+    C(airlock.incident/rolled-back-to) the target ReplicaSet, C(airlock.incident/rolled-back-from-revision));
+    a rerun of the same incident action whose target is still the current template changes nothing, even
+    though the Deployment controller has renumbered the target as the newest revision (a rerun with the
+    old O(revision) number, which no longer exists, is recognised; another existing O(revision) is rolled back to).
+  - A Deployment managed by Helm (label C(app.kubernetes.io/managed-by=Helm) or annotation
+    C(meta.helm.sh/release-name)) is refused unless O(allow_helm_managed=true), because the next C(helm upgrade) puts
+    the chart's template back. Roll the release back with M(airlock.incident.helm_rollback) instead.
+  - The wait is bounded by O(wait_timeout) and follows C(kubectl rollout status); a rollout that does not finish
+    fails with the pods that are not ready and why.
+  - In check mode the patch is sent as a server-side dry run and the result names the target revision and the
+    template differences; nothing is stored and nothing waits.
+  - The patch carries a C(test) of the Deployment's C(resourceVersion), so a concurrent change makes it fail
+    instead of being overwritten.
+author:
+  - airlock.incident contributors (@airlock-incident)
+attributes:
+  check_mode:
+    support: full
+    description: Server-side dry run of the template patch; nothing is stored and nothing waits.
+  diff_mode:
+    support: full
+    description: The pod template before and after.
+  platform:
+    support: full
+    platforms: posix
+    description: Runs where the kubernetes Python client can reach the API server.
+options:
+  name:
+    description:
+      - Name of the Deployment.
+    type: str
+    default: airlock
+  namespace:
+    description:
+      - Namespace of the Deployment.
+    type: str
+    default: airlock-system
+  revision:
+    description:
+      - Revision to roll back to, as shown by C(kubectl rollout history). Omitted means the newest revision before
+        the current one.
+    type: int
+  allow_helm_managed:
+    description:
+      - Roll back a Deployment managed by Helm anyway (the next C(helm upgrade) reverts it).
+    type: bool
+    default: false
+  incident_id:
+    description:
+      - The incident this rollback belongs to. Letters, digits, C(.), C(_), C(:) and C(-); at most 63 characters.
+    type: str
+    required: true
+  action:
+    description:
+      - Names this rollback within the incident (lowercase letters, digits, C(.), C(_), C(-)).
+    type: str
+    default: rollback
+  confirm:
+    description:
+      - Must equal O(incident_id) for the rollback to happen. Not needed in check mode.
+    type: str
+  wait:
+    description:
+      - Wait until the rollout is complete (all replicas updated and available, no old pods left).
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - Seconds to wait for the rollout, 1 to 3600.
+    type: int
+    default: 300
+  kubeconfig:
+    description:
+      - Path to a kubeconfig file. Defaults to E(K8S_AUTH_KUBECONFIG), then the kubernetes client's own
+        default (E(KUBECONFIG), then C(~/.kube/config)).
+    type: path
+  context:
+    description:
+      - Kubeconfig context to use. Defaults to E(K8S_AUTH_CONTEXT), then the current context.
+    type: str
+  request_timeout:
+    description:
+      - Seconds one API request may take (more than 0, at most 300). Requests are not retried, so an
+        unreachable API server fails within this time.
+    type: float
+    default: 10.0
+requirements:
+  - kubernetes (Python client)
+notes:
+  - Needs C(get) and C(patch) on C(deployments) and C(list) on C(replicasets) and C(pods) in the namespace.
+  - "Undo: roll back again with O(revision=<revision_before>) (RV(undo)); the ReplicaSet you left keeps its revision number."
+  - Only the pod template is rolled back, as with C(kubectl rollout undo); ConfigMaps (C(config.yaml), C(policy.rego))
+    and the replica count are not. A paused Deployment is refused (resume it first).
+seealso:
+  - module: airlock.incident.helm_rollback
+  - module: airlock.incident.rollout_restart
+  - module: airlock.incident.k8s_triage
+"""
+
+EXAMPLES = r"""
+- name: Roll Airlock (installed from plain manifests) back to the previous revision
+  airlock.incident.k8s_rollback:
+    incident_id: "{{ airlock_incident_id }}"
+    confirm: "{{ airlock_incident_id }}"
+  register: rollback
+
+- name: Which revision would it be, and what changes
+  airlock.incident.k8s_rollback:
+    revision: 3
+    incident_id: INC-20260101-001
+  check_mode: true
+  diff: true
+"""
+
+RETURN = r"""
+name:
+  description: Name of the Deployment.
+  returned: always
+  type: str
+  sample: airlock
+namespace:
+  description: Namespace of the Deployment.
+  returned: always
+  type: str
+  sample: airlock-system
+revisions:
+  description: The revisions the Deployment's ReplicaSets carry before the run, oldest first.
+  returned: success
+  type: list
+  elements: int
+  sample: [1, 2, 3]
+target_revision:
+  description: The revision rolled back to (or that would be), as numbered before the run.
+  returned: success
+  type: int
+  sample: 2
+target_replicaset:
+  description: The ReplicaSet whose template is the target.
+  returned: success
+  type: str
+  sample: airlock-7df9cb968f
+revision_before:
+  description: The Deployment's revision before the run.
+  returned: success
+  type: int
+  sample: 3
+revision_after:
+  description: The Deployment's revision after the run (the Deployment controller renumbers the target as the newest revision).
+  returned: success
+  type: int
+  sample: 4
+undo:
+  description: The revision to roll back to in order to undo this run; null when nothing changed.
+  returned: success
+  type: int
+  sample: 3
+already_current:
+  description: True when the current template already equals the target, so nothing was patched.
+  returned: success
+  type: bool
+template_changes:
+  description: The pod template fields that differ between the current template and the target, with both values.
+  returned: success
+  type: dict
+  sample: {"spec.containers[0].image": ["ghcr.io/ik-labs/mcp-airlock:v2", "ghcr.io/ik-labs/mcp-airlock:v1"]}
+helm_managed:
+  description: Why the Deployment counts as managed by Helm, or null.
+  returned: success
+  type: str
+rollout:
+  description: Rollout progress after the run, with the rules of C(kubectl rollout status).
+  returned: success
+  type: dict
+message:
+  description: What was done or would be done.
+  returned: always
+  type: str
+not_ready_pods:
+  description: Pods that were not ready at the end of the wait, with the reason.
+  returned: when the rollout did not complete
+  type: list
+  elements: dict
+elapsed:
+  description: Seconds spent waiting for the rollout.
+  returned: success
+  type: float
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import (
+    K8s,
+    k8s_arg_spec,
+    require_kubernetes,
+    run_module,
+    validate_common,
+    validate_name,
+)
+from ansible_collections.airlock.incident.plugins.module_utils.k8s_actions import (
+    ROLLED_BACK_FOR,
+    ROLLED_BACK_FROM,
+    ROLLED_BACK_TO,
+    annotations_of,
+    deployment_what,
+    describe_pods,
+    flat_diff,
+    helm_managed,
+    label_selector,
+    list_items,
+    list_pods,
+    marker,
+    normalize_template,
+    not_ready_report,
+    owned_replicasets,
+    read_deployment,
+    revision_of,
+    rollback_patch,
+    select_revision,
+    templates_equal,
+    validate_incident,
+    wait_for,
+)
+from ansible_collections.airlock.incident.plugins.module_utils.k8s_rollout import rollout_state
+
+ROLLOUT_KEYS = ("complete", "failed", "message", "replicas", "updated_replicas", "available_replicas", "ready_replicas")
+
+
+def _validate(module):
+    params = module.params
+    errors = [m for m in (validate_common(params), validate_name("name", params["name"])) if m]
+    if params["revision"] is not None and params["revision"] < 1:
+        errors.append("revision: invalid value %r; accepted values: a positive revision number (kubectl rollout history)"
+                      % (params["revision"],))
+    errors += validate_incident(params, module.check_mode, "roll back deployment %s/%s" % (params["namespace"], params["name"]))
+    if errors:
+        module.fail_json(msg="; ".join(errors))
+
+
+def _template_changes(current, target):
+    return dict((path, list(values)) for path, values in flat_diff(normalize_template(current), normalize_template(target)).items())
+
+
+def run(module):
+    params = module.params
+    name = params["name"]
+    mark = marker(params)
+    k8s = K8s(params)
+    k8s.ensure_namespace()
+    what = deployment_what(k8s, name)
+    dep = read_deployment(k8s, name)
+    annotations = annotations_of(dep)
+    revision_before = revision_of(dep)
+    result = dict(changed=False, name=name, namespace=k8s.namespace, revision_before=revision_before,
+                  revision_after=revision_before, helm_managed=helm_managed(dep), undo=None, already_current=False,
+                  template_changes={}, elapsed=0.0)
+    if result["helm_managed"] and not params["allow_helm_managed"]:
+        raise AirlockIncidentError(
+            "%s is managed by Helm (%s): a rollback of its pod template is reverted by the next helm upgrade and leaves the "
+            "release's history wrong; roll the release back with airlock.incident.helm_rollback, or set "
+            "allow_helm_managed=true to roll back the Deployment anyway" % (what, result["helm_managed"]), **result)
+
+    selector = label_selector(dep["spec"].get("selector"))
+    replicasets = owned_replicasets(list_items(k8s, "replicasets %s" % selector, k8s.apps.list_namespaced_replica_set,
+                                               label_selector=selector), dep["metadata"]["uid"])
+    result["revisions"] = sorted(revision_of(rs) for rs in replicasets if revision_of(rs) > 0)
+    current = dep["spec"]["template"]
+
+    # A rerun of this incident action: the template it rolled back to is still current. The requested
+    # revision number may be gone (the controller renumbered the target); another existing one is honoured.
+    recorded_rs = next((rs for rs in replicasets if rs["metadata"]["name"] == annotations.get(ROLLED_BACK_TO)), None)
+    rerun = (annotations.get(ROLLED_BACK_FOR) == mark and recorded_rs is not None
+             and templates_equal(recorded_rs["spec"]["template"], current)
+             and (params["revision"] is None or params["revision"] not in result["revisions"]
+                  or params["revision"] == revision_of(recorded_rs)))
+    if rerun:
+        target, error = recorded_rs, None
+    else:
+        target, error = select_revision(replicasets, revision_before, params["revision"])
+    if error:
+        raise AirlockIncidentError("%s: %s" % (what, error), **result)
+    result.update(target_revision=revision_of(target), target_replicaset=target["metadata"]["name"],
+                  template_changes=_template_changes(current, target["spec"]["template"]))
+
+    if templates_equal(target["spec"]["template"], current):
+        result["already_current"] = True
+        result["message"] = "%s already runs the template of revision %d (%s); nothing to roll back" % (
+            what, result["target_revision"], result["target_replicaset"])
+        if annotations.get(ROLLED_BACK_FOR) == mark:
+            try:
+                result["undo"] = int(annotations.get(ROLLED_BACK_FROM))
+            except (TypeError, ValueError):
+                result["undo"] = None
+    else:
+        if dep["spec"].get("paused"):
+            raise AirlockIncidentError("%s is paused; resume it (kubectl rollout resume) before rolling back" % what, **result)
+        template = normalize_template(target["spec"]["template"])
+        new = {ROLLED_BACK_FOR: mark, ROLLED_BACK_TO: target["metadata"]["name"], ROLLED_BACK_FROM: str(revision_before)}
+        kwargs = {"dry_run": "All"} if module.check_mode else {}
+        patched = k8s.sanitize(k8s.call(what, k8s.apps.patch_namespaced_deployment, name, k8s.namespace,
+                                        rollback_patch(dep, template, new), **kwargs))
+        if not module.check_mode:
+            dep = patched
+        result.update(changed=True, undo=revision_before)
+        result["message"] = "%s %s from revision %d to revision %d (%s)" % (
+            "would roll back" if module.check_mode else "rolled back", what, revision_before, result["target_revision"],
+            result["target_replicaset"])
+    if module._diff:
+        result["diff"] = dict(before={"spec.template": normalize_template(current)},
+                              after={"spec.template": normalize_template(target["spec"]["template"])})
+
+    if params["wait"] and not module.check_mode:
+        def check():
+            fresh = read_deployment(k8s, name)
+            state = rollout_state(fresh)
+            return state["complete"] or state["failed"], (fresh, state)
+
+        done, (dep, state), result["elapsed"] = wait_for(check, params["wait_timeout"])
+    else:
+        state = rollout_state(dep)
+    if not module.check_mode:
+        result["revision_after"] = revision_of(dep)
+    result["rollout"] = dict((k, state[k]) for k in ROLLOUT_KEYS)
+    if params["wait"] and not module.check_mode and not state["complete"]:
+        report = not_ready_report(list_pods(k8s, dep))
+        result["not_ready_pods"] = report
+        if state["failed"]:
+            head = "%s rollout failed after %ss: %s" % (what, result["elapsed"], state["message"])
+        else:
+            head = "%s did not finish its rollout within wait_timeout=%ss: %s" % (what, params["wait_timeout"], state["message"])
+        raise AirlockIncidentError("%s; not ready: %s" % (head, describe_pods(report)), **result)
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=k8s_arg_spec(
+            name=dict(type="str", default="airlock"),
+            revision=dict(type="int"),
+            allow_helm_managed=dict(type="bool", default=False),
+            incident_id=dict(type="str", required=True),
+            action=dict(type="str", default="rollback"),
+            confirm=dict(type="str"),
+            wait=dict(type="bool", default=True),
+            wait_timeout=dict(type="int", default=300),
+        ),
+        supports_check_mode=True,
+    )
+    _validate(module)
+    require_kubernetes(module)
+    run_module(module, run)
+
+
+if __name__ == "__main__":
+    main()
