@@ -35,6 +35,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import
     K8s,
     NotFound,
     k8s_arg_spec,
+    require_kubernetes,
     validate_common,
     validate_name,
 )
@@ -252,6 +253,8 @@ class RolloutReloader(object):
         self.known = dict(known)
         self.wait_timeout = wait_timeout
         self.last = None
+        #: rollout_state() of the Deployment before the change (set by check()).
+        self.state_before = None
 
     def what(self):
         return "deployment %s/%s" % (self.k8s.namespace, self.name)
@@ -273,6 +276,7 @@ class RolloutReloader(object):
         if (dep.get("spec") or {}).get("paused"):
             raise AirlockIncidentError("%s is paused: a new configuration would never roll out; resume it "
                                        "(kubectl rollout resume) first. Nothing was changed" % self.what())
+        self.state_before = rollout_state(dep)
         return dep
 
     def wanted(self, data=None):
@@ -400,7 +404,15 @@ def apply_configmap_change(target, new_data, old_data, backup_path, reloader, ve
         health_after = wait_healthy(verify_url, verify_timeout, validate_certs=validate_certs)
     outcome["rollback_health"] = health_after
     if not second["ok"]:
-        after = "but after the restore %s: the service may be DOWN, investigate now" % second["detail"]
+        after = "but after the restore %s" % second["detail"]
+        available = (second.get("rollout") or {}).get("available_replicas")
+        before = reloader.state_before
+        if before is not None and not before["complete"]:
+            after += "; the rollout was not complete before the change either (%s)" % before["message"]
+        if available:
+            after += "; %d replica(s) still available: investigate the rollout now" % available
+        else:
+            after += ": no replica is available, the service may be DOWN, investigate now"
     elif health_after is None:
         after = "and %s is rolled out again (%s)" % (reloader.what(), second["detail"])
     elif health_after["ok"]:
@@ -418,3 +430,70 @@ def connect(params):
     k8s = K8s(params)
     k8s.ensure_namespace()
     return k8s
+
+
+class Cluster(object):
+    """The ConfigMap target as a module uses it: the key, the Deployment, what they held before the change."""
+
+    def __init__(self, module, key, rollout):
+        params = module.params
+        require_kubernetes(module)
+        self.k8s = connect(params)
+        self.key = key
+        self.rollout = rollout
+        self.target = ConfigMapTarget(self.k8s, params["configmap"], key)
+        self.reloader = None
+        self.annotation = None
+        self.checksum_before = None
+        self.params = params
+        #: A warning for the module to show (the annotation does not match the content), or None.
+        self.warning = None
+
+    def read(self):
+        """The key's content (bytes, None when absent); reads the Deployment too and fails if it cannot roll."""
+        before = self.target.read()
+        self.checksum_before = configmap_checksum(self.target.data)
+        if self.rollout:
+            self.reloader = RolloutReloader(self.k8s, self.params["deployment"], self.target, {},
+                                            self.params["wait_timeout"])
+            self.annotation = template_annotation(self.reloader.check())
+            self.reloader.known[self.checksum_before] = self.annotation
+            if self.annotation is not None and self.annotation != self.checksum_before:
+                self.warning = ("the pod template's %s (%s...) does not match the ConfigMap's content (%s...): the pods "
+                                "may run an older configuration" % (CHECKSUM_ANNOTATION, self.annotation[:16],
+                                                                    self.checksum_before[:16]))
+        return before
+
+    def remember(self, checksum, annotation):
+        """A content whose annotation is known (the backup being restored)."""
+        if self.reloader is not None and checksum and checksum not in self.reloader.known:
+            self.reloader.known[checksum] = annotation
+
+    def result(self):
+        return {
+            "target": "configmap",
+            "configmap": {"namespace": self.target.namespace, "name": self.target.name, "key": self.key,
+                          "resource_version": self.target.resource_version},
+            "deployment": self.params["deployment"] if self.rollout else None,
+            "checksum_annotation": {"before": self.annotation, "after": self.annotation},
+            "rollout": None,
+        }
+
+    def preview(self, new_data, result):
+        """Check mode: server-side dry runs of both patches; fills would_restart and the annotation."""
+        self.target.write(new_data, dry_run=True)
+        data = dict(self.target.data)
+        data[self.key] = new_data.decode("utf-8")
+        if self.reloader is None:
+            result["would_restart"] = False
+            return
+        wanted = self.reloader.wanted(data)
+        result["checksum_annotation"]["after"] = wanted
+        result["would_restart"] = wanted != self.annotation
+        if result["would_restart"]:
+            self.reloader.patch(wanted, dry_run=True)
+
+    def backup_extra(self):
+        return {"namespace": self.target.namespace, "configmap": self.target.name, "key": self.key,
+                "resource_version": self.target.resource_version, "configmap_checksum": self.checksum_before,
+                "annotation": self.annotation, "deployment": self.params["deployment"]}

@@ -396,19 +396,13 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.airlock.incident.plugins.module_utils import airlock_config as schema
 from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import require_kubernetes
 from ansible_collections.airlock.incident.plugins.module_utils.k8s_config_target import (
-    CHECKSUM_ANNOTATION,
     CONFIG_KEY,
-    ConfigMapTarget,
-    RolloutReloader,
+    Cluster,
     apply_configmap_change,
-    configmap_checksum,
-    connect,
     file_only_options,
     precheck_settings,
     target_arg_spec,
-    template_annotation,
     validate_target_params,
 )
 from ansible_collections.airlock.incident.plugins.module_utils.safe_change import (
@@ -507,74 +501,6 @@ def _check_params(module):
             module.fail_json(msg="refusing to change %s of configmap %s/%s, nothing was touched (no API call was made): "
                                  "%s" % (CONFIG_KEY, params["namespace"], params["configmap"], "; ".join(errors)),
                              errors=errors)
-
-
-class Cluster(object):
-    """The ConfigMap target's state read before the change: the target, the reloader, the annotation."""
-
-    def __init__(self, module):
-        params = module.params
-        require_kubernetes(module)
-        self.k8s = connect(params)
-        self.target = ConfigMapTarget(self.k8s, params["configmap"], CONFIG_KEY)
-        self.reloader = None
-        self.annotation = None
-        self.checksum_before = None
-        self.params = params
-
-    def read(self):
-        before = self.target.read()
-        if before is None:
-            raise AirlockIncidentError("%s does not exist: configmap %s/%s has no %s key; this module changes an "
-                                       "existing Airlock configuration, it never creates one"
-                                       % (self.target.what(), self.target.namespace, self.target.name, CONFIG_KEY))
-        self.checksum_before = configmap_checksum(self.target.data)
-        if self.params["restart"] == "rollout":
-            probe = RolloutReloader(self.k8s, self.params["deployment"], self.target, {}, self.params["wait_timeout"])
-            self.annotation = template_annotation(probe.check())
-            self.reloader = RolloutReloader(self.k8s, self.params["deployment"], self.target,
-                                            {self.checksum_before: self.annotation}, self.params["wait_timeout"])
-            if self.annotation is not None and self.annotation != self.checksum_before:
-                self.warning = ("the pod template's %s (%s...) does not match the ConfigMap's content (%s...): the pods "
-                                "may run an older configuration" % (CHECKSUM_ANNOTATION, self.annotation[:16],
-                                                                    self.checksum_before[:16]))
-        return before
-
-    warning = None
-
-    def remember(self, checksum, annotation):
-        """A content whose annotation is known (the backup being restored)."""
-        if self.reloader is not None and checksum and checksum not in self.reloader.known:
-            self.reloader.known[checksum] = annotation
-
-    def result(self):
-        return {
-            "target": "configmap",
-            "configmap": {"namespace": self.target.namespace, "name": self.target.name, "key": CONFIG_KEY,
-                          "resource_version": self.target.resource_version},
-            "deployment": self.params["deployment"] if self.params["restart"] == "rollout" else None,
-            "checksum_annotation": {"before": self.annotation, "after": self.annotation},
-            "rollout": None,
-        }
-
-    def preview(self, new_data, result):
-        """Check mode: server-side dry runs of both patches; fills would_restart and the annotation."""
-        self.target.write(new_data, dry_run=True)
-        data = dict(self.target.data)
-        data[CONFIG_KEY] = new_data.decode("utf-8")
-        if self.reloader is None:
-            result["would_restart"] = False
-            return
-        wanted = self.reloader.wanted(data)
-        result["checksum_annotation"]["after"] = wanted
-        result["would_restart"] = wanted != self.annotation
-        if result["would_restart"]:
-            self.reloader.patch(wanted, dry_run=True)
-
-    def backup_extra(self):
-        return {"namespace": self.target.namespace, "configmap": self.target.name, "key": CONFIG_KEY,
-                "resource_version": self.target.resource_version, "configmap_checksum": self.checksum_before,
-                "annotation": self.annotation, "deployment": self.params["deployment"]}
 
 
 def _base_result(target, before, cluster=None):
@@ -783,9 +709,12 @@ def main():
     cluster = None
     try:
         if module.params["target"] == "configmap":
-            cluster = Cluster(module)
+            cluster = Cluster(module, CONFIG_KEY, module.params["restart"] == "rollout")
             target = cluster.target
             before = cluster.read()
+            if before is None:
+                module.fail_json(msg="configmap: %s/%s has no %s key; this module changes an existing Airlock "
+                                     "configuration, it never creates one" % (target.namespace, target.name, CONFIG_KEY))
             if cluster.warning:
                 module.warn(cluster.warning)
         else:
