@@ -349,6 +349,24 @@ def _annotation_text(value):
     return "removed" if value is None else value[:16] + "..."
 
 
+def mark_backup(store, backup_path, exc):
+    """Record in the backup's sidecar how a failed change ended.
+
+    A change that was not applied or was rolled back is marked ``rolled_back``
+    (the target holds the backup's content again, so it is no revert target);
+    a change whose restore failed is marked ``restore_failed`` and stays a
+    revert target.
+    """
+    if not backup_path:
+        return
+    if "reload" not in exc.result:
+        store.mark(backup_path, rolled_back=True, rollback_reason="not applied: " + exc.msg)
+    elif exc.result.get("rolled_back"):
+        store.mark(backup_path, rolled_back=True, rollback_reason=exc.msg)
+    else:
+        store.mark(backup_path, restore_failed=True, failure=exc.msg)
+
+
 def apply_configmap_change(target, new_data, old_data, backup_path, reloader, verify_url=None, verify_timeout=30.0,
                            validate_certs=True, what="configuration"):
     """Write the key, roll, verify; on failure restore the key and the annotation, roll again and raise.
@@ -381,15 +399,16 @@ def apply_configmap_change(target, new_data, old_data, backup_path, reloader, ve
         problem = first["detail"]
 
     # restore: the previous key content (with the resourceVersion we wrote), then the previous annotation
-    outcome["rolled_back"] = True
     if old_data is None:
         raise AirlockIncidentError("%s after the %s change; %s had no %s before, so there is nothing to restore "
                                    "(backup: none)" % (problem, what, target.what(), target.key), **outcome)
     try:
         target.write(old_data)
     except AirlockIncidentError as exc:
-        raise AirlockIncidentError("%s after the %s change; could NOT restore %s: %s. The previous content is in %s"
+        raise AirlockIncidentError("%s after the %s change; could NOT restore %s: %s. The previous content is in %s "
+                                   "(the pod-template annotation was left as it is)"
                                    % (problem, what, target.what(), exc.msg, backup_path), **outcome)
+    outcome["rolled_back"] = True
     restored = "restored %s from %s" % (target.what(), backup_path)
     try:
         second = reloader.run()

@@ -401,6 +401,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s_config_target
     Cluster,
     apply_configmap_change,
     file_only_options,
+    mark_backup,
     precheck_settings,
     target_arg_spec,
     validate_target_params,
@@ -539,7 +540,7 @@ def _commit_configmap(module, cluster, before, new_data, result, kind, extra=Non
                                          validate_certs=params["validate_certs"], what="configuration")
     except AirlockIncidentError as exc:
         applied = "reload" in exc.result
-        store.mark(backup_path, rolled_back=True, rollback_reason=exc.msg if applied else "not applied: " + exc.msg)
+        mark_backup(store, backup_path, exc)
         last = exc.result.get("rollback_reload") or exc.result.get("reload") or {}
         result.update(changed=applied, restarted=False, verified=False, rolled_back=bool(exc.result.get("rolled_back")),
                       rollout=last.get("rollout"), not_ready_pods=(exc.result.get("reload") or {}).get("not_ready_pods"))

@@ -459,6 +459,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s_config_target
     Cluster,
     apply_configmap_change,
     file_only_options,
+    mark_backup,
     target_arg_spec,
     validate_target_params,
 )
@@ -717,8 +718,7 @@ def run_configmap(module, source, report):
                                          validate_certs=params["validate_certs"], what="policy")
     except AirlockIncidentError as exc:
         applied = "reload" in exc.result
-        if backup_path:
-            store.mark(backup_path, rolled_back=True, rollback_reason=exc.msg if applied else "not applied: " + exc.msg)
+        mark_backup(store, backup_path, exc)
         last = exc.result.get("rollback_reload") or exc.result.get("reload") or {}
         current = (target.data or {}).get(POLICY_KEY)
         result.update(changed=applied, rolled_back=bool(exc.result.get("rolled_back")), verified=False, reloaded=False,

@@ -165,3 +165,51 @@ class TestPrecheckSettings(object):
 
     def test_not_a_mapping(self):
         assert kct.precheck_settings(["a"]) == ["settings: expected a mapping of Airlock config keys, got list"]
+
+
+class _Target(object):
+    kind = "configmap"
+    backup_name = "airlock-config.config.yaml"
+
+    @staticmethod
+    def describe():
+        return "configmap/airlock-system/airlock-config/config.yaml"
+
+
+class TestMarkBackup(object):
+    """How a failed change is recorded decides whether its backup stays a revert target."""
+
+    def _store(self, tmp_path):
+        from ansible_collections.airlock.incident.plugins.module_utils.safe_change import BackupStore
+
+        store = BackupStore(str(tmp_path))
+        path = store.save(_Target(), CONFIG.encode(), incident_id="INC-1")
+        return store, path
+
+    def _sidecar(self, path):
+        with open(path + ".json") as stream:
+            return json.load(stream)
+
+    def test_not_applied(self, tmp_path):
+        store, path = self._store(tmp_path)
+        kct.mark_backup(store, path, kct.AirlockIncidentError("conflict", status=409))
+        assert self._sidecar(path)["rolled_back"] is True
+        assert self._sidecar(path)["rollback_reason"] == "not applied: conflict"
+        assert store.entries(_Target(), incident_id="INC-1") == []
+
+    def test_rolled_back(self, tmp_path):
+        store, path = self._store(tmp_path)
+        kct.mark_backup(store, path, kct.AirlockIncidentError("stuck; rolled back", reload={}, rolled_back=True))
+        assert self._sidecar(path)["rolled_back"] is True
+        assert store.entries(_Target(), incident_id="INC-1") == []
+
+    def test_restore_failed_stays_a_revert_target(self, tmp_path):
+        store, path = self._store(tmp_path)
+        kct.mark_backup(store, path, kct.AirlockIncidentError("could NOT restore", reload={}, rolled_back=False))
+        meta = self._sidecar(path)
+        assert meta["restore_failed"] is True and "rolled_back" not in meta
+        assert [entry["path"] for entry in store.entries(_Target(), incident_id="INC-1")] == [path]
+
+    def test_no_backup(self, tmp_path):
+        store, _path = self._store(tmp_path)
+        assert kct.mark_backup(store, None, kct.AirlockIncidentError("x")) is None
