@@ -737,7 +737,8 @@ def main():
             fields.pop(internal, None)
         module.fail_json(msg=exc.msg, **fields)
     except (IOError, OSError) as exc:
-        module.fail_json(msg="%s: %s" % (module.params["path"] or module.params["backup_dir"], exc))
+        where = os.path.abspath(os.path.expanduser(module.params["path"])) if module.params["path"] else module.params["backup_dir"]
+        module.fail_json(msg="%s: %s" % (where, exc))
 
 
 if __name__ == "__main__":
