@@ -737,7 +737,7 @@ def main():
             fields.pop(internal, None)
         module.fail_json(msg=exc.msg, **fields)
     except (IOError, OSError) as exc:
-        where = os.path.abspath(os.path.expanduser(module.params["path"])) if module.params["path"] else module.params["backup_dir"]
+        where = os.path.abspath(module.params["path"]) if module.params["path"] else module.params["backup_dir"]
         module.fail_json(msg="%s: %s" % (where, exc))
 
 
