@@ -7,9 +7,10 @@
 Used by ``airlock.incident.config`` and ``airlock.incident.policy``.
 
 * ``FileTarget`` is the host-file target (``config.yaml``/``policy.rego`` on a
-  host). A Kubernetes ConfigMap target would offer the same ``read``/``write``
-  /``describe`` methods (one key of the ConfigMap, written with a
-  resourceVersion precondition) and a rollout restart as its reload.
+  host). The Kubernetes ConfigMap target (``k8s_config_target.ConfigMapTarget``)
+  offers the same ``read``/``write``/``describe`` methods (one key of the
+  ConfigMap, written with a resourceVersion precondition) and a rolling
+  restart as its reload.
 * ``BackupStore`` keeps every previous content in a directory (for example
   the incident's evidence directory) under a name with the UTC time and the
   sha256, with a JSON sidecar; files are created exclusively, never
@@ -130,8 +131,8 @@ class BackupStore(object):
         if not os.path.isdir(self.directory):
             os.makedirs(self.directory, 0o700)
         digest = sha256_bytes(data)
-        base = "%s.%s.%s.%s" % (os.path.basename(target.describe()), incident_id or "no-incident", utc_stamp(),
-                                digest[:16])
+        name = getattr(target, "backup_name", None) or os.path.basename(target.describe())
+        base = "%s.%s.%s.%s" % (name, incident_id or "no-incident", utc_stamp(), digest[:16])
         attempt = 0
         while True:
             name = base + ("" if not attempt else "-%d" % attempt) + ".bak"

@@ -36,32 +36,108 @@ description:
     O(revert_to=oldest) to undo every change of the incident), restarting and verifying the same way.
   - With ruamel.yaml on the host, comments, key order and quoting are kept; with PyYAML only, comments are
     lost (the backup keeps them).
+  - With O(target=configmap) the document is the C(config.yaml) key of the Helm chart's ConfigMap
+    C(<fullname>-config) (O(configmap), default V(airlock-config)) instead of a file. Only that key is written
+    (C(policy.rego) stays byte-identical), with the resourceVersion read before as a precondition, so a
+    concurrent edit makes the task fail instead of being overwritten. The same validation, backup (in
+    O(backup_dir), required), diff, check mode and O(state=reverted) apply.
+  - On Kubernetes Airlock loads the change by a rolling restart of O(deployment) (O(restart=rollout), the default
+    there); the pod-template annotation C(airlock.incident/config-checksum) is set to the sha256 of the
+    ConfigMap's C(config.yaml) and C(policy.rego), so unchanged content restarts nothing. The module waits for
+    the rollout (at most O(wait_timeout)) and then, with O(verify_url), for C(/live) and C(/ready). If the
+    rollout does not complete or the service is not healthy, the previous C(config.yaml) and the previous
+    annotation are restored, the module waits for that rollout, and the task fails saying what was restored and
+    why. Changing the ConfigMap needs O(confirm) equal to O(incident_id).
+  - There is never a C(kill -HUP 1) reload, because the released Airlock does not handle SIGHUP (the process dies).
 author:
   - airlock.incident contributors (@airlock-incident)
 attributes:
   check_mode:
     support: full
     description: Validates and reports the change (RV(changed_keys), RV(diff), RV(would_restart)); writes nothing,
-      makes no backup and restarts nothing.
+      makes no backup and restarts nothing. With O(target=configmap) the ConfigMap and Deployment patches are sent
+      as server-side dry runs (validated, stored nowhere).
   diff_mode:
     support: full
     description: Shows the YAML text before and after the change.
   platform:
     support: full
     platforms: posix
-    description: Changes a file on the managed host. A Kubernetes ConfigMap target is not implemented yet.
+    description: Changes a file on the managed host (O(target=file)), or the ConfigMap of the Helm chart through
+      the Kubernetes API (O(target=configmap); runs where the kubernetes Python client reaches the API server).
   idempotent:
     support: full
     description: >-
-      When the merged document equals the current one nothing is written and nothing restarts; a second
-      O(state=reverted) finds the content already restored.
+      When the merged document equals the current one nothing is written and nothing restarts (on Kubernetes
+      the pod template is not touched, so no new ReplicaSet); a second O(state=reverted) finds the content
+      already restored.
 options:
+  target:
+    description:
+      - Where the configuration lives. V(file) is a C(config.yaml) on the managed host (O(path)). V(configmap) is
+        the C(config.yaml) key of O(configmap) in O(namespace), rolled out by restarting O(deployment).
+    type: str
+    choices: [file, configmap]
+    default: file
+    version_added: 0.2.0
   path:
     description:
       - The Airlock C(config.yaml) on the host. It must exist; the module never creates a configuration.
       - A symlink is written through (its target is replaced, the link is kept).
+      - Required with O(target=file); not used with O(target=configmap).
     type: path
-    required: true
+  configmap:
+    description:
+      - With O(target=configmap), the ConfigMap holding C(config.yaml) and C(policy.rego); the chart names it
+        C(<fullname>-config).
+    type: str
+    default: airlock-config
+    version_added: 0.2.0
+  deployment:
+    description:
+      - With O(target=configmap), the Deployment that mounts O(configmap) and is rolled after a change; the chart
+        names it C(<fullname>).
+    type: str
+    default: airlock
+    version_added: 0.2.0
+  namespace:
+    description:
+      - With O(target=configmap), the namespace of O(configmap) and O(deployment).
+    type: str
+    default: airlock-system
+    version_added: 0.2.0
+  confirm:
+    description:
+      - With O(target=configmap), must equal O(incident_id) for the ConfigMap to be changed. Not needed in check
+        mode.
+    type: str
+    version_added: 0.2.0
+  wait_timeout:
+    description:
+      - With O(target=configmap), seconds (1 to 3600) to wait for the rollout after the change, and again after
+        a restore.
+    type: int
+    default: 300
+    version_added: 0.2.0
+  kubeconfig:
+    description:
+      - With O(target=configmap), path to a kubeconfig file. Defaults to E(K8S_AUTH_KUBECONFIG), then the kubernetes
+        client's own default (E(KUBECONFIG), then C(~/.kube/config)).
+    type: path
+    version_added: 0.2.0
+  context:
+    description:
+      - With O(target=configmap), the kubeconfig context to use. Defaults to E(K8S_AUTH_CONTEXT), then the current
+        context.
+    type: str
+    version_added: 0.2.0
+  request_timeout:
+    description:
+      - With O(target=configmap), seconds one API request may take (more than 0, at most 300). Requests are not
+        retried.
+    type: float
+    default: 10.0
+    version_added: 0.2.0
   settings:
     description:
       - Nested Airlock settings (snake_case keys, as in C(config.yaml)) merged into the document.
@@ -77,12 +153,12 @@ options:
     description:
       - Directory where previous contents are kept, for example the incident's evidence directory. Created
         (mode 0700) if missing.
-      - Defaults to the directory of O(path).
+      - Defaults to the directory of O(path). Required with O(target=configmap).
     type: path
   incident_id:
     description:
       - The incident this change belongs to; recorded in the backup name and metadata.
-      - Required when O(state=reverted).
+      - Required when O(state=reverted), and with O(target=configmap).
     type: str
   revert_to:
     description:
@@ -95,10 +171,13 @@ options:
     description:
       - How to restart Airlock after a change. V(none) only writes the file (it takes effect at the next
         restart). V(command) runs O(restart_command). V(systemd) runs C(systemctl restart) O(service_name).
+      - With O(target=configmap), V(rollout) (the default there) rolls O(deployment) through the checksum
+        annotation and waits for it; V(none) only changes the ConfigMap (the pods keep the old configuration
+        until they restart). V(command) and V(systemd) are for O(target=file) only.
+      - Defaults to V(none) with O(target=file) and V(rollout) with O(target=configmap).
       - There is no signal option, because the released Airlock does not handle SIGHUP (it dies).
     type: str
-    choices: [none, command, systemd]
-    default: none
+    choices: [none, command, systemd, rollout]
   restart_command:
     description:
       - Command (argv list, no shell) that restarts Airlock and returns 0 when it did. Required with
@@ -127,13 +206,17 @@ options:
     default: true
 requirements:
   - PyYAML (ships with ansible-core); ruamel.yaml is used when installed, to keep comments.
+  - kubernetes (Python client), with O(target=configmap) only.
 notes:
+  - With O(target=configmap) the kubernetes Python client is needed, and C(get) and C(patch) on C(configmaps) and
+    C(deployments) and C(list) on C(pods) in O(namespace).
   - Keys containing C(_) cannot be set through Airlock's C(AIRLOCK_*) environment overrides; this module changes
     the file, which is the only reliable way to set them.
   - C(rate_limiting) is parsed by newer builds and ignored by the current Airlock release.
 seealso:
   - module: airlock.incident.policy
   - module: airlock.incident.health
+  - module: airlock.incident.rollout_restart
 """
 
 EXAMPLES = r"""
@@ -165,6 +248,30 @@ EXAMPLES = r"""
     restart_command: [/usr/local/bin/airlock-restart]
     verify_url: http://127.0.0.1:8080
 
+- name: On Kubernetes - merge into config.yaml of the airlock-config ConfigMap and roll the Deployment
+  airlock.incident.config:
+    target: configmap
+    namespace: airlock-system
+    configmap: airlock-config
+    deployment: airlock
+    settings:
+      rate_limiting:
+        per_token: "10/min"
+    incident_id: INC-20261128-001
+    confirm: INC-20261128-001
+    backup_dir: /var/lib/airlock-incidents/INC-20261128-001/backups
+    wait_timeout: 300
+  register: airlock_config_k8s
+
+- name: On Kubernetes - undo the incident's changes to the ConfigMap and roll again
+  airlock.incident.config:
+    target: configmap
+    state: reverted
+    revert_to: oldest
+    incident_id: INC-20261128-001
+    confirm: INC-20261128-001
+    backup_dir: /var/lib/airlock-incidents/INC-20261128-001/backups
+
 - name: Close the incident - undo every change it made
   airlock.incident.config:
     path: /etc/airlock/config.yaml
@@ -179,10 +286,58 @@ EXAMPLES = r"""
 
 RETURN = r"""
 path:
-  description: The configuration file changed (or checked).
+  description: The configuration file changed (or checked); null with O(target=configmap).
   returned: always
   type: str
   sample: /etc/airlock/config.yaml
+target:
+  description: V(configmap).
+  returned: with O(target=configmap)
+  type: str
+  version_added: 0.2.0
+configmap:
+  description: The ConfigMap changed (or checked) and its resourceVersion after the task.
+  returned: with O(target=configmap)
+  type: dict
+  version_added: 0.2.0
+  contains:
+    namespace:
+      description: Its namespace.
+      type: str
+    name:
+      description: Its name.
+      type: str
+    key:
+      description: The key written, V(config.yaml).
+      type: str
+    resource_version:
+      description: The resourceVersion after the task (unchanged in check mode and when nothing changed).
+      type: str
+  sample: {namespace: airlock-system, name: airlock-config, key: config.yaml, resource_version: "4711"}
+deployment:
+  description: The Deployment rolled after a change; null with O(restart=none).
+  returned: with O(target=configmap)
+  type: str
+  version_added: 0.2.0
+checksum_annotation:
+  description: The pod-template annotation C(airlock.incident/config-checksum) before and after the task (what it
+    would be, in check mode); null means absent.
+  returned: with O(target=configmap)
+  type: dict
+  version_added: 0.2.0
+  sample: {before: null, after: 6f0c2d1e...}
+rollout:
+  description: Rollout progress at the end of the last wait (C(complete), C(failed), C(message), replica counts);
+    null when nothing rolled.
+  returned: with O(target=configmap)
+  type: dict
+  version_added: 0.2.0
+not_ready_pods:
+  description: Pods that were not ready when the rollout of the change timed out, with the reason.
+  returned: with O(target=configmap), when the change was rolled back
+  type: list
+  elements: dict
+  version_added: 0.2.0
 changed_keys:
   description: Dotted keys whose value changed (or would change in check mode). A list counts as one value.
   returned: always
@@ -203,7 +358,8 @@ verified:
   returned: always
   type: bool
 rolled_back:
-  description: The previous content was restored because the service did not come back healthy.
+  description: The previous content was restored because the service did not come back healthy (on Kubernetes
+    also the previous checksum annotation, because the rollout did not complete or the service was unhealthy).
   returned: always
   type: bool
 would_restart:
@@ -240,6 +396,16 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.airlock.incident.plugins.module_utils import airlock_config as schema
 from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.k8s_config_target import (
+    CONFIG_KEY,
+    Cluster,
+    apply_configmap_change,
+    file_only_options,
+    mark_backup,
+    precheck_settings,
+    target_arg_spec,
+    validate_target_params,
+)
 from ansible_collections.airlock.incident.plugins.module_utils.safe_change import (
     BackupStore,
     FileTarget,
@@ -258,6 +424,11 @@ from ansible_collections.airlock.incident.plugins.module_utils.yaml_merge import
     merge_text,
     text_diff,
 )
+
+
+def _name(target):
+    """How messages name the target: the file path, or the key of the ConfigMap."""
+    return target.path if target.kind == "file" else target.what()
 
 
 def _decode(data, path):
@@ -296,6 +467,21 @@ def _check_params(module):
         params["verify_url"] = check_verify_url(params["verify_url"])
     except ValueError as exc:
         module.fail_json(msg=str(exc))
+    configmap = params["target"] == "configmap"
+    if params["restart"] is None:
+        params["restart"] = "rollout" if configmap else "none"
+    if configmap and params["restart"] not in ("rollout", "none"):
+        module.fail_json(msg="restart: invalid value %r with target=configmap; accepted values: rollout (a rolling restart "
+                             "through the checksum annotation), none" % params["restart"])
+    if not configmap and params["restart"] == "rollout":
+        module.fail_json(msg="restart: rollout is only for target=configmap; with target=file accepted values: none, "
+                             "command, systemd")
+    error = file_only_options(params, ("path", "restart_command", "service_name"))
+    if error:
+        module.fail_json(msg=error)
+    errors = validate_target_params(params, module.check_mode)
+    if errors:
+        module.fail_json(msg="; ".join(errors))
     if params["state"] == "present" and not params["settings"]:
         module.fail_json(msg="settings: required (a non-empty mapping of Airlock config keys) when state=present")
     if params["state"] == "reverted" and not params["incident_id"]:
@@ -309,10 +495,17 @@ def _check_params(module):
                          % params["verify_timeout"])
     if params["verify_url"] and params["restart"] == "none":
         module.warn("verify_url is only used after a restart; restart=none, so the service is not checked")
+    if configmap and params["state"] == "present":
+        # Everything that can be known from the settings alone is refused before any API call.
+        errors = precheck_settings(params["settings"])
+        if errors:
+            module.fail_json(msg="refusing to change %s of configmap %s/%s, nothing was touched (no API call was made): "
+                                 "%s" % (CONFIG_KEY, params["namespace"], params["configmap"], "; ".join(errors)),
+                             errors=errors)
 
 
-def _base_result(target, before):
-    return {
+def _base_result(target, before, cluster=None):
+    result = {
         "changed": False,
         "path": target.path,
         "changed_keys": [],
@@ -327,10 +520,52 @@ def _base_result(target, before):
         "yaml_engine": None,
         "msg": "",
     }
+    if cluster is not None:
+        result.update(cluster.result())
+    return result
 
 
-def _commit(module, target, before, new_data, result, kind, extra=None):
+def _commit_configmap(module, cluster, before, new_data, result, kind, extra=None):
+    params = module.params
+    target = cluster.target
+    store = BackupStore(params["backup_dir"])
+    metadata = cluster.backup_extra()
+    metadata.update(extra or {})
+    backup_path = store.save(target, before, incident_id=params["incident_id"], kind=kind,
+                             module="airlock.incident.config", extra=metadata)
+    result["backup_path"] = backup_path
+    try:
+        outcome = apply_configmap_change(target, new_data, before, backup_path, cluster.reloader,
+                                         verify_url=params["verify_url"], verify_timeout=params["verify_timeout"],
+                                         validate_certs=params["validate_certs"], what="configuration")
+    except AirlockIncidentError as exc:
+        applied = "reload" in exc.result
+        mark_backup(store, backup_path, exc)
+        last = exc.result.get("rollback_reload") or exc.result.get("reload") or {}
+        result.update(changed=applied, restarted=False, verified=False, rolled_back=bool(exc.result.get("rolled_back")),
+                      rollout=last.get("rollout"), not_ready_pods=(exc.result.get("reload") or {}).get("not_ready_pods"))
+        result["checksum_annotation"]["after"] = last.get("annotation_after", cluster.annotation)
+        result["configmap"]["resource_version"] = target.resource_version
+        current = (target.data or {}).get(CONFIG_KEY)
+        result["sha256_after"] = sha256_bytes(current.encode("utf-8")) if current is not None else None
+        result["msg"] = exc.msg
+        module.fail_json(**result)
+    reload_result = outcome["reload"] or {}
+    result.update(changed=True, restarted=bool(reload_result.get("patched") and reload_result.get("ok")),
+                  verified=outcome["verified"], rolled_back=False, sha256_after=sha256_bytes(new_data),
+                  rollout=reload_result.get("rollout"))
+    result["configmap"]["resource_version"] = target.resource_version
+    if cluster.reloader is not None:
+        result["checksum_annotation"]["after"] = reload_result.get("annotation_after")
+    else:
+        module.warn("restart=none: the Airlock pods keep the previous configuration until they restart (Airlock reads "
+                    "config.yaml only at start)")
+
+
+def _commit(module, target, before, new_data, result, kind, extra=None, cluster=None):
     """Back up, write, restart, verify (and roll back); updates ``result``."""
+    if cluster is not None:
+        return _commit_configmap(module, cluster, before, new_data, result, kind, extra)
     params = module.params
     store = BackupStore(params["backup_dir"] or os.path.dirname(target.path))
     backup_path = store.save(target, before, incident_id=params["incident_id"], kind=kind,
@@ -352,58 +587,73 @@ def _commit(module, target, before, new_data, result, kind, extra=None):
     if not reloader.active:
         module.warn("Airlock reads config.yaml only at start: the change takes effect at the next restart "
                     "(set restart to restart it now)")
+    return None
 
 
-def present(module, target, before):
+def _done(result, cluster):
+    """The tail of a success message: what happened after the write."""
+    if cluster is not None:
+        if result["verified"]:
+            return ", rolled out %s and verified" % result["deployment"]
+        if result["restarted"]:
+            return ", rolled out %s" % result["deployment"]
+        return ""
+    return (", restarted and verified" if result["verified"] else (", restarted" if result["restarted"] else ""))
+
+
+def present(module, target, before, cluster=None):
     params = module.params
-    text = _decode(before, target.path)
+    name = _name(target)
+    text = _decode(before, name)
     try:
         new_text, old_doc, new_doc, keys, engine = merge_text(text, params["settings"])
     except YamlMergeError as exc:
-        module.fail_json(msg="%s: %s; nothing was changed" % (target.path, exc))
+        module.fail_json(msg="%s: %s; nothing was changed" % (name, exc))
     errors, warnings = _check_document(new_doc, params["settings"])
     for warning in warnings:
         module.warn(warning)
-    result = _base_result(target, before)
+    result = _base_result(target, before, cluster)
     result["yaml_engine"] = engine
     if errors:
         result["changed_keys"] = keys
-        result["msg"] = "refusing to change %s, nothing was touched: %s" % (target.path, "; ".join(errors))
+        result["msg"] = "refusing to change %s, nothing was touched: %s" % (name, "; ".join(errors))
         module.fail_json(errors=errors, **result)
     result["changed_keys"] = keys
     if not keys:
-        result["msg"] = "%s already has these settings; nothing to do" % target.path
+        result["msg"] = "%s already has these settings; nothing to do" % name
         module.exit_json(**result)
     new_data = new_text.encode("utf-8")
-    result["diff"] = text_diff(text, new_text, "%s (before)" % target.path, "%s (after)" % target.path)
+    result["diff"] = text_diff(text, new_text, "%s (before)" % name, "%s (after)" % name)
     result["sha256_after"] = sha256_bytes(new_data)
     result["would_restart"] = params["restart"] != "none"
     if engine != "ruamel.yaml":
         module.warn("ruamel.yaml is not installed on the host: comments of %s are dropped (the backup keeps them)"
-                    % target.path)
+                    % name)
     if module.check_mode:
+        if cluster is not None:
+            cluster.preview(new_data, result)
         result["changed"] = True
-        result["msg"] = "would change %s in %s%s" % (", ".join(keys), target.path,
-                                                     " and restart Airlock" if result["would_restart"] else "")
+        result["msg"] = "would change %s in %s%s" % (", ".join(keys), name, (
+            " and restart Airlock" if cluster is None else " and roll out deployment %s" % params["deployment"])
+            if result["would_restart"] else "")
         module.exit_json(**result)
-    _commit(module, target, before, new_data, result, "pre-change", extra={"changed_keys": keys})
-    result["msg"] = "changed %s in %s%s" % (", ".join(keys), target.path,
-                                            ", restarted and verified" if result["verified"] else
-                                            (", restarted" if result["restarted"] else ""))
+    _commit(module, target, before, new_data, result, "pre-change", extra={"changed_keys": keys}, cluster=cluster)
+    result["msg"] = "changed %s in %s%s" % (", ".join(keys), name, _done(result, cluster))
     module.exit_json(**result)
 
 
-def reverted(module, target, before):
+def reverted(module, target, before, cluster=None):
     params = module.params
+    name = _name(target)
     store = BackupStore(params["backup_dir"] or os.path.dirname(target.path))
     entries = store.entries(target, incident_id=params["incident_id"], kinds=("pre-change",))
     if not entries:
         module.fail_json(msg="no backup of %s for incident %s in %s: nothing to revert to" % (
-            target.path, params["incident_id"], store.directory))
+            name, params["incident_id"], store.directory))
     entry = entries[-1] if params["revert_to"] == "newest" else entries[0]
     data = BackupStore.read(entry)
-    result = _base_result(target, before)
-    text_before = _decode(before, target.path)
+    result = _base_result(target, before, cluster)
+    text_before = _decode(before, name)
     text_after = _decode(data, entry["path"])
     keys = []
     try:
@@ -415,60 +665,80 @@ def reverted(module, target, before):
     except YamlMergeError as exc:
         errors = ["%s: %s" % (entry["path"], exc)]
     if data == before:
-        result["msg"] = "%s already has the content of %s; nothing to do" % (target.path, entry["path"])
+        result["msg"] = "%s already has the content of %s; nothing to do" % (name, entry["path"])
         module.exit_json(**result)
     for error in errors:
         module.warn("the backup being restored does not validate: %s" % error)
     result.update(changed_keys=keys, sha256_after=sha256_bytes(data), would_restart=params["restart"] != "none",
-                  diff=text_diff(text_before, text_after, "%s (before)" % target.path, entry["path"]))
+                  diff=text_diff(text_before, text_after, "%s (before)" % name, entry["path"]))
+    if cluster is not None:
+        cluster.remember(entry.get("configmap_checksum"), entry.get("annotation"))
     if module.check_mode:
+        if cluster is not None:
+            cluster.preview(data, result)
         result["changed"] = True
-        result["msg"] = "would restore %s from %s" % (target.path, entry["path"])
+        result["msg"] = "would restore %s from %s" % (name, entry["path"])
         module.exit_json(**result)
-    _commit(module, target, before, data, result, "pre-revert", extra={"restores": entry["path"]})
-    result["msg"] = "restored %s from %s%s" % (target.path, entry["path"],
-                                               ", restarted and verified" if result["verified"] else "")
+    _commit(module, target, before, data, result, "pre-revert", extra={"restores": entry["path"]}, cluster=cluster)
+    result["msg"] = "restored %s from %s%s" % (name, entry["path"], _done(result, cluster) if cluster is not None else
+                                               (", restarted and verified" if result["verified"] else ""))
     module.exit_json(**result)
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path", required=True),
+        argument_spec=target_arg_spec(
+            path=dict(type="path"),
             settings=dict(type="dict"),
             state=dict(type="str", default="present", choices=["present", "reverted"]),
             backup_dir=dict(type="path"),
             incident_id=dict(type="str"),
             revert_to=dict(type="str", default="newest", choices=["newest", "oldest"]),
-            restart=dict(type="str", default="none", choices=["none", "command", "systemd"]),
+            restart=dict(type="str", choices=["none", "command", "systemd", "rollout"]),
             restart_command=dict(type="list", elements="str"),
             service_name=dict(type="str"),
             verify_url=dict(type="str"),
             verify_timeout=dict(type="float", default=30.0),
             validate_certs=dict(type="bool", default=True),
         ),
+        required_if=[("target", "file", ["path"])],
         supports_check_mode=True,
     )
     if not HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML"), exception=str(YAML_IMPORT_ERROR))
     _check_params(module)
-    target = FileTarget(module.params["path"])
+    cluster = None
     try:
-        before = target.read()
-    except (IOError, OSError) as exc:
-        module.fail_json(msg="path: cannot read %s: %s" % (target.path, exc))
-    if before is None:
-        module.fail_json(msg="path: %s does not exist; this module changes an existing Airlock configuration, it "
-                             "never creates one" % target.path)
-    try:
-        if module.params["state"] == "present":
-            present(module, target, before)
+        if module.params["target"] == "configmap":
+            cluster = Cluster(module, CONFIG_KEY, module.params["restart"] == "rollout")
+            target = cluster.target
+            before = cluster.read()
+            if before is None:
+                module.fail_json(msg="configmap: %s/%s has no %s key; this module changes an existing Airlock "
+                                     "configuration, it never creates one" % (target.namespace, target.name, CONFIG_KEY))
+            if cluster.warning:
+                module.warn(cluster.warning)
         else:
-            reverted(module, target, before)
+            target = FileTarget(module.params["path"])
+            try:
+                before = target.read()
+            except (IOError, OSError) as exc:
+                module.fail_json(msg="path: cannot read %s: %s" % (target.path, exc))
+            if before is None:
+                module.fail_json(msg="path: %s does not exist; this module changes an existing Airlock configuration, "
+                                     "it never creates one" % target.path)
+        if module.params["state"] == "present":
+            present(module, target, before, cluster)
+        else:
+            reverted(module, target, before, cluster)
     except AirlockIncidentError as exc:
-        module.fail_json(msg=exc.msg, **exc.result)
+        fields = dict(exc.result)
+        for internal in ("status", "unreachable", "conflict"):
+            fields.pop(internal, None)
+        module.fail_json(msg=exc.msg, **fields)
     except (IOError, OSError) as exc:
-        module.fail_json(msg="%s: %s" % (target.path, exc))
+        where = os.path.abspath(module.params["path"]) if module.params["path"] else module.params["backup_dir"]
+        module.fail_json(msg="%s: %s" % (where, exc))
 
 
 if __name__ == "__main__":

@@ -28,24 +28,99 @@ description:
   - The released Airlock has no policy reload. It does not handle SIGHUP (which kills it) and has no
     C(/admin) endpoints, so O(reload=restart) is the default; use V(signal) or V(admin) only for a build
     that documents them.
+  - With O(target=configmap) the policy is deployed as the C(policy.rego) key of the Helm chart's ConfigMap
+    C(<fullname>-config) (O(configmap), default V(airlock-config)), never to an C(airlock-policy) ConfigMap
+    (the chart has none). Only that key is written (C(config.yaml) stays byte-identical), with the
+    resourceVersion read before as a precondition, so a concurrent edit makes the task fail instead of being
+    overwritten. The cluster is contacted only after the policy passed every check.
+  - On Kubernetes O(reload=restart) is a rolling restart of O(deployment) through the pod-template annotation
+    C(airlock.incident/config-checksum) (sha256 of the ConfigMap's C(config.yaml) and C(policy.rego); the same
+    policy changes nothing and restarts nothing). The module waits for the rollout (at most O(wait_timeout)),
+    then, with O(verify_url), for C(/live) and C(/ready); otherwise the previous policy and the previous
+    annotation are restored, the module waits for that rollout, and the task fails saying what was restored and
+    why. The previous policy is kept in O(backup_dir) (required). O(confirm) must equal O(incident_id).
 author:
   - airlock.incident contributors (@airlock-incident)
 attributes:
   check_mode:
     support: full
     description: Validates the policy and reports what would be deployed (RV(decisions), RV(sha256_after));
-      writes nothing and reloads nothing.
+      writes nothing and reloads nothing. With O(target=configmap) the ConfigMap and Deployment patches are sent
+      as server-side dry runs (validated, stored nowhere).
   diff_mode:
     support: full
     description: Shows the policy text before and after (a unified diff).
   platform:
     support: full
     platforms: posix
-    description: Deploys a file on the managed host. A Kubernetes ConfigMap target is not implemented yet.
+    description: Deploys a file on the managed host (O(target=file)), or the C(policy.rego) key of the Helm chart's
+      ConfigMap through the Kubernetes API (O(target=configmap); runs where the kubernetes Python client reaches
+      the API server).
   idempotent:
     support: full
-    description: The deployed policy is compared by sha256; the same policy is neither written nor reloaded.
+    description: The deployed policy is compared by sha256; the same policy is neither written nor reloaded (on
+      Kubernetes the pod template is not touched, so no new ReplicaSet).
 options:
+  target:
+    description:
+      - Where the policy is deployed. V(file) is a file on the managed host (O(dest)). V(configmap) is the
+        C(policy.rego) key of O(configmap) in O(namespace), rolled out by restarting O(deployment).
+    type: str
+    choices: [file, configmap]
+    default: file
+    version_added: 0.2.0
+  configmap:
+    description:
+      - With O(target=configmap), the ConfigMap holding C(config.yaml) and C(policy.rego); the chart names it
+        C(<fullname>-config).
+    type: str
+    default: airlock-config
+    version_added: 0.2.0
+  deployment:
+    description:
+      - With O(target=configmap), the Deployment that mounts O(configmap) and is rolled after a change; the chart
+        names it C(<fullname>).
+    type: str
+    default: airlock
+    version_added: 0.2.0
+  namespace:
+    description:
+      - With O(target=configmap), the namespace of O(configmap) and O(deployment).
+    type: str
+    default: airlock-system
+    version_added: 0.2.0
+  confirm:
+    description:
+      - With O(target=configmap), must equal O(incident_id) for the ConfigMap to be changed. Not needed in check
+        mode.
+    type: str
+    version_added: 0.2.0
+  wait_timeout:
+    description:
+      - With O(target=configmap), seconds (1 to 3600) to wait for the rollout after the change, and again after
+        a restore.
+    type: int
+    default: 300
+    version_added: 0.2.0
+  kubeconfig:
+    description:
+      - With O(target=configmap), path to a kubeconfig file. Defaults to E(K8S_AUTH_KUBECONFIG), then the kubernetes
+        client's own default (E(KUBECONFIG), then C(~/.kube/config)).
+    type: path
+    version_added: 0.2.0
+  context:
+    description:
+      - With O(target=configmap), the kubeconfig context to use. Defaults to E(K8S_AUTH_CONTEXT), then the current
+        context.
+    type: str
+    version_added: 0.2.0
+  request_timeout:
+    description:
+      - With O(target=configmap), seconds one API request may take (more than 0, at most 300). Requests are not
+        retried.
+    type: float
+    default: 10.0
+    version_added: 0.2.0
   src:
     description:
       - A Rego file on the managed host to deploy. Mutually exclusive with O(content).
@@ -58,8 +133,8 @@ options:
   dest:
     description:
       - The deployed policy file Airlock reads (its C(policy.rego_file), e.g. C(/etc/airlock/policy.rego)).
+      - Required with O(target=file); not used with O(target=configmap).
     type: path
-    required: true
   tests:
     description:
       - Known requests and the decision Airlock must make for each. The policy is not deployed unless every
@@ -105,6 +180,10 @@ options:
       - V(admin) POSTs to O(admin_url) with O(admin_token); only for builds that serve it (the release answers
         404).
       - V(none) only deploys the file.
+      - With O(target=configmap) only V(restart) (a rolling restart of O(deployment) through the checksum
+        annotation; no O(restart_command) or O(service_name) needed) and V(none) (only the ConfigMap changes;
+        the pods keep the old policy until they restart) are accepted. A signal would need C(kubectl exec ... kill
+        -HUP 1), which kills the released Airlock.
     type: str
     choices: [restart, signal, admin, none]
     default: restart
@@ -161,14 +240,20 @@ options:
     description:
       - Directory where the previous policy is kept (for example the incident's evidence directory), under a
         name with the incident id, the UTC time and the sha256. Defaults to the directory of O(dest).
+      - Required with O(target=configmap).
     type: path
   incident_id:
     description:
       - The incident this change belongs to; recorded in the backup name and metadata.
+      - Required with O(target=configmap).
     type: str
 requirements:
   - regopy (the rego-cpp Rego engine) on the host that runs the module, for validation.
+  - kubernetes (Python client), with O(target=configmap) only.
 notes:
+  - With O(target=configmap), needs C(get) and C(patch) on C(configmaps) and C(deployments) and C(list) on C(pods) in
+    O(namespace). To undo a deployed policy there, deploy the backup (O(content) with a C(file) lookup of
+    RV(backup_path)); the change is rolled out the same way.
   - regopy 1.5.2 crashes on some valid policies (the infix C(x in coll) evaluated under C(with input as {...}),
     typically in C(test_*) rules); the crash is contained in a child process and reported as an error for that
     test, and decisions are evaluated without the policy's inline C(test_*) rules.
@@ -177,6 +262,7 @@ notes:
 seealso:
   - module: airlock.incident.config
   - module: airlock.incident.health
+  - module: airlock.incident.rollout_restart
 """
 
 EXAMPLES = r"""
@@ -209,6 +295,23 @@ EXAMPLES = r"""
     reload: none
   check_mode: true
 
+- name: On Kubernetes - deploy the fixed policy as policy.rego of airlock-config and roll the Deployment
+  airlock.incident.policy:
+    target: configmap
+    namespace: airlock-system
+    configmap: airlock-config
+    deployment: airlock
+    content: "{{ lookup('ansible.builtin.file', 'files/policy.rego') }}"
+    tests:
+      - name: user reads docs
+        input: {sub: alice, tenant: acme, groups: [mcp-users], method: tools/call, tool: read_file,
+                resource: "mcp://docs/runbook.md", headers: {}}
+        expect: allow
+    incident_id: INC-20261128-003
+    confirm: INC-20261128-003
+    backup_dir: /var/lib/airlock-incidents/INC-20261128-003/backups
+    wait_timeout: 300
+
 - name: A build that documents /admin/policy/reload
   airlock.incident.policy:
     src: /etc/airlock/staging/policy.rego
@@ -222,9 +325,61 @@ EXAMPLES = r"""
 
 RETURN = r"""
 dest:
-  description: The deployed policy file.
+  description: The deployed policy file; null with O(target=configmap).
   returned: always
   type: str
+target:
+  description: V(configmap).
+  returned: with O(target=configmap)
+  type: str
+  version_added: 0.2.0
+configmap:
+  description: The ConfigMap changed (or checked) and its resourceVersion after the task.
+  returned: with O(target=configmap)
+  type: dict
+  version_added: 0.2.0
+  contains:
+    namespace:
+      description: Its namespace.
+      type: str
+    name:
+      description: Its name.
+      type: str
+    key:
+      description: The key written, V(policy.rego).
+      type: str
+    resource_version:
+      description: The resourceVersion after the task (unchanged in check mode and when nothing changed).
+      type: str
+  sample: {namespace: airlock-system, name: airlock-config, key: policy.rego, resource_version: "4711"}
+deployment:
+  description: The Deployment rolled after a change; null with O(reload=none).
+  returned: with O(target=configmap)
+  type: str
+  version_added: 0.2.0
+checksum_annotation:
+  description: The pod-template annotation C(airlock.incident/config-checksum) before and after the task (what it
+    would be, in check mode); null means absent.
+  returned: with O(target=configmap)
+  type: dict
+  version_added: 0.2.0
+would_restart:
+  description: The change rolls (or would roll, in check mode) the Deployment.
+  returned: with O(target=configmap)
+  type: bool
+  version_added: 0.2.0
+rollout:
+  description: Rollout progress at the end of the last wait (C(complete), C(failed), C(message), replica counts);
+    null when nothing rolled.
+  returned: with O(target=configmap)
+  type: dict
+  version_added: 0.2.0
+not_ready_pods:
+  description: Pods that were not ready when the rollout of the change timed out, with the reason.
+  returned: with O(target=configmap), when the change was rolled back
+  type: list
+  elements: dict
+  version_added: 0.2.0
 sha256_before:
   description: sha256 of the deployed policy before the task; null when there was none.
   returned: always
@@ -299,6 +454,15 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.k8s_config_target import (
+    POLICY_KEY,
+    Cluster,
+    apply_configmap_change,
+    file_only_options,
+    mark_backup,
+    target_arg_spec,
+    validate_target_params,
+)
 from ansible_collections.airlock.incident.plugins.module_utils.rego_check import (
     HAS_REGOPY,
     REGOPY_IMPORT_ERROR,
@@ -339,7 +503,19 @@ def _check_params(module):
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     reload_method = params["reload"]
-    if reload_method == "restart" and not (params["restart_command"] or params["service_name"]):
+    configmap = params["target"] == "configmap"
+    if configmap and reload_method not in ("restart", "none"):
+        module.fail_json(msg="reload: invalid value %r with target=configmap; accepted values: restart (a rolling restart "
+                             "of the deployment through the checksum annotation), none. A signal would have to be sent "
+                             "with kubectl exec (kill -HUP 1), which kills the released Airlock" % reload_method)
+    error = file_only_options(params, ("dest", "restart_command", "service_name", "reload_command", "pid_file",
+                                       "admin_url", "admin_token"))
+    if error:
+        module.fail_json(msg=error)
+    errors = validate_target_params(params, module.check_mode)
+    if errors:
+        module.fail_json(msg="; ".join(errors))
+    if not configmap and reload_method == "restart" and not (params["restart_command"] or params["service_name"]):
         module.fail_json(msg="reload=restart needs restart_command (an argv list) or service_name (a systemd unit); "
                              "set reload=none to deploy without reloading")
     if reload_method == "signal" and not (params["pid_file"] or params["reload_command"]):
@@ -389,13 +565,14 @@ def _reloaders(module):
 def run(module):
     params = module.params
     tests, warnings = _check_params(module)
-    target = FileTarget(params["dest"])
+    configmap = params["target"] == "configmap"
+    target = None if configmap else FileTarget(params["dest"])
     if params["src"]:
         source = _read_text(params["src"], "src")
         filename = os.path.basename(params["src"])
     else:
         source = params["content"]
-        filename = os.path.basename(target.path) or "policy.rego"
+        filename = POLICY_KEY if configmap else (os.path.basename(target.path) or "policy.rego")
     test_modules = []
     for path in params["test_files"] or []:
         test_modules.append((os.path.basename(path), _read_text(path, "test_files")))
@@ -413,6 +590,10 @@ def run(module):
     for warning in warnings:
         module.warn(warning)
 
+    if configmap:
+        # The cluster is contacted only after the policy was checked (run_configmap refuses a failed report first).
+        run_configmap(module, source, report)
+        return
     before = target.read()
     new_data = source.encode("utf-8")
     result = {
@@ -476,12 +657,95 @@ def run(module):
     module.exit_json(**result)
 
 
+def run_configmap(module, source, report):
+    """Deploy the validated ``source`` as ``policy.rego`` of the ConfigMap and roll the Deployment."""
+    params = module.params
+    where = "%s of configmap %s/%s" % (POLICY_KEY, params["namespace"], params["configmap"])
+    if not report["ok"]:
+        errors = summarize_failures(report)
+        module.fail_json(msg="refusing to deploy the policy to %s, nothing was touched (no API call was made): %s"
+                         % (where, "; ".join(errors)), errors=errors, decisions=report["decisions"],
+                         rego_tests=report["rego_tests"], changed=False, rolled_back=False, backup_path=None)
+    cluster = Cluster(module, POLICY_KEY, params["reload"] == "restart")
+    target = cluster.target
+    before = cluster.read()
+    if cluster.warning:
+        module.warn(cluster.warning)
+    new_data = source.encode("utf-8")
+    result = {
+        "changed": False,
+        "dest": None,
+        "sha256_before": sha256_bytes(before) if before is not None else None,
+        "sha256_after": sha256_bytes(new_data),
+        "decisions": report["decisions"],
+        "rego_tests": report["rego_tests"],
+        "errors": summarize_failures(report),
+        "reloaded": False,
+        "verified": False,
+        "rolled_back": False,
+        "backup_path": None,
+        "engine": "regopy %s" % report["engine"],
+        "would_restart": False,
+        "msg": "",
+    }
+    result.update(cluster.result())
+    name = target.what()
+    if before == new_data:
+        result["msg"] = "%s already holds this policy (sha256 %s); nothing to do" % (name, result["sha256_after"])
+        module.exit_json(**result)
+    if module._diff:
+        result["diff"] = text_diff(before.decode("utf-8", "replace") if before is not None else "", source,
+                                   "%s (deployed)" % name, "%s (new)" % (params["src"] or "content"))
+    if module.check_mode:
+        cluster.preview(new_data, result)
+        result["changed"] = True
+        result["msg"] = "would deploy the policy to %s (%d known requests passed)%s" % (
+            name, len(report["decisions"]),
+            " and roll out deployment %s" % params["deployment"] if result["would_restart"] else "")
+        module.exit_json(**result)
+    result["would_restart"] = cluster.reloader is not None
+    store = BackupStore(params["backup_dir"])
+    backup_path = None
+    if before is not None:
+        extra = cluster.backup_extra()
+        extra["new_sha256"] = result["sha256_after"]
+        backup_path = store.save(target, before, incident_id=params["incident_id"], kind="pre-change",
+                                 module="airlock.incident.policy", extra=extra)
+    result["backup_path"] = backup_path
+    try:
+        outcome = apply_configmap_change(target, new_data, before, backup_path, cluster.reloader,
+                                         verify_url=params["verify_url"], verify_timeout=params["verify_timeout"],
+                                         validate_certs=params["validate_certs"], what="policy")
+    except AirlockIncidentError as exc:
+        applied = "reload" in exc.result
+        mark_backup(store, backup_path, exc)
+        last = exc.result.get("rollback_reload") or exc.result.get("reload") or {}
+        current = (target.data or {}).get(POLICY_KEY)
+        result.update(changed=applied, rolled_back=bool(exc.result.get("rolled_back")), verified=False, reloaded=False,
+                      rollout=last.get("rollout"), not_ready_pods=(exc.result.get("reload") or {}).get("not_ready_pods"),
+                      sha256_after=sha256_bytes(current.encode("utf-8")) if current is not None else None, msg=exc.msg)
+        result["checksum_annotation"]["after"] = last.get("annotation_after", cluster.annotation)
+        result["configmap"]["resource_version"] = target.resource_version
+        module.fail_json(**result)
+    reload_result = outcome["reload"] or {}
+    result.update(changed=True, reloaded=bool(reload_result.get("patched") and reload_result.get("ok")),
+                  verified=outcome["verified"], rollout=reload_result.get("rollout"))
+    result["configmap"]["resource_version"] = target.resource_version
+    if cluster.reloader is None:
+        module.warn("reload=none: the Airlock pods keep the previous policy until they restart")
+    else:
+        result["checksum_annotation"]["after"] = reload_result.get("annotation_after")
+    result["msg"] = "deployed the policy to %s%s" % (name, "" if cluster.reloader is None else ", rolled out %s%s" % (
+        params["deployment"], " and verified" if outcome["verified"] else ""))
+    module.exit_json(**result)
+
+
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
+        argument_spec=target_arg_spec(
             src=dict(type="path"),
             content=dict(type="str"),
-            dest=dict(type="path", required=True),
+            dest=dict(type="path"),
             tests=dict(type="list", elements="dict", options=dict(
                 name=dict(type="str"),
                 input=dict(type="dict", required=True),
@@ -505,14 +769,19 @@ def main():
         ),
         mutually_exclusive=[("src", "content")],
         required_one_of=[("src", "content")],
+        required_if=[("target", "file", ["dest"])],
         supports_check_mode=True,
     )
     try:
         run(module)
     except AirlockIncidentError as exc:
-        module.fail_json(msg=exc.msg, **exc.result)
+        fields = dict(exc.result)
+        for internal in ("status", "unreachable", "conflict"):
+            fields.pop(internal, None)
+        module.fail_json(msg=exc.msg, **fields)
     except (IOError, OSError) as exc:
-        module.fail_json(msg="%s: %s" % (module.params["dest"], exc), exception=traceback.format_exc())
+        module.fail_json(msg="%s: %s" % (module.params["dest"] or module.params["backup_dir"], exc),
+                         exception=traceback.format_exc())
 
 
 if __name__ == "__main__":
