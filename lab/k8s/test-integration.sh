@@ -13,6 +13,8 @@ cd "$ROOT"
 [ -f "$KCFG" ] || die "$KCFG not found; start the lab with lab/k8s/up.sh"
 AIRLOCK_LAB_HELM="$(bin helm)"
 export KUBECONFIG="$KCFG" AIRLOCK_LAB_HELM
+# Targets call `kubectl`: use the one build.sh made for the lab's release.
+case "$KUBECTL" in */*) PATH="$(dirname "$KUBECTL"):$PATH"; export PATH ;; esac
 export ANSIBLE_ROLES_PATH="$ROOT/tests/integration/targets"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
