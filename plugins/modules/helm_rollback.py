@@ -35,6 +35,8 @@ attributes:
     support: full
     platforms: posix
     description: Needs the C(helm) 3 binary and the kubernetes Python client where the module runs.
+extends_documentation_fragment:
+  - airlock.incident.kubernetes
 options:
   release:
     description:

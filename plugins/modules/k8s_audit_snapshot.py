@@ -55,6 +55,8 @@ attributes:
     description: >-
       When the destination file exists, the module returns its facts and custody record and execs nothing
       (unless O(force=true)); give O(incident_id) with a directory O(dest) for a stable name.
+extends_documentation_fragment:
+  - airlock.incident.kubernetes
 options:
   name:
     description:
@@ -112,14 +114,6 @@ options:
       - Seconds each in-pod command may take (the copy of a large database is one command), 1 to 86400.
     type: int
     default: 600
-  kubeconfig:
-    description:
-      - Path to a kubeconfig file. Defaults to E(K8S_AUTH_KUBECONFIG), then the kubernetes client's own default
-        (E(KUBECONFIG), then C(~/.kube/config)).
-    type: path
-  context:
-    description: Kubeconfig context to use. Defaults to E(K8S_AUTH_CONTEXT), then the current context.
-    type: str
   request_timeout:
     description:
       - Seconds one API request may take (more than 0, at most 300). Requests are not retried, so an unreachable API

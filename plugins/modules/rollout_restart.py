@@ -38,6 +38,8 @@ attributes:
     support: full
     platforms: posix
     description: Runs where the kubernetes Python client can reach the API server.
+extends_documentation_fragment:
+  - airlock.incident.kubernetes
 options:
   name:
     description:
@@ -75,21 +77,6 @@ options:
       - Seconds to wait for the rollout, 1 to 3600.
     type: int
     default: 300
-  kubeconfig:
-    description:
-      - Path to a kubeconfig file. Defaults to E(K8S_AUTH_KUBECONFIG), then the kubernetes client's own
-        default (E(KUBECONFIG), then C(~/.kube/config)).
-    type: path
-  context:
-    description:
-      - Kubeconfig context to use. Defaults to E(K8S_AUTH_CONTEXT), then the current context.
-    type: str
-  request_timeout:
-    description:
-      - Seconds one API request may take (more than 0, at most 300). Requests are not retried, so an
-        unreachable API server fails within this time.
-    type: float
-    default: 10.0
 requirements:
   - kubernetes (Python client)
 notes:
