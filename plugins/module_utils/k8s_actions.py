@@ -21,7 +21,7 @@ import time
 
 from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
 from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import NotFound
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_rollout import REVISION, pod_problem, pod_ready
+from ansible_collections.airlock.incident.plugins.module_utils.k8s_rollout import REVISION, pod_problem, pod_ready, selector_matches
 
 try:
     from kubernetes import client as k8s_client
@@ -97,27 +97,6 @@ def label_selector(selector):
         elif op == "DoesNotExist":
             parts.append("!%s" % key)
     return ",".join(parts)
-
-
-def selector_matches(selector, labels):
-    """True when ``labels`` match the LabelSelector; an empty selector matches everything, None nothing."""
-    if selector is None:
-        return False
-    labels = labels or {}
-    for k, v in (selector.get("matchLabels") or {}).items():
-        if labels.get(k) != v:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        if op == "In" and labels.get(key) not in values:
-            return False
-        if op == "NotIn" and key in labels and labels[key] in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-    return True
 
 
 # --------------------------------------------------------------------------- scale

@@ -121,3 +121,26 @@ def pod_problem(pod):
     if problems:
         return "; ".join(problems)
     return "%s, not ready" % (status.get("phase") or "Unknown")
+
+
+def selector_matches(selector, labels):
+    """Kubernetes LabelSelector semantics (matchLabels, matchExpressions); ``{}`` matches everything, None nothing."""
+    if selector is None:
+        return False
+    labels = labels or {}
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and key in labels and labels[key] in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+        if op not in ("In", "NotIn", "Exists", "DoesNotExist"):
+            return False
+    return True

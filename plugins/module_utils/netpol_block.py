@@ -38,6 +38,8 @@ import copy
 import ipaddress
 import json
 
+from ansible_collections.airlock.incident.plugins.module_utils.k8s_rollout import selector_matches
+
 ANNOTATION = "airlock.incident/ip-blocks"
 RECORD_VERSION = 1
 ALL_V4 = "0.0.0.0/0"
@@ -130,29 +132,7 @@ def collapse(nets):
 
 
 # ---------------------------------------------------------------- selectors
-
-def selector_matches(selector, labels):
-    """Kubernetes LabelSelector semantics (matchLabels and matchExpressions); ``{}`` matches everything."""
-    if selector is None:
-        return False
-    labels = labels or {}
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        if op == "In" and labels.get(key) not in values:
-            return False
-        if op == "NotIn" and key in labels and labels[key] in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-        if op not in ("In", "NotIn", "Exists", "DoesNotExist"):
-            return False
-    return True
-
+# (selector_matches comes from k8s_rollout)
 
 def selector_text(selector):
     """``{matchLabels: {name: x}}`` -> ``"name=x"``; ``{}`` -> ``"(all)"``."""
