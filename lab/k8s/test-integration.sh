@@ -13,6 +13,10 @@ cd "$ROOT"
 [ -f "$KCFG" ] || die "$KCFG not found; start the lab with lab/k8s/up.sh"
 AIRLOCK_LAB_HELM="$(bin helm)"
 export KUBECONFIG="$KCFG" AIRLOCK_LAB_HELM
+# Targets search the output of the playbooks they run: JSON results keep each
+# message on one line (the YAML format folds long strings at 80 columns, at
+# places that move with path and port lengths).
+export ANSIBLE_CALLBACK_RESULT_FORMAT=json
 # Targets call `kubectl`: use the one build.sh made for the lab's release.
 case "$KUBECTL" in */*) PATH="$(dirname "$KUBECTL"):$PATH"; export PATH ;; esac
 export ANSIBLE_ROLES_PATH="$ROOT/tests/integration/targets"
