@@ -25,6 +25,11 @@ integration() {
     "$VENV/bin/ansible-test" integration --local --python 3.11 --color no
 }
 molecule_all() {
+  # Molecule keeps each scenario's state (prepared, converged) in an ephemeral
+  # directory under $ANSIBLE_HOME/tmp; a run that failed or was interrupted
+  # leaves "prepared: true" there and the next run would skip prepare. Start
+  # from none, as CI's clean clone does.
+  rm -rf "$ANSIBLE_HOME"/tmp/molecule.*
   cd roles/outage && "$VENV/bin/molecule" test --all
 }
 
