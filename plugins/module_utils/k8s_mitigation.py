@@ -27,7 +27,8 @@ import json
 import time
 
 from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import NotFound
+from ansible_collections.airlock.incident.plugins.module_utils import k8s_actions
+from ansible_collections.airlock.incident.plugins.module_utils.k8s_actions import list_pods, read_deployment
 from ansible_collections.airlock.incident.plugins.module_utils.k8s_quantity import (
     QuantityError,
     check_resource,
@@ -37,7 +38,6 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s_quantity impo
 from ansible_collections.airlock.incident.plugins.module_utils.k8s_rollout import (
     pod_problem,
     rollout_state,
-    selector_string,
 )
 
 RESOURCE_NAMES = ("cpu", "memory", "ephemeral-storage")
@@ -387,32 +387,13 @@ def hpa_targets(hpa, namespace, deployment):
 
 
 def rwo_claims(dep, pvcs):
-    """Names of the ReadWriteOnce claims the Deployment's pods mount."""
-    volumes = ((((dep or {}).get("spec") or {}).get("template") or {}).get("spec") or {}).get("volumes") or []
-    claims = set(v["persistentVolumeClaim"]["claimName"] for v in volumes if v.get("persistentVolumeClaim"))
-    out = []
-    for pvc in pvcs or []:
-        name = (pvc.get("metadata") or {}).get("name")
-        if name in claims and "ReadWriteOnce" in ((pvc.get("spec") or {}).get("accessModes") or []):
-            out.append(name)
-    return sorted(out)
+    """Names of the single-node (ReadWriteOnce/ReadWriteOncePod) claims the Deployment's pods mount."""
+    template = ((dep or {}).get("spec") or {}).get("template")
+    by_name = dict(((p.get("metadata") or {}).get("name"), p) for p in pvcs or [])
+    return [c["name"] for c in k8s_actions.rwo_claims(template, by_name, [])]
 
 
 # ---------------------------------------------------------------- API helpers
-
-def read_deployment(k8s, name):
-    what = "deployment %s/%s" % (k8s.namespace, name)
-    try:
-        return k8s.sanitize(k8s.call(what, k8s.apps.read_namespaced_deployment, name, k8s.namespace))
-    except NotFound:
-        raise AirlockIncidentError("deployment %s not found in namespace %s (API server %s)" % (name, k8s.namespace, k8s.host))
-
-
-def list_pods(k8s, dep):
-    selector = selector_string(((dep.get("spec") or {}).get("selector") or {}).get("matchLabels"))
-    return k8s.sanitize(k8s.call("pods %s in %s" % (selector, k8s.namespace), k8s.core.list_namespaced_pod,
-                                 k8s.namespace, label_selector=selector)).get("items") or []
-
 
 def not_ready_pods(k8s, dep):
     out = []

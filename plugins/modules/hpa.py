@@ -194,7 +194,7 @@ undo_annotation:
   type: str
   sample: airlock.incident/hpa-undo
 rwo_claims:
-  description: ReadWriteOnce claims the Deployment's pods mount (the reason more replicas may not start).
+  description: ReadWriteOnce (or ReadWriteOncePod) claims the Deployment's pods mount (the reason more replicas may not start).
   returned: success
   type: list
   elements: str
