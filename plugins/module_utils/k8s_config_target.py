@@ -27,7 +27,6 @@ and return plain values, so they are unit-tested without a cluster.
 from __future__ import annotations
 
 import hashlib
-import time
 
 from ansible_collections.airlock.incident.plugins.module_utils import airlock_config as schema
 from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
@@ -43,6 +42,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s_rollout impor
     pod_problem,
     rollout_state,
     selector_string,
+    wait_rollout,
 )
 from ansible_collections.airlock.incident.plugins.module_utils.safe_change import describe_health, wait_healthy
 
@@ -53,7 +53,6 @@ POLICY_KEY = "policy.rego"
 #: The keys covered by the checksum, in this order.
 CHECKSUM_KEYS = (CONFIG_KEY, POLICY_KEY)
 #: Seconds between two reads of the Deployment while waiting for a rollout.
-POLL = 1.0
 TARGETS = ("file", "configmap")
 
 
@@ -300,14 +299,7 @@ class RolloutReloader(object):
         return sorted(out, key=lambda p: p["name"])
 
     def wait(self):
-        start = time.monotonic()
-        while True:
-            dep = self.read()
-            state = rollout_state(dep)
-            elapsed = round(time.monotonic() - start, 1)
-            if state["complete"] or state["failed"] or elapsed >= self.wait_timeout:
-                return dep, state, elapsed
-            time.sleep(min(POLL, max(0.1, self.wait_timeout - elapsed)))
+        return wait_rollout(self.read, self.wait_timeout)
 
     def run(self):
         """Set the annotation for the ConfigMap's current data and wait: ``{"ok", "detail", ...}``."""

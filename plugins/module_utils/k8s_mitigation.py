@@ -27,7 +27,7 @@ import json
 import time
 
 from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils import k8s_actions
+from ansible_collections.airlock.incident.plugins.module_utils import k8s_actions, k8s_rollout
 from ansible_collections.airlock.incident.plugins.module_utils.k8s_actions import list_pods, read_deployment
 from ansible_collections.airlock.incident.plugins.module_utils.k8s_quantity import (
     QuantityError,
@@ -37,7 +37,6 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s_quantity impo
 )
 from ansible_collections.airlock.incident.plugins.module_utils.k8s_rollout import (
     pod_problem,
-    rollout_state,
 )
 
 RESOURCE_NAMES = ("cpu", "memory", "ephemeral-storage")
@@ -48,7 +47,6 @@ HPA_UNDO = "airlock.incident/hpa-undo"
 DEFAULT_MEMORY_FLOOR = "128Mi"
 #: The implicit target of an autoscaling/v2 HPA without metrics.
 DEFAULT_HPA_CPU = 80
-POLL = 1.0
 
 
 def utc_now():
@@ -409,17 +407,7 @@ def wait_rollout(k8s, name, timeout, done=None):
 
     Returns ``(deployment, state, elapsed)``.
     """
-    start = time.monotonic()
-    while True:
-        dep = read_deployment(k8s, name)
-        state = rollout_state(dep)
-        elapsed = round(time.monotonic() - start, 1)
-        finished = state["complete"] and (done is None or done(dep))
-        if finished or state["failed"] or elapsed >= timeout:
-            if not finished:
-                state = dict(state, complete=False)
-            return dep, state, elapsed
-        time.sleep(min(POLL, max(0.1, timeout - elapsed)))
+    return k8s_rollout.wait_rollout(lambda: read_deployment(k8s, name), timeout, done)
 
 
 def rollout_summary(state):

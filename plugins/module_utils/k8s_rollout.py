@@ -11,6 +11,10 @@ a one-line account of what is wrong with a pod, and label selectors.
 
 from __future__ import annotations
 
+import time
+
+POLL = 1.0
+
 #: Pod-template annotations written by rollout_restart.
 RESTARTED_FOR = "airlock.incident/restarted-for"
 RESTARTED_AT = "airlock.incident/restarted-at"
@@ -144,3 +148,20 @@ def selector_matches(selector, labels):
         if op not in ("In", "NotIn", "Exists", "DoesNotExist"):
             return False
     return True
+
+
+def wait_rollout(read, timeout, done=None):
+    """Poll ``read()`` (the Deployment) until its rollout is complete (and ``done(dep)`` when given), failed, or
+    ``timeout`` seconds passed. Returns ``(deployment, state, elapsed)``; ``state["complete"]`` is False unless
+    the wait finished."""
+    start = time.monotonic()
+    while True:
+        dep = read()
+        state = rollout_state(dep)
+        elapsed = round(time.monotonic() - start, 1)
+        finished = state["complete"] and (done is None or done(dep))
+        if finished or state["failed"] or elapsed >= timeout:
+            if not finished:
+                state = dict(state, complete=False)
+            return dep, state, elapsed
+        time.sleep(min(POLL, max(0.1, timeout - elapsed)))

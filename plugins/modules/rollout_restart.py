@@ -200,11 +200,11 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s_rollout impor
     pod_problem,
     rollout_state,
     selector_string,
+    wait_rollout,
 )
 
 INCIDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$")
 ACTION_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
-POLL = 1.0
 
 
 def _validate(module):
@@ -241,15 +241,8 @@ def _not_ready_pods(k8s, dep):
 
 
 def _wait(k8s, name, timeout):
-    start = time.monotonic()
     what = "deployment %s/%s" % (k8s.namespace, name)
-    while True:
-        dep = k8s.sanitize(k8s.call(what, k8s.apps.read_namespaced_deployment, name, k8s.namespace))
-        state = rollout_state(dep)
-        elapsed = round(time.monotonic() - start, 1)
-        if state["complete"] or state["failed"] or elapsed >= timeout:
-            return dep, state, elapsed
-        time.sleep(min(POLL, max(0.1, timeout - elapsed)))
+    return wait_rollout(lambda: k8s.sanitize(k8s.call(what, k8s.apps.read_namespaced_deployment, name, k8s.namespace)), timeout)
 
 
 def run(module):
