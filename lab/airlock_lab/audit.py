@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 
-from ansible_collections.airlock.incident.plugins.module_utils import audit_chain
+from ansible_collections.airlock.incident.plugins.module_utils.audit import chain as audit_chain
 
 #: The schema of ``pkg/audit/sqlite.go`` (initSchema), verbatim.
 SCHEMA_SQL = """

@@ -7,7 +7,7 @@
 Airlock reads the file with koanf, applies ``AIRLOCK_*`` environment overrides
 (every ``_`` becomes ``.``), ignores unknown keys and refuses to start when the
 document does not validate. The schema and validator live in the collection
-(``plugins/module_utils/airlock_config.py``) so that modules and the lab agree.
+(``plugins/module_utils/airlock/config_schema.py``) so that modules and the lab agree.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import os
 
 import yaml
 
-from ansible_collections.airlock.incident.plugins.module_utils import airlock_config as schema
+from ansible_collections.airlock.incident.plugins.module_utils.airlock import config_schema as schema
 
 from airlock_lab import DEFAULT_POLICY
 

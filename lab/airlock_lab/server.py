@@ -28,8 +28,8 @@ from urllib.parse import urlparse
 
 import jwt
 
-from ansible_collections.airlock.incident.plugins.module_utils import airlock_config as schema
-from ansible_collections.airlock.incident.plugins.module_utils.audit_chain import go_json_value
+from ansible_collections.airlock.incident.plugins.module_utils.airlock import config_schema as schema
+from ansible_collections.airlock.incident.plugins.module_utils.audit.chain import go_json_value
 
 from airlock_lab import config as lab_config
 from airlock_lab.audit import AuditStore

@@ -257,7 +257,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.audit_db import (
+from ansible_collections.airlock.incident.plugins.module_utils.audit.db import (
     AuditDbError,
     check_schema,
     decode_text,
@@ -267,12 +267,12 @@ from ansible_collections.airlock.incident.plugins.module_utils.audit_db import (
     open_readonly,
     same_file,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.durations import (
+from ansible_collections.airlock.incident.plugins.module_utils.core.durations import (
     DurationError,
     parse_rfc3339_ns,
     parse_window,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.fileutil import fsync_dir
+from ansible_collections.airlock.incident.plugins.module_utils.core.fileutil import fsync_dir
 
 QUERIES = ("deny_patterns", "redactions", "privilege_escalation", "security_violations", "events")
 DEFAULT_ADMIN_PATTERNS = ["admin", "sudo", "root", "escalat", "privilege"]

@@ -160,7 +160,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.audit_db import (
+from ansible_collections.airlock.incident.plugins.module_utils.audit.db import (
     AuditDbError,
     check_schema,
     count_events,
@@ -170,7 +170,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.audit_db import (
     open_readonly,
     same_file,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.fileutil import fsync_dir
+from ansible_collections.airlock.incident.plugins.module_utils.core.fileutil import fsync_dir
 
 INCIDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 SIDE_FILES = ("", "-wal", "-shm", "-journal")

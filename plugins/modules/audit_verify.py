@@ -174,8 +174,8 @@ import sqlite3
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.airlock.incident.plugins.module_utils import audit_chain
-from ansible_collections.airlock.incident.plugins.module_utils.audit_db import (
+from ansible_collections.airlock.incident.plugins.module_utils.audit import chain as audit_chain
+from ansible_collections.airlock.incident.plugins.module_utils.audit.db import (
     AuditDbError,
     check_schema,
     describe_sqlite_error,

@@ -18,7 +18,7 @@ description:
     lists are replaced wholesale (O(settings) C(auth.required_groups) replaces the whole list), other values
     replace the old value, and every key not mentioned is kept.
   - Before anything is touched, every key of the merged document is checked against Airlock's schema
-    (C(plugins/module_utils/airlock_config.py)). Unknown keys coming from O(settings) are refused with the key
+    (C(plugins/module_utils/airlock/config_schema.py)). Unknown keys coming from O(settings) are refused with the key
     named and valid neighbours suggested (C(server.maxConnections), C(policy.cacheSize), a top-level
     C(logging) key, C(monitoring.enhanced)...). Durations must be Go durations (C(720h), never C(30d)); enums
     (C(observability.logging.level), C(observability.logging.format), C(audit.backend),
@@ -216,7 +216,7 @@ notes:
 seealso:
   - module: airlock.incident.policy
   - module: airlock.incident.health
-  - module: airlock.incident.rollout_restart
+  - module: airlock.incident.k8s_rollout_restart
 """
 
 EXAMPLES = r"""
@@ -394,9 +394,9 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.airlock.incident.plugins.module_utils import airlock_config as schema
-from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_config_target import (
+from ansible_collections.airlock.incident.plugins.module_utils.airlock import config_schema as schema
+from ansible_collections.airlock.incident.plugins.module_utils.core.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.config_target import (
     CONFIG_KEY,
     Cluster,
     apply_configmap_change,
@@ -406,7 +406,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s_config_target
     target_arg_spec,
     validate_target_params,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.safe_change import (
+from ansible_collections.airlock.incident.plugins.module_utils.change.safe_change import (
     BackupStore,
     FileTarget,
     Reloader,
@@ -415,7 +415,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.safe_change impor
     sha256_bytes,
     validate_incident_id,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.yaml_merge import (
+from ansible_collections.airlock.incident.plugins.module_utils.change.yaml_merge import (
     HAS_YAML,
     YAML_IMPORT_ERROR,
     YamlDocument,

@@ -180,7 +180,7 @@ metrics:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.airlock_http import (
+from ansible_collections.airlock.incident.plugins.module_utils.airlock.http import (
     NO_UPSTREAM_CODE,
     AirlockClient,
     parse_prometheus_text,
@@ -188,7 +188,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.airlock_http impo
     validate_base_url,
     validate_timeout,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.common import connection_arg_spec
+from ansible_collections.airlock.incident.plugins.module_utils.core.common import connection_arg_spec
 
 PROBES = ("live", "ready", "health", "info")
 

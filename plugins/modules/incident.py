@@ -314,7 +314,7 @@ escalation:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.incident_record import (
+from ansible_collections.airlock.incident.plugins.module_utils.incident.record import (
     NOTICE_KINDS,
     IncidentError,
     auto_notice_kind,

@@ -24,7 +24,7 @@ description:
     old O(revision) number, which no longer exists, is recognised; another existing O(revision) is rolled back to).
   - A Deployment managed by Helm (label C(app.kubernetes.io/managed-by=Helm) or annotation
     C(meta.helm.sh/release-name)) is refused unless O(allow_helm_managed=true), because the next C(helm upgrade) puts
-    the chart's template back. Roll the release back with M(airlock.incident.helm_rollback) instead.
+    the chart's template back. Roll the release back with M(airlock.incident.k8s_helm_rollback) instead.
   - The wait is bounded by O(wait_timeout) and follows C(kubectl rollout status); a rollout that does not finish
     fails with the pods that are not ready and why.
   - In check mode the patch is sent as a server-side dry run and the result names the target revision and the
@@ -99,8 +99,8 @@ notes:
   - Only the pod template is rolled back, as with C(kubectl rollout undo); ConfigMaps (C(config.yaml), C(policy.rego))
     and the replica count are not. A paused Deployment is refused (resume it first).
 seealso:
-  - module: airlock.incident.helm_rollback
-  - module: airlock.incident.rollout_restart
+  - module: airlock.incident.k8s_helm_rollback
+  - module: airlock.incident.k8s_rollout_restart
   - module: airlock.incident.k8s_triage
 """
 
@@ -195,8 +195,8 @@ elapsed:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import (
+from ansible_collections.airlock.incident.plugins.module_utils.core.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
     K8s,
     k8s_arg_spec,
     require_kubernetes,
@@ -204,7 +204,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import
     validate_common,
     validate_name,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_actions import (
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import (
     ROLLED_BACK_FOR,
     ROLLED_BACK_FROM,
     ROLLED_BACK_TO,
@@ -228,7 +228,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s_actions impor
     validate_incident,
     wait_for,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_rollout import rollout_state
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import rollout_state
 
 ROLLOUT_KEYS = ("complete", "failed", "message", "replicas", "updated_replicas", "available_replicas", "ready_replicas")
 
@@ -264,7 +264,7 @@ def run(module):
     if result["helm_managed"] and not params["allow_helm_managed"]:
         raise AirlockIncidentError(
             "%s is managed by Helm (%s): a rollback of its pod template is reverted by the next helm upgrade and leaves the "
-            "release's history wrong; roll the release back with airlock.incident.helm_rollback, or set "
+            "release's history wrong; roll the release back with airlock.incident.k8s_helm_rollback, or set "
             "allow_helm_managed=true to roll back the Deployment anyway" % (what, result["helm_managed"]), **result)
 
     selector = label_selector(dep["spec"].get("selector"))

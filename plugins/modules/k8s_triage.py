@@ -26,7 +26,7 @@ description:
     C(readiness_failing), C(pvc_unbound), C(node_pressure) and C(rollout_incomplete).
   - C(oom_killed) names the container, its memory limit and request, the restart count, the exit code and time of the
     last termination, the previous container's log tail and the mitigation (a memory limit twice the one it was
-    killed at, set with M(airlock.incident.resources)). The previous log of a container whose last termination was
+    killed at, set with M(airlock.incident.k8s_resources)). The previous log of a container whose last termination was
     C(OOMKilled) is read even when it runs again.
   - Never changes anything. It fails only on bad input, an unreachable API server or a namespace that does not
     exist; a missing Deployment is a finding, not a failure.
@@ -82,8 +82,8 @@ notes:
   - Helm release secrets contain the rendered values; the module returns only revision, status, chart,
     app version and description from them.
 seealso:
-  - module: airlock.incident.rollout_restart
-  - module: airlock.incident.helm_rollback
+  - module: airlock.incident.k8s_rollout_restart
+  - module: airlock.incident.k8s_helm_rollback
 """
 
 EXAMPLES = r"""
@@ -97,7 +97,7 @@ EXAMPLES = r"""
     msg: "{{ triage.summary.split('\n') }}"
 
 - name: Roll back when the pods crash on a bad config
-  airlock.incident.helm_rollback:
+  airlock.incident.k8s_helm_rollback:
     namespace: airlock-system
   when: triage.findings | selectattr('id', 'equalto', 'config_error_at_start') | list | length > 0
 """
@@ -191,8 +191,8 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import (
+from ansible_collections.airlock.incident.plugins.module_utils.core.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
     run_module,
     K8s,
     NotFound,
@@ -201,8 +201,8 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import
     validate_common,
     validate_name,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_rollout import selector_string
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_triage import (
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import selector_string
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.triage import (
     analyse,
     container_resources,
     decode_helm_release,

@@ -205,8 +205,8 @@ import zlib
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.airlock.incident.plugins.module_utils import sensitive_patterns as sp
-from ansible_collections.airlock.incident.plugins.module_utils.durations import DurationError
+from ansible_collections.airlock.incident.plugins.module_utils.evidence import patterns as sp
+from ansible_collections.airlock.incident.plugins.module_utils.core.durations import DurationError
 
 
 def main():

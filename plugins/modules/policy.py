@@ -262,7 +262,7 @@ notes:
 seealso:
   - module: airlock.incident.config
   - module: airlock.incident.health
-  - module: airlock.incident.rollout_restart
+  - module: airlock.incident.k8s_rollout_restart
 """
 
 EXAMPLES = r"""
@@ -453,8 +453,8 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_config_target import (
+from ansible_collections.airlock.incident.plugins.module_utils.core.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.config_target import (
     POLICY_KEY,
     Cluster,
     apply_configmap_change,
@@ -463,7 +463,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s_config_target
     target_arg_spec,
     validate_target_params,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.rego_check import (
+from ansible_collections.airlock.incident.plugins.module_utils.airlock.rego import (
     HAS_REGOPY,
     REGOPY_IMPORT_ERROR,
     RegoCheckError,
@@ -471,7 +471,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.rego_check import
     summarize_failures,
     validate_known_requests,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.safe_change import (
+from ansible_collections.airlock.incident.plugins.module_utils.change.safe_change import (
     BackupStore,
     FileTarget,
     Reloader,
@@ -480,7 +480,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.safe_change impor
     sha256_bytes,
     validate_incident_id,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.yaml_merge import text_diff
+from ansible_collections.airlock.incident.plugins.module_utils.change.yaml_merge import text_diff
 
 
 def _read_text(path, field):

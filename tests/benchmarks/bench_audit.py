@@ -43,8 +43,8 @@ sys.path.insert(0, HERE)
 
 import gen_audit_db  # noqa: E402  (sibling script)
 
-from ansible_collections.airlock.incident.plugins.module_utils import audit_chain  # noqa: E402
-from ansible_collections.airlock.incident.plugins.module_utils.audit_db import (  # noqa: E402
+from ansible_collections.airlock.incident.plugins.module_utils.audit import chain as audit_chain  # noqa: E402
+from ansible_collections.airlock.incident.plugins.module_utils.audit.db import (  # noqa: E402
     check_schema,
     format_ns,
     open_readonly,
@@ -124,7 +124,7 @@ def verify_core(path):
 
 RSS_SNIPPET = """
 import resource, sys
-from ansible_collections.airlock.incident.plugins.module_utils.audit_db import open_readonly, read_salt, check_schema
+from ansible_collections.airlock.incident.plugins.module_utils.audit.db import open_readonly, read_salt, check_schema
 from ansible_collections.airlock.incident.plugins.modules.audit_verify import verify_chain
 if sys.argv[1] == "verify":
     conn = open_readonly(sys.argv[2])

@@ -116,7 +116,7 @@ def main(argv=None):
     parser.add_argument("--skip-module", action="store_true")
     args = parser.parse_args(argv)
 
-    from ansible_collections.airlock.incident.plugins.module_utils import evidence_store as store  # pylint: disable=import-outside-toplevel
+    from ansible_collections.airlock.incident.plugins.module_utils.evidence import store as store  # pylint: disable=import-outside-toplevel
 
     path = ensure_corpus(args.size_mib, args.dir)
     size = os.path.getsize(path)

@@ -266,7 +266,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     sys.path.insert(0, os.path.join(ROOT, ".collections"))
-    from ansible_collections.airlock.incident.plugins.module_utils import sensitive_patterns as sp
+    from ansible_collections.airlock.incident.plugins.module_utils.evidence import patterns as sp
 
     path = ensure_corpus(args.size_mib, args.dir)
     size = os.path.getsize(path)

@@ -7,7 +7,7 @@
 The schema is Airlock's own (``pkg/audit/sqlite.go``): same tables, columns,
 constraints and indexes, WAL mode. Events are chained exactly as Airlock
 chains them: ``hash = BLAKE3(salt || payload)`` over the Go ``encoding/json``
-payload built by ``plugins/module_utils/audit_chain.py``, each event's
+payload built by ``plugins/module_utils/audit/chain.py``, each event's
 ``previous_hash`` being the hash of the event inserted before it (genesis:
 ``''``). Metadata is written the way Go's ``json.Marshal`` writes a map
 (sorted keys, HTML escaping), or verbatim when given as bytes/str.
@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import sqlite3
 
-from ansible_collections.airlock.incident.plugins.module_utils.audit_chain import (
+from ansible_collections.airlock.incident.plugins.module_utils.audit.chain import (
     build_payload,
     event_hash,
     go_json_value,

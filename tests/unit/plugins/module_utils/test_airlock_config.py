@@ -10,7 +10,7 @@ import copy
 
 import pytest
 
-from ansible_collections.airlock.incident.plugins.module_utils import airlock_config as ac
+from ansible_collections.airlock.incident.plugins.module_utils.airlock import config_schema as ac
 
 VALID = {
     "server": {"addr": ":8080", "public_base_url": "https://airlock.example.com",

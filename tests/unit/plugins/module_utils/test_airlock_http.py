@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from ansible_collections.airlock.incident.plugins.module_utils.airlock_http import (
+from ansible_collections.airlock.incident.plugins.module_utils.airlock.http import (
     AirlockClient,
     SSEEvent,
     SSEParser,

@@ -18,8 +18,8 @@ import random
 
 import pytest
 
-from ansible_collections.airlock.incident.plugins.module_utils import audit_chain
-from ansible_collections.airlock.incident.plugins.module_utils.audit_chain import (
+from ansible_collections.airlock.incident.plugins.module_utils.audit import chain as audit_chain
+from ansible_collections.airlock.incident.plugins.module_utils.audit.chain import (
     build_payload,
     event_hash,
     fast_payload,

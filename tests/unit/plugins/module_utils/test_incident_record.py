@@ -14,7 +14,7 @@ import threading
 
 import pytest
 
-from ansible_collections.airlock.incident.plugins.module_utils import incident_record as ir
+from ansible_collections.airlock.incident.plugins.module_utils.incident import record as ir
 
 T0 = datetime.datetime(2026, 11, 28, 16, 0, 0, tzinfo=datetime.timezone.utc)
 

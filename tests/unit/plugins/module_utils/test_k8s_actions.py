@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.airlock.incident.plugins.module_utils import k8s_actions as ka
+from ansible_collections.airlock.incident.plugins.module_utils.k8s import actions as ka
 
 UID = "dep-uid"
 

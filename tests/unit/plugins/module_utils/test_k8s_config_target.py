@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from ansible_collections.airlock.incident.plugins.module_utils import k8s_config_target as kct
+from ansible_collections.airlock.incident.plugins.module_utils.k8s import config_target as kct
 
 CONFIG = 'server:\n  addr: ":8080"\n'
 POLICY = "package airlock.authz\n\nimport rego.v1\n\ndefault allow := false\n"
@@ -180,7 +180,7 @@ class TestMarkBackup(object):
     """How a failed change is recorded decides whether its backup stays a revert target."""
 
     def _store(self, tmp_path):
-        from ansible_collections.airlock.incident.plugins.module_utils.safe_change import BackupStore
+        from ansible_collections.airlock.incident.plugins.module_utils.change.safe_change import BackupStore
 
         store = BackupStore(str(tmp_path))
         path = store.save(_Target(), CONFIG.encode(), incident_id="INC-1")

@@ -11,8 +11,8 @@ import json
 
 import pytest
 
-from ansible_collections.airlock.incident.plugins.module_utils import k8s_mitigation as m
-from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.k8s import mitigation as m
+from ansible_collections.airlock.incident.plugins.module_utils.core.common import AirlockIncidentError
 
 CHART = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
 

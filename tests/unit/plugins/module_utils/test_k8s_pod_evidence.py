@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-from ansible_collections.airlock.incident.plugins.module_utils import k8s_pod_evidence as pe
+from ansible_collections.airlock.incident.plugins.module_utils.k8s import pod_evidence as pe
 
 
 def params(**over):

@@ -14,7 +14,7 @@ from fractions import Fraction
 
 import pytest
 
-from ansible_collections.airlock.incident.plugins.module_utils import k8s_quantity as q
+from ansible_collections.airlock.incident.plugins.module_utils.k8s import quantity as q
 
 KI, MI, GI = 1024, 1024 ** 2, 1024 ** 3
 

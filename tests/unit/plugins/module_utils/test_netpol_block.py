@@ -16,7 +16,7 @@ import json
 
 import pytest
 
-from ansible_collections.airlock.incident.plugins.module_utils import netpol_block as nb
+from ansible_collections.airlock.incident.plugins.module_utils.k8s import netpol as nb
 
 N = ipaddress.ip_network
 AIRLOCK = {"app.kubernetes.io/name": "airlock", "app.kubernetes.io/instance": "airlock"}
@@ -276,7 +276,7 @@ def test_drift_is_detected_and_server_normalisation_is_not_drift():
     body["spec"]["ingress"].append({"from": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]})
     with pytest.raises(nb.BlockError) as err:
         nb.check_drift(body, nb.read_record(body))
-    assert "NetworkPolicy lb was changed after airlock.incident.ip_block last edited it" in str(err.value)
+    assert "NetworkPolicy lb was changed after airlock.incident.k8s_ip_block last edited it" in str(err.value)
 
 
 @pytest.mark.parametrize("text,fragment", [

@@ -18,8 +18,8 @@ import subprocess
 
 import pytest
 
-from ansible_collections.airlock.incident.plugins.module_utils import rego_check
-from ansible_collections.airlock.incident.plugins.module_utils.rego_check import (
+from ansible_collections.airlock.incident.plugins.module_utils.airlock import rego as rego_check
+from ansible_collections.airlock.incident.plugins.module_utils.airlock.rego import (
     Module,
     check_policy,
     format_error,

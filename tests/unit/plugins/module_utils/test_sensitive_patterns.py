@@ -15,8 +15,8 @@ import subprocess
 
 import pytest
 
-from ansible_collections.airlock.incident.plugins.module_utils import sensitive_patterns as sp
-from ansible_collections.airlock.incident.plugins.module_utils.durations import DurationError
+from ansible_collections.airlock.incident.plugins.module_utils.evidence import patterns as sp
+from ansible_collections.airlock.incident.plugins.module_utils.core.durations import DurationError
 
 needs_hyperscan = pytest.mark.skipif(not sp.HAS_HYPERSCAN, reason="hyperscan is not installed")
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from ansible_collections.airlock.incident.plugins.module_utils import yaml_merge
-from ansible_collections.airlock.incident.plugins.module_utils.yaml_merge import (
+from ansible_collections.airlock.incident.plugins.module_utils.change import yaml_merge
+from ansible_collections.airlock.incident.plugins.module_utils.change.yaml_merge import (
     YamlDocument,
     YamlMergeError,
     changed_keys,

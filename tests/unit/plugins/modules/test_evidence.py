@@ -19,7 +19,7 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.airlock.incident.plugins.module_utils import evidence_store as store
+from ansible_collections.airlock.incident.plugins.module_utils.evidence import store as store
 from ansible_collections.airlock.incident.plugins.modules import evidence
 
 blake3 = pytest.importorskip("blake3")

@@ -16,7 +16,7 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.airlock.incident.plugins.modules import ip_block
+from ansible_collections.airlock.incident.plugins.modules import k8s_ip_block as ip_block
 
 BASE = dict(kubeconfig="/nonexistent/kubeconfig", cidrs=["203.0.113.7"], expires_in="24h", reason="r",
             incident_id="INC-1", confirm="INC-1")

@@ -14,8 +14,8 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.airlock.incident.plugins.module_utils import k8s_triage
-from ansible_collections.airlock.incident.plugins.modules import hpa, resources
+from ansible_collections.airlock.incident.plugins.module_utils.k8s import triage as k8s_triage
+from ansible_collections.airlock.incident.plugins.modules import k8s_hpa as hpa, k8s_resources as resources
 
 
 def run(capsys, module, args, check_mode=False):
@@ -115,7 +115,7 @@ def test_oom_finding_is_explicit():
     assert ev["last_terminated_at"] == "2026-01-01T10:00:00Z"
     assert ev["log_lines"] == logs["airlock-1"]["airlock"]
     assert ev["suggested_memory_limit"] == "1Gi"
-    assert "airlock.incident.resources" in ev["mitigation"][0] and "limits.memory: 1Gi" in ev["mitigation"][0]
+    assert "airlock.incident.k8s_resources" in ev["mitigation"][0] and "limits.memory: 1Gi" in ev["mitigation"][0]
     assert any("pprof" in s for s in ev["mitigation"])
     assert "last at 2026-01-01T10:00:00Z" in oom[0]["summary"] and "raise limits.memory (e.g. 1Gi)" in oom[0]["summary"]
     assert oom[0]["severity"] == "critical"

@@ -21,8 +21,9 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.airlock.incident.plugins.module_utils import k8s_rollout, k8s_triage
-from ansible_collections.airlock.incident.plugins.modules import helm_rollback, k8s_triage as triage_mod, rollout_restart
+from ansible_collections.airlock.incident.plugins.module_utils.k8s import rollout as k8s_rollout
+from ansible_collections.airlock.incident.plugins.module_utils.k8s import triage as k8s_triage
+from ansible_collections.airlock.incident.plugins.modules import k8s_helm_rollback as helm_rollback, k8s_triage as triage_mod, k8s_rollout_restart as rollout_restart
 
 NOW = "2026-01-01T10:00:00Z"
 

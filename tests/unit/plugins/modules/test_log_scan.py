@@ -13,7 +13,7 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.airlock.incident.plugins.module_utils import sensitive_patterns as sp
+from ansible_collections.airlock.incident.plugins.module_utils.evidence import patterns as sp
 from ansible_collections.airlock.incident.plugins.modules import log_scan
 
 CARD = "5555555555554444"

@@ -105,30 +105,30 @@ notes:
   - "Undo: nothing to undo. The Deployment recreates the pods from the same template; the logs of a deleted pod
     are gone with it, so preserve them first (M(airlock.incident.k8s_triage) keeps the tails of failing containers)."
   - Deleting pods does not fix a broken template or configuration; the replacements fail the same way. Use
-    M(airlock.incident.k8s_rollback) or M(airlock.incident.helm_rollback) for that.
+    M(airlock.incident.k8s_rollback) or M(airlock.incident.k8s_helm_rollback) for that.
 seealso:
-  - module: airlock.incident.rollout_restart
-  - module: airlock.incident.scale
+  - module: airlock.incident.k8s_rollout_restart
+  - module: airlock.incident.k8s_scale
   - module: airlock.incident.k8s_triage
 """
 
 EXAMPLES = r"""
 - name: Recreate the pods that are stuck, one at a time
-  airlock.incident.delete_pods:
+  airlock.incident.k8s_delete_pods:
     only_unready: true
     incident_id: "{{ airlock_incident_id }}"
     confirm: "{{ airlock_incident_id }}"
     action: recreate-unready
 
 - name: The playbook's Option 4 (all pods at once; below the PDB until replacements are ready)
-  airlock.incident.delete_pods:
+  airlock.incident.k8s_delete_pods:
     one_at_a_time: false
     incident_id: "{{ airlock_incident_id }}"
     confirm: "{{ airlock_incident_id }}"
     wait_timeout: 300
 
 - name: Which pods would go
-  airlock.incident.delete_pods:
+  airlock.incident.k8s_delete_pods:
     incident_id: INC-20260101-001
   check_mode: true
   register: preview
@@ -198,8 +198,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import (
+from ansible_collections.airlock.incident.plugins.module_utils.core.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
     K8s,
     NotFound,
     k8s_arg_spec,
@@ -208,7 +208,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import
     validate_common,
     validate_name,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_actions import (
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import (
     PODS_DELETED_FOR,
     annotations_of,
     deployment_what,

@@ -28,8 +28,8 @@ import sqlite3
 
 from urllib.parse import quote as _quote
 
-from ansible_collections.airlock.incident.plugins.module_utils.audit_chain import parse_salt
-from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.audit.chain import parse_salt
+from ansible_collections.airlock.incident.plugins.module_utils.core.common import AirlockIncidentError
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 

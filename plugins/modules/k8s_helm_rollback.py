@@ -87,21 +87,21 @@ requirements:
 notes:
   - A rollback creates a new revision with the target's content; undo it by rolling back to RV(before.revision).
   - Helm restores the chart's objects, including the ConfigMap C(airlock-config); pods restart only when the pod
-    template changes. If only C(config.yaml) or C(policy.rego) differ, follow with M(airlock.incident.rollout_restart).
+    template changes. If only C(config.yaml) or C(policy.rego) differ, follow with M(airlock.incident.k8s_rollout_restart).
 seealso:
-  - module: airlock.incident.rollout_restart
+  - module: airlock.incident.k8s_rollout_restart
   - module: airlock.incident.k8s_triage
 """
 
 EXAMPLES = r"""
 - name: Roll Airlock back to the previous release
-  airlock.incident.helm_rollback:
+  airlock.incident.k8s_helm_rollback:
     release: airlock
     namespace: airlock-system
   register: rollback
 
 - name: Roll back to a known good revision with the lab's helm
-  airlock.incident.helm_rollback:
+  airlock.incident.k8s_helm_rollback:
     revision: 3
     binary_path: "{{ lookup('env', 'HOME') }}/.cache/airlock-lab/bin/helm-v3.22.0/helm"
     kubeconfig: /work/main/.lab/kubeconfig
@@ -171,8 +171,8 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import (
+from ansible_collections.airlock.incident.plugins.module_utils.core.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
     run_module,
     K8s,
     k8s_arg_spec,

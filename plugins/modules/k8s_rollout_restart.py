@@ -82,16 +82,16 @@ requirements:
 notes:
   - Needs C(get) and C(patch) on C(deployments) and C(list) on C(pods) in the namespace.
   - To undo, there is nothing to roll back in the configuration; the restart only replaced pods. The
-    previous ReplicaSet is kept as a revision (C(kubectl rollout undo) or M(airlock.incident.helm_rollback)
+    previous ReplicaSet is kept as a revision (C(kubectl rollout undo) or M(airlock.incident.k8s_helm_rollback)
     return to an earlier template).
 seealso:
-  - module: airlock.incident.helm_rollback
+  - module: airlock.incident.k8s_helm_rollback
   - module: airlock.incident.k8s_triage
 """
 
 EXAMPLES = r"""
 - name: Restart Airlock to load the fixed policy (once per incident)
-  airlock.incident.rollout_restart:
+  airlock.incident.k8s_rollout_restart:
     incident_id: "{{ airlock_incident_id }}"
     confirm: "{{ airlock_incident_id }}"
     action: reload-policy
@@ -99,7 +99,7 @@ EXAMPLES = r"""
   register: restart
 
 - name: Preview the restart
-  airlock.incident.rollout_restart:
+  airlock.incident.k8s_rollout_restart:
     incident_id: INC-20260101-001
     kubeconfig: /work/main/.lab/kubeconfig
   check_mode: true
@@ -183,8 +183,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import (
+from ansible_collections.airlock.incident.plugins.module_utils.core.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
     run_module,
     K8s,
     NotFound,
@@ -193,7 +193,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import
     validate_common,
     validate_name,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_rollout import (
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import (
     RESTARTED_AT,
     RESTARTED_FOR,
     REVISION,

@@ -117,18 +117,18 @@ requirements:
 notes:
   - Needs C(get) and C(patch) on C(deployments) and C(list) on C(pods) in the namespace.
   - An HPA's utilization targets are percentages of the requests; raising the CPU or memory request lowers the
-    utilization the HPA sees (see M(airlock.incident.hpa)).
+    utilization the HPA sees (see M(airlock.incident.k8s_hpa)).
   - The chart's Helm values still hold the old resources; a later C(helm upgrade) without the new values puts them
     back. Carry the change into the values file after the incident.
 seealso:
-  - module: airlock.incident.hpa
+  - module: airlock.incident.k8s_hpa
   - module: airlock.incident.k8s_triage
-  - module: airlock.incident.rollout_restart
+  - module: airlock.incident.k8s_rollout_restart
 """
 
 EXAMPLES = r"""
 - name: Emergency memory increase after OOMKilled (playbook, Out of Memory step 4)
-  airlock.incident.resources:
+  airlock.incident.k8s_resources:
     incident_id: "{{ airlock_incident_id }}"
     confirm: "{{ airlock_incident_id }}"
     action: memory-increase
@@ -139,7 +139,7 @@ EXAMPLES = r"""
   register: mem
 
 - name: High latency - more CPU, and no CPU limit that throttles
-  airlock.incident.resources:
+  airlock.incident.k8s_resources:
     incident_id: "{{ airlock_incident_id }}"
     confirm: "{{ airlock_incident_id }}"
     action: latency-cpu
@@ -149,7 +149,7 @@ EXAMPLES = r"""
       cpu: null
 
 - name: Preview a change (server-side dry run) with a diff
-  airlock.incident.resources:
+  airlock.incident.k8s_resources:
     incident_id: INC-20260101-001
     limits:
       memory: 1Gi
@@ -157,7 +157,7 @@ EXAMPLES = r"""
   diff: true
 
 - name: Undo the memory increase of this incident
-  airlock.incident.resources:
+  airlock.incident.k8s_resources:
     incident_id: "{{ airlock_incident_id }}"
     confirm: "{{ airlock_incident_id }}"
     action: memory-increase
@@ -276,8 +276,8 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import (
+from ansible_collections.airlock.incident.plugins.module_utils.core.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
     run_module,
     DNS_LABEL,
     K8s,
@@ -286,7 +286,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import
     validate_common,
     validate_name,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_mitigation import (
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.mitigation import (
     DEFAULT_MEMORY_FLOOR,
     RESOURCES_UNDO,
     annotation_ops,
@@ -312,7 +312,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s_mitigation im
     validate_wanted,
     wait_rollout,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_rollout import REVISION, rollout_state
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import REVISION, rollout_state
 
 INCIDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$")
 ACTION_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")

@@ -45,7 +45,7 @@ import json
 import os
 import re
 
-from ansible_collections.airlock.incident.plugins.module_utils.durations import (
+from ansible_collections.airlock.incident.plugins.module_utils.core.durations import (
     DurationError,
     format_ns,
     parse_rfc3339_ns,

@@ -39,12 +39,12 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.urls import Request
 
-from ansible_collections.airlock.incident.plugins.module_utils.airlock_http import (
+from ansible_collections.airlock.incident.plugins.module_utils.airlock.http import (
     AirlockClient,
     validate_base_url,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.fileutil import atomic_write  # noqa: F401 (re-exported)
+from ansible_collections.airlock.incident.plugins.module_utils.core.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.core.fileutil import atomic_write  # noqa: F401 (re-exported)
 
 _INCIDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 

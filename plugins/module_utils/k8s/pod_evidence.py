@@ -39,11 +39,11 @@ import re
 import time
 import uuid
 
-from ansible_collections.airlock.incident.plugins.module_utils import audit_db
-from ansible_collections.airlock.incident.plugins.module_utils import evidence_store as store
-from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.fileutil import fsync_dir
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import NotFound, validate_common, validate_name
+from ansible_collections.airlock.incident.plugins.module_utils.audit import db as audit_db
+from ansible_collections.airlock.incident.plugins.module_utils.evidence import store as store
+from ansible_collections.airlock.incident.plugins.module_utils.core.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.core.fileutil import fsync_dir
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import NotFound, validate_common, validate_name
 
 try:
     from kubernetes.stream import stream as k8s_stream

@@ -118,13 +118,13 @@ notes:
     the bounds. The module warns when the HPA reports C(ScalingActive=False).
   - The chart's Helm values still hold the old bounds; a later C(helm upgrade) puts them back.
 seealso:
-  - module: airlock.incident.resources
+  - module: airlock.incident.k8s_resources
   - module: airlock.incident.k8s_triage
 """
 
 EXAMPLES = r"""
 - name: High latency - keep more replicas warm (the HPA would undo a plain scale)
-  airlock.incident.hpa:
+  airlock.incident.k8s_hpa:
     incident_id: "{{ airlock_incident_id }}"
     confirm: "{{ airlock_incident_id }}"
     min_replicas: 3
@@ -133,14 +133,14 @@ EXAMPLES = r"""
   register: hpa
 
 - name: Preview with a diff
-  airlock.incident.hpa:
+  airlock.incident.k8s_hpa:
     incident_id: INC-20260101-001
     min_replicas: 4
   check_mode: true
   diff: true
 
 - name: Put the HPA back as it was before this incident's change
-  airlock.incident.hpa:
+  airlock.incident.k8s_hpa:
     incident_id: "{{ airlock_incident_id }}"
     confirm: "{{ airlock_incident_id }}"
     state: reverted
@@ -231,8 +231,8 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import (
+from ansible_collections.airlock.incident.plugins.module_utils.core.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
     run_module,
     K8s,
     NotFound,
@@ -241,7 +241,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import
     validate_common,
     validate_name,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_mitigation import (
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.mitigation import (
     HPA_UNDO,
     annotation_ops,
     conflict_message,
@@ -260,7 +260,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s_mitigation im
     utc_now,
     wait_rollout,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_rollout import condition, rollout_state
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import condition, rollout_state
 
 try:
     from kubernetes import client as k8s_client
@@ -330,7 +330,7 @@ def _find_hpa(k8s, api, params):
         raise AirlockIncidentError(
             "no HorizontalPodAutoscaler in namespace %s scales deployment %s; this module changes an existing HPA and "
             "does not create one (the chart creates it when autoscaling is enabled). Without an HPA, set the replica "
-            "count of the Deployment directly (airlock.incident.scale); mind the single ReadWriteOnce claim" % (ns, name))
+            "count of the Deployment directly (airlock.incident.k8s_scale); mind the single ReadWriteOnce claim" % (ns, name))
     if len(matches) > 1:
         raise AirlockIncidentError("%d HorizontalPodAutoscalers in %s scale deployment %s (%s); name one with hpa"
                                    % (len(matches), ns, name, ", ".join(sorted(h["metadata"]["name"] for h in matches))))

@@ -128,7 +128,7 @@ seealso:
 
 EXAMPLES = r"""
 - name: Block an attacker for 24 hours
-  airlock.incident.ip_block:
+  airlock.incident.k8s_ip_block:
     cidrs: [203.0.113.7, 198.51.100.0/24, "2001:db8:bad::/48"]
     expires_in: 24h
     reason: credential stuffing against /mcp
@@ -141,14 +141,14 @@ EXAMPLES = r"""
     msg: "{{ block.blocks | selectattr('effective', 'equalto', false) | map(attribute='message') | list }}"
 
 - name: Lift the block again
-  airlock.incident.ip_block:
+  airlock.incident.k8s_ip_block:
     cidrs: [203.0.113.7, 198.51.100.0/24, "2001:db8:bad::/48"]
     state: absent
     incident_id: "{{ airlock_incident_id }}"
     confirm: "{{ airlock_incident_id }}"
 
 - name: Scheduled job - remove every block that has expired
-  airlock.incident.ip_block:
+  airlock.incident.k8s_ip_block:
     state: expired
 """
 
@@ -272,14 +272,14 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.durations import (
+from ansible_collections.airlock.incident.plugins.module_utils.core.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.core.durations import (
     DurationError,
     format_ns,
     parse_go_duration,
     parse_rfc3339_ns,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import (
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
     run_module,
     K8s,
     NotFound,
@@ -288,7 +288,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import
     validate_common,
     validate_name,
 )
-from ansible_collections.airlock.incident.plugins.module_utils import netpol_block as nb
+from ansible_collections.airlock.incident.plugins.module_utils.k8s import netpol as nb
 
 try:
     from kubernetes.client import NetworkingV1Api

@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import hashlib
 
-from ansible_collections.airlock.incident.plugins.module_utils import airlock_config as schema
-from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import (
+from ansible_collections.airlock.incident.plugins.module_utils.airlock import config_schema as schema
+from ansible_collections.airlock.incident.plugins.module_utils.core.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
     K8s,
     NotFound,
     k8s_arg_spec,
@@ -38,13 +38,13 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import
     validate_common,
     validate_name,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_rollout import (
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import (
     pod_problem,
     rollout_state,
     selector_string,
     wait_rollout,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.safe_change import describe_health, wait_healthy
+from ansible_collections.airlock.incident.plugins.module_utils.change.safe_change import describe_health, wait_healthy
 
 #: Pod-template annotation that records which ConfigMap content the pods were started with.
 CHECKSUM_ANNOTATION = "airlock.incident/config-checksum"

@@ -26,16 +26,17 @@ import copy
 import json
 import time
 
-from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils import k8s_actions, k8s_rollout
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_actions import list_pods, read_deployment
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_quantity import (
+from ansible_collections.airlock.incident.plugins.module_utils.core.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.k8s import actions as k8s_actions
+from ansible_collections.airlock.incident.plugins.module_utils.k8s import rollout as k8s_rollout
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import list_pods, read_deployment
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.quantity import (
     QuantityError,
     check_resource,
     equal as quantity_equal,
     parse as parse_quantity,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_rollout import (
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import (
     pod_problem,
 )
 

@@ -38,7 +38,7 @@ import copy
 import ipaddress
 import json
 
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_rollout import selector_matches
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import selector_matches
 
 ANNOTATION = "airlock.incident/ip-blocks"
 RECORD_VERSION = 1
@@ -362,7 +362,7 @@ def check_drift(policy, record):
     if not same_ingress(current, expected):
         name = (policy.get("metadata") or {}).get("name")
         raise BlockError(
-            "NetworkPolicy %s was changed after airlock.incident.ip_block last edited it: its spec.ingress is not the "
+            "NetworkPolicy %s was changed after airlock.incident.k8s_ip_block last edited it: its spec.ingress is not the "
             "recorded original with the recorded blocks applied (%s), so the module will not edit it (it would undo "
             "that change). Review the policy, re-apply the blocks you still need by hand or remove the annotation %s "
             "to start over" % (name, ", ".join(b["cidr"] for b in record["blocks"]) or "none", ANNOTATION))

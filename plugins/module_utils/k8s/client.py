@@ -22,7 +22,7 @@ import traceback
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
-from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.core.common import AirlockIncidentError
 
 KUBERNETES_IMPORT_ERROR = None
 try:

@@ -8,7 +8,7 @@ The first part is pure (plain dicts with camelCase keys in, plain values out) an
 unit-tested: input checks, incident markers, ReadWriteOnce claims, HPA bounds,
 PodDisruptionBudget arithmetic, pod selection, revisions and template
 comparison. The second part reads the cluster through
-:class:`~ansible_collections.airlock.incident.plugins.module_utils.k8s_common.K8s`
+:class:`~ansible_collections.airlock.incident.plugins.module_utils.k8s.client.K8s`
 (bounded, clear errors) and waits with a deadline.
 """
 
@@ -19,9 +19,9 @@ import math
 import re
 import time
 
-from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import NotFound
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_rollout import REVISION, pod_problem, pod_ready, selector_matches
+from ansible_collections.airlock.incident.plugins.module_utils.core.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import NotFound
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import REVISION, pod_problem, pod_ready, selector_matches
 
 try:
     from kubernetes import client as k8s_client

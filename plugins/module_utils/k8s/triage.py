@@ -28,8 +28,8 @@ import gzip
 import json
 import re
 
-from ansible_collections.airlock.incident.plugins.module_utils import k8s_quantity
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_rollout import (
+from ansible_collections.airlock.incident.plugins.module_utils.k8s import quantity as k8s_quantity
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import (
     pod_problem,
     pod_ready,
     rollout_state,
@@ -206,13 +206,13 @@ def oom_finding(pod, c, resources, lines):
     limit, request = res["limits"].get("memory"), res["requests"].get("memory")
     suggested = suggested_memory_limit(limit)
     if suggested:
-        steps = ["raise the memory limit with airlock.incident.resources (container %s, limits.memory: %s, "
+        steps = ["raise the memory limit with airlock.incident.k8s_resources (container %s, limits.memory: %s, "
                  "requests.memory at most that; undo with state: reverted)" % (c["name"], suggested)]
-        advice = "raise limits.memory (e.g. %s) with airlock.incident.resources" % suggested
+        advice = "raise limits.memory (e.g. %s) with airlock.incident.k8s_resources" % suggested
     else:
         steps = ["the container has no memory limit, so the node ran out of memory: set requests.memory (and a limit) "
-                 "with airlock.incident.resources so the scheduler reserves it"]
-        advice = "no memory limit: set requests.memory and limits.memory with airlock.incident.resources"
+                 "with airlock.incident.k8s_resources so the scheduler reserves it"]
+        advice = "no memory limit: set requests.memory and limits.memory with airlock.incident.k8s_resources"
     steps += [
         "keep the previous container's log (evidence.log_lines) as evidence: it is what the process did before it was killed",
         "Airlock has no pprof endpoint (:6060) and its image has no curl or shell, so the playbook's heap-profile steps "
@@ -247,7 +247,7 @@ def analyse(data):
         if dep["replicas"] == 0:
             findings.append(_finding("scaled_to_zero", "critical",
                                      "complete outage: deployment %s is scaled to 0 replicas, no pod serves; scale it back "
-                                     "(airlock.incident.scale, or the outage role's recovery)" % name))
+                                     "(airlock.incident.k8s_scale, or the outage role's recovery)" % name))
         if dep["replicas"] and dep["available_replicas"] == 0:
             findings.append(_finding("no_available_replicas", "critical",
                                      "complete outage: 0 of %d replicas of %s are available" % (dep["replicas"], name)))

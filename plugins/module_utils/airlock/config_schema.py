@@ -32,7 +32,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from ansible_collections.airlock.incident.plugins.module_utils.durations import (
+from ansible_collections.airlock.incident.plugins.module_utils.core.durations import (
     DurationError,
     NS,
     parse_go_duration,

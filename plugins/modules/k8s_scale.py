@@ -102,13 +102,13 @@ notes:
   - When the Deployment is managed by Helm, the next C(helm upgrade) sets the chart's C(replicaCount) again.
 seealso:
   - module: airlock.incident.k8s_triage
-  - module: airlock.incident.delete_pods
-  - module: airlock.incident.rollout_restart
+  - module: airlock.incident.k8s_delete_pods
+  - module: airlock.incident.k8s_rollout_restart
 """
 
 EXAMPLES = r"""
 - name: Contain - stop the gateway while the incident is investigated (an outage)
-  airlock.incident.scale:
+  airlock.incident.k8s_scale:
     replicas: 0
     incident_id: "{{ airlock_incident_id }}"
     confirm: "{{ airlock_incident_id }}"
@@ -116,14 +116,14 @@ EXAMPLES = r"""
   register: contained
 
 - name: Bring it back to what it was
-  airlock.incident.scale:
+  airlock.incident.k8s_scale:
     replicas: "{{ contained.undo }}"
     incident_id: "{{ airlock_incident_id }}"
     confirm: "{{ airlock_incident_id }}"
     action: restore
 
 - name: Preview a scale to one replica
-  airlock.incident.scale:
+  airlock.incident.k8s_scale:
     replicas: 1
     incident_id: INC-20260101-001
     kubeconfig: /work/main/.lab/kubeconfig
@@ -208,8 +208,8 @@ elapsed:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.common import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import (
+from ansible_collections.airlock.incident.plugins.module_utils.core.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
     K8s,
     k8s_arg_spec,
     require_kubernetes,
@@ -217,7 +217,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s_common import
     validate_common,
     validate_name,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.k8s_actions import (
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import (
     PREVIOUS_REPLICAS,
     SCALED_FOR,
     annotations_of,
