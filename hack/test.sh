@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make test: every suite CI runs, in order, each with progress and a one-line
 # failure. `hack/test.sh <suite>...` runs some of them:
-#   sanity units lint lab molecule integration k8s
+#   sanity units types lint lab molecule integration k8s
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT" || exit 1
 export PYTHONPATH="$ROOT/.collections${PYTHONPATH:+:$PYTHONPATH}"
@@ -34,7 +34,7 @@ molecule_all() {
 }
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(sanity units lint lab molecule integration k8s)
+[ ${#suites[@]} -gt 0 ] || suites=(sanity units types lint lab molecule integration k8s)
 started=$(date +%s)
 
 for suite in "${suites[@]}"; do
@@ -50,6 +50,11 @@ for suite in "${suites[@]}"; do
       # that stale copy instead of the checkout.
       rm -rf "$ANSIBLE_HOME/collections/ansible_collections/airlock/incident"
       run_step "ansible-lint (production profile)" "$VENV/bin/ansible-lint" --profile production --offline ;;
+    types)
+      # mypy on plugins/module_utils (every function annotated; see mypy.ini).
+      run_step "mypy: plugins/module_utils type check" \
+        env MYPYPATH="$ROOT/.collections" "$VENV/bin/mypy" --config-file "$ROOT/mypy.ini" --cache-dir "$ROOT/.mypy_cache" \
+        -p ansible_collections.airlock.incident.plugins.module_utils ;;
     lab)
       run_step "lab Airlock test suite (real processes on loopback)" \
         "$VENV/bin/python" -m pytest -q -p no:cacheprovider lab/tests ;;
@@ -61,7 +66,7 @@ for suite in "${suites[@]}"; do
       # Builds the lab binaries when they are not cached (~50 min cold on 2
       # cores, seconds warm), then a fresh lab cluster for the k8s_* targets.
       hack/k8s-suite.sh ;;
-    *) die "unknown suite '$suite' (accepted: sanity units lint lab molecule integration k8s)" ;;
+    *) die "unknown suite '$suite' (accepted: sanity units types lint lab molecule integration k8s)" ;;
   esac
 done
 printf '==> all suites passed in %ss\n' "$(( $(date +%s) - started ))"

@@ -263,10 +263,10 @@ from ansible_collections.airlock.incident.plugins.module_utils.audit.db import (
     decode_text,
     describe_sqlite_error,
     file_sha256,
-    format_ns,
     open_readonly,
     same_file,
 )
+from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import format_ns
 from ansible_collections.airlock.incident.plugins.module_utils.core.durations import (
     DurationError,
     parse_rfc3339_ns,

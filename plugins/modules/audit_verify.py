@@ -179,11 +179,11 @@ from ansible_collections.airlock.incident.plugins.module_utils.audit.db import (
     AuditDbError,
     check_schema,
     describe_sqlite_error,
-    format_ns,
     open_readonly,
     read_salt,
     text,
 )
+from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import format_ns
 
 INFORMATIONAL = ("dangling_parent",)
 KINDS = ("content_mismatch", "link_break", "fork", "extra_genesis", "head_mismatch", "dangling_parent")

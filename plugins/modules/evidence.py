@@ -295,7 +295,7 @@ from ansible.module_utils.common.text.converters import to_bytes
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.airlock.incident.plugins.module_utils.evidence import store as store
-from ansible_collections.airlock.incident.plugins.module_utils.core.common import choices_message
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import choices_message
 from ansible_collections.airlock.incident.plugins.module_utils.core.fileutil import fsync_dir
 
 METADATA_FIELDS = ("kind", "description", "source")

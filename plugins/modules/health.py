@@ -188,7 +188,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.airlock.http impo
     validate_base_url,
     validate_timeout,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.core.common import connection_arg_spec
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import connection_arg_spec
 
 PROBES = ("live", "ready", "health", "info")
 

@@ -295,8 +295,9 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 from ansible_collections.airlock.incident.plugins.module_utils.evidence import store as evidence_store
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import K8s, k8s_arg_spec, require_kubernetes, run_module
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import K8s, k8s_arg_spec, require_kubernetes
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.pod_evidence import PodEvidenceError, run_snapshot, validate
 
 

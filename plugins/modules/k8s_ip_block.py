@@ -272,15 +272,15 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
 from ansible_collections.airlock.incident.plugins.module_utils.core.durations import (
     DurationError,
-    format_ns,
     parse_go_duration,
     parse_rfc3339_ns,
 )
+from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import format_ns
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
-    run_module,
     K8s,
     NotFound,
     k8s_arg_spec,
@@ -345,7 +345,7 @@ def _validate(module):
         except DurationError as exc:
             errors.append("expires_at: %s" % exc)
         if expires_ns is not None and expires_ns <= now_ns:
-            errors.append("expires_at: %s is not in the future (now %s)" % (params["expires_at"], format_ns(now_ns)))
+            errors.append("expires_at: %s is not in the future (now %s)" % (params["expires_at"], format_ns(now_ns, "s")))
     if state == "present":
         if params["expires_in"] is None and params["expires_at"] is None:
             errors.append("expires_in or expires_at: required with state=present; a block must expire (for example expires_in: 24h)")
@@ -487,7 +487,7 @@ def _present(module, cluster, cidrs, now_ns, expires_ns, result, diff):
     records = _records(policies)
     selecting = [p for p in policies if nb.policy_selects(p, labels)]
     result["selecting_policies"] = [p["metadata"]["name"] for p in selecting]
-    result["expires_at"] = format_ns(expires_ns)
+    result["expires_at"] = format_ns(expires_ns, "s")
     incident = params["incident_id"]
     new_records = dict(records)
     before_ingress = dict((p["metadata"]["name"], (p.get("spec") or {}).get("ingress")) for p in selecting)
@@ -503,13 +503,13 @@ def _present(module, cluster, cidrs, now_ns, expires_ns, result, diff):
             if mine:
                 # expires_at moves the expiry; expires_in renews only a block that has run out (a rerun
                 # with the same expires_in must not extend it on every run).
-                if mine[0]["expires_at"] != format_ns(expires_ns) and (params["expires_at"] is not None or _expired(mine[0], now_ns)):
-                    mine[0]["expires_at"] = format_ns(expires_ns)
+                if mine[0]["expires_at"] != format_ns(expires_ns, "s") and (params["expires_at"] is not None or _expired(mine[0], now_ns)):
+                    mine[0]["expires_at"] = format_ns(expires_ns, "s")
                 continue
             if not nb.relevant(original, cidr):
                 continue
-            blocks.append(dict(cidr=cidr, incident_id=incident, reason=params["reason"], added_at=format_ns(now_ns),
-                               expires_at=format_ns(expires_ns)))
+            blocks.append(dict(cidr=cidr, incident_id=incident, reason=params["reason"], added_at=format_ns(now_ns, "s"),
+                               expires_at=format_ns(expires_ns, "s")))
         if _apply(cluster, policy, record, blocks, result, diff):
             result["changed"] = True
         ingress, new_record, dummy = nb.plan(policy, record, blocks)
@@ -625,7 +625,7 @@ def _remove(module, cluster, cidrs, now_ns, result, diff):
 def run(module, cidrs, now_ns, expires_ns):
     params = module.params
     cluster = Cluster(module)
-    result = dict(changed=False, namespace=cluster.ns, state=params["state"], cidrs=cidrs, now=format_ns(now_ns),
+    result = dict(changed=False, namespace=cluster.ns, state=params["state"], cidrs=cidrs, now=format_ns(now_ns, "s"),
                   policies=[], blocks=[])
     diff = dict(before={}, after={})
     if params["state"] == "present":

@@ -46,10 +46,10 @@ import gen_audit_db  # noqa: E402  (sibling script)
 from ansible_collections.airlock.incident.plugins.module_utils.audit import chain as audit_chain  # noqa: E402
 from ansible_collections.airlock.incident.plugins.module_utils.audit.db import (  # noqa: E402
     check_schema,
-    format_ns,
     open_readonly,
     read_salt,
 )
+from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import format_ns  # noqa: E402
 from ansible_collections.airlock.incident.plugins.modules.audit_query import build_query, run_query  # noqa: E402
 from ansible_collections.airlock.incident.plugins.modules.audit_verify import verify_chain  # noqa: E402
 

@@ -21,7 +21,6 @@ has the database open, SQLite creates empty ``-wal``/``-shm`` files beside it
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import os
 import sqlite3
@@ -29,7 +28,7 @@ import sqlite3
 from urllib.parse import quote as _quote
 
 from ansible_collections.airlock.incident.plugins.module_utils.audit.chain import parse_salt
-from ansible_collections.airlock.incident.plugins.module_utils.core.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -39,7 +38,6 @@ REQUIRED_COLUMNS = (
     "reason", "metadata", "hash", "previous_hash", "latency_ms", "redaction_count",
 )
 
-NS_PER_SECOND = 1000000000
 
 
 class AuditDbError(AirlockIncidentError):
@@ -190,18 +188,6 @@ def file_sha256(path, chunk=1024 * 1024):
                 break
             digest.update(block)
     return digest.hexdigest()
-
-
-def format_ns(nanoseconds):
-    """RFC 3339 UTC text for Unix nanoseconds, keeping the nanoseconds (``...00.000000001Z``)."""
-    if nanoseconds is None:
-        return None
-    seconds, nanos = divmod(int(nanoseconds), NS_PER_SECOND)
-    moment = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(seconds=seconds)
-    base = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if nanos:
-        return "%s.%sZ" % (base, ("%09d" % nanos).rstrip("0"))
-    return base + "Z"
 
 
 def same_file(first, second):

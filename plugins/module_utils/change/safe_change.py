@@ -43,7 +43,8 @@ from ansible_collections.airlock.incident.plugins.module_utils.airlock.http impo
     AirlockClient,
     validate_base_url,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.core.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import utc_stamp
 from ansible_collections.airlock.incident.plugins.module_utils.core.fileutil import atomic_write  # noqa: F401 (re-exported)
 
 _INCIDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -68,12 +69,6 @@ def validate_incident_id(value):
         raise ValueError("incident_id: invalid value %r; use letters, digits, '.', '_' and '-' (at most 128, "
                          "starting with a letter or digit), e.g. INC-20261128-001" % (value,))
     return text
-
-
-def utc_stamp(moment=None):
-    """``20261128T163501.123456Z``: sortable, unique to the microsecond."""
-    moment = moment or datetime.datetime.now(datetime.timezone.utc)
-    return moment.strftime("%Y%m%dT%H%M%S.") + "%06dZ" % moment.microsecond
 
 
 class FileTarget(object):

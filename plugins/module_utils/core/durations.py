@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import datetime
 import re
+import typing as t
+
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import InputError
 
 NS = {
     "ns": 1,
@@ -36,11 +39,11 @@ _RFC3339 = re.compile(
 )
 
 
-class DurationError(ValueError):
+class DurationError(InputError):
     """A duration or timestamp that cannot be parsed."""
 
 
-def parse_go_duration(text):
+def parse_go_duration(text: str) -> int:
     """Nanoseconds for a Go duration string, raising DurationError like time.ParseDuration."""
     if not isinstance(text, str):
         raise DurationError("time: invalid duration %r (must be a string such as \"720h\")" % (text,))
@@ -58,7 +61,8 @@ def parse_go_duration(text):
     while pos < len(text):
         match = _GO_PART.match(text, pos)
         if not match:
-            unit = re.match(r"[\d.]*([^\d.]*)", text[pos:]).group(1)
+            partial = re.match(r"[\d.]*([^\d.]*)", text[pos:])
+            unit = partial.group(1) if partial else ""
             if unit and not re.match(r"[\d.]", text[pos:]):
                 raise DurationError('time: invalid duration "%s"' % original)
             if unit:
@@ -79,7 +83,7 @@ def parse_go_duration(text):
     return sign * total
 
 
-def is_go_duration(text):
+def is_go_duration(text: t.Any) -> bool:
     try:
         parse_go_duration(text)
     except DurationError:
@@ -87,7 +91,7 @@ def is_go_duration(text):
     return True
 
 
-def parse_window(text):
+def parse_window(text: str) -> int:
     """Nanoseconds for a look-back window: a positive Go duration or N days/weeks."""
     if not isinstance(text, str) or not text.strip():
         raise DurationError("invalid duration %r: use forms such as 30m, 2h, 7d" % (text,))
@@ -106,7 +110,7 @@ def parse_window(text):
     return value
 
 
-def parse_rfc3339_ns(text):
+def parse_rfc3339_ns(text: str) -> int:
     """Unix nanoseconds for an RFC 3339 timestamp (``2026-11-28T16:00:00Z``)."""
     match = _RFC3339.match(text.strip()) if isinstance(text, str) else None
     if not match:
@@ -126,9 +130,3 @@ def parse_rfc3339_ns(text):
     seconds = int((moment - datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)).total_seconds())
     nanos = int((fraction[1:] + "000000000")[:9]) if fraction else 0
     return seconds * NS["s"] + nanos
-
-
-def format_ns(nanoseconds):
-    """RFC 3339 UTC text for Unix nanoseconds (second precision, ``Z`` suffix)."""
-    moment = datetime.datetime.fromtimestamp(nanoseconds // NS["s"], tz=datetime.timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

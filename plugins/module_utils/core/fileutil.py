@@ -15,7 +15,7 @@ import os
 import tempfile
 
 
-def fsync_dir(directory):
+def fsync_dir(directory: str) -> None:
     """Flush a directory entry (a rename) to disk; best effort on filesystems that refuse it."""
     try:
         fd = os.open(directory, os.O_RDONLY)
@@ -29,7 +29,7 @@ def fsync_dir(directory):
         os.close(fd)
 
 
-def atomic_write(path, data, default_mode=0o644):
+def atomic_write(path: str, data: bytes, default_mode: int = 0o644) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same directory.
 
     A symlinked ``path`` is written through (its target is replaced, the link

@@ -47,10 +47,10 @@ import re
 
 from ansible_collections.airlock.incident.plugins.module_utils.core.durations import (
     DurationError,
-    format_ns,
     parse_rfc3339_ns,
     parse_window,
 )
+from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import format_ns
 
 try:
     import hyperscan as _hyperscan
@@ -562,7 +562,7 @@ class _LineProcessor(object):
         first = seconds - seconds % self.bucket_seconds
         name = self._bucket_names.get(first)
         if name is None:
-            name = format_ns(first * 10 ** 9)
+            name = format_ns(first * 10 ** 9, "s")
             self._bucket_names[first] = name
         return name
 

@@ -40,7 +40,7 @@ except ImportError:  # pragma: no cover - not POSIX
     fcntl = None
 
 from ansible_collections.airlock.incident.plugins.module_utils.core import fileutil
-from ansible_collections.airlock.incident.plugins.module_utils.core.common import AirlockIncidentError, choices_message
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError, choices_message
 from ansible_collections.airlock.incident.plugins.module_utils.core.durations import DurationError, parse_rfc3339_ns
 
 SCHEMA_VERSION = 1

@@ -19,7 +19,7 @@ import math
 import re
 import time
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import NotFound
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import REVISION, pod_problem, pod_ready, selector_matches
 

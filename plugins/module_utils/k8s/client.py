@@ -22,7 +22,7 @@ import traceback
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
 
 KUBERNETES_IMPORT_ERROR = None
 try:
@@ -59,20 +59,6 @@ def k8s_arg_spec(**extra):
     spec.update(extra)
     return spec
 
-
-def run_module(module, func):
-    """Run ``func(module)`` and exit with its result, or fail with the error's message and partial result.
-
-    ``status`` and ``unreachable`` are internal markers of :class:`K8s` errors, not results.
-    """
-    try:
-        result = func(module)
-    except AirlockIncidentError as exc:
-        fields = dict(exc.result)
-        fields.pop("status", None)
-        fields.pop("unreachable", None)
-        module.fail_json(msg=exc.msg, **fields)
-    module.exit_json(**result)
 
 
 def require_kubernetes(module):

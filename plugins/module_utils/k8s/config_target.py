@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 
 from ansible_collections.airlock.incident.plugins.module_utils.airlock import config_schema as schema
-from ansible_collections.airlock.incident.plugins.module_utils.core.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
     K8s,
     NotFound,

@@ -26,7 +26,7 @@ import copy
 import json
 import time
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import actions as k8s_actions
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import rollout as k8s_rollout
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import list_pods, read_deployment

@@ -41,7 +41,8 @@ import uuid
 
 from ansible_collections.airlock.incident.plugins.module_utils.audit import db as audit_db
 from ansible_collections.airlock.incident.plugins.module_utils.evidence import store as store
-from ansible_collections.airlock.incident.plugins.module_utils.core.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import utc_stamp
 from ansible_collections.airlock.incident.plugins.module_utils.core.fileutil import fsync_dir
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import NotFound, validate_common, validate_name
 
@@ -100,18 +101,13 @@ def validate_incident_id(value):
     return None
 
 
-def utc_stamp(moment=None):
-    moment = moment or datetime.datetime.now(datetime.timezone.utc)
-    return moment.strftime("%Y%m%dT%H%M%SZ")
-
-
 def resolve_dest(dest, incident_id, moment=None):
     """The local destination file for ``dest`` (a file, or a directory / path ending in '/')."""
     is_directory = os.path.isdir(dest) or dest.endswith(os.sep)
     if is_directory:
         if not os.path.isdir(dest):
             raise PodEvidenceError("dest: directory %s does not exist" % dest)
-        name = "airlock-audit-%s.db" % (incident_id or utc_stamp(moment))
+        name = "airlock-audit-%s.db" % (incident_id or utc_stamp(moment, fraction=False))
         target = os.path.join(dest, name)
     else:
         target = dest
@@ -627,7 +623,7 @@ def find_pod(module, k8s):
 
 def _supersede(target, moment):
     """Keep an existing snapshot (and its custody record) under a .superseded-<UTC> name; returns the new name."""
-    base = "%s.superseded-%s" % (target, utc_stamp(moment))
+    base = "%s.superseded-%s" % (target, utc_stamp(moment, fraction=False))
     candidate = base
     counter = 1
     while os.path.lexists(candidate):

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import mitigation as m
-from ansible_collections.airlock.incident.plugins.module_utils.core.common import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
 
 CHART = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
 

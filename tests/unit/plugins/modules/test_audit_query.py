@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from ansible_collections.airlock.incident.plugins.module_utils.audit.db import format_ns
+from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import format_ns
 from ansible_collections.airlock.incident.plugins.modules import audit_query
 from ansible_collections.airlock.incident.tests.unit.plugins.module_utils import airlock_db_factory as factory
 

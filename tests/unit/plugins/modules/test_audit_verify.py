@@ -13,7 +13,7 @@ import sqlite3
 import pytest
 
 from ansible_collections.airlock.incident.plugins.module_utils.audit.chain import event_hash
-from ansible_collections.airlock.incident.plugins.module_utils.audit.db import format_ns
+from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import format_ns
 from ansible_collections.airlock.incident.plugins.modules import audit_verify
 from ansible_collections.airlock.incident.tests.unit.plugins.module_utils import airlock_db_factory as factory
 
