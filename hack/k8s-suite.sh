@@ -10,9 +10,14 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT" || exit 1
 export AIRLOCK_K8S_LAB_DIR="$ROOT/.lab/k8s-test"
 export AIRLOCK_LAB_KUBECONFIG="$ROOT/.lab/k8s-test.kubeconfig"
-export AIRLOCK_K8S_ETCD_PORT=25790 AIRLOCK_K8S_ETCD_PEER_PORT=25800 AIRLOCK_K8S_ETCD_METRICS_PORT=25810
-export AIRLOCK_K8S_APISERVER_PORT=17443 AIRLOCK_K8S_KCM_PORT=11357 AIRLOCK_K8S_SCHEDULER_PORT=11359
-export AIRLOCK_K8S_KWOK_PORT=11347
+# AIRLOCK_K8S_SUITE_PORT_OFFSET moves every port of the suite's cluster, so two
+# checkouts (git worktrees) can run their suites at the same time.
+off="${AIRLOCK_K8S_SUITE_PORT_OFFSET:-0}"
+case "$off" in ''|*[!0-9]*) die "AIRLOCK_K8S_SUITE_PORT_OFFSET: invalid value '$off'; accepted values: 0 to 1000" ;; esac
+[ "$off" -le 1000 ] || die "AIRLOCK_K8S_SUITE_PORT_OFFSET: invalid value '$off'; accepted values: 0 to 1000"
+export AIRLOCK_K8S_ETCD_PORT=$((25790 + off)) AIRLOCK_K8S_ETCD_PEER_PORT=$((25800 + off)) AIRLOCK_K8S_ETCD_METRICS_PORT=$((25810 + off))
+export AIRLOCK_K8S_APISERVER_PORT=$((17443 + off)) AIRLOCK_K8S_KCM_PORT=$((11357 + off)) AIRLOCK_K8S_SCHEDULER_PORT=$((11359 + off))
+export AIRLOCK_K8S_KWOK_PORT=$((11347 + off))
 
 # Cold: about 50 min on 2 cores (see docs/kubernetes-lab.md); warm: seconds.
 # build.sh prints one line per binary, so a cold build shows its progress.
