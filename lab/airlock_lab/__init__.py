@@ -5,7 +5,9 @@
 """The lab Airlock: a loopback stand-in for MCP Airlock used for tests and drills.
 
 Everything here runs on 127.0.0.1 only. ``airlock_lab.cli`` is the command
-line (``lab/bin/airlock-lab``), ``airlock_lab.server`` the Airlock process,
+line (``lab/bin/airlock-lab``), ``airlock_lab.server`` the Airlock process (its request handler
+is composed of ``httpbase``, ``routes_health``, ``routes_admin``, ``routes_mcp`` and ``sse``;
+``oidc`` validates tokens, ``upstreams`` serves the canned upstreams),
 ``airlock_lab.idp`` the OIDC identity provider of the ``documented`` profile.
 """
 
@@ -23,6 +25,8 @@ DEFAULT_POLICY = os.path.join(LAB_ROOT, "config", "policy.rego")
 DENY_ALL_POLICY = os.path.join(LAB_ROOT, "config", "policy-denies-all.rego")
 
 PROFILES = ("release", "documented")
+#: The version the lab Airlock reports (/info, the admin status, the start log), as a dev build does.
+VERSION = "dev"
 
 if os.path.isdir(COLLECTIONS_ROOT) and COLLECTIONS_ROOT not in sys.path:
     sys.path.insert(0, COLLECTIONS_ROOT)

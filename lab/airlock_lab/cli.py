@@ -149,8 +149,14 @@ def run(args):
     if command == "logs":
         return _logs(lab, args.tail)
 
+    return _drill_command(lab, args)
+
+
+def _drill_command(lab, args):
+    """``token``, ``traffic`` and ``drill <fault>``."""
     from airlock_lab import drills
 
+    command = args.command
     if command == "token":
         state = lab.state() or {}
         groups = [g for g in args.groups.split(",") if g]
@@ -160,30 +166,20 @@ def run(args):
     if command == "traffic":
         _print(drills.traffic(lab, args.count))
         return 0
-    fault = args.fault
-    if fault == "down":
-        result = drills.down(lab)
-    elif fault == "not-ready":
-        result = drills.not_ready(lab, args.check)
-    elif fault == "latency":
-        result = drills.latency(lab, args.ms)
-    elif fault == "memory":
-        result = drills.memory(lab, args.mb)
-    elif fault == "auth-storm":
-        result = drills.auth_storm(lab, args.count)
-    elif fault == "attack":
-        result = drills.attack(lab, args.count)
-    elif fault == "pii":
-        result = drills.pii(lab, args.count, args.keep)
-    elif fault == "broken-policy":
-        result = drills.broken_policy(lab, args.mode, args.apply)
-    elif fault == "tamper-audit":
-        result = drills.tamper_audit(lab, args.rowid)
-    elif fault == "idp-down":
-        result = drills.idp_down(lab)
-    else:
-        result = drills.clear(lab, args.name)
-    _print(result)
+    faults = {
+        "down": lambda: drills.down(lab),
+        "not-ready": lambda: drills.not_ready(lab, args.check),
+        "latency": lambda: drills.latency(lab, args.ms),
+        "memory": lambda: drills.memory(lab, args.mb),
+        "auth-storm": lambda: drills.auth_storm(lab, args.count),
+        "attack": lambda: drills.attack(lab, args.count),
+        "pii": lambda: drills.pii(lab, args.count, args.keep),
+        "broken-policy": lambda: drills.broken_policy(lab, args.mode, args.apply),
+        "tamper-audit": lambda: drills.tamper_audit(lab, args.rowid),
+        "idp-down": lambda: drills.idp_down(lab),
+    }
+    drill = faults.get(args.fault, lambda: drills.clear(lab, args.name))
+    _print(drill())
     return 0
 
 

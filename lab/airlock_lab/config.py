@@ -68,6 +68,57 @@ def _resolve(path, base):
     return os.path.normpath(path)
 
 
+def _choose_policy(policy_source, configured_policy, base):
+    """The policy file the lab copies: ``--policy``, else the configured file, else the file with
+    that name next to the config, else the lab default. ConfigError when ``--policy`` is missing."""
+    candidates = []
+    if policy_source:
+        candidates.append(os.path.abspath(policy_source))
+    if configured_policy:
+        candidates.append(_resolve(configured_policy, base))
+        candidates.append(os.path.join(base, os.path.basename(str(configured_policy))))
+    candidates.append(DEFAULT_POLICY)
+    chosen_policy = None
+    for candidate in candidates:
+        if candidate and os.path.isfile(candidate):
+            chosen_policy = candidate
+            break
+    if policy_source and chosen_policy != os.path.abspath(policy_source):
+        raise ConfigError("policy file %s does not exist" % policy_source)
+    return chosen_policy
+
+
+def _override_database(document, lab_dir, database, overrides):
+    """Point ``audit.database`` into the lab (see :func:`derive`); returns the database path."""
+    audit_section = document.get("audit")
+    if audit_section is None:
+        audit_section = document["audit"] = {}
+    if isinstance(audit_section, dict):
+        configured_db = audit_section.get("database")
+        if configured_db:
+            resolved = str(configured_db)
+            if not os.path.isabs(resolved):
+                resolved = os.path.join(lab_dir, resolved)
+            elif not os.path.isdir(os.path.dirname(resolved)):
+                resolved = database
+            database = os.path.normpath(resolved)
+        if configured_db != database:
+            overrides["audit.database"] = {"from": configured_db, "to": database}
+        audit_section["database"] = database
+    return database
+
+
+def _override_issuer(document, idp_url, overrides):
+    """``auth.oidc_issuer`` is the lab IdP (documented profile)."""
+    auth_section = document.get("auth")
+    if auth_section is None:
+        auth_section = document["auth"] = {}
+    if isinstance(auth_section, dict):
+        if auth_section.get("oidc_issuer") != idp_url:
+            overrides["auth.oidc_issuer"] = {"from": auth_section.get("oidc_issuer"), "to": idp_url}
+        auth_section["oidc_issuer"] = idp_url
+
+
 def derive(source, lab_dir, profile, idp_url=None, policy_source=None, no_upstreams=False):
     """Write the lab's copy of ``source`` under ``lab_dir`` and return a description.
 
@@ -102,20 +153,7 @@ def derive(source, lab_dir, profile, idp_url=None, policy_source=None, no_upstre
     configured_policy = None
     if isinstance(document, dict):
         configured_policy = schema.get(document, "policy.rego_file")
-    candidates = []
-    if policy_source:
-        candidates.append(os.path.abspath(policy_source))
-    if configured_policy:
-        candidates.append(_resolve(configured_policy, base))
-        candidates.append(os.path.join(base, os.path.basename(str(configured_policy))))
-    candidates.append(DEFAULT_POLICY)
-    chosen_policy = None
-    for candidate in candidates:
-        if candidate and os.path.isfile(candidate):
-            chosen_policy = candidate
-            break
-    if policy_source and chosen_policy != os.path.abspath(policy_source):
-        raise ConfigError("policy file %s does not exist" % policy_source)
+    chosen_policy = _choose_policy(policy_source, configured_policy, base)
     with open(chosen_policy, "rb") as handle:
         policy_bytes = handle.read()
     from airlock_lab.util import atomic_write
@@ -139,34 +177,14 @@ def derive(source, lab_dir, profile, idp_url=None, policy_source=None, no_upstre
             overrides["policy.rego_file"] = {"from": configured_policy, "to": policy_target}
         policy_section["rego_file"] = policy_target
 
-    audit_section = document.get("audit")
-    if audit_section is None:
-        audit_section = document["audit"] = {}
-    if isinstance(audit_section, dict):
-        configured_db = audit_section.get("database")
-        if configured_db:
-            resolved = str(configured_db)
-            if not os.path.isabs(resolved):
-                resolved = os.path.join(lab_dir, resolved)
-            elif not os.path.isdir(os.path.dirname(resolved)):
-                resolved = database
-            database = os.path.normpath(resolved)
-        if configured_db != database:
-            overrides["audit.database"] = {"from": configured_db, "to": database}
-        audit_section["database"] = database
+    database = _override_database(document, lab_dir, database, overrides)
 
     if no_upstreams and "upstreams" in document:
         overrides["upstreams"] = {"from": "%d configured" % len(document.get("upstreams") or []), "to": None}
         document.pop("upstreams")
 
     if profile == "documented" and idp_url:
-        auth_section = document.get("auth")
-        if auth_section is None:
-            auth_section = document["auth"] = {}
-        if isinstance(auth_section, dict):
-            if auth_section.get("oidc_issuer") != idp_url:
-                overrides["auth.oidc_issuer"] = {"from": auth_section.get("oidc_issuer"), "to": idp_url}
-            auth_section["oidc_issuer"] = idp_url
+        _override_issuer(document, idp_url, overrides)
 
     header = (
         "# Lab copy of %s written by airlock-lab start.\n"

@@ -66,22 +66,23 @@ _value:
 """
 
 import datetime
+import typing as t
 
 from ansible.errors import AnsibleFilterError
 
 _ESCALATION_SECONDS = {"P0": 3600, "P1": 4 * 3600}
 
 
-def _parse(text):
+def _parse(text: t.Any) -> t.Optional[datetime.datetime]:
     if not text:
         return None
     try:
         return datetime.datetime.strptime(text.replace("+00:00", "Z"), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
-    except (TypeError, ValueError):
-        raise AnsibleFilterError("review: %r is not an RFC 3339 UTC time (YYYY-MM-DDTHH:MM:SSZ)" % (text,))
+    except (TypeError, ValueError) as exc:
+        raise AnsibleFilterError("review: %r is not an RFC 3339 UTC time (YYYY-MM-DDTHH:MM:SSZ)" % (text,)) from exc
 
 
-def _human(seconds):
+def _human(seconds: t.Optional[float]) -> t.Optional[str]:
     if seconds is None:
         return None
     seconds = int(seconds)
@@ -95,7 +96,7 @@ def _human(seconds):
     return " ".join(parts)
 
 
-def review(record):
+def review(record: t.Any) -> t.Dict[str, t.Any]:
     """Compute the post-incident review figures (see DOCUMENTATION)."""
     if not isinstance(record, dict) or "timeline" not in record or "id" not in record:
         raise AnsibleFilterError("review expects an airlock.incident incident record (with id and timeline)")
@@ -106,7 +107,7 @@ def review(record):
     mitigated = next((_parse(e.get("time")) for e in timeline if e.get("kind") == "action"), None)
     resolved = _parse(record.get("resolved_at"))
 
-    def since_start(moment):
+    def since_start(moment: t.Optional[datetime.datetime]) -> t.Optional[int]:
         if start is None or moment is None:
             return None
         return max(0, int((moment - start).total_seconds()))
@@ -117,7 +118,7 @@ def review(record):
         "mitigate": since_start(mitigated),
         "resolve": since_start(resolved),
     }
-    limit = _ESCALATION_SECONDS.get(record.get("severity"))
+    limit = _ESCALATION_SECONDS.get(str(record.get("severity")))
     return {
         "detected_at": record.get("started_at") or record.get("declared_at"),
         "time_to_acknowledge": _human(seconds["acknowledge"]),
@@ -130,6 +131,6 @@ def review(record):
     }
 
 
-class FilterModule(object):
-    def filters(self):
+class FilterModule:
+    def filters(self) -> t.Dict[str, t.Callable[..., t.Any]]:
         return {"review": review}

@@ -77,10 +77,14 @@ _value:
       type: str
 """
 
+import typing as t
+
 from ansible.errors import AnsibleFilterError
 
+_GOOD_CHECKS = ("ok", "healthy", "ready", "up")
 
-def _describe(name, probe):
+
+def _describe(name: str, probe: t.Any) -> str:
     if not isinstance(probe, dict):
         return "%s: not probed" % name
     status = probe.get("status")
@@ -94,31 +98,67 @@ def _describe(name, probe):
             detail = " %s" % body.get("status")
         checks = body.get("checks")
         if isinstance(checks, dict) and checks:
-            bad = ["%s=%s" % (k, v) for k, v in sorted(checks.items()) if str(v).lower() not in ("ok", "healthy", "ready", "up")]
+            bad = ["%s=%s" % (k, v) for k, v in sorted(checks.items()) if str(v).lower() not in _GOOD_CHECKS]
             if bad:
                 detail += " (checks: %s)" % ", ".join(bad)
     return "%s: HTTP %s%s" % (name, status, detail)
 
 
-def _ok(probe):
+def _ok(probe: t.Any) -> bool:
     return isinstance(probe, dict) and isinstance(probe.get("status"), int) and 200 <= probe["status"] < 300
 
 
-def triage(result, latency_ms=1000):
+def _latency_limit(latency_ms: t.Any) -> float:
+    try:
+        return float(latency_ms)
+    except (TypeError, ValueError) as exc:
+        raise AnsibleFilterError("triage: latency_ms must be a number, got %r" % (latency_ms,)) from exc
+
+
+def _mcp_failure(mcp: t.Dict[str, t.Any]) -> t.Tuple[t.Optional[str], t.Optional[str]]:
+    """(symptom, incident type) of a failed MCP request; (None, None) when it answered."""
+    error = mcp.get("error")
+    status = mcp.get("status")
+    method = mcp.get("method", "tools/list")
+    if isinstance(error, dict) and error.get("code") is not None:
+        symptom = "MCP %s: JSON-RPC error %s %s" % (method, error.get("code"), error.get("message", ""))
+        return symptom, "policy_failures" if status == 403 else "service_outage"
+    if not error:
+        return None, None
+    message = error.get("message") if isinstance(error, dict) else error
+    symptom = "MCP %s: %s" % (method, message if not status else "HTTP %s, %s" % (status, message))
+    return symptom, "authentication_issues" if status == 401 else ("policy_failures" if status == 403 else "service_outage")
+
+
+def _slow(endpoints: t.Dict[str, t.Any], mcp: t.Dict[str, t.Any], latency_limit: float) -> t.List[str]:
+    """The probes (and the MCP request) slower than the limit."""
+    slow = []
+    for name, probe in sorted(endpoints.items()):
+        if isinstance(probe, dict) and isinstance(probe.get("latency_ms"), (int, float)) and probe["latency_ms"] > latency_limit:
+            slow.append("/%s %.0f ms" % (name, probe["latency_ms"]))
+    if isinstance(mcp.get("latency_ms"), (int, float)) and mcp["latency_ms"] > latency_limit:
+        slow.append("MCP %.0f ms" % mcp["latency_ms"])
+    return slow
+
+
+def _classify(outage: bool, mcp_type: t.Optional[str], slow: t.List[str]) -> t.Tuple[t.Optional[str], t.Optional[str], str]:
+    """(severity, type, service status) by the severity table."""
+    if outage:
+        return "P0", "service_outage", "DOWN"
+    if mcp_type:
+        return "P1", mcp_type, "DEGRADED"
+    if slow:
+        return "P2", "performance_degradation", "DEGRADED"
+    return None, None, "UP"
+
+
+def triage(result: t.Any, latency_ms: t.Any = 1000) -> t.Dict[str, t.Any]:
     """Classify a health result (see DOCUMENTATION)."""
     if not isinstance(result, dict) or "endpoints" not in result:
         raise AnsibleFilterError("triage expects the registered result of airlock.incident.health, got %s" % type(result).__name__)
-    try:
-        latency_limit = float(latency_ms)
-    except (TypeError, ValueError):
-        raise AnsibleFilterError("triage: latency_ms must be a number, got %r" % (latency_ms,))
+    latency_limit = _latency_limit(latency_ms)
     endpoints = result.get("endpoints") or {}
-    symptoms = []
-    live, ready = endpoints.get("live"), endpoints.get("ready")
-    if not _ok(live):
-        symptoms.append(_describe("/live", live))
-    if not _ok(ready):
-        symptoms.append(_describe("/ready", ready))
+    symptoms = [_describe("/" + name, endpoints.get(name)) for name in ("live", "ready") if not _ok(endpoints.get(name))]
     outage = bool(symptoms)
     for name in ("health", "info"):
         probe = endpoints.get(name)
@@ -128,34 +168,17 @@ def triage(result, latency_ms=1000):
     mcp = result.get("mcp") or {}
     mcp_type = None
     if mcp and not outage:
-        error = mcp.get("error")
-        status = mcp.get("status")
-        if isinstance(error, dict) and error.get("code") is not None:
-            symptoms.append("MCP %s: JSON-RPC error %s %s" % (mcp.get("method", "tools/list"), error.get("code"), error.get("message", "")))
-            mcp_type = "policy_failures" if status == 403 else "service_outage"
-        elif error:
-            message = error.get("message") if isinstance(error, dict) else error
-            symptoms.append("MCP %s: %s" % (mcp.get("method", "tools/list"), message if not status else "HTTP %s, %s" % (status, message)))
-            mcp_type = "authentication_issues" if status == 401 else ("policy_failures" if status == 403 else "service_outage")
+        symptom, mcp_type = _mcp_failure(mcp)
+        if symptom:
+            symptoms.append(symptom)
 
     slow = []
     if not outage and not mcp_type:
-        for name, probe in sorted(endpoints.items()):
-            if isinstance(probe, dict) and isinstance(probe.get("latency_ms"), (int, float)) and probe["latency_ms"] > latency_limit:
-                slow.append("/%s %.0f ms" % (name, probe["latency_ms"]))
-        if isinstance(mcp.get("latency_ms"), (int, float)) and mcp["latency_ms"] > latency_limit:
-            slow.append("MCP %.0f ms" % mcp["latency_ms"])
+        slow = _slow(endpoints, mcp, latency_limit)
         if slow:
             symptoms.append("slow responses (over %.0f ms): %s" % (latency_limit, ", ".join(slow)))
 
-    if outage:
-        severity, kind, status_word = "P0", "service_outage", "DOWN"
-    elif mcp_type:
-        severity, kind, status_word = "P1", mcp_type, "DEGRADED"
-    elif slow:
-        severity, kind, status_word = "P2", "performance_degradation", "DEGRADED"
-    else:
-        severity, kind, status_word = None, None, "UP"
+    severity, kind, status_word = _classify(outage, mcp_type, slow)
     if severity:
         summary = "%s %s: %s" % (severity, kind, "; ".join(symptoms))
     else:
@@ -171,6 +194,6 @@ def triage(result, latency_ms=1000):
     }
 
 
-class FilterModule(object):
-    def filters(self):
+class FilterModule:
+    def filters(self) -> t.Dict[str, t.Callable[..., t.Any]]:
         return {"triage": triage}

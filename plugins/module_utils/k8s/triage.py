@@ -29,6 +29,7 @@ import json
 import re
 
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import quantity as k8s_quantity
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import PREVIOUS_REPLICAS
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import (
     pod_problem,
     pod_ready,
@@ -152,7 +153,8 @@ def summarize_deployment(dep):
                 replicas=state["replicas"], current_replicas=state["current_replicas"], updated_replicas=state["updated_replicas"],
                 ready_replicas=state["ready_replicas"], available_replicas=state["available_replicas"],
                 rollout_complete=state["complete"], rollout_message=state["message"], paused=state["paused"],
-                conditions=conds, selector=((dep.get("spec") or {}).get("selector") or {}).get("matchLabels") or {})
+                conditions=conds, selector=((dep.get("spec") or {}).get("selector") or {}).get("matchLabels") or {},
+                previous_replicas=_positive_int((meta.get("annotations") or {}).get(PREVIOUS_REPLICAS)))
 
 
 def decode_helm_release(secret):
@@ -180,6 +182,11 @@ def decode_helm_release(secret):
 def _explaining_lines(lines, limit=5):
     picked = [ln for ln in lines if ERROR_LINE_RE.search(ln)]
     return (picked or lines)[-limit:]
+
+
+def _positive_int(text: object) -> int | None:
+    """The positive integer a text such as an annotation holds, else None."""
+    return int(text) if isinstance(text, str) and re.fullmatch(r"[0-9]+", text) and int(text) > 0 else None
 
 
 def _finding(fid, severity, summary, **evidence):
@@ -247,7 +254,8 @@ def analyse(data):
         if dep["replicas"] == 0:
             findings.append(_finding("scaled_to_zero", "critical",
                                      "complete outage: deployment %s is scaled to 0 replicas, no pod serves; scale it back "
-                                     "(airlock.incident.k8s_scale, or the outage role's recovery)" % name))
+                                     "(airlock.incident.k8s_scale, or the outage role's recovery)" % name,
+                                     previous_replicas=dep.get("previous_replicas")))
         if dep["replicas"] and dep["available_replicas"] == 0:
             findings.append(_finding("no_available_replicas", "critical",
                                      "complete outage: 0 of %d replicas of %s are available" % (dep["replicas"], name)))
