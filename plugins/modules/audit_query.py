@@ -26,17 +26,13 @@ description:
     atomically.
 author:
   - airlock.incident contributors (@airlock-incident)
+extends_documentation_fragment:
+  - airlock.incident.forensics
+  - airlock.incident.forensics.database
 attributes:
   check_mode:
     support: full
     description: The query runs; an export file is not written, and C(changed) says whether it would be.
-  diff_mode:
-    support: none
-    description: There is nothing to show a diff of.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs where the database file is, usually on the Airlock host or against a copy.
   idempotent:
     support: full
     description: >-
@@ -131,10 +127,6 @@ options:
     description: Replace an existing O(export_path) whose content differs.
     type: bool
     default: false
-  busy_timeout:
-    description: Seconds to wait for a lock held by another connection before failing.
-    type: float
-    default: 5.0
 notes:
   - Window boundaries are half-open, C(start <= timestamp < end), so consecutive windows never
     count an event twice. With O(since) the end is the time the module ran, and it is returned

@@ -151,11 +151,8 @@ def _go_float(value: float) -> bytes:
     sign = "-" if value < 0 else ""
     # repr() gives the shortest round-tripping digits, as Go's strconv does.
     text = repr(abs(value))
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        exponent = int(exponent)
-    else:
-        mantissa, exponent = text, 0
+    mantissa, _e, exponent_text = text.partition("e")
+    exponent = int(exponent_text) if exponent_text else 0
     integer, _dot, fraction = mantissa.partition(".")
     digits = (integer + fraction).lstrip("0")
     # decimal point position relative to the start of ``digits``
