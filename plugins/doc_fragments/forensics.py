@@ -10,7 +10,8 @@ class ModuleDocFragment(object):
     # The forensic modules (audit_snapshot, audit_query, audit_verify, log_scan).
     # airlock.incident.forensics: no diff mode. airlock.incident.forensics.read_only:
     # modules that never change anything. airlock.incident.forensics.database: the
-    # modules that read an audit database (where they run, busy_timeout).
+    # modules that read an audit database (no diff mode, where they run, busy_timeout);
+    # it stands alone (do not combine it with airlock.incident.forensics).
     DOCUMENTATION = r"""
 options: {}
 attributes:
@@ -37,6 +38,9 @@ options:
     type: float
     default: 5.0
 attributes:
+  diff_mode:
+    support: none
+    description: Nothing is shown as a diff (what a run would write is reported in its result).
   platform:
     support: full
     platforms: posix

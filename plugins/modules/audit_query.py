@@ -26,9 +26,6 @@ description:
     atomically.
 author:
   - airlock.incident contributors (@airlock-incident)
-extends_documentation_fragment:
-  - airlock.incident.forensics
-  - airlock.incident.forensics.database
 attributes:
   check_mode:
     support: full
@@ -38,6 +35,8 @@ attributes:
     description: >-
       Without an export nothing changes. An export is rewritten only when its content differs,
       and then only with O(force=true).
+extends_documentation_fragment:
+  - airlock.incident.forensics.database
 options:
   path:
     description:

@@ -26,9 +26,6 @@ description:
     M(airlock.incident.audit_verify).
 author:
   - airlock.incident contributors (@airlock-incident)
-extends_documentation_fragment:
-  - airlock.incident.forensics
-  - airlock.incident.forensics.database
 attributes:
   check_mode:
     support: full
@@ -38,6 +35,8 @@ attributes:
     description: >-
       A second run for the same destination file (same O(incident_id) and O(dest)) returns the
       existing copy's facts and changes nothing, unless O(force=true).
+extends_documentation_fragment:
+  - airlock.incident.forensics.database
 options:
   path:
     description:

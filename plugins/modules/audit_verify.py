@@ -34,7 +34,6 @@ author:
 requirements:
   - blake3 (Python package) on the host that runs the module
 extends_documentation_fragment:
-  - airlock.incident.forensics
   - airlock.incident.forensics.read_only
   - airlock.incident.forensics.database
 options:

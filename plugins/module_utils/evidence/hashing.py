@@ -190,39 +190,49 @@ def temp_path(directory: str, name: str) -> t.Tuple[int, str]:
     return tempfile.mkstemp(prefix="." + name[:100] + ".", suffix=".partial", dir=directory)
 
 
+def _hashed_temp(directory: str, name: str, hasher: _Hasher,
+                 fill: t.Callable[[int], None]) -> t.Tuple[str, Digest]:
+    """A new temp file in ``directory`` written by ``fill(fd)`` while ``hasher`` hashes it: (temp path, Digest).
+
+    The temp file is removed when anything fails.
+    """
+    try:
+        fd, path = temp_path(directory, name)
+        try:
+            fill(fd)
+            return path, hasher.digest()
+        except BaseException:
+            unlink_quietly(path)
+            raise
+    finally:
+        hasher.close()
+
+
 def stream_to_temp(reader: t.Any, directory: str, name: str, max_bytes: t.Optional[int] = None,
                    buffer_size: int = HASH_BUFFER) -> t.Tuple[str, Digest]:
     """Copy a stream into a temp file in ``directory`` while hashing it: (temp path, Digest)."""
-    fd, path = temp_path(directory, name)
     hasher = _Hasher()
-    try:
+
+    def fill(fd: int) -> None:
         with os.fdopen(fd, "wb") as out:
             _pump(reader, hasher, max_bytes, buffer_size, sink=out)
             out.flush()
             os.fsync(out.fileno())
-        return path, hasher.digest()
-    except BaseException:
-        unlink_quietly(path)
-        raise
-    finally:
-        hasher.close()
+
+    return _hashed_temp(directory, name, hasher, fill)
 
 
 def copy_to_temp(src: str, directory: str, name: str, buffer_size: int = HASH_BUFFER,
                  parallel: t.Optional[bool] = None) -> t.Tuple[str, Digest]:
     """Stream-copy ``src`` into a temp file in ``directory``, hashing what is written: (temp path, Digest)."""
-    fd, path = temp_path(directory, name)
     hasher = _Hasher(parallel)
-    try:
+
+    def fill(fd: int) -> None:
         with open(src, "rb", buffering=0) as handle, os.fdopen(fd, "wb", buffering=0) as out:
             _read_blocks(handle, hasher, buffer_size, sink=out)
             os.fsync(out.fileno())
-        return path, hasher.digest()
-    except BaseException:
-        unlink_quietly(path)
-        raise
-    finally:
-        hasher.close()
+
+    return _hashed_temp(directory, name, hasher, fill)
 
 
 def bytes_to_temp(data: bytes, directory: str, name: str) -> str:
