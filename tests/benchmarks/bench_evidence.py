@@ -144,7 +144,7 @@ def main(argv=None):
     for buffer_mib in (1, 4, 8):
         one, two, reference = compare(args.repeat,
                                       lambda b=buffer_mib: hashing.hash_file(path, buffer_size=b << 20,
-                                                                           parallel=False),
+                                                                             parallel=False),
                                       lambda b=buffer_mib: two_pass(path, b << 20), openssl)
         row("  one pass, sequential, %d MiB buffer" % buffer_mib, size, one, reference, "openssl dgst -sha256")
         row("  two passes (sha256, then blake3), %d MiB" % buffer_mib, size, two, reference,

@@ -25,10 +25,6 @@ import math
 import re
 import typing as t
 
-from ansible_collections.airlock.incident.plugins.module_utils.audit.schema import (  # noqa: F401 (re-exported)
-    PAYLOAD_FIELDS,
-    SELECT_CHAIN_SQL,
-)
 from ansible_collections.airlock.incident.plugins.module_utils.core.optional import optional_import
 
 _blake3, BLAKE3_IMPORT_ERROR = optional_import("blake3")

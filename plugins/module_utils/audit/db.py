@@ -29,7 +29,7 @@ import typing as t
 from urllib.parse import quote as _quote
 
 from ansible_collections.airlock.incident.plugins.module_utils.audit.chain import parse_salt
-from ansible_collections.airlock.incident.plugins.module_utils.audit.schema import (  # noqa: F401 (re-exported)
+from ansible_collections.airlock.incident.plugins.module_utils.audit.schema import (
     EVENTS_TABLE,
     METADATA_TABLE,
     REQUIRED_COLUMNS,

@@ -127,8 +127,8 @@ def settle(export: Export, force: bool, check_mode: bool) -> t.Tuple[t.Dict[str,
                                    **facts)
     if check_mode:
         return facts, True, "would write %d rows to %s" % (export.rows, export.path)
-    assert export.tmp is not None
-    os.chmod(export.tmp, EXPORT_MODE)
-    os.replace(export.tmp, export.path)
+    tmp = t.cast(str, export.tmp)
+    os.chmod(tmp, EXPORT_MODE)
+    os.replace(tmp, export.path)
     fsync_dir(os.path.dirname(os.path.abspath(export.path)))
     return facts, True, "wrote %d rows to %s" % (export.rows, export.path)

@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
 import typing as t

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from ansible_collections.airlock.incident.plugins.module_utils.core.contract import incident_id_error
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import choices_message
 from ansible_collections.airlock.incident.plugins.module_utils.core.fileutil import fsync_dir
+from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import utc_now
 from ansible_collections.airlock.incident.plugins.module_utils.evidence import collect, hashing, store
 from ansible_collections.airlock.incident.plugins.module_utils.evidence.collect import Planned
 from ansible_collections.airlock.incident.plugins.module_utils.evidence.errors import EvidenceError
@@ -168,8 +169,8 @@ def _conflict(planned: Planned) -> str:
     else:
         why = "the same file is already collected with a different chain_head/events"
     return ("%s: %s; evidence is never overwritten silently: collect it under another name, "
-            "or set force: true to keep the old copy as %s.superseded-<UTC timestamp>" % (planned.label, why,
-                                                                                           planned.name))
+            "or set force: true to keep the old copy as %s.superseded-<UTC timestamp>"
+            % (planned.label, why, planned.name))
 
 
 class _Collection:
@@ -307,7 +308,7 @@ class _Collection:
     # -- the new manifest ---------------------------------------------------------
     def build_manifest(self) -> t.Tuple[store.Manifest, t.List[str], t.List[str]]:
         """The manifest after this run: ``(manifest, changed item names, superseded copy names)``."""
-        moment = store.utc_now()
+        moment = utc_now()
         who = store.collector()
         tools = store.tool_info()
         after = copy.deepcopy(self.manifest) if self.manifest is not None else store.new_manifest(
@@ -351,8 +352,7 @@ class _Collection:
                     raise EvidenceError("%s: %s changed while it was being collected; run the task again"
                                         % (planned.label, planned.item["src"]))
             elif planned.action in ("add", "replace"):
-                assert planned.temp is not None
-                store.place_new(planned.temp, target)
+                store.place_new(t.cast(str, planned.temp), target)
                 planned.temp = None
         manifest_bytes = store.render_manifest(after)
         store.write_atomic(path, store.SUMS_NAME, store.render_sums(after))
@@ -393,8 +393,7 @@ class _Collection:
 
 
 def _update_metadata(after: store.Manifest, planned: Planned, moment: t.Any, who: t.Dict[str, str]) -> None:
-    current = store.find_current(after, planned.name)
-    assert current is not None
+    current = t.cast(store.Item, store.find_current(after, planned.name))
     for field in METADATA_FIELDS:
         current[field] = planned.item.get(field)
     current["kind"] = current["kind"] or "other"
@@ -405,8 +404,7 @@ def _update_metadata(after: store.Manifest, planned: Planned, moment: t.Any, who
 def _supersede(after: store.Manifest, path: str, planned: Planned, entry: store.Item, moment: t.Any,
                who: t.Dict[str, str]) -> str:
     """Mark the current record of ``planned.name`` superseded by ``entry``; the old copy's new name."""
-    old = store.find_current(after, planned.name)
-    assert old is not None
+    old = t.cast(store.Item, store.find_current(after, planned.name))
     old_name = store.superseded_name(path, planned.name, moment)
     old["name"] = old_name
     old["status"] = "superseded"

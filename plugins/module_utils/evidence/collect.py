@@ -87,8 +87,7 @@ class Planned:
     @property
     def digest_(self) -> hashing.Digest:
         """The digest, once acquired."""
-        assert self.digest is not None
-        return self.digest
+        return t.cast(hashing.Digest, self.digest)
 
     def same_as_existing(self) -> bool:
         """The acquired content is the content already recorded under this name."""
@@ -179,8 +178,7 @@ def acquire(planned: Planned, params: t.Mapping[str, t.Any], path: str, check_mo
 def stage(planned: Planned, path: str) -> None:
     """Write a new item's content to a temp file in the bundle if acquiring it did not already."""
     if planned.origin == "content":
-        assert planned.data is not None
-        planned.temp = hashing.bytes_to_temp(planned.data, path, planned.name)
+        planned.temp = hashing.bytes_to_temp(t.cast(bytes, planned.data), path, planned.name)
         return
     if planned.spool is not None:
         planned.spool.seek(0)

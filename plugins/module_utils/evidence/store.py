@@ -32,7 +32,7 @@ import re
 import socket
 import typing as t
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import utc_now, utc_stamp  # noqa: F401
+from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import utc_stamp
 from ansible_collections.airlock.incident.plugins.module_utils.evidence.errors import EvidenceError
 from ansible_collections.airlock.incident.plugins.module_utils.evidence.hashing import (
     bytes_to_temp,
