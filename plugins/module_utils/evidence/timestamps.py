@@ -85,7 +85,7 @@ def parse_bucket(text: str) -> int:
         raise DurationError(
             "bucket: invalid duration %r; accepted values: a positive whole number of seconds written as a "
             "Go duration or days/weeks, for example 30s, 5m, 1h, 1h30m, 1d, 1w" % (text,)
-        )
+        ) from exc
     if nanos % 10 ** 9:
         raise DurationError(
             "bucket: invalid duration %r; accepted values: a whole number of seconds (at least 1s), "
