@@ -30,18 +30,13 @@ attributes:
   check_mode:
     support: full
     description: Reads the source and reports what would be copied; creates nothing.
-  diff_mode:
-    support: none
-    description: There is nothing to show a diff of.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs where the database file is, usually on the Airlock host or against a copy.
   idempotent:
     support: full
     description: >-
       A second run for the same destination file (same O(incident_id) and O(dest)) returns the
       existing copy's facts and changes nothing, unless O(force=true).
+extends_documentation_fragment:
+  - airlock.incident.forensics.database
 options:
   path:
     description:
@@ -60,8 +55,9 @@ options:
     required: true
   incident_id:
     description:
-      - Incident identifier used in the file name when O(dest) is a directory (letters, digits,
-        C(.), C(_) and C(-); at most 128 characters).
+      - Incident identifier used in the file name when O(dest) is a directory.
+      - The collection's one incident-id rule applies (letters, digits, C(.), C(_) and C(-), starting with a
+        letter or digit, at most 63 characters); anything else is refused before the database is opened.
       - Give it to make reruns idempotent when O(dest) is a directory.
     type: str
   force:
@@ -69,10 +65,6 @@ options:
       - Take a new copy even when the destination file exists, replacing it atomically.
     type: bool
     default: false
-  busy_timeout:
-    description: Seconds to wait for a lock held by another connection before failing.
-    type: float
-    default: 5.0
 notes:
   - "WAL caveat: a read-only connection to a WAL database needs the C(-shm) shared-memory index.
     While Airlock runs, C(-wal) and C(-shm) exist and the module only takes read locks in C(-shm),
@@ -152,127 +144,17 @@ source:
   sample: /var/lib/airlock/audit.db
 """
 
-import datetime
-import os
-import re
-import sqlite3
-import tempfile
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.audit.db import (
-    AuditDbError,
-    check_schema,
-    count_events,
-    describe_sqlite_error,
-    file_sha256,
-    last_event,
-    open_readonly,
-    same_file,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.core.fileutil import fsync_dir
-
-INCIDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-SIDE_FILES = ("", "-wal", "-shm", "-journal")
+from ansible_collections.airlock.incident.plugins.module_utils.audit.snapshot import snapshot_audit
+from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 
 
-def resolve_dest(path, dest, incident_id, now=None):
-    """The destination file for ``dest``; raises AuditDbError on an unusable destination."""
-    if incident_id is not None and not INCIDENT_ID.match(incident_id):
-        raise AuditDbError("incident_id: %r is not usable in a file name; use letters, digits, '.', '_' "
-                           "and '-' (at most 128 characters, starting with a letter or digit)" % incident_id)
-    is_directory = os.path.isdir(dest) or dest.endswith(os.sep)
-    if is_directory:
-        if not os.path.isdir(dest):
-            raise AuditDbError("dest: directory %s does not exist" % dest)
-        if incident_id:
-            name = "airlock-audit-%s.db" % incident_id
-        else:
-            moment = now or datetime.datetime.now(datetime.timezone.utc)
-            name = "airlock-audit-%s.db" % moment.strftime("%Y%m%dT%H%M%SZ")
-        target = os.path.join(dest, name)
-    else:
-        target = dest
-        parent = os.path.dirname(os.path.abspath(target))
-        if not os.path.isdir(parent):
-            raise AuditDbError("dest: directory %s does not exist" % parent)
-    target = os.path.abspath(target)
-    for suffix in SIDE_FILES:
-        if same_file(target, path + suffix):
-            raise AuditDbError("dest: %s is the source database%s; choose another destination"
-                               % (target, " (%s file)" % suffix if suffix else ""))
-    return target
-
-
-def copy_facts(copy_path, busy_timeout=5.0):
-    """Facts about an existing copy: sha256, size, events, chain head, integrity_check."""
-    conn = open_readonly(copy_path, busy_timeout, field="dest")
-    try:
-        check_schema(conn, copy_path)
-        facts = _db_facts(conn)
-        facts["integrity_check"] = _integrity(conn)
-    finally:
-        conn.close()
-    facts["sha256"] = file_sha256(copy_path)
-    facts["size"] = os.path.getsize(copy_path)
-    facts["dest"] = copy_path
-    return facts
-
-
-def _db_facts(conn):
-    head = last_event(conn)
-    return dict(events=count_events(conn), chain_head=head[1] if head else None,
-                chain_head_rowid=head[0] if head else None)
-
-
-def _integrity(conn):
-    lines = [row[0] for row in conn.execute("PRAGMA integrity_check(20)")]
-    return "\n".join(str(line) for line in lines)
-
-
-def _remove_quietly(path):
-    for suffix in SIDE_FILES:
-        try:
-            os.unlink(path + suffix)
-        except OSError:
-            pass
-
-
-def take_snapshot(path, target, busy_timeout=5.0):
-    """Back up ``path`` into ``target`` (atomically, mode 0444); returns the copy's facts."""
-    source = open_readonly(path, busy_timeout)
-    directory = os.path.dirname(target)
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(target), suffix=".part", dir=directory)
-    os.close(fd)
-    try:
-        try:
-            check_schema(source, path)
-            copy = sqlite3.connect(tmp, isolation_level=None)
-            try:
-                # pages=-1: the whole database in one step, i.e. one read
-                # transaction on the source: a single consistent point in time,
-                # never restarted by the live writer's commits.
-                source.backup(copy, pages=-1)
-                # A standalone file: no -wal/-shm needed to open the evidence.
-                copy.execute("PRAGMA journal_mode=DELETE").fetchone()
-                facts = _db_facts(copy)
-                facts["integrity_check"] = _integrity(copy)
-            finally:
-                copy.close()
-        finally:
-            source.close()
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o444)
-        os.replace(tmp, target)
-        fsync_dir(directory)
-    except BaseException:
-        _remove_quietly(tmp)
-        raise
-    facts["sha256"] = file_sha256(target)
-    facts["size"] = os.path.getsize(target)
-    facts["dest"] = target
-    return facts
+def run(module):
+    result = snapshot_audit(module.params, module.check_mode)
+    if result["changed"] and result["integrity_check"] not in (None, "ok"):
+        module.warn("PRAGMA integrity_check on the copy reported problems: %s" % result["integrity_check"])
+    return result
 
 
 def main():
@@ -286,52 +168,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    p = module.params
-    path = p["path"]
-    if p["busy_timeout"] < 0:
-        module.fail_json(msg="busy_timeout: must be 0 or more seconds")
-    result = dict(changed=False, source=os.path.abspath(path))
-    try:
-        target = resolve_dest(path, p["dest"], p["incident_id"])
-        result["dest"] = target
-        if os.path.lexists(target) and not p["force"]:
-            if os.path.isdir(target) or not os.path.isfile(target):
-                raise AuditDbError("dest: %s exists and is not a regular file" % target)
-            try:
-                facts = copy_facts(target, p["busy_timeout"])
-            except AuditDbError as exc:
-                raise AuditDbError("dest: %s exists but is not an audit snapshot (%s); refusing to replace it "
-                                   "without force=true" % (target, exc.msg))
-            result.update(facts)
-            result["msg"] = "snapshot %s already exists (%d events); use force=true for a new one" % (
-                target, facts["events"])
-            module.exit_json(**result)
-        if module.check_mode:
-            conn = open_readonly(path, p["busy_timeout"])
-            try:
-                check_schema(conn, path)
-                facts = _db_facts(conn)
-            finally:
-                conn.close()
-            result.update(facts, sha256=None, size=None, integrity_check=None, changed=True)
-            result["msg"] = "would copy %s (%d events, head %s) to %s%s" % (
-                path, facts["events"], facts["chain_head"], target,
-                " replacing the existing file" if os.path.lexists(target) else "")
-            module.exit_json(**result)
-        facts = take_snapshot(path, target, p["busy_timeout"])
-    except AuditDbError as exc:
-        result.update(exc.result)
-        module.fail_json(msg=exc.msg, **result)
-    except sqlite3.Error as exc:
-        module.fail_json(msg=describe_sqlite_error(exc, path, p["busy_timeout"]), **result)
-    except (IOError, OSError) as exc:
-        module.fail_json(msg="cannot write the snapshot %s: %s" % (result.get("dest"), exc), **result)
-    result.update(facts, changed=True)
-    result["msg"] = "copied %s to %s: %d events, head %s, integrity_check %s" % (
-        path, target, facts["events"], facts["chain_head"], facts["integrity_check"])
-    if facts["integrity_check"] != "ok":
-        module.warn("PRAGMA integrity_check on the copy reported problems: %s" % facts["integrity_check"])
-    module.exit_json(**result)
+    run_module(module, run)
 
 
 if __name__ == "__main__":

@@ -29,20 +29,14 @@ author:
   - airlock.incident contributors (@airlock-incident)
 requirements:
   - hyperscan (Python package, optional; without it the slower C(re) engine is used)
+extends_documentation_fragment:
+  - airlock.incident.forensics
+  - airlock.incident.forensics.read_only
 attributes:
-  check_mode:
-    support: full
-    description: The module only reads; it behaves the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
   platform:
     support: full
     platforms: posix
     description: Runs on the host that holds the log files.
-  idempotent:
-    support: full
-    description: It never changes anything.
 options:
   paths:
     description:
@@ -127,6 +121,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+msg:
+  description: What was scanned and what was found.
+  returned: always
+  type: str
+  sample: "scanned 1200 lines in 1 file(s): sensitive data found (credit_card=3); signal lines 401=252"
 findings:
   description: Pattern name -> number of validated findings (occurrences).
   returned: always
@@ -200,60 +199,38 @@ engine:
   sample: hyperscan
 """
 
-import traceback
-import zlib
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.airlock.incident.plugins.module_utils.evidence import patterns as sp
-from ansible_collections.airlock.incident.plugins.module_utils.core.durations import DurationError
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
+from ansible_collections.airlock.incident.plugins.module_utils.evidence import scan
+from ansible_collections.airlock.incident.plugins.module_utils.evidence.patterns import PATTERN_NAMES
+
+
+def run(module):
+    engine = module.params["engine"]
+    if engine == "hyperscan" and not scan.HAS_HYPERSCAN:
+        raise AirlockIncidentError(missing_required_lib("hyperscan") + " (engine=hyperscan; use engine=auto or re "
+                                   "to scan without it)", exception=str(scan.HYPERSCAN_IMPORT_ERROR))
+    paths = scan.check_options(module.params)
+    if engine == "auto" and not scan.HAS_HYPERSCAN:
+        module.warn("hyperscan is not installed: scanning with the pure-Python re engine (same results, "
+                    "much slower); install the hyperscan Python package for large logs")
+    return scan.scan_logs(module.params, paths)
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             paths=dict(type="list", elements="str", required=True),
-            patterns=dict(type="list", elements="str", choices=list(sp.PATTERN_NAMES),
-                          default=list(sp.PATTERN_NAMES)),
+            patterns=dict(type="list", elements="str", choices=list(PATTERN_NAMES), default=list(PATTERN_NAMES)),
             bucket=dict(type="str", default="1h"),
             max_locations=dict(type="int", default=100),
-            engine=dict(type="str", choices=["auto", "hyperscan", "re"], default="auto"),
+            engine=dict(type="str", choices=["auto"] + list(scan.ENGINES), default="auto"),
         ),
         supports_check_mode=True,
     )
-    params = module.params
-    engine = params["engine"]
-    if engine == "hyperscan" and not sp.HAS_HYPERSCAN:
-        module.fail_json(msg=missing_required_lib("hyperscan") + " (engine=hyperscan; use engine=auto or re "
-                         "to scan without it)", exception=str(sp.HYPERSCAN_IMPORT_ERROR))
-    errors = []
-    try:
-        sp.parse_bucket(params["bucket"])
-    except DurationError as exc:
-        errors.append(str(exc))
-    if params["max_locations"] < 0:
-        errors.append("max_locations: invalid value %d; accepted values: 0 or more" % params["max_locations"])
-    if not params["patterns"]:
-        errors.append("patterns: give at least one of %s" % ", ".join(sp.PATTERN_NAMES))
-    paths = []
-    try:
-        sp.select_patterns(params["patterns"])
-        paths = sp.expand_paths(params["paths"])
-    except sp.ScanError as exc:
-        errors.append(str(exc))
-    if errors:
-        module.fail_json(msg="; ".join(errors))
-    if engine == "auto" and not sp.HAS_HYPERSCAN:
-        module.warn("hyperscan is not installed: scanning with the pure-Python re engine (same results, "
-                    "much slower); install the hyperscan Python package for large logs")
-    try:
-        result = sp.scan_files(paths, names=params["patterns"], bucket=params["bucket"],
-                               max_locations=params["max_locations"], engine=engine)
-    except (OSError, IOError, EOFError, zlib.error) as exc:
-        module.fail_json(msg="reading logs failed: %s" % exc, exception=traceback.format_exc())
-    except sp.ScanError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, **result.as_dict())
+    run_module(module, run)
 
 
 if __name__ == "__main__":

@@ -50,8 +50,8 @@ from ansible_collections.airlock.incident.plugins.module_utils.audit.db import (
     read_salt,
 )
 from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import format_ns  # noqa: E402
-from ansible_collections.airlock.incident.plugins.modules.audit_query import build_query, run_query  # noqa: E402
-from ansible_collections.airlock.incident.plugins.modules.audit_verify import verify_chain  # noqa: E402
+from ansible_collections.airlock.incident.plugins.module_utils.audit.query import build_query, run_query  # noqa: E402
+from ansible_collections.airlock.incident.plugins.module_utils.audit.verify import verify_chain  # noqa: E402
 
 SQLITE_CLI = "/usr/bin/sqlite3"
 LOWER_BOUND_SQL = (
@@ -125,7 +125,7 @@ def verify_core(path):
 RSS_SNIPPET = """
 import resource, sys
 from ansible_collections.airlock.incident.plugins.module_utils.audit.db import open_readonly, read_salt, check_schema
-from ansible_collections.airlock.incident.plugins.modules.audit_verify import verify_chain
+from ansible_collections.airlock.incident.plugins.module_utils.audit.verify import verify_chain
 if sys.argv[1] == "verify":
     conn = open_readonly(sys.argv[2])
     result = verify_chain(conn, read_salt(conn, sys.argv[2], check_schema(conn, sys.argv[2])))

@@ -116,7 +116,7 @@ def main(argv=None):
     parser.add_argument("--skip-module", action="store_true")
     args = parser.parse_args(argv)
 
-    from ansible_collections.airlock.incident.plugins.module_utils.evidence import store as store  # pylint: disable=import-outside-toplevel
+    from ansible_collections.airlock.incident.plugins.module_utils.evidence import hashing  # pylint: disable=import-outside-toplevel
 
     path = ensure_corpus(args.size_mib, args.dir)
     size = os.path.getsize(path)
@@ -132,30 +132,30 @@ def main(argv=None):
 
     print("\nhashing (reference: openssl dgst -sha256, SHA-256 only; each group run interleaved):")
     print("  (%d CPUs usable, load average %.1f: the module would hash %s)" % (
-        store._cpus(), os.getloadavg()[0],
-        "SHA-256 in a helper thread, BLAKE3 in the caller" if store.parallel_default() else "sequentially"))
+        hashing._cpus(), os.getloadavg()[0],
+        "SHA-256 in a helper thread, BLAKE3 in the caller" if hashing.parallel_default() else "sequentially"))
     ours, sequential, parallel, openssl_s = compare(
-        args.repeat, lambda: store.hash_file(path), lambda: store.hash_file(path, parallel=False),
-        lambda: store.hash_file(path, parallel=True), openssl)
-    row("hash_file as the module runs it, %d MiB" % (store.HASH_BUFFER >> 20), size, ours, openssl_s,
+        args.repeat, lambda: hashing.hash_file(path), lambda: hashing.hash_file(path, parallel=False),
+        lambda: hashing.hash_file(path, parallel=True), openssl)
+    row("hash_file as the module runs it, %d MiB" % (hashing.HASH_BUFFER >> 20), size, ours, openssl_s,
         "openssl dgst -sha256", target=0.9)
     row("  one pass, sequential", size, sequential, openssl_s, "openssl dgst -sha256")
     row("  one pass, SHA-256 in a helper thread", size, parallel, openssl_s, "openssl dgst -sha256")
     for buffer_mib in (1, 4, 8):
         one, two, reference = compare(args.repeat,
-                                      lambda b=buffer_mib: store.hash_file(path, buffer_size=b << 20,
-                                                                           parallel=False),
+                                      lambda b=buffer_mib: hashing.hash_file(path, buffer_size=b << 20,
+                                                                             parallel=False),
                                       lambda b=buffer_mib: two_pass(path, b << 20), openssl)
         row("  one pass, sequential, %d MiB buffer" % buffer_mib, size, one, reference, "openssl dgst -sha256")
         row("  two passes (sha256, then blake3), %d MiB" % buffer_mib, size, two, reference,
             "openssl dgst -sha256")
-    seconds, reference = compare(args.repeat, lambda: sha256_only(path, store.HASH_BUFFER), openssl)
+    seconds, reference = compare(args.repeat, lambda: sha256_only(path, hashing.HASH_BUFFER), openssl)
     row("  python hashlib sha256 only, 1 MiB", size, seconds, reference, "openssl dgst -sha256")
 
     work = tempfile.mkdtemp(prefix="bench-evidence-", dir=args.dir)
     try:
         def copy_in():
-            temp, dummy = store.copy_to_temp(path, work, "copy")
+            temp, dummy = hashing.copy_to_temp(path, work, "copy")
             os.unlink(temp)
 
         def cp_then_openssl():

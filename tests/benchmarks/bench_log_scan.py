@@ -267,6 +267,7 @@ def main(argv=None):
 
     sys.path.insert(0, os.path.join(ROOT, ".collections"))
     from ansible_collections.airlock.incident.plugins.module_utils.evidence import patterns as sp
+    from ansible_collections.airlock.incident.plugins.module_utils.evidence import scan
 
     path = ensure_corpus(args.size_mib, args.dir)
     size = os.path.getsize(path)
@@ -285,7 +286,7 @@ def main(argv=None):
     for dummy in range(args.repeat):
         grep_all, seconds = _timed(lambda: _grep_count(combined, path))
         grep_s = min(grep_s, seconds)
-        result, seconds = _timed(lambda: sp.scan_files([path], engine="hyperscan", bucket="5m"))
+        result, seconds = _timed(lambda: scan.scan_files([path], engine="hyperscan", bucket="5m"))
         hs_s = min(hs_s, seconds)
     hs = result.as_dict()
     hs_any = hs["candidate_lines"]
@@ -317,7 +318,7 @@ def main(argv=None):
     print("  lines scanned %d, bytes %d" % (hs["lines_scanned"], hs["bytes_scanned"]))
 
     if not args.skip_re:
-        ref, re_s = _timed(lambda: sp.scan_files([path], engine="re", bucket="5m"))
+        ref, re_s = _timed(lambda: scan.scan_files([path], engine="re", bucket="5m"))
         ref = ref.as_dict()
         print("\nreference engine (pure-Python re, every line x every pattern):")
         _row("log_scan engine=re vs grep -E -c", _mbps(size, re_s), _mbps(size, grep_s), "MB/s")

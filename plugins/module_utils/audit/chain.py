@@ -23,43 +23,15 @@ from __future__ import annotations
 
 import math
 import re
+import typing as t
 
-try:
-    import blake3 as _blake3
+from ansible_collections.airlock.incident.plugins.module_utils.core.optional import optional_import
 
-    HAS_BLAKE3 = True
-    BLAKE3_IMPORT_ERROR = None
-except ImportError as _exc:  # pragma: no cover - exercised on hosts without blake3
-    _blake3 = None
-    HAS_BLAKE3 = False
-    BLAKE3_IMPORT_ERROR = _exc
+_blake3, BLAKE3_IMPORT_ERROR = optional_import("blake3")
+HAS_BLAKE3 = _blake3 is not None
 
-#: Column order of the hashed struct (and of the SELECT that feeds it).
-PAYLOAD_FIELDS = (
-    "id",
-    "timestamp",
-    "correlation_id",
-    "tenant",
-    "subject",
-    "action",
-    "resource",
-    "decision",
-    "reason",
-    "metadata",
-    "previous_hash",
-    "latency_ms",
-    "redaction_count",
-)
-
-#: SQL that reads the hashed columns as raw bytes, in chain (rowid) order.
-#: ``CAST(... AS BLOB)`` keeps invalid UTF-8 exactly as stored.
-SELECT_CHAIN_SQL = (
-    "SELECT rowid, CAST(id AS BLOB), timestamp, CAST(correlation_id AS BLOB), "
-    "CAST(tenant AS BLOB), CAST(subject AS BLOB), CAST(action AS BLOB), "
-    "CAST(resource AS BLOB), CAST(decision AS BLOB), CAST(reason AS BLOB), "
-    "CAST(metadata AS BLOB), CAST(previous_hash AS BLOB), latency_ms, "
-    "redaction_count, CAST(hash AS BLOB) FROM audit_events ORDER BY rowid"
-)
+#: A text value as read from SQLite (bytes with ``CAST(... AS BLOB)``), or str, or NULL.
+Text = t.Union[bytes, bytearray, str, None]
 
 # Bytes that force the slow path: controls, quote, backslash, the HTML
 # characters Go escapes, and every non-ASCII byte (which needs UTF-8 checks).
@@ -76,7 +48,7 @@ _SHORT_ESCAPES = {
 }
 
 
-def _escape_table():
+def _escape_table() -> t.Dict[int, bytes]:
     table = {}
     for code in range(0x20):
         table[code] = b"\\u%04x" % code
@@ -90,7 +62,7 @@ _ASCII_ESCAPES = _escape_table()
 _REPLACEMENT = b"\\ufffd"
 
 
-def _utf8_sequence_length(data, index):
+def _utf8_sequence_length(data: bytes, index: int) -> int:
     """Length of the valid UTF-8 sequence starting at ``index``, or 0 if invalid.
 
     Mirrors Go's ``utf8.DecodeRune``: overlong forms, surrogates and code points
@@ -125,7 +97,7 @@ def _utf8_sequence_length(data, index):
     return need + 1
 
 
-def go_json_string(data):
+def go_json_string(data: Text) -> bytes:
     """Encode ``data`` (bytes or str) as Go >= 1.22 ``encoding/json`` does, quotes included."""
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogateescape")
@@ -165,7 +137,7 @@ def go_json_string(data):
     return bytes(out)
 
 
-def _go_float(value):
+def _go_float(value: float) -> bytes:
     """Format a float as Go's encoding/json does: shortest digits, 'f' form unless
     the exponent is < -6 or >= 21, where it uses 'e' form with e-7/e+21 exponents."""
     if math.isnan(value) or math.isinf(value):
@@ -175,11 +147,8 @@ def _go_float(value):
     sign = "-" if value < 0 else ""
     # repr() gives the shortest round-tripping digits, as Go's strconv does.
     text = repr(abs(value))
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        exponent = int(exponent)
-    else:
-        mantissa, exponent = text, 0
+    mantissa, _e, exponent_text = text.partition("e")
+    exponent = int(exponent_text) if exponent_text else 0
     integer, _dot, fraction = mantissa.partition(".")
     digits = (integer + fraction).lstrip("0")
     # decimal point position relative to the start of ``digits``
@@ -201,7 +170,7 @@ def _go_float(value):
     return (sign + body).encode("ascii")
 
 
-def go_json_value(value):
+def go_json_value(value: t.Any) -> bytes:
     """Encode a Python value as Go's ``json.Marshal`` would encode the same Go value.
 
     Maps are written with sorted keys (Go sorts map keys), compact, HTML-escaped.
@@ -227,12 +196,13 @@ def go_json_value(value):
     raise TypeError("json: unsupported type: %s" % type(value).__name__)
 
 
-def _int_bytes(value):
+def _int_bytes(value: t.Any) -> bytes:
     return str(int(value or 0)).encode("ascii")
 
 
-def build_payload(event_id, timestamp, correlation_id, tenant, subject, action, resource,
-                  decision, reason, metadata, previous_hash, latency_ms, redaction_count):
+def build_payload(event_id: Text, timestamp: t.Any, correlation_id: Text, tenant: Text, subject: Text,
+                  action: Text, resource: Text, decision: Text, reason: Text, metadata: Text,
+                  previous_hash: Text, latency_ms: t.Any, redaction_count: t.Any) -> bytes:
     """The exact bytes Airlock hashes for one event.
 
     Text arguments may be bytes (as read from SQLite with ``CAST(... AS BLOB)``)
@@ -262,7 +232,7 @@ def build_payload(event_id, timestamp, correlation_id, tenant, subject, action, 
     ))
 
 
-def parse_salt(salt_hex):
+def parse_salt(salt_hex: t.Union[bytes, str, None]) -> bytes:
     """Decode the ``hasher_salt`` metadata value; raises ValueError when malformed."""
     if isinstance(salt_hex, bytes):
         salt_hex = salt_hex.decode("ascii", "replace")
@@ -272,7 +242,7 @@ def parse_salt(salt_hex):
     return bytes.fromhex(salt_hex)
 
 
-def event_hash(salt, payload):
+def event_hash(salt: bytes, payload: bytes) -> str:
     """``lowercase hex(BLAKE3-256(salt || payload))``. Requires the blake3 package."""
     if not HAS_BLAKE3:
         raise RuntimeError("the blake3 Python package is required to compute Airlock audit hashes")
@@ -296,8 +266,9 @@ PAYLOAD_TEMPLATE = (
 SAFE_STRING_BYTES = bytes(byte for byte in range(0x20, 0x7F) if byte not in b'"\\<>&')
 
 
-def fast_payload(event_id, timestamp, correlation_id, tenant, subject, action, resource,
-                 decision, reason, metadata, previous_hash, latency_ms, redaction_count):
+def fast_payload(event_id: t.Any, timestamp: t.Any, correlation_id: t.Any, tenant: t.Any, subject: t.Any,
+                 action: t.Any, resource: t.Any, decision: t.Any, reason: t.Any, metadata: t.Any,
+                 previous_hash: t.Any, latency_ms: t.Any, redaction_count: t.Any) -> t.Optional[bytes]:
     """``build_payload`` for the common row, or None when the fast path does not apply.
 
     Applies when the nine text fields are bytes with nothing to escape and the

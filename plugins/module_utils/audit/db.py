@@ -24,32 +24,34 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import typing as t
 
 from urllib.parse import quote as _quote
 
 from ansible_collections.airlock.incident.plugins.module_utils.audit.chain import parse_salt
+from ansible_collections.airlock.incident.plugins.module_utils.audit.schema import (
+    EVENTS_TABLE,
+    METADATA_TABLE,
+    REQUIRED_COLUMNS,
+    SALT_KEY,
+)
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
 
 SQLITE_HEADER = b"SQLite format 3\x00"
-
-#: Columns of ``audit_events`` that the hash covers, plus the hash itself.
-REQUIRED_COLUMNS = (
-    "id", "timestamp", "correlation_id", "tenant", "subject", "action", "resource", "decision",
-    "reason", "metadata", "hash", "previous_hash", "latency_ms", "redaction_count",
-)
-
+#: The database file and the files SQLite keeps beside it.
+SIDE_FILES = ("", "-wal", "-shm", "-journal")
 
 
 class AuditDbError(AirlockIncidentError):
     """The audit database cannot be used; ``msg`` says why and what to do."""
 
 
-def readonly_uri(path):
+def readonly_uri(path: str) -> str:
     """``file:`` URI that opens ``path`` read-only (never creates it)."""
     return "file:%s?mode=ro" % _quote(os.path.abspath(path), safe="/")
 
 
-def check_database_file(path, field="path"):
+def check_database_file(path: str, field: str = "path") -> None:
     """Fail early, with a clear message, on a missing, unreadable or non-SQLite file."""
     if not path:
         raise AuditDbError("%s: no database path given" % field)
@@ -63,7 +65,7 @@ def check_database_file(path, field="path"):
         with open(path, "rb") as handle:
             header = handle.read(len(SQLITE_HEADER))
     except (IOError, OSError) as exc:
-        raise AuditDbError("%s: cannot read %s: %s" % (field, path, exc))
+        raise AuditDbError("%s: cannot read %s: %s" % (field, path, exc)) from exc
     if not header:
         raise AuditDbError("%s: %s is empty (0 bytes), not an MCP Airlock audit database" % (field, path))
     if header != SQLITE_HEADER:
@@ -72,7 +74,7 @@ def check_database_file(path, field="path"):
             "point it at Airlock's audit.database file (e.g. /var/lib/airlock/audit.db)" % (field, path))
 
 
-def describe_sqlite_error(exc, path, busy_timeout=None):
+def describe_sqlite_error(exc: BaseException, path: str, busy_timeout: t.Optional[float] = None) -> str:
     """An actionable message for an sqlite3 exception raised while reading ``path``."""
     text = str(exc)
     lower = text.lower()
@@ -94,7 +96,7 @@ def describe_sqlite_error(exc, path, busy_timeout=None):
     return "SQLite error on %s: %s" % (path, text)
 
 
-def open_readonly(path, busy_timeout=5.0, field="path"):
+def open_readonly(path: str, busy_timeout: float = 5.0, field: str = "path") -> sqlite3.Connection:
     """A read-only connection to ``path`` (autocommit mode, ``query_only`` on).
 
     Raises AuditDbError with an actionable message; never creates the file.
@@ -104,7 +106,7 @@ def open_readonly(path, busy_timeout=5.0, field="path"):
         conn = sqlite3.connect(readonly_uri(path), uri=True, timeout=float(busy_timeout),
                                isolation_level=None, check_same_thread=False)
     except sqlite3.Error as exc:
-        raise AuditDbError(describe_sqlite_error(exc, path, busy_timeout))
+        raise AuditDbError(describe_sqlite_error(exc, path, busy_timeout)) from exc
     try:
         conn.execute("PRAGMA query_only = ON")
         # Touch the schema now so that locked / corrupt / not-a-database
@@ -112,61 +114,62 @@ def open_readonly(path, busy_timeout=5.0, field="path"):
         conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
     except sqlite3.Error as exc:
         conn.close()
-        raise AuditDbError(describe_sqlite_error(exc, path, busy_timeout))
+        raise AuditDbError(describe_sqlite_error(exc, path, busy_timeout)) from exc
     return conn
 
 
-def table_names(conn):
+def table_names(conn: sqlite3.Connection) -> t.Set[str]:
     return set(text(row[0]) for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
 
 
-def check_schema(conn, path):
+def check_schema(conn: sqlite3.Connection, path: str) -> t.Set[str]:
     """Raise AuditDbError unless ``audit_events`` has every hashed column."""
     encoding = text(conn.execute("PRAGMA encoding").fetchone()[0])
     if str(encoding).upper() != "UTF-8":
         raise AuditDbError("%s uses text encoding %s; Airlock audit databases are UTF-8" % (path, encoding))
     tables = table_names(conn)
-    if "audit_events" not in tables:
+    if EVENTS_TABLE not in tables:
         raise AuditDbError(
-            "%s has no audit_events table: not an MCP Airlock audit database (tables: %s)"
-            % (path, ", ".join(sorted(tables)) or "none"))
-    columns = set(text(row[1]) for row in conn.execute("PRAGMA table_info(audit_events)"))
+            "%s has no %s table: not an MCP Airlock audit database (tables: %s)"
+            % (path, EVENTS_TABLE, ", ".join(sorted(tables)) or "none"))
+    columns = set(text(row[1]) for row in conn.execute("PRAGMA table_info(%s)" % EVENTS_TABLE))
     missing = [name for name in REQUIRED_COLUMNS if name not in columns]
     if missing:
-        raise AuditDbError("%s: audit_events lacks the column(s) %s: not an MCP Airlock audit database"
-                           % (path, ", ".join(missing)))
+        raise AuditDbError("%s: %s lacks the column(s) %s: not an MCP Airlock audit database"
+                           % (path, EVENTS_TABLE, ", ".join(missing)))
     return tables
 
 
-def read_salt(conn, path, tables=None):
+def read_salt(conn: sqlite3.Connection, path: str, tables: t.Optional[t.Set[str]] = None) -> bytes:
     """The 32-byte ``hasher_salt`` from ``audit_metadata``; AuditDbError when absent or malformed."""
     if tables is None:
         tables = table_names(conn)
-    if "audit_metadata" not in tables:
-        raise AuditDbError("%s has no audit_metadata table, so no hasher_salt: the hash chain cannot be "
-                           "verified (Airlock creates it with the database)" % path)
-    row = conn.execute("SELECT CAST(value AS BLOB) FROM audit_metadata WHERE key = 'hasher_salt'").fetchone()
+    if METADATA_TABLE not in tables:
+        raise AuditDbError("%s has no %s table, so no %s: the hash chain cannot be "
+                           "verified (Airlock creates it with the database)" % (path, METADATA_TABLE, SALT_KEY))
+    row = conn.execute("SELECT CAST(value AS BLOB) FROM %s WHERE key = ?" % METADATA_TABLE, (SALT_KEY,)).fetchone()
     if row is None or row[0] is None:
-        raise AuditDbError("%s: audit_metadata has no hasher_salt row: the hash chain cannot be verified" % path)
+        raise AuditDbError("%s: %s has no %s row: the hash chain cannot be verified"
+                           % (path, METADATA_TABLE, SALT_KEY))
     try:
         return parse_salt(bytes(row[0]))
     except ValueError as exc:
-        raise AuditDbError("%s: hasher_salt is malformed (%s)" % (path, exc))
+        raise AuditDbError("%s: %s is malformed (%s)" % (path, SALT_KEY, exc)) from exc
 
 
-def text(value):
+def text(value: t.Any) -> t.Any:
     """A value read with ``text_factory=bytes`` as str (invalid UTF-8 becomes U+FFFD)."""
     if isinstance(value, (bytes, bytearray)):
         return bytes(value).decode("utf-8", "replace")
     return value
 
 
-def decode_text(data):
+def decode_text(data: bytes) -> str:
     """``text_factory`` for result rows: decode UTF-8, never fail on a tampered byte."""
     return data.decode("utf-8", "replace")
 
 
-def last_event(conn):
+def last_event(conn: sqlite3.Connection) -> t.Optional[t.Tuple[int, t.Any, t.Any]]:
     """``(rowid, hash, id)`` of the highest rowid (the chain head), or None when empty."""
     row = conn.execute(
         "SELECT rowid, CAST(hash AS BLOB), CAST(id AS BLOB) FROM audit_events ORDER BY rowid DESC LIMIT 1").fetchone()
@@ -175,11 +178,11 @@ def last_event(conn):
     return row[0], text(row[1]), text(row[2])
 
 
-def count_events(conn):
+def count_events(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT COUNT(*) FROM audit_events").fetchone()[0]
 
 
-def file_sha256(path, chunk=1024 * 1024):
+def file_sha256(path: str, chunk: int = 1024 * 1024) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while True:
@@ -190,9 +193,22 @@ def file_sha256(path, chunk=1024 * 1024):
     return digest.hexdigest()
 
 
-def same_file(first, second):
+def same_file(first: str, second: str) -> bool:
     """True when two paths name the same file (or the same not-yet-existing path)."""
     try:
         return os.path.samefile(first, second)
     except (IOError, OSError):
         return os.path.realpath(first) == os.path.realpath(second)
+
+
+def side_file_clash(target: str, database: str) -> t.Optional[str]:
+    """The suffix (``""``, ``-wal`` ...) of the database file ``target`` names, or None when it names none."""
+    for suffix in SIDE_FILES:
+        if same_file(target, database + suffix):
+            return suffix
+    return None
+
+
+def clash_text(suffix: str) -> str:
+    """`` (-wal file)`` for a side file, nothing for the database file itself."""
+    return " (%s file)" % suffix if suffix else ""

@@ -2,24 +2,13 @@
 # Copyright (c) 2026, airlock.incident contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Sensitive-data patterns, validators, masking and the log scanning engine.
+"""The sensitive-data pattern catalogue: patterns, signals, validators, masking.
 
-One definition of every pattern serves three engines, so that their answers
-can be compared line for line:
+One definition of every pattern serves the scanning engines of :mod:`.scan`
+and ``grep -E`` in the benchmarks (:func:`ere`), so that their answers can be
+compared line for line.
 
-* the pure-Python reference engine (``engine="re"``): every line, every
-  pattern, with :mod:`re` on bytes. Straightforward, always available, slow
-  (tens of MB/s on digit-dense logs);
-* the hyperscan engine (``engine="hyperscan"``): hyperscan scans large chunks
-  in block mode for cheap *trigger* expressions (each a necessary condition of
-  its pattern, built so that it reports few matches) and for the signal
-  expressions themselves; only the patterns that fired on a line are run on it,
-  by the same Python extraction, validation and masking code as the reference
-  engine;
-* ``grep -E`` in the benchmarks (:func:`ere`), to prove the candidate line
-  counts are the ones a responder would get by hand.
-
-Patterns are written in the subset of syntax the three understand alike:
+Patterns are written in the subset of syntax they all understand alike:
 capturing groups only, explicit character classes, ``\\b``, bounded
 repeats; ``\\t``/``\\r``/``\\n`` escapes are rewritten for ``grep``. Nothing
 in a pattern can match a newline, so a match never spans lines.
@@ -30,46 +19,24 @@ passwords). Findings are reported as counts and ``file:line`` locations and,
 for samples, masked: the secret itself never leaves this module.
 
 *Signals* are lines that show an HTTP 401, an HTTP 403 or an Airlock
-``security_violation``; they are counted per time bucket, taken from the
-line's timestamp (RFC 3339 at the start of the line, as ``kubectl logs
---timestamps`` and zap's console encoder write it, or a zap JSON ``ts``
-field as float epoch seconds or RFC 3339 text).
+``security_violation``; they are counted per time bucket (:mod:`.timestamps`).
 """
 
 from __future__ import annotations
 
 import base64
-import glob
-import gzip
 import json
-import os
 import re
+import typing as t
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.durations import (
-    DurationError,
-    parse_rfc3339_ns,
-    parse_window,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import format_ns
+from ansible_collections.airlock.incident.plugins.module_utils.evidence.errors import ScanError
 
-try:
-    import hyperscan as _hyperscan
-
-    HAS_HYPERSCAN = True
-    HYPERSCAN_IMPORT_ERROR = None
-except ImportError as _exc:  # pragma: no cover - exercised on hosts without hyperscan
-    _hyperscan = None
-    HAS_HYPERSCAN = False
-    HYPERSCAN_IMPORT_ERROR = _exc
-
-#: Bytes read per chunk; chunks are cut at a newline.
-CHUNK_SIZE = 16 * 1024 * 1024
 ELLIPSIS = u"\u2026"
-UNKNOWN_BUCKET = "unknown"
-GZIP_MAGIC = b"\x1f\x8b"
+#: ``(buf, start, end) -> (lowest start, highest end)`` of any match in a line (start -1: none possible).
+Span = t.Callable[[bytes, int, int], t.Tuple[int, int]]
 
 
-def _ci(word):
+def _ci(word: str) -> str:
     """A case-insensitive spelling of ``word`` built from character classes."""
     out = []
     for char in word:
@@ -80,7 +47,7 @@ def _ci(word):
     return "".join(out)
 
 
-def _alt(*parts):
+def _alt(*parts: str) -> str:
     return "(" + "|".join(parts) + ")"
 
 
@@ -150,7 +117,7 @@ _CREDIT_CARD_TRIGGER = r"\b" + _alt(
 _STATUS_KEYS = r"\b" + _alt(*[_ci(k) for k in ("status_code", "statuscode", "http_status", "status", "code")])
 
 
-def _status(code, reason_phrase, messages):
+def _status(code: str, reason_phrase: str, messages: t.List[str]) -> str:
     alts = [
         _STATUS_KEYS + _SEP + code + r"\b",
         'HTTP/[0-9.]+"?' + r"[ \t]+" + code + r"\b",
@@ -169,7 +136,7 @@ _SIGNAL_SECURITY = _ci("security") + "[_ ]" + _ci("violation")
 # ---------------------------------------------------------------- validators
 
 
-def luhn_valid(digits):
+def luhn_valid(digits: str) -> bool:
     """True when the string of digits passes the Luhn check."""
     total = 0
     parity = len(digits) % 2
@@ -185,12 +152,12 @@ def luhn_valid(digits):
     return total % 10 == 0
 
 
-def _valid_card(text):
+def _valid_card(text: str) -> bool:
     digits = text.replace(" ", "").replace("-", "")
     return 13 <= len(digits) <= 19 and luhn_valid(digits)
 
 
-def _valid_ssn(text):
+def _valid_ssn(text: str) -> bool:
     area, group, serial = text.split("-")
     return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
 
@@ -201,7 +168,7 @@ _PLACEHOLDERS = frozenset(
 )
 
 
-def _valid_secret_value(text):
+def _valid_secret_value(text: str) -> bool:
     lowered = text.lower()
     if lowered in _PLACEHOLDERS or lowered.startswith(("[redacted", "${", "{{", "<redacted", "%(")):
         return False
@@ -209,7 +176,7 @@ def _valid_secret_value(text):
     return bool(text.strip("*xX#.\u2022"))
 
 
-def _valid_jwt(text):
+def _valid_jwt(text: str) -> bool:
     header = text.split(".", 1)[0]
     try:
         decoded = base64.urlsafe_b64decode(header + "=" * (-len(header) % 4))
@@ -222,7 +189,7 @@ def _valid_jwt(text):
 # ------------------------------------------------------------------- masking
 
 
-def mask(value, keep=4):
+def mask(value: str, keep: int = 4) -> str:
     """``value`` reduced to a few leading characters and its length: ``eyJh…(312 chars)``.
 
     At most a quarter of the value is ever shown, and nothing of values shorter than 8 characters.
@@ -231,13 +198,13 @@ def mask(value, keep=4):
     return u"%s%s(%d chars)" % (value[:shown], ELLIPSIS, len(value))
 
 
-def mask_card(value):
+def mask_card(value: str) -> str:
     """A card number with all but the first and last four digits starred: ``4111********1111``."""
     digits = value.replace(" ", "").replace("-", "")
     return digits[:4] + "*" * (len(digits) - 8) + digits[-4:]
 
 
-class PatternSpec(object):
+class PatternSpec:
     """One sensitive-data pattern: regex, hyperscan trigger, validator, masker.
 
     ``literals``: lowercase byte strings of which at least one occurs in every
@@ -245,8 +212,10 @@ class PatternSpec(object):
     before running the regex, which changes no answer and spares most lines.
     """
 
-    def __init__(self, name, regex, trigger=None, validator=None, keep=4, masker=None, label=False, literals=None,
-                 start_hint=None):
+    def __init__(self, name: str, regex: str, trigger: t.Optional[str] = None,
+                 validator: t.Optional[t.Callable[[str], bool]] = None, keep: int = 4,
+                 masker: t.Optional[t.Callable[[str], str]] = None, label: bool = False,
+                 literals: t.Optional[t.Sequence[bytes]] = None, start_hint: t.Optional[Span] = None) -> None:
         self.name = name
         self.regex = regex
         self.trigger = trigger or regex
@@ -259,7 +228,7 @@ class PatternSpec(object):
         self._has_value_group = "v" in self.compiled.groupindex
         self.start_hint = start_hint
 
-    def extract(self, buf, start, end, want_samples):
+    def extract(self, buf: bytes, start: int, end: int, want_samples: int) -> t.Tuple[int, bool, t.List[str]]:
         """Findings in the line ``buf[start:end]`` (no newline inside; ``buf`` may be a whole chunk).
 
         Returns (validated findings, whether the regex matched at all, up to ``want_samples``
@@ -268,7 +237,7 @@ class PatternSpec(object):
         """
         valid = 0
         matched = False
-        masked_list = []
+        masked_list: t.List[str] = []
         if self.start_hint is not None:
             start, end = self.start_hint(buf, start, end)
             if start < 0:
@@ -297,7 +266,7 @@ _EMAIL_LOCAL_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234
 _EMAIL_DOMAIN_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-"
 
 
-def _email_span(buf, start, end):
+def _email_span(buf: bytes, start: int, end: int) -> t.Tuple[int, int]:
     """Every email lies between the local-part run before the first '@' and the domain run after the last."""
     first_at = buf.find(b"@", start, end)
     if first_at < 0:
@@ -307,21 +276,21 @@ def _email_span(buf, start, end):
             end - len(buf[last_at + 1:end].lstrip(_EMAIL_DOMAIN_CHARS)))
 
 
-def _jwt_span(buf, start, end):
+def _jwt_span(buf: bytes, start: int, end: int) -> t.Tuple[int, int]:
     return buf.find(b"eyJ", start, end), end
 
 
-def _ssn_span(buf, start, end):
+def _ssn_span(buf: bytes, start: int, end: int) -> t.Tuple[int, int]:
     dash = buf.find(b"-", start, end)
     if dash < 0:
         return -1, end
     return max(start, dash - 3), end
 
 
-def _keyword_span(keywords):
+def _keyword_span(keywords: t.List[bytes]) -> Span:
     """Matches start at one of ``keywords`` (lowercase; matched case-insensitively)."""
 
-    def span(buf, start, end):
+    def span(buf: bytes, start: int, end: int) -> t.Tuple[int, int]:
         low = buf[start:end].lower()
         found = [p for p in (low.find(k) for k in keywords) if p >= 0]
         return (start + min(found) if found else -1), end
@@ -357,15 +326,15 @@ SIGNALS = (
     ("security_violation", _SIGNAL_SECURITY),
 )
 SIGNAL_NAMES = tuple(name for name, _regex in SIGNALS)
-_SIGNAL_RES = tuple((name, re.compile(regex.encode("ascii"))) for name, regex in SIGNALS)
-_SIGNAL_LITERALS = (
+SIGNAL_RES = tuple((name, re.compile(regex.encode("ascii"))) for name, regex in SIGNALS)
+SIGNAL_LITERALS = (
     (b"401", b"token validation failed", b"token extraction failed"),
     (b"403", b"insufficient permissions"),
     (b"security",),
 )
 
 
-def ere(regex):
+def ere(regex: str) -> str:
     """``regex`` rewritten for ``grep -E`` (GNU, ``LC_ALL=C``), which has no escapes inside brackets.
 
     ``\\t``/``\\r`` become the characters themselves, ``\\n`` disappears (grep
@@ -409,12 +378,12 @@ def ere(regex):
     return "".join(out)
 
 
-def hs_expression(regex):
+def hs_expression(regex: str) -> bytes:
     """``regex`` as a hyperscan expression (bytes): named groups become plain groups."""
     return regex.replace("(?P<v>", "(").encode("ascii")
 
 
-def grep_expressions(names=None):
+def grep_expressions(names: t.Optional[t.Iterable[str]] = None) -> t.Dict[str, str]:
     """name -> ERE for the selected patterns and every signal (for ``grep -E -c``)."""
     out = {}
     for spec in PATTERNS:
@@ -425,314 +394,7 @@ def grep_expressions(names=None):
     return out
 
 
-# ---------------------------------------------------------------- timestamps
-
-#: Used with match() at a line's first byte (so no ``^``: a chunk holds many lines).
-_LINE_TS = re.compile(
-    rb"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.\d+)?(Z|z|[+-]\d{2}:?\d{2})[ \t]"
-)
-_JSON_TS_NUM = re.compile(rb'"(?:ts|timestamp|time)"[ \t]*:[ \t]*(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)[,} \t]')
-_JSON_TS_STR = re.compile(
-    rb'"(?:ts|timestamp|time)"[ \t]*:[ \t]*"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.\d+)?(Z|z|[+-]\d{2}:?\d{2})"'
-)
-_TS_CACHE = {}
-
-
-def _rfc3339_seconds(date, clock, zone):
-    key = (date, clock, zone)
-    cached = _TS_CACHE.get(key)
-    if cached is not None:
-        return cached
-    zone_text = zone.decode("ascii")
-    if zone_text not in ("Z", "z") and ":" not in zone_text:
-        zone_text = zone_text[:3] + ":" + zone_text[3:]
-    try:
-        seconds = parse_rfc3339_ns("%sT%s%s" % (date.decode("ascii"), clock.decode("ascii"), zone_text)) // 10 ** 9
-    except DurationError:
-        seconds = False
-    if len(_TS_CACHE) > 100000:
-        _TS_CACHE.clear()
-    _TS_CACHE[key] = seconds
-    return seconds
-
-
-def line_epoch_seconds(line, start=0, end=None):
-    """Unix seconds of the timestamp of the line ``line[start:end]``, or None when it has none we recognise."""
-    if end is None:
-        end = len(line)
-    match = _LINE_TS.match(line, start, end)
-    if match:
-        seconds = _rfc3339_seconds(match.group(1), match.group(2), match.group(3))
-        return seconds if seconds is not False else None
-    match = _JSON_TS_NUM.search(line, start, end)
-    if match:
-        value = float(match.group(1))
-        # Integers this large are ms/us/ns since the epoch (audit exports use ns).
-        if value >= 1e17:
-            value /= 1e9
-        elif value >= 1e14:
-            value /= 1e6
-        elif value >= 1e11:
-            value /= 1e3
-        return int(value)
-    match = _JSON_TS_STR.search(line, start, end)
-    if match:
-        seconds = _rfc3339_seconds(match.group(1), match.group(2), match.group(3))
-        return seconds if seconds is not False else None
-    return None
-
-
-def parse_bucket(text):
-    """Seconds in a bucket duration such as ``5m``, ``1h``, ``1d``; DurationError when invalid."""
-    try:
-        nanos = parse_window(text)
-    except DurationError:
-        raise DurationError(
-            "bucket: invalid duration %r; accepted values: a positive whole number of seconds written as a "
-            "Go duration or days/weeks, for example 30s, 5m, 1h, 1h30m, 1d, 1w" % (text,)
-        )
-    if nanos % 10 ** 9:
-        raise DurationError(
-            "bucket: invalid duration %r; accepted values: a whole number of seconds (at least 1s), "
-            "for example 30s, 5m, 1h, 1d" % (text,)
-        )
-    return nanos // 10 ** 9
-
-
-# --------------------------------------------------------------- the engine
-
-
-class ScanError(Exception):
-    """A scan that cannot start (bad pattern name, missing file)."""
-
-
-class ScanResult(object):
-    """Counts accumulated over every scanned file."""
-
-    def __init__(self, names, bucket_seconds, max_locations):
-        self.names = tuple(names)
-        self.bucket_seconds = bucket_seconds
-        self.max_locations = max_locations
-        self.findings = dict((n, 0) for n in self.names)
-        self.matched_lines = dict((n, 0) for n in self.names)
-        self.candidate_lines = dict((n, 0) for n in self.names)
-        self.locations = dict((n, []) for n in self.names)
-        self.samples = dict((n, []) for n in self.names)
-        self.signals = dict((n, {}) for n in SIGNAL_NAMES)
-        self.signal_lines = dict((n, 0) for n in SIGNAL_NAMES)
-        self.lines_scanned = 0
-        self.bytes_scanned = 0
-        self.files = []
-        self.engine = None
-
-    def as_dict(self):
-        truncated = dict((n, self.matched_lines[n] > len(self.locations[n])) for n in self.names)
-        return dict(
-            engine=self.engine,
-            findings=dict(self.findings),
-            matched_lines=dict(self.matched_lines),
-            candidate_lines=dict(self.candidate_lines),
-            locations=dict((n, list(v)) for n, v in self.locations.items()),
-            locations_truncated=truncated,
-            samples=dict((n, list(v)) for n, v in self.samples.items()),
-            signals=dict((n, dict(sorted(v.items()))) for n, v in self.signals.items()),
-            signal_lines=dict(self.signal_lines),
-            lines_scanned=self.lines_scanned,
-            bytes_scanned=self.bytes_scanned,
-            files=list(self.files),
-            sensitive_data_found=any(self.findings.values()),
-        )
-
-
-class _LineProcessor(object):
-    """Counting, shared by both engines: the same extraction (PatternSpec.extract), validation,
-    masking and time buckets, whichever engine picked the lines."""
-
-    def __init__(self, result, specs):
-        self.result = result
-        self.specs = specs
-        self.bucket_seconds = result.bucket_seconds
-        self._bucket_names = {}
-
-    def bucket_of(self, buf, start, end):
-        """The time bucket ('2026-11-28T10:00:00Z' or 'unknown') of the line ``buf[start:end]``."""
-        seconds = line_epoch_seconds(buf, start, end)
-        if seconds is None:
-            return UNKNOWN_BUCKET
-        first = seconds - seconds % self.bucket_seconds
-        name = self._bucket_names.get(first)
-        if name is None:
-            name = format_ns(first * 10 ** 9, "s")
-            self._bucket_names[first] = name
-        return name
-
-    def process(self, label, lineno, line):
-        """Count one line (reference engine): every pattern and signal, each after a cheap
-        test for a literal it needs."""
-        result = self.result
-        max_locations = result.max_locations
-        low = line.lower()
-        for spec in self.specs:
-            if spec.literals is not None:
-                for literal in spec.literals:
-                    if literal in low:
-                        break
-                else:
-                    continue
-            name = spec.name
-            locations = result.locations[name]
-            samples = result.samples[name]
-            room = max_locations - len(samples) if len(locations) < max_locations else 0
-            valid, matched, masked = spec.extract(line, 0, len(line), room)
-            if not matched:
-                continue
-            result.candidate_lines[name] += 1
-            if not valid:
-                continue
-            result.findings[name] += valid
-            result.matched_lines[name] += 1
-            if len(locations) < max_locations:
-                location = "%s:%d" % (label, lineno)
-                locations.append(location)
-                for item in masked:
-                    samples.append(dict(location=location, masked=item))
-        bucket = None
-        for index, (name, regex) in enumerate(_SIGNAL_RES):
-            for literal in _SIGNAL_LITERALS[index]:
-                if literal in low:
-                    break
-            else:
-                continue
-            if regex.search(line) is None:
-                continue
-            if bucket is None:
-                bucket = self.bucket_of(line, 0, len(line))
-            counts = result.signals[name]
-            counts[bucket] = counts.get(bucket, 0) + 1
-            result.signal_lines[name] += 1
-
-    def process_hot(self, label, chunk, hot, lines_before):
-        """Count the hot lines of a chunk (hyperscan engine): the same extraction as process(),
-        run on the chunk with pos/endpos instead of copying each line out."""
-        result = self.result
-        specs = self.specs
-        max_locations = result.max_locations
-        findings = result.findings
-        matched_lines = result.matched_lines
-        candidate_lines = result.candidate_lines
-        signals = result.signals
-        signal_lines = result.signal_lines
-        position = 0
-        before = lines_before
-        count = chunk.count
-        for start, end, pattern_idx, signal_idx in hot:
-            for index in pattern_idx:
-                spec = specs[index]
-                name = spec.name
-                locations = result.locations[name]
-                room = max_locations - len(result.samples[name]) if len(locations) < max_locations else 0
-                valid, matched, masked = spec.extract(chunk, start, end, room)
-                if not matched:
-                    continue
-                candidate_lines[name] += 1
-                if not valid:
-                    continue
-                findings[name] += valid
-                matched_lines[name] += 1
-                if len(locations) < max_locations:
-                    before += count(b"\n", position, start)
-                    position = start
-                    location = "%s:%d" % (label, before + 1)
-                    locations.append(location)
-                    samples = result.samples[name]
-                    for item in masked:
-                        samples.append(dict(location=location, masked=item))
-            if signal_idx:
-                bucket = self.bucket_of(chunk, start, end)
-                for index in signal_idx:
-                    name = SIGNAL_NAMES[index]
-                    counts = signals[name]
-                    counts[bucket] = counts.get(bucket, 0) + 1
-                    signal_lines[name] += 1
-
-
-def _iter_chunks(fobj, size):
-    """Chunks of ``fobj`` cut just after a newline (the last one may end without one).
-
-    A line longer than ``size`` is collected in pieces and joined once (no quadratic copying).
-    """
-    pending = []
-    while True:
-        block = fobj.read(size)
-        if not block:
-            if pending:
-                yield b"".join(pending)
-            return
-        cut = block.rfind(b"\n")
-        if cut < 0:
-            pending.append(block)
-            continue
-        if pending:
-            pending.append(block[:cut + 1])
-            yield b"".join(pending)
-        else:
-            yield block if cut == len(block) - 1 else block[:cut + 1]
-        pending = [block[cut + 1:]] if cut < len(block) - 1 else []
-
-
-def _open_log(path):
-    """A binary file object for ``path``, decompressed when it starts with the gzip magic bytes."""
-    raw = open(path, "rb")
-    try:
-        magic = raw.read(2)
-        raw.seek(0)
-    except Exception:
-        raw.close()
-        raise
-    if magic == GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=raw, mode="rb"), True, raw
-    return raw, False, raw
-
-
-def _has_glob(text):
-    return any(c in text for c in "*?[")
-
-
-def expand_paths(paths):
-    """Files named by ``paths`` (globs expanded, sorted per glob, duplicates dropped).
-
-    Raises ScanError naming the first path that is missing, matches nothing, or is not a file.
-    """
-    if not paths:
-        raise ScanError("paths: at least one file or glob is required")
-    out = []
-    seen = set()
-    for entry in paths:
-        if not isinstance(entry, str) or not entry:
-            raise ScanError("paths: invalid entry %r; accepted values: file paths or globs" % (entry,))
-        expanded = os.path.expanduser(entry)
-        if _has_glob(expanded):
-            matches = sorted(glob.glob(expanded))
-            matches = [m for m in matches if os.path.isfile(m)]
-            if not matches:
-                raise ScanError("paths: %r matches no file" % (entry,))
-        else:
-            if not os.path.exists(expanded):
-                raise ScanError("paths: %r does not exist" % (entry,))
-            if not os.path.isfile(expanded):
-                raise ScanError("paths: %r is not a regular file (use a glob such as %s/*.log)" % (entry, entry))
-            if not os.access(expanded, os.R_OK):
-                raise ScanError("paths: %r is not readable" % (entry,))
-            matches = [expanded]
-        for match in matches:
-            key = os.path.realpath(match)
-            if key not in seen:
-                seen.add(key)
-                out.append(match)
-    return out
-
-
-def select_patterns(names):
+def select_patterns(names: t.Optional[t.Iterable[str]]) -> t.List[PatternSpec]:
     """PatternSpecs for ``names`` (None = all), in canonical order; ScanError for an unknown name."""
     if names is None:
         return list(PATTERNS)
@@ -744,108 +406,3 @@ def select_patterns(names):
         )
     wanted = set(names)
     return [p for p in PATTERNS if p.name in wanted]
-
-
-class _HyperscanMatcher(object):
-    """Block-mode hyperscan database over every selected trigger and signal."""
-
-    def __init__(self, specs):
-        expressions = [hs_expression(s.trigger) for s in specs]
-        expressions.extend(hs_expression(regex) for _name, regex in SIGNALS)
-        self.n_patterns = len(specs)
-        self.db = _hyperscan.Database(mode=_hyperscan.HS_MODE_BLOCK)
-        self.db.compile(
-            expressions=expressions,
-            ids=list(range(len(expressions))),
-            flags=[0] * len(expressions),
-        )
-
-    def hot_lines(self, chunk):
-        """[(line_start, line_end, pattern ids, signal ids)] for the lines where a trigger fired, in order."""
-        hits = []
-        append = hits.append
-
-        def on_match(expr_id, _start, end, _flags, _ctx):
-            append((end, expr_id))
-
-        self.db.scan(chunk, match_event_handler=on_match)
-        if not hits:
-            return []
-        hits.sort()
-        lines = []
-        line_end = -1
-        patterns = signals = None
-        rfind = chunk.rfind
-        find = chunk.find
-        n_patterns = self.n_patterns
-        for end, expr_id in hits:
-            if end > line_end:
-                start = rfind(b"\n", 0, end) + 1
-                line_end = find(b"\n", end)
-                if line_end < 0:
-                    line_end = len(chunk)
-                patterns = []
-                signals = []
-                lines.append((start, line_end, patterns, signals))
-            if expr_id < n_patterns:
-                if expr_id not in patterns:
-                    patterns.append(expr_id)
-            elif expr_id - n_patterns not in signals:
-                signals.append(expr_id - n_patterns)
-        return lines
-
-
-def scan_files(paths, names=None, bucket="1h", max_locations=100, engine="auto", chunk_size=CHUNK_SIZE):
-    """Scan ``paths`` (already expanded) and return a ScanResult.
-
-    ``engine``: ``hyperscan``, ``re`` or ``auto`` (hyperscan when importable).
-    """
-    specs = select_patterns(names)
-    bucket_seconds = parse_bucket(bucket)
-    if engine == "auto":
-        engine = "hyperscan" if HAS_HYPERSCAN else "re"
-    if engine == "hyperscan" and not HAS_HYPERSCAN:
-        raise ScanError("engine: hyperscan is not installed")
-    if engine not in ("hyperscan", "re"):
-        raise ScanError("engine: invalid value %r; accepted values: auto, hyperscan, re" % (engine,))
-    result = ScanResult([s.name for s in specs], bucket_seconds, max_locations)
-    result.engine = engine
-    processor = _LineProcessor(result, specs)
-    matcher = _HyperscanMatcher(specs) if engine == "hyperscan" else None
-    for path in paths:
-        fobj, compressed, raw = _open_log(path)
-        lines = 0
-        size = 0
-        ends_with_newline = True
-        chunks = None
-        try:
-            if matcher is not None:
-                chunks = ((c, matcher.hot_lines(c)) for c in _iter_chunks(fobj, chunk_size))
-            else:
-                chunks = ((c, None) for c in _iter_chunks(fobj, chunk_size))
-            for chunk, hot in chunks:
-                size += len(chunk)
-                if hot is not None:
-                    processor.process_hot(path, chunk, hot, lines)
-                else:
-                    lineno = lines
-                    pieces = chunk.split(b"\n")
-                    if chunk.endswith(b"\n"):
-                        pieces.pop()
-                    for line in pieces:
-                        lineno += 1
-                        processor.process(path, lineno, line)
-                newlines = chunk.count(b"\n")
-                lines += newlines
-                ends_with_newline = chunk.endswith(b"\n")
-            if not ends_with_newline:
-                lines += 1
-        finally:
-            if chunks is not None:
-                chunks.close()
-            fobj.close()
-            raw.close()
-        result.lines_scanned += lines
-        result.bytes_scanned += size
-        result.files.append(dict(path=path, gzip=compressed, lines=lines, bytes=size))
-    return result

@@ -2,7 +2,7 @@
 # Copyright (c) 2026, airlock.incident contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Evidence bundles with a chain of custody: manifest model, hashing, atomic writes.
+"""Evidence bundles with a chain of custody: manifest model, names, placing files, verification.
 
 A bundle is one directory::
 
@@ -12,8 +12,7 @@ A bundle is one directory::
         SHA256SUMS             every item, ``sha256sum -c`` format, relative names
         <items>                the evidence files, read-only (0444)
 
-Every item is hashed with SHA-256 and BLAKE3 in one pass over large buffers
-while it is copied in (sources are streamed, never held in memory). Files are
+Items are hashed and staged by :mod:`.hashing`. Files are
 written to a temporary name in the bundle directory, flushed, made read-only
 and linked into place, so a bundle never holds a half-written item and an
 existing file is never replaced. Manifest and checksum files are replaced
@@ -22,8 +21,6 @@ atomically (``os.replace``).
 
 from __future__ import annotations
 
-import collections
-import concurrent.futures
 import datetime
 import errno
 import getpass
@@ -33,20 +30,18 @@ import os
 import platform
 import re
 import socket
-import tempfile
+import typing as t
+
+from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import utc_stamp
+from ansible_collections.airlock.incident.plugins.module_utils.evidence.errors import EvidenceError
+from ansible_collections.airlock.incident.plugins.module_utils.evidence.hashing import (
+    bytes_to_temp,
+    hash_file,
+    unlink_quietly,
+)
 
 try:
-    import blake3 as _blake3
-
-    HAS_BLAKE3 = True
-    BLAKE3_IMPORT_ERROR = None
-except ImportError as _exc:  # pragma: no cover - exercised on hosts without blake3
-    _blake3 = None
-    HAS_BLAKE3 = False
-    BLAKE3_IMPORT_ERROR = _exc
-
-try:
-    from ansible.module_utils.ansible_release import __version__ as ANSIBLE_CORE_VERSION
+    from ansible.module_utils.ansible_release import __version__ as ANSIBLE_CORE_VERSION  # type: ignore[import-untyped, unused-ignore]
 except ImportError:  # pragma: no cover - ansible-core always ships it
     ANSIBLE_CORE_VERSION = "unknown"
 
@@ -59,9 +54,6 @@ SUMS_NAME = "SHA256SUMS"
 RESERVED_NAMES = (MANIFEST_NAME, MANIFEST_HASH_NAME, SUMS_NAME)
 READ_ONLY = 0o444
 DIR_MODE = 0o750
-#: One pass, both hashes, over 1 MiB reads: the block is still in cache for the
-#: second hash (see tests/benchmarks/bench_evidence.py for the measurements).
-HASH_BUFFER = 1024 * 1024
 
 KINDS = ("audit_snapshot", "command_output", "config", "health", "log", "metrics", "policy", "report",
          "state", "other")
@@ -70,29 +62,25 @@ SOURCES = ("src", "content", "url")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _SUPERSEDED = re.compile(r"\.superseded-\d{8}T\d{6}Z(-\d+)?$")
 
-
-class EvidenceError(Exception):
-    """A problem reported to the user with fail_json."""
+#: A manifest (JSON object) and one of its items or mismatches.
+Manifest = t.Dict[str, t.Any]
+Item = t.Dict[str, t.Any]
 
 
 # ------------------------------------------------------------------ metadata
 
 
-def utc_now():
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
-def rfc3339(moment):
+def rfc3339(moment: datetime.datetime) -> str:
     """RFC 3339 UTC text with microseconds: ``2026-11-28T10:15:00.123456Z``."""
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def compact_stamp(moment):
+def compact_stamp(moment: datetime.datetime) -> str:
     """A file-name-safe UTC timestamp: ``20261128T101500Z``."""
-    return moment.strftime("%Y%m%dT%H%M%SZ")
+    return utc_stamp(moment, fraction=False)
 
 
-def collector():
+def collector() -> t.Dict[str, str]:
     """Who collects: the login name (or uid) and the host name."""
     try:
         user = getpass.getuser()
@@ -102,7 +90,7 @@ def collector():
     return dict(user=user, host=host)
 
 
-def tool_info():
+def tool_info() -> t.Dict[str, str]:
     return dict(
         collection=COLLECTION_NAME,
         collection_version=COLLECTION_VERSION,
@@ -111,7 +99,7 @@ def tool_info():
     )
 
 
-def validate_name(name):
+def validate_name(name: t.Any) -> t.Optional[str]:
     """None when ``name`` is a valid item file name, else the reason it is not."""
     if not isinstance(name, str) or not name:
         return "it must be a non-empty file name"
@@ -132,7 +120,7 @@ def validate_name(name):
     return None
 
 
-def validate_chain_head(chain_head, events):
+def validate_chain_head(chain_head: t.Any, events: t.Any) -> t.Optional[str]:
     """None when an audit snapshot's chain head and event count are consistent, else why not."""
     if isinstance(events, bool) or not isinstance(events, int) or events < 0:
         return "events must be a whole number >= 0 (the audit event count at snapshot time)"
@@ -145,256 +133,39 @@ def validate_chain_head(chain_head, events):
     return None
 
 
-# ------------------------------------------------------------------- hashing
-
-
-class Digest(object):
-    """Size and hashes of one byte stream."""
-
-    __slots__ = ("size", "sha256", "blake3")
-
-    def __init__(self, size, sha256, blake3):
-        self.size = size
-        self.sha256 = sha256
-        self.blake3 = blake3
-
-    def as_dict(self):
-        return dict(size=self.size, sha256=self.sha256, blake3=self.blake3)
-
-    def __eq__(self, other):
-        return isinstance(other, Digest) and (self.size, self.sha256, self.blake3) == (
-            other.size, other.sha256, other.blake3)
-
-    def __ne__(self, other):
-        return not self == other
-
-
-def _cpus():
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def parallel_default():
-    """Hash SHA-256 in a helper thread while BLAKE3 runs in the caller (both release the GIL)?
-
-    Only when the process may use two CPUs or more and the machine is not overloaded
-    (1-minute load average below CPUs + 1). Measured on 2 CPUs with
-    tests/benchmarks/bench_evidence.py: 1.5x faster than sequential at load 1.8, 0.8x at
-    load 5-7, where the helper thread waits for a CPU at every block.
-    """
-    cpus = _cpus()
-    if cpus < 2:
-        return False
-    try:
-        return os.getloadavg()[0] < cpus + 1
-    except (AttributeError, OSError):
-        return True
-
-
-class _Hasher(object):
-    """SHA-256 and BLAKE3 fed together, so every byte is read once.
-
-    In parallel mode SHA-256 runs in a helper thread: a block passed to
-    update() must stay unchanged until ``settle(1)`` returns (callers that
-    reuse two buffers call it before refilling one); at most two blocks are
-    in flight. Always call close() (digest() does).
-    """
-
-    def __init__(self, parallel=None):
-        if not HAS_BLAKE3:
-            raise EvidenceError("the blake3 Python package is required")
-        self._sha = hashlib.sha256()
-        self._b3 = _blake3.blake3()
-        self.size = 0
-        self._pool = None
-        self._pending = collections.deque()
-        if parallel_default() if parallel is None else parallel:
-            self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-
-    def update(self, data):
-        self.size += len(data)
-        if self._pool is None:
-            self._sha.update(data)
-            self._b3.update(data)
-            return
-        self.settle(1)
-        self._pending.append(self._pool.submit(self._sha.update, data))
-        self._b3.update(data)
-
-    def settle(self, keep=0):
-        """Wait until at most ``keep`` blocks are still being hashed."""
-        while len(self._pending) > keep:
-            self._pending.popleft().result()
-
-    def close(self):
-        if self._pool is not None:
-            self.settle()
-            self._pool.shutdown()
-            self._pool = None
-
-    def digest(self):
-        self.close()
-        return Digest(self.size, self._sha.hexdigest(), self._b3.hexdigest())
-
-
-def hash_bytes(data):
-    hasher = _Hasher(parallel=False)
-    hasher.update(data)
-    return hasher.digest()
-
-
-def _read_blocks(handle, hasher, buffer_size, sink=None):
-    """Feed ``handle`` to ``hasher`` through two reused buffers (and write each block to ``sink``)."""
-    buffers = (bytearray(buffer_size), bytearray(buffer_size))
-    views = (memoryview(buffers[0]), memoryview(buffers[1]))
-    turn = 0
-    while True:
-        hasher.settle(1)  # the block that last used this buffer is hashed
-        count = handle.readinto(buffers[turn])
-        if not count:
-            return
-        block = views[turn][:count]
-        hasher.update(block)
-        if sink is not None:
-            written = 0
-            while written < count:
-                written += sink.write(block[written:])
-        turn ^= 1
-
-
-def hash_file(path, buffer_size=HASH_BUFFER, parallel=None):
-    """Digest of a file, read in ``buffer_size`` blocks into reused buffers."""
-    hasher = _Hasher(parallel)
-    try:
-        with open(path, "rb", buffering=0) as handle:
-            _read_blocks(handle, hasher, buffer_size)
-        return hasher.digest()
-    finally:
-        hasher.close()
-
-
-def hash_stream(reader, max_bytes=None, buffer_size=HASH_BUFFER):
-    """Digest of a readable stream, without storing it; EvidenceError past ``max_bytes``."""
-    hasher = _Hasher()
-    try:
-        while True:
-            block = reader.read(buffer_size)
-            if not block:
-                break
-            hasher.update(block)
-            if max_bytes is not None and hasher.size > max_bytes:
-                raise EvidenceError("more than %d bytes" % max_bytes)
-        return hasher.digest()
-    finally:
-        hasher.close()
-
-
-def temp_path(directory, name):
-    """A new empty temporary file in ``directory`` (same file system as the item): (fd, path)."""
-    return tempfile.mkstemp(prefix="." + name[:100] + ".", suffix=".partial", dir=directory)
-
-
-def stream_to_temp(reader, directory, name, max_bytes=None, buffer_size=HASH_BUFFER):
-    """Copy a stream into a temp file in ``directory`` while hashing it: (temp path, Digest)."""
-    fd, path = temp_path(directory, name)
-    hasher = _Hasher()
-    try:
-        with os.fdopen(fd, "wb") as out:
-            while True:
-                block = reader.read(buffer_size)
-                if not block:
-                    break
-                hasher.update(block)
-                if max_bytes is not None and hasher.size > max_bytes:
-                    raise EvidenceError("more than %d bytes" % max_bytes)
-                out.write(block)
-            out.flush()
-            os.fsync(out.fileno())
-        return path, hasher.digest()
-    except BaseException:
-        _unlink_quietly(path)
-        raise
-    finally:
-        hasher.close()
-
-
-def copy_to_temp(src, directory, name, buffer_size=HASH_BUFFER, parallel=None):
-    """Stream-copy ``src`` into a temp file in ``directory``, hashing what is written: (temp path, Digest)."""
-    fd, path = temp_path(directory, name)
-    hasher = _Hasher(parallel)
-    try:
-        with open(src, "rb", buffering=0) as handle, os.fdopen(fd, "wb", buffering=0) as out:
-            _read_blocks(handle, hasher, buffer_size, sink=out)
-            os.fsync(out.fileno())
-        return path, hasher.digest()
-    except BaseException:
-        _unlink_quietly(path)
-        raise
-    finally:
-        hasher.close()
-
-
-def bytes_to_temp(data, directory, name):
-    fd, path = temp_path(directory, name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        return path
-    except BaseException:
-        _unlink_quietly(path)
-        raise
-
-
-def _unlink_quietly(path):
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
-def discard(path):
-    """Remove a temporary file (no error when it is already gone)."""
-    if path:
-        _unlink_quietly(path)
-
-
-def place_new(temp, final, mode=READ_ONLY):
+def place_new(temp: str, final: str, mode: int = READ_ONLY) -> None:
     """Move a finished temp file to ``final`` read-only, refusing to replace an existing file."""
     os.chmod(temp, mode)
     try:
         os.link(temp, final)
     except OSError as exc:
         if exc.errno == errno.EEXIST:
-            raise EvidenceError("%s appeared in the bundle while collecting; nothing was overwritten" % final)
+            raise EvidenceError("%s appeared in the bundle while collecting; nothing was overwritten" % final) from exc
         if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
             raise
         # File systems without hard links: check, then rename (a narrow race, documented).
         if os.path.lexists(final):
-            raise EvidenceError("%s appeared in the bundle while collecting; nothing was overwritten" % final)
+            raise EvidenceError("%s appeared in the bundle while collecting; nothing was overwritten" % final) from exc
         os.rename(temp, final)
         return
     os.unlink(temp)
 
 
-def write_atomic(directory, name, data, mode=READ_ONLY):
+def write_atomic(directory: str, name: str, data: bytes, mode: int = READ_ONLY) -> None:
     """Replace ``directory/name`` with ``data`` atomically (temp file, fsync, os.replace)."""
     temp = bytes_to_temp(data, directory, name)
     try:
         os.chmod(temp, mode)
         os.replace(temp, os.path.join(directory, name))
     except BaseException:
-        _unlink_quietly(temp)
+        unlink_quietly(temp)
         raise
 
 
 # ------------------------------------------------------------------ manifest
 
 
-def new_manifest(incident_id, now):
+def new_manifest(incident_id: str, now: datetime.datetime) -> Manifest:
     return dict(
         format=MANIFEST_FORMAT,
         incident_id=incident_id,
@@ -406,25 +177,25 @@ def new_manifest(incident_id, now):
     )
 
 
-def render_manifest(manifest):
+def render_manifest(manifest: Manifest) -> bytes:
     return (json.dumps(manifest, indent=2, sort_keys=False, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def sums_line(sha256, name):
+def sums_line(sha256: str, name: str) -> str:
     return "%s  %s\n" % (sha256, name)
 
 
-def render_sums(manifest):
+def render_sums(manifest: Manifest) -> bytes:
     """SHA256SUMS for every item of the manifest (current and superseded), sorted by name."""
     lines = [sums_line(item["sha256"], item["name"]) for item in sorted(manifest["items"], key=lambda i: i["name"])]
     return "".join(lines).encode("utf-8")
 
 
-def render_manifest_hash(manifest_bytes):
+def render_manifest_hash(manifest_bytes: bytes) -> bytes:
     return sums_line(hashlib.sha256(manifest_bytes).hexdigest(), MANIFEST_NAME).encode("ascii")
 
 
-def read_manifest(directory):
+def read_manifest(directory: str) -> t.Tuple[t.Optional[Manifest], t.Optional[str], t.List[Item]]:
     """(manifest dict or None, manifest sha256 or None, problems list).
 
     Problems are dicts like verify mismatches for the manifest's own files.
@@ -439,12 +210,12 @@ def read_manifest(directory):
     try:
         manifest = json.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise EvidenceError("%s is not valid JSON (%s)" % (path, exc))
+        raise EvidenceError("%s is not valid JSON (%s)" % (path, exc)) from exc
     if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT or not isinstance(
             manifest.get("items"), list):
         raise EvidenceError("%s is not an airlock.incident evidence manifest (format %s)" % (path, MANIFEST_FORMAT))
     manifest.setdefault("history", [])
-    problems = []
+    problems: t.List[Item] = []
     hash_path = os.path.join(directory, MANIFEST_HASH_NAME)
     if not os.path.exists(hash_path):
         problems.append(dict(name=MANIFEST_HASH_NAME, expected_sha256=None, actual_sha256=None, reason="missing"))
@@ -458,18 +229,18 @@ def read_manifest(directory):
     return manifest, actual, problems
 
 
-def current_items(manifest):
+def current_items(manifest: Manifest) -> t.List[Item]:
     return [i for i in manifest["items"] if i.get("status", "current") == "current"]
 
 
-def find_current(manifest, name):
+def find_current(manifest: Manifest, name: str) -> t.Optional[Item]:
     for item in manifest["items"]:
         if item["name"] == name and item.get("status", "current") == "current":
             return item
     return None
 
 
-def has_chain_head(items):
+def has_chain_head(items: t.Iterable[Item]) -> bool:
     """True when a current audit_snapshot item records a chain head."""
     for item in items:
         if item.get("status", "current") == "current" and item.get("kind") == "audit_snapshot" and item.get(
@@ -478,9 +249,9 @@ def has_chain_head(items):
     return False
 
 
-def summary(items):
+def summary(items: t.Iterable[Item]) -> t.List[Item]:
     """The item list as --diff shows it."""
-    out = []
+    out: t.List[Item] = []
     for item in sorted(items, key=lambda i: i["name"]):
         entry = dict(name=item["name"], kind=item.get("kind"), size=item["size"], sha256=item["sha256"],
                      status=item.get("status", "current"))
@@ -491,7 +262,7 @@ def summary(items):
     return out
 
 
-def superseded_name(directory, name, moment):
+def superseded_name(directory: str, name: str, moment: datetime.datetime) -> str:
     base = "%s.superseded-%s" % (name, compact_stamp(moment))
     candidate = base
     counter = 1
@@ -504,7 +275,7 @@ def superseded_name(directory, name, moment):
 # -------------------------------------------------------------------- verify
 
 
-def verify_bundle(directory):
+def verify_bundle(directory: str) -> t.Tuple[bool, t.List[Item], int]:
     """Re-hash every listed file: (verified, mismatches, checked item count).
 
     Mismatches are dicts {name, expected_sha256, actual_sha256, reason} with

@@ -16,9 +16,11 @@ import subprocess
 import pytest
 
 from ansible_collections.airlock.incident.plugins.module_utils.evidence import patterns as sp
+from ansible_collections.airlock.incident.plugins.module_utils.evidence import scan
+from ansible_collections.airlock.incident.plugins.module_utils.evidence import timestamps
 from ansible_collections.airlock.incident.plugins.module_utils.core.durations import DurationError
 
-needs_hyperscan = pytest.mark.skipif(not sp.HAS_HYPERSCAN, reason="hyperscan is not installed")
+needs_hyperscan = pytest.mark.skipif(not scan.HAS_HYPERSCAN, reason="hyperscan is not installed")
 
 VISA = "4111111111111111"
 VISA_BAD = "4111111111111112"
@@ -109,13 +111,13 @@ def test_masking_keeps_a_prefix_and_the_length_only():
 def test_each_corpus_line_finds_what_it_should(tmp_path):
     for index, (line, expected) in enumerate(CORPUS):
         path = _write(tmp_path / ("line%d.log" % index), [line])
-        result = sp.scan_files([path], engine="re").as_dict()
+        result = scan.scan_files([path], engine="re").as_dict()
         found = dict((name, count) for name, count in result["findings"].items() if count)
         assert found == expected, (line, found)
 
 
 def test_findings_locations_and_signals(corpus_file):
-    result = sp.scan_files([corpus_file], bucket="5m", engine="re").as_dict()
+    result = scan.scan_files([corpus_file], bucket="5m", engine="re").as_dict()
     assert result["findings"]["credit_card"] == 5
     # the Luhn-invalid look-alike and the epoch timestamps are candidates at most, never findings
     assert result["candidate_lines"]["credit_card"] > result["matched_lines"]["credit_card"]
@@ -135,7 +137,7 @@ def test_findings_locations_and_signals(corpus_file):
 
 
 def test_no_secret_in_the_result(corpus_file):
-    result = sp.scan_files([corpus_file], engine="re").as_dict()
+    result = scan.scan_files([corpus_file], engine="re").as_dict()
     text = json.dumps(result, ensure_ascii=False)
     for secret in (VISA, "4111 1111 1111 1111", AMEX, "123-45-6789", JWT, JWT[:40], AWS, OPENAI, PASSWORD,
                    "abcd1234efgh5678", "abcdefgh1234", "zzzzyyyy", "john.doe@example.com",
@@ -149,32 +151,32 @@ def test_no_secret_in_the_result(corpus_file):
 def test_bucket_widths_group_lines(tmp_path):
     lines = ['{"ts":%d.5,"status":401}' % (1795860000 + step * 60) for step in range(10)]
     path = _write(tmp_path / "b.log", lines)
-    five = sp.scan_files([path], bucket="5m", engine="re").as_dict()["signals"]["401"]
+    five = scan.scan_files([path], bucket="5m", engine="re").as_dict()["signals"]["401"]
     assert five == {"2026-11-28T10:00:00Z": 5, "2026-11-28T10:05:00Z": 5}
-    hour = sp.scan_files([path], bucket="1h", engine="re").as_dict()["signals"]["401"]
+    hour = scan.scan_files([path], bucket="1h", engine="re").as_dict()["signals"]["401"]
     assert hour == {"2026-11-28T10:00:00Z": 10}
 
 
 def test_timestamp_forms():
-    assert sp.line_epoch_seconds(b'{"ts":1795860000.9}') == 1795860000
-    assert sp.line_epoch_seconds(b'{"timestamp":1795860000123456789,"x":1}') == 1795860000
-    assert sp.line_epoch_seconds(b'{"time":1795860000123}') == 1795860000
-    assert sp.line_epoch_seconds(b'{"ts":"2026-11-28T10:00:00.5Z"}') == 1795860000
-    assert sp.line_epoch_seconds(b"2026-11-28T12:00:00+02:00 msg") == 1795860000
-    assert sp.line_epoch_seconds(b"2026-11-28T12:00:00.000+0200\tINFO") == 1795860000
-    assert sp.line_epoch_seconds(b"2026-11-28T08:00:00 no zone") is None
-    assert sp.line_epoch_seconds(b"no timestamp at all") is None
+    assert timestamps.line_epoch_seconds(b'{"ts":1795860000.9}') == 1795860000
+    assert timestamps.line_epoch_seconds(b'{"timestamp":1795860000123456789,"x":1}') == 1795860000
+    assert timestamps.line_epoch_seconds(b'{"time":1795860000123}') == 1795860000
+    assert timestamps.line_epoch_seconds(b'{"ts":"2026-11-28T10:00:00.5Z"}') == 1795860000
+    assert timestamps.line_epoch_seconds(b"2026-11-28T12:00:00+02:00 msg") == 1795860000
+    assert timestamps.line_epoch_seconds(b"2026-11-28T12:00:00.000+0200\tINFO") == 1795860000
+    assert timestamps.line_epoch_seconds(b"2026-11-28T08:00:00 no zone") is None
+    assert timestamps.line_epoch_seconds(b"no timestamp at all") is None
 
 
 @pytest.mark.parametrize("text", ["5x", "0s", "-1h", "1.5s", "", "500ms"])
 def test_bad_bucket_names_the_field_and_forms(text):
     with pytest.raises(DurationError) as info:
-        sp.parse_bucket(text)
+        timestamps.parse_bucket(text)
     assert "bucket" in str(info.value) and "5m" in str(info.value)
 
 
 def test_good_buckets():
-    assert sp.parse_bucket("5m") == 300 and sp.parse_bucket("1h30m") == 5400 and sp.parse_bucket("1d") == 86400
+    assert timestamps.parse_bucket("5m") == 300 and timestamps.parse_bucket("1h30m") == 5400 and timestamps.parse_bucket("1d") == 86400
 
 
 def test_unknown_pattern_names_the_accepted_values():
@@ -189,13 +191,13 @@ def test_unknown_pattern_names_the_accepted_values():
 def test_expand_paths(tmp_path):
     one = _write(tmp_path / "a.log", ["x"])
     two = _write(tmp_path / "b.log", ["y"])
-    assert sp.expand_paths([str(tmp_path / "*.log"), one]) == [one, two]
+    assert scan.expand_paths([str(tmp_path / "*.log"), one]) == [one, two]
     with pytest.raises(sp.ScanError, match="does not exist"):
-        sp.expand_paths([str(tmp_path / "missing.log")])
+        scan.expand_paths([str(tmp_path / "missing.log")])
     with pytest.raises(sp.ScanError, match="matches no file"):
-        sp.expand_paths([str(tmp_path / "*.txt")])
+        scan.expand_paths([str(tmp_path / "*.txt")])
     with pytest.raises(sp.ScanError, match="not a regular file"):
-        sp.expand_paths([str(tmp_path)])
+        scan.expand_paths([str(tmp_path)])
 
 
 def test_gzip_is_detected_by_magic_bytes_not_extension(tmp_path, corpus_file):
@@ -206,9 +208,9 @@ def test_gzip_is_detected_by_magic_bytes_not_extension(tmp_path, corpus_file):
         handle.write(raw)
     plain = tmp_path / "plain.gz"  # plain content, .gz name
     plain.write_bytes(raw)
-    reference = sp.scan_files([corpus_file], engine="re").as_dict()
+    reference = scan.scan_files([corpus_file], engine="re").as_dict()
     for path, compressed in ((str(disguised), True), (str(plain), False)):
-        result = sp.scan_files([path], engine="re").as_dict()
+        result = scan.scan_files([path], engine="re").as_dict()
         assert result["files"][0]["gzip"] is compressed
         assert result["findings"] == reference["findings"]
         assert result["bytes_scanned"] == len(raw)
@@ -224,14 +226,14 @@ def _comparable(result):
 def test_hyperscan_equals_re_on_a_varied_corpus(tmp_path):
     lines = [entry[0] for entry in CORPUS] + _varied_lines(3000, seed=7)
     path = _write(tmp_path / "varied.log", lines, newline_at_end=False)
-    reference = sp.scan_files([path], bucket="5m", max_locations=10000, engine="re")
-    fast = sp.scan_files([path], bucket="5m", max_locations=10000, engine="hyperscan")
+    reference = scan.scan_files([path], bucket="5m", max_locations=10000, engine="re")
+    fast = scan.scan_files([path], bucket="5m", max_locations=10000, engine="hyperscan")
     assert fast.engine == "hyperscan" and reference.engine == "re"
     assert _comparable(fast) == _comparable(reference)
     assert sum(reference.findings.values()) > 500  # the corpus really exercises every pattern
     assert all(reference.findings[name] for name in sp.PATTERN_NAMES)
     # small chunks cut lines everywhere: same answer
-    chunked = sp.scan_files([path], bucket="5m", max_locations=10000, engine="hyperscan", chunk_size=97)
+    chunked = scan.scan_files([path], bucket="5m", max_locations=10000, engine="hyperscan", chunk_size=97)
     assert _comparable(chunked) == _comparable(reference)
 
 
@@ -239,8 +241,8 @@ def test_hyperscan_equals_re_on_a_varied_corpus(tmp_path):
 def test_engines_agree_on_pattern_subsets_and_truncation(tmp_path):
     path = _write(tmp_path / "varied.log", _varied_lines(800, seed=11))
     for names in (["credit_card"], ["email", "jwt"], ["password", "api_key", "bearer_token"]):
-        reference = sp.scan_files([path], names=names, max_locations=3, engine="re")
-        fast = sp.scan_files([path], names=names, max_locations=3, engine="hyperscan")
+        reference = scan.scan_files([path], names=names, max_locations=3, engine="re")
+        fast = scan.scan_files([path], names=names, max_locations=3, engine="hyperscan")
         assert _comparable(fast) == _comparable(reference)
         assert set(reference.findings) == set(names)
         for name in names:
@@ -251,7 +253,7 @@ def test_engines_agree_on_pattern_subsets_and_truncation(tmp_path):
 @pytest.mark.skipif(shutil.which("grep") is None, reason="grep is not installed")
 def test_candidate_lines_equal_grep_counts(tmp_path):
     path = _write(tmp_path / "varied.log", [entry[0] for entry in CORPUS] + _varied_lines(1500, seed=3))
-    result = sp.scan_files([path], engine="re").as_dict()
+    result = scan.scan_files([path], engine="re").as_dict()
     env = dict(os.environ, LC_ALL="C")
     for name, expression in sp.grep_expressions().items():
         proc = subprocess.run(["grep", "-a", "-E", "-c", "-e", expression, path], env=env,
@@ -269,9 +271,9 @@ def test_chunks_cut_at_newlines_and_keep_long_lines_whole(tmp_path):
     path = tmp_path / "long.log"
     path.write_bytes(b"short\n" + long_line + b"\nlast line without newline")
     with open(str(path), "rb") as handle:
-        chunks = list(sp._iter_chunks(handle, 64))
+        chunks = list(scan._iter_chunks(handle, 64))
     assert b"".join(chunks) == path.read_bytes()
     assert all(c.endswith(b"\n") for c in chunks[:-1])
     assert long_line + b"\n" in chunks
-    result = sp.scan_files([str(path)], engine="re", chunk_size=64).as_dict()
+    result = scan.scan_files([str(path)], engine="re", chunk_size=64).as_dict()
     assert result["locations"]["credit_card"] == ["%s:2" % path] and result["lines_scanned"] == 3

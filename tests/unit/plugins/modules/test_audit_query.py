@@ -16,6 +16,7 @@ import time
 import pytest
 
 from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import format_ns
+from ansible_collections.airlock.incident.plugins.module_utils.audit import query as audit_query_utils
 from ansible_collections.airlock.incident.plugins.modules import audit_query
 from ansible_collections.airlock.incident.tests.unit.plugins.module_utils import airlock_db_factory as factory
 
@@ -162,10 +163,10 @@ def test_deny_patterns_groups_by_subject_ip_action(incident_db):
     (None, None),
 ])
 def test_client_ip_sql_strips_the_port(tmp_path, remote_addr, expected):
-    assert audit_query.client_ip(remote_addr) == expected
+    assert audit_query_utils.client_ip(remote_addr) == expected
     conn = sqlite3.connect(":memory:")
     metadata = json.dumps({"remote_addr": remote_addr}) if remote_addr is not None else "{}"
-    got = conn.execute("SELECT %s FROM (SELECT ? AS metadata)" % audit_query.CLIENT_IP_SQL, (metadata,)).fetchone()
+    got = conn.execute("SELECT %s FROM (SELECT ? AS metadata)" % audit_query_utils.CLIENT_IP_SQL, (metadata,)).fetchone()
     conn.close()
     assert got[0] == expected
 
@@ -330,7 +331,7 @@ def test_source_is_not_modified(tmp_path):
     airlock = factory.AuditDB(path, autocheckpoint=False)
     airlock.append_many(20, decision="deny")
     before = [factory.file_bytes(str(path) + suffix) for suffix in ("", "-wal")]
-    for name in audit_query.QUERIES:
+    for name in audit_query_utils.QUERIES:
         assert "failed" not in query(path, query=name)
     after = [factory.file_bytes(str(path) + suffix) for suffix in ("", "-wal")]
     airlock.close()
@@ -340,7 +341,7 @@ def test_source_is_not_modified(tmp_path):
 def test_sql_for_a_window_uses_the_timestamp_index(tmp_path):
     path = tmp_path / "audit.db"
     factory.build_db(path, events=3)
-    sql, params, _count_sql, _count_params = audit_query.build_query("deny_patterns", T0, T0 + S)
+    sql, params, _count_sql, _count_params = audit_query_utils.build_query("deny_patterns", T0, T0 + S)
     conn = sqlite3.connect(str(path))
     plan = " ".join(str(row) for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
     conn.close()

@@ -19,7 +19,7 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.airlock.incident.plugins.module_utils.evidence import store as store
+from ansible_collections.airlock.incident.plugins.module_utils.evidence import hashing, store
 from ansible_collections.airlock.incident.plugins.modules import evidence
 
 blake3 = pytest.importorskip("blake3")
@@ -408,9 +408,9 @@ def test_hashing_and_copying_match_hashlib_and_blake3(tmp_path, parallel):
     data = os.urandom(5 * 65536 + 12345)
     path.write_bytes(data)
     expected = (len(data), hashlib.sha256(data).hexdigest(), blake3.blake3(data).hexdigest())
-    digest = store.hash_file(str(path), buffer_size=65536, parallel=parallel)
+    digest = hashing.hash_file(str(path), buffer_size=65536, parallel=parallel)
     assert (digest.size, digest.sha256, digest.blake3) == expected
-    temp, digest = store.copy_to_temp(str(path), str(tmp_path), "copy", buffer_size=65536, parallel=parallel)
+    temp, digest = hashing.copy_to_temp(str(path), str(tmp_path), "copy", buffer_size=65536, parallel=parallel)
     assert (digest.size, digest.sha256, digest.blake3) == expected
     with open(temp, "rb") as handle:
         assert handle.read() == data  # two reused buffers: no block was overwritten before it was hashed

@@ -14,6 +14,7 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.airlock.incident.plugins.module_utils.evidence import patterns as sp
+from ansible_collections.airlock.incident.plugins.module_utils.evidence import scan
 from ansible_collections.airlock.incident.plugins.modules import log_scan
 
 CARD = "5555555555554444"
@@ -69,7 +70,7 @@ def test_findings_signals_and_no_leak(capsys, logs):
     assert result["signals"]["403"] == {"unknown": 1}
     assert result["signals"]["security_violation"] == {"2026-11-28T10:10:00Z": 1}
     assert result["lines_scanned"] == len(LINES)
-    assert result["engine"] == ("hyperscan" if sp.HAS_HYPERSCAN else "re")
+    assert result["engine"] == ("hyperscan" if scan.HAS_HYPERSCAN else "re")
     text = json.dumps(result)
     for secret in (CARD, CARD_LUHN_INVALID, SSN, JWT, JWT[:30], SECRET, AWS):
         assert secret not in text, secret
@@ -90,7 +91,7 @@ def test_gzip_input_and_globs(capsys, logs):
 def test_engines_give_the_same_module_result(capsys, logs):
     _tmp, plain, _rotated = logs
     results = [run_module(capsys, {"paths": [plain], "engine": engine})
-               for engine in (["re", "hyperscan"] if sp.HAS_HYPERSCAN else ["re"])]
+               for engine in (["re", "hyperscan"] if scan.HAS_HYPERSCAN else ["re"])]
     for result in results:
         result.pop("engine")
         result.pop("invocation", None)
