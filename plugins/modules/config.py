@@ -51,6 +51,8 @@ description:
   - There is never a C(kill -HUP 1) reload, because the released Airlock does not handle SIGHUP (the process dies).
 author:
   - airlock.incident contributors (@airlock-incident)
+extends_documentation_fragment:
+  - airlock.incident.connection.safe_change
 attributes:
   check_mode:
     support: full
@@ -86,58 +88,6 @@ options:
       - A symlink is written through (its target is replaced, the link is kept).
       - Required with O(target=file); not used with O(target=configmap).
     type: path
-  configmap:
-    description:
-      - With O(target=configmap), the ConfigMap holding C(config.yaml) and C(policy.rego); the chart names it
-        C(<fullname>-config).
-    type: str
-    default: airlock-config
-    version_added: 0.2.0
-  deployment:
-    description:
-      - With O(target=configmap), the Deployment that mounts O(configmap) and is rolled after a change; the chart
-        names it C(<fullname>).
-    type: str
-    default: airlock
-    version_added: 0.2.0
-  namespace:
-    description:
-      - With O(target=configmap), the namespace of O(configmap) and O(deployment).
-    type: str
-    default: airlock-system
-    version_added: 0.2.0
-  confirm:
-    description:
-      - With O(target=configmap), must equal O(incident_id) for the ConfigMap to be changed. Not needed in check
-        mode.
-    type: str
-    version_added: 0.2.0
-  wait_timeout:
-    description:
-      - With O(target=configmap), seconds (1 to 3600) to wait for the rollout after the change, and again after
-        a restore.
-    type: int
-    default: 300
-    version_added: 0.2.0
-  kubeconfig:
-    description:
-      - With O(target=configmap), path to a kubeconfig file. Defaults to E(K8S_AUTH_KUBECONFIG), then the kubernetes
-        client's own default (E(KUBECONFIG), then C(~/.kube/config)).
-    type: path
-    version_added: 0.2.0
-  context:
-    description:
-      - With O(target=configmap), the kubeconfig context to use. Defaults to E(K8S_AUTH_CONTEXT), then the current
-        context.
-    type: str
-    version_added: 0.2.0
-  request_timeout:
-    description:
-      - With O(target=configmap), seconds one API request may take (more than 0, at most 300). Requests are not
-        retried.
-    type: float
-    default: 10.0
-    version_added: 0.2.0
   settings:
     description:
       - Nested Airlock settings (snake_case keys, as in C(config.yaml)) merged into the document.
@@ -145,7 +95,7 @@ options:
     type: dict
   state:
     description:
-      - V(present) merges O(settings). V(reverted) restores the backup saved for O(incident_id).
+      - V(present) merges O(settings). V(reverted) restores the backup saved for O(incident_id) (required then).
     type: str
     choices: [present, reverted]
     default: present
@@ -155,11 +105,6 @@ options:
         (mode 0700) if missing.
       - Defaults to the directory of O(path). Required with O(target=configmap).
     type: path
-  incident_id:
-    description:
-      - The incident this change belongs to; recorded in the backup name and metadata.
-      - Required when O(state=reverted), and with O(target=configmap).
-    type: str
   revert_to:
     description:
       - With O(state=reverted), which backup of the incident to restore. V(newest) undoes the last change,
@@ -194,11 +139,6 @@ options:
         are polled until both answer 2xx; otherwise the change is rolled back.
       - Without it, the restart command's exit status is the only check.
     type: str
-  verify_timeout:
-    description:
-      - Seconds to wait for C(/live) and C(/ready) after a restart.
-    type: float
-    default: 30
   validate_certs:
     description:
       - Verify the TLS certificate of O(verify_url).
@@ -277,11 +217,10 @@ EXAMPLES = r"""
     path: /etc/airlock/config.yaml
     state: reverted
     revert_to: oldest
-    incident_id: INC-20261128-001
-    backup_dir: /var/lib/airlock-incidents/INC-20261128-001/backups
     restart: systemd
     service_name: airlock
-    verify_url: http://127.0.0.1:8080
+    incident_id: INC-20261128-001
+    backup_dir: /var/lib/airlock-incidents/INC-20261128-001/backups
 """
 
 RETURN = r"""
@@ -367,8 +306,8 @@ would_restart:
   returned: always
   type: bool
 diff:
-  description: The YAML text before and after (the C(--diff) output); empty texts when nothing changes.
-  returned: always
+  description: The YAML text before and after.
+  returned: with C(--diff), when the content changes (or would, in check mode)
   type: dict
   sample: {before: "rate_limiting:\n  per_token: 200/min\n", after: "rate_limiting:\n  per_token: 10/min\n"}
 sha256_before:

@@ -41,6 +41,8 @@ description:
     why. The previous policy is kept in O(backup_dir) (required). O(confirm) must equal O(incident_id).
 author:
   - airlock.incident contributors (@airlock-incident)
+extends_documentation_fragment:
+  - airlock.incident.connection.safe_change
 attributes:
   check_mode:
     support: full
@@ -68,58 +70,6 @@ options:
     type: str
     choices: [file, configmap]
     default: file
-    version_added: 0.2.0
-  configmap:
-    description:
-      - With O(target=configmap), the ConfigMap holding C(config.yaml) and C(policy.rego); the chart names it
-        C(<fullname>-config).
-    type: str
-    default: airlock-config
-    version_added: 0.2.0
-  deployment:
-    description:
-      - With O(target=configmap), the Deployment that mounts O(configmap) and is rolled after a change; the chart
-        names it C(<fullname>).
-    type: str
-    default: airlock
-    version_added: 0.2.0
-  namespace:
-    description:
-      - With O(target=configmap), the namespace of O(configmap) and O(deployment).
-    type: str
-    default: airlock-system
-    version_added: 0.2.0
-  confirm:
-    description:
-      - With O(target=configmap), must equal O(incident_id) for the ConfigMap to be changed. Not needed in check
-        mode.
-    type: str
-    version_added: 0.2.0
-  wait_timeout:
-    description:
-      - With O(target=configmap), seconds (1 to 3600) to wait for the rollout after the change, and again after
-        a restore.
-    type: int
-    default: 300
-    version_added: 0.2.0
-  kubeconfig:
-    description:
-      - With O(target=configmap), path to a kubeconfig file. Defaults to E(K8S_AUTH_KUBECONFIG), then the kubernetes
-        client's own default (E(KUBECONFIG), then C(~/.kube/config)).
-    type: path
-    version_added: 0.2.0
-  context:
-    description:
-      - With O(target=configmap), the kubeconfig context to use. Defaults to E(K8S_AUTH_CONTEXT), then the current
-        context.
-    type: str
-    version_added: 0.2.0
-  request_timeout:
-    description:
-      - With O(target=configmap), seconds one API request may take (more than 0, at most 300). Requests are not
-        retried.
-    type: float
-    default: 10.0
     version_added: 0.2.0
   src:
     description:
@@ -226,11 +176,6 @@ options:
       - Base URL of Airlock. After the reload, C(/live) and C(/ready) are polled until both answer 2xx;
         otherwise the previous policy is restored.
     type: str
-  verify_timeout:
-    description:
-      - Seconds to wait for C(/live) and C(/ready) after a reload.
-    type: float
-    default: 30
   validate_certs:
     description:
       - Verify TLS certificates of O(verify_url) and O(admin_url).
@@ -242,11 +187,6 @@ options:
         name with the incident id, the UTC time and the sha256. Defaults to the directory of O(dest).
       - Required with O(target=configmap).
     type: path
-  incident_id:
-    description:
-      - The incident this change belongs to; recorded in the backup name and metadata.
-      - Required with O(target=configmap).
-    type: str
 requirements:
   - regopy (the rego-cpp Rego engine) on the host that runs the module, for validation.
   - kubernetes (Python client), with O(target=configmap) only.
@@ -437,6 +377,10 @@ backup_path:
   description: The backup of the previous policy; null when nothing was written.
   returned: always
   type: str
+diff:
+  description: The policy text deployed before and the new one.
+  returned: with C(--diff), when the policy changes (or would, in check mode)
+  type: dict
 engine:
   description: The Rego engine used for validation.
   returned: always

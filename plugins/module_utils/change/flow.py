@@ -127,12 +127,9 @@ class SafeChange:
 
     def __init__(self, params: t.Mapping[str, t.Any], module_name: str, what: str, done_key: str, target: t.Any,
                  cluster: t.Any = None) -> None:
-        self.params = params
-        self.module_name = module_name
-        self.what = what
-        self.done_key = done_key
-        self.target = target
-        self.cluster = cluster
+        self.params, self.target, self.cluster = params, target, cluster
+        #: How backups, messages and results name the module, the content and the restart or reload.
+        self.module_name, self.what, self.done_key = module_name, what, done_key
         directory = params["backup_dir"] or (os.path.dirname(target.path) if cluster is None else None)
         self.store = BackupStore(t.cast(str, directory))
 
