@@ -53,7 +53,7 @@ options:
     description:
       - Incident id, C(INC-YYYYMMDD-HHMMSS) with an optional C(-suffix) of letters and digits,
         for example V(INC-20261128-160000) or V(INC-20261128-160000-eu1).
-      - This format is a subset of the collection's one incident-id rule (the O(incident_id) option of the
+      - This format is a subset of the collection's one incident-id rule (the C(incident_id) option of the
         C(airlock.incident.action) doc fragment, which every module that changes something takes), so these ids
         are accepted everywhere; a value is checked against that rule first, then against this format.
       - Strongly recommended after the declaration (register RV(id) and pass it on, or use

@@ -397,12 +397,14 @@ import os
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.airlock.incident.plugins.module_utils.airlock.rego import (
-    HAS_REGOPY,
-    REGOPY_IMPORT_ERROR,
-    RegoCheckError,
     check_policy,
     summarize_failures,
     validate_known_requests,
+)
+from ansible_collections.airlock.incident.plugins.module_utils.airlock.rego_engine import (
+    HAS_REGOPY,
+    REGOPY_IMPORT_ERROR,
+    RegoCheckError,
 )
 from ansible_collections.airlock.incident.plugins.module_utils.change.backups import sha256_bytes
 from ansible_collections.airlock.incident.plugins.module_utils.change.flow import (

@@ -38,11 +38,8 @@ from ansible_collections.airlock.incident.plugins.module_utils.airlock.rego_chec
     static_check,
     unknown_input_keys,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.airlock.rego_engine import (  # noqa: F401 (re-exported)
+from ansible_collections.airlock.incident.plugins.module_utils.airlock.rego_engine import (
     ENGINE_TIMEOUT,
-    HAS_REGOPY,
-    REGOPY_IMPORT_ERROR,
-    REGOPY_VERSION,
     RegoCheckError,
     format_error,
     make_error,

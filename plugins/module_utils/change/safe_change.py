@@ -37,10 +37,6 @@ from ansible_collections.airlock.incident.plugins.module_utils.airlock.http impo
     AirlockClient,
     validate_base_url,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.change.backups import (  # noqa: F401 (re-exported)
-    BackupStore,
-    sha256_bytes,
-)
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError, InputError
 from ansible_collections.airlock.incident.plugins.module_utils.core.fileutil import atomic_write
 
