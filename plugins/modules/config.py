@@ -473,8 +473,8 @@ def present(module, change, before):
         if change.cluster is not None:
             change.cluster.preview(new_data, result)
         restart = " and restart Airlock" if change.cluster is None else " and roll out deployment %s" % params["deployment"]
-        result.update(changed=True, msg="would change %s in %s%s" % (", ".join(keys), name,
-                                                                      restart if result["would_restart"] else ""))
+        restart = restart if result["would_restart"] else ""
+        result.update(changed=True, msg="would change %s in %s%s" % (", ".join(keys), name, restart))
         return result
     _commit(module, change, before, new_data, result, "pre-change", {"changed_keys": keys})
     result["msg"] = "changed %s in %s%s" % (", ".join(keys), name, change.done(result, "restarted"))

@@ -386,7 +386,7 @@ class AirlockClient:
         """
         deadline = _Deadline(self.timeout)
         result: t.Dict[str, t.Any] = {"url": self.url_for(path), "status": None, "latency_ms": None, "body": None,
-                  "content_type": None, "error": None, "raw": None}
+                                      "content_type": None, "error": None, "raw": None}
         response = None
         try:
             try:
@@ -431,8 +431,9 @@ class AirlockClient:
         headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
         if self.token:
             headers["Authorization"] = "Bearer %s" % self.token
-        result: t.Dict[str, t.Any] = {"url": self.url_for("/mcp"), "method": method, "status": None, "latency_ms": None,
-                  "transport": None, "connection_id": None, "result": None, "error": None, "events": []}
+        result: t.Dict[str, t.Any] = {"url": self.url_for("/mcp"), "method": method, "status": None,
+                                      "latency_ms": None, "transport": None, "connection_id": None, "result": None,
+                                      "error": None, "events": []}
         response = None
         try:
             try:

@@ -117,7 +117,7 @@ def test_future_start_is_refused():
 def test_same_input_twice_changes_nothing():
     record = declare()
     again = model.apply_changes(record, {"severity": "P0", "type": "service_outage", "title": "Gateway down",
-                                      "commander": "Jane", "timeline": [{"text": "Paged on-call"}]}, at(5))
+                                         "commander": "Jane", "timeline": [{"text": "Paged on-call"}]}, at(5))
     third = model.apply_changes(again, {"severity": "P0", "timeline": [{"text": "Paged on-call"}]}, at(9))
     assert not model.record_changed(again, third)
     assert third == again
@@ -150,7 +150,7 @@ def test_reopen_clears_resolution_and_counts():
 def test_lists_only_grow_and_impact_merges():
     record = declare(impact={"affected_users": "all", "affected_services": ["mcp"]})
     record = model.apply_changes(record, {"symptoms": ["a", "b"], "impact": {"affected_services": ["mcp", "idp"]}},
-                              at(1))
+                                 at(1))
     record = model.apply_changes(record, {"symptoms": ["b", "c"]}, at(2))
     assert record["symptoms"] == ["a", "b", "c"]
     assert record["impact"] == {"affected_users": "all", "affected_services": ["mcp", "idp"],
@@ -276,8 +276,8 @@ def test_status_update_lists_actions_and_next_update():
 def test_resolution_notice_has_duration():
     record = declare(started_at="2026-11-28T14:58:30Z")
     record = model.apply_changes(record, {"status": "RESOLVED", "root_cause": "server.addr dropped",
-                                       "resolution": "restored config", "preventive_measures": ["merge patches"]},
-                              at(60))
+                                          "resolution": "restored config", "preventive_measures": ["merge patches"]},
+                                 at(60))
     text = render.render_notice("resolution", record, at(60))
     assert "Subject: [RESOLVED] MCP Airlock Incident - INC-20261128-160000" in text
     assert "Resolution Time: 2026-11-28T17:00:00Z" in text
@@ -313,8 +313,8 @@ def test_update_incident_writes_then_leaves_files_alone(tmp_path):
 def test_check_mode_creates_nothing(tmp_path):
     target = tmp_path / "records"
     _b, after, written, pending = store.update_incident(str(target), "INC-20261128-160000",
-                                                     {"severity": "P0", "type": "data_issues"}, now=T0,
-                                                     check_mode=True)
+                                                        {"severity": "P0", "type": "data_issues"}, now=T0,
+                                                        check_mode=True)
     assert after["type"] == "data_issues" and written == [] and pending is True
     assert not target.exists()
 
@@ -379,7 +379,7 @@ def _append_worker(args):
     directory, worker, count = args
     for i in range(count):
         store.update_incident(directory, "INC-20261128-160000",
-                           {"timeline": [{"text": "worker %d entry %d" % (worker, i), "kind": "action"}]})
+                              {"timeline": [{"text": "worker %d entry %d" % (worker, i), "kind": "action"}]})
     return worker
 
 
@@ -408,7 +408,7 @@ def test_resolve_id_reuses_open_incident_with_same_title(tmp_path):
     first, reused = store.resolve_id(directory, T0, "Gateway down", "service_outage")
     assert (first, reused) == ("INC-20261128-160000", False)
     store.update_incident(directory, first, {"severity": "P0", "type": "service_outage", "title": "Gateway down"},
-                       now=T0)
+                          now=T0)
     assert store.resolve_id(directory, at(5), "Gateway down", "service_outage") == (first, True)
     # same second, no title match: a suffixed id, never the taken one
     second, reused = store.resolve_id(directory, T0, None)

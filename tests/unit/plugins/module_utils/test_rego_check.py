@@ -612,6 +612,6 @@ def test_builtins_regopy_lacks_are_named():
 
 def test_the_engine_runs_in_a_child_and_reports_its_version():
     results, version = rego_engine.run_engine([("a.rego", "package a\nx := 1\n")],
-                                             [{"id": 1, "kind": "query", "modules": [0], "query": "x := data.a.x"}])
+                                              [{"id": 1, "kind": "query", "modules": [0], "query": "x := data.a.x"}])
     assert version == rego_engine.REGOPY_VERSION
     assert json.loads(results[1]["output"])["bindings"]["x"] == 1
