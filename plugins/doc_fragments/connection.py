@@ -40,3 +40,76 @@ options:
       - PEM file with the CA certificates used to verify an C(https) O(url).
     type: path
 """
+
+    # The options airlock.incident.config and airlock.incident.policy share
+    # (plugins/module_utils/change/flow.py): the ConfigMap target, the
+    # Kubernetes connection it uses, the incident and the health check after
+    # the change. Use as airlock.incident.connection.safe_change.
+    SAFE_CHANGE = r"""
+options:
+  configmap:
+    description:
+      - With O(target=configmap), the ConfigMap holding C(config.yaml) and C(policy.rego); the chart names it
+        C(<fullname>-config).
+    type: str
+    default: airlock-config
+    version_added: 0.2.0
+  deployment:
+    description:
+      - With O(target=configmap), the Deployment that mounts O(configmap) and is rolled after a change; the chart
+        names it C(<fullname>).
+    type: str
+    default: airlock
+    version_added: 0.2.0
+  namespace:
+    description:
+      - With O(target=configmap), the namespace of O(configmap) and O(deployment).
+    type: str
+    default: airlock-system
+    version_added: 0.2.0
+  confirm:
+    description:
+      - With O(target=configmap), must equal O(incident_id) for the ConfigMap to be changed. Not needed in check
+        mode.
+    type: str
+    version_added: 0.2.0
+  wait_timeout:
+    description:
+      - With O(target=configmap), seconds (1 to 3600) to wait for the rollout after the change, and again after
+        a restore.
+    type: int
+    default: 300
+    version_added: 0.2.0
+  kubeconfig:
+    description:
+      - With O(target=configmap), path to a kubeconfig file. Defaults to E(K8S_AUTH_KUBECONFIG), then the kubernetes
+        client's own default (E(KUBECONFIG), then C(~/.kube/config)).
+    type: path
+    version_added: 0.2.0
+  context:
+    description:
+      - With O(target=configmap), the kubeconfig context to use. Defaults to E(K8S_AUTH_CONTEXT), then the current
+        context.
+    type: str
+    version_added: 0.2.0
+  request_timeout:
+    description:
+      - With O(target=configmap), seconds one API request may take (more than 0, at most 300). Requests are not
+        retried.
+    type: float
+    default: 10.0
+    version_added: 0.2.0
+  incident_id:
+    description:
+      - The incident this change belongs to; recorded in the backup name and metadata (which is how a revert
+        finds the incident's backups).
+      - Required with O(target=configmap).
+      - The collection's one incident-id rule (see the C(airlock.incident.action) doc fragment) - letters, digits,
+        C(.), C(_) and C(-), starting with a letter or digit, at most 63 characters.
+    type: str
+  verify_timeout:
+    description:
+      - Seconds to wait for C(/live) and C(/ready) of O(verify_url) after a restart or reload.
+    type: float
+    default: 30
+"""

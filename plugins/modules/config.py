@@ -51,6 +51,8 @@ description:
   - There is never a C(kill -HUP 1) reload, because the released Airlock does not handle SIGHUP (the process dies).
 author:
   - airlock.incident contributors (@airlock-incident)
+extends_documentation_fragment:
+  - airlock.incident.connection.safe_change
 attributes:
   check_mode:
     support: full
@@ -86,58 +88,6 @@ options:
       - A symlink is written through (its target is replaced, the link is kept).
       - Required with O(target=file); not used with O(target=configmap).
     type: path
-  configmap:
-    description:
-      - With O(target=configmap), the ConfigMap holding C(config.yaml) and C(policy.rego); the chart names it
-        C(<fullname>-config).
-    type: str
-    default: airlock-config
-    version_added: 0.2.0
-  deployment:
-    description:
-      - With O(target=configmap), the Deployment that mounts O(configmap) and is rolled after a change; the chart
-        names it C(<fullname>).
-    type: str
-    default: airlock
-    version_added: 0.2.0
-  namespace:
-    description:
-      - With O(target=configmap), the namespace of O(configmap) and O(deployment).
-    type: str
-    default: airlock-system
-    version_added: 0.2.0
-  confirm:
-    description:
-      - With O(target=configmap), must equal O(incident_id) for the ConfigMap to be changed. Not needed in check
-        mode.
-    type: str
-    version_added: 0.2.0
-  wait_timeout:
-    description:
-      - With O(target=configmap), seconds (1 to 3600) to wait for the rollout after the change, and again after
-        a restore.
-    type: int
-    default: 300
-    version_added: 0.2.0
-  kubeconfig:
-    description:
-      - With O(target=configmap), path to a kubeconfig file. Defaults to E(K8S_AUTH_KUBECONFIG), then the kubernetes
-        client's own default (E(KUBECONFIG), then C(~/.kube/config)).
-    type: path
-    version_added: 0.2.0
-  context:
-    description:
-      - With O(target=configmap), the kubeconfig context to use. Defaults to E(K8S_AUTH_CONTEXT), then the current
-        context.
-    type: str
-    version_added: 0.2.0
-  request_timeout:
-    description:
-      - With O(target=configmap), seconds one API request may take (more than 0, at most 300). Requests are not
-        retried.
-    type: float
-    default: 10.0
-    version_added: 0.2.0
   settings:
     description:
       - Nested Airlock settings (snake_case keys, as in C(config.yaml)) merged into the document.
@@ -145,7 +95,7 @@ options:
     type: dict
   state:
     description:
-      - V(present) merges O(settings). V(reverted) restores the backup saved for O(incident_id).
+      - V(present) merges O(settings). V(reverted) restores the backup saved for O(incident_id) (required then).
     type: str
     choices: [present, reverted]
     default: present
@@ -155,11 +105,6 @@ options:
         (mode 0700) if missing.
       - Defaults to the directory of O(path). Required with O(target=configmap).
     type: path
-  incident_id:
-    description:
-      - The incident this change belongs to; recorded in the backup name and metadata.
-      - Required when O(state=reverted), and with O(target=configmap).
-    type: str
   revert_to:
     description:
       - With O(state=reverted), which backup of the incident to restore. V(newest) undoes the last change,
@@ -194,11 +139,6 @@ options:
         are polled until both answer 2xx; otherwise the change is rolled back.
       - Without it, the restart command's exit status is the only check.
     type: str
-  verify_timeout:
-    description:
-      - Seconds to wait for C(/live) and C(/ready) after a restart.
-    type: float
-    default: 30
   validate_certs:
     description:
       - Verify the TLS certificate of O(verify_url).
@@ -277,11 +217,10 @@ EXAMPLES = r"""
     path: /etc/airlock/config.yaml
     state: reverted
     revert_to: oldest
-    incident_id: INC-20261128-001
-    backup_dir: /var/lib/airlock-incidents/INC-20261128-001/backups
     restart: systemd
     service_name: airlock
-    verify_url: http://127.0.0.1:8080
+    incident_id: INC-20261128-001
+    backup_dir: /var/lib/airlock-incidents/INC-20261128-001/backups
 """
 
 RETURN = r"""
@@ -367,8 +306,8 @@ would_restart:
   returned: always
   type: bool
 diff:
-  description: The YAML text before and after (the C(--diff) output); empty texts when nothing changes.
-  returned: always
+  description: The YAML text before and after.
+  returned: with C(--diff), when the content changes (or would, in check mode)
   type: dict
   sample: {before: "rate_limiting:\n  per_token: 200/min\n", after: "rate_limiting:\n  per_token: 10/min\n"}
 sha256_before:
@@ -395,26 +334,16 @@ import os
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.airlock.incident.plugins.module_utils.airlock import config_schema as schema
-from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.config_target import (
-    CONFIG_KEY,
-    Cluster,
-    apply_configmap_change,
-    file_only_options,
-    mark_backup,
-    precheck_settings,
-    target_arg_spec,
-    validate_target_params,
+from ansible_collections.airlock.incident.plugins.module_utils.change.backups import BackupStore, sha256_bytes
+from ansible_collections.airlock.incident.plugins.module_utils.change.flow import (
+    SafeChange,
+    check_change_params,
+    decode,
+    failure,
+    run_change,
+    safe_change_arg_spec,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.change.safe_change import (
-    BackupStore,
-    FileTarget,
-    Reloader,
-    apply_change,
-    check_verify_url,
-    sha256_bytes,
-    validate_incident_id,
-)
+from ansible_collections.airlock.incident.plugins.module_utils.change.safe_change import FileTarget, Reloader
 from ansible_collections.airlock.incident.plugins.module_utils.change.yaml_merge import (
     HAS_YAML,
     YAML_IMPORT_ERROR,
@@ -424,18 +353,13 @@ from ansible_collections.airlock.incident.plugins.module_utils.change.yaml_merge
     merge_text,
     text_diff,
 )
-
-
-def _name(target):
-    """How messages name the target: the file path, or the key of the ConfigMap."""
-    return target.path if target.kind == "file" else target.what()
-
-
-def _decode(data, path):
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise AirlockIncidentError("path: %s is not UTF-8 text (%s)" % (path, exc))
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError, InputError
+from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.config_target import (
+    CONFIG_KEY,
+    Cluster,
+    precheck_settings,
+)
 
 
 def _check_document(after, settings):
@@ -460,285 +384,195 @@ def _reloader(module):
                     validate_certs=params["validate_certs"])
 
 
-def _check_params(module):
-    params = module.params
-    try:
-        params["incident_id"] = validate_incident_id(params["incident_id"])
-        params["verify_url"] = check_verify_url(params["verify_url"])
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
+def _check_restart(params):
+    """The restart method for the target (its default filled in); InputError for one that does not fit."""
     configmap = params["target"] == "configmap"
     if params["restart"] is None:
         params["restart"] = "rollout" if configmap else "none"
     if configmap and params["restart"] not in ("rollout", "none"):
-        module.fail_json(msg="restart: invalid value %r with target=configmap; accepted values: rollout (a rolling restart "
-                             "through the checksum annotation), none" % params["restart"])
+        raise InputError("restart: invalid value %r with target=configmap; accepted values: rollout (a rolling restart "
+                         "through the checksum annotation), none" % params["restart"])
     if not configmap and params["restart"] == "rollout":
-        module.fail_json(msg="restart: rollout is only for target=configmap; with target=file accepted values: none, "
-                             "command, systemd")
-    error = file_only_options(params, ("path", "restart_command", "service_name"))
-    if error:
-        module.fail_json(msg=error)
-    errors = validate_target_params(params, module.check_mode)
-    if errors:
-        module.fail_json(msg="; ".join(errors))
-    if params["state"] == "present" and not params["settings"]:
-        module.fail_json(msg="settings: required (a non-empty mapping of Airlock config keys) when state=present")
-    if params["state"] == "reverted" and not params["incident_id"]:
-        module.fail_json(msg="incident_id: required when state=reverted (the backups to restore are the incident's)")
+        raise InputError("restart: rollout is only for target=configmap; with target=file accepted values: none, "
+                         "command, systemd")
     if params["restart"] == "command" and not params["restart_command"]:
-        module.fail_json(msg="restart_command: required (an argv list) when restart=command")
+        raise InputError("restart_command: required (an argv list) when restart=command")
     if params["restart"] == "systemd" and not params["service_name"]:
-        module.fail_json(msg="service_name: required when restart=systemd")
-    if not params["verify_timeout"] > 0:
-        module.fail_json(msg="verify_timeout: invalid value %r; it must be a number of seconds greater than 0"
-                         % params["verify_timeout"])
+        raise InputError("service_name: required when restart=systemd")
+
+
+def _check_params(module):
+    params = module.params
+    check_change_params(params, module.check_mode, ("path", "restart_command", "service_name"))
+    _check_restart(params)
+    if params["state"] == "present" and not params["settings"]:
+        raise InputError("settings: required (a non-empty mapping of Airlock config keys) when state=present")
+    if params["state"] == "reverted" and not params["incident_id"]:
+        raise InputError("incident_id: required when state=reverted (the backups to restore are the incident's)")
     if params["verify_url"] and params["restart"] == "none":
         module.warn("verify_url is only used after a restart; restart=none, so the service is not checked")
-    if configmap and params["state"] == "present":
+    if params["target"] == "configmap" and params["state"] == "present":
         # Everything that can be known from the settings alone is refused before any API call.
         errors = precheck_settings(params["settings"])
         if errors:
-            module.fail_json(msg="refusing to change %s of configmap %s/%s, nothing was touched (no API call was made): "
-                                 "%s" % (CONFIG_KEY, params["namespace"], params["configmap"], "; ".join(errors)),
+            raise InputError("refusing to change %s of configmap %s/%s, nothing was touched (no API call was made): "
+                             "%s" % (CONFIG_KEY, params["namespace"], params["configmap"], "; ".join(errors)),
                              errors=errors)
 
 
-def _base_result(target, before, cluster=None):
-    result = {
-        "changed": False,
-        "path": target.path,
-        "changed_keys": [],
-        "backup_path": None,
-        "restarted": False,
-        "verified": False,
-        "rolled_back": False,
-        "would_restart": False,
-        "diff": {"before": "", "after": ""},
-        "sha256_before": sha256_bytes(before),
-        "sha256_after": sha256_bytes(before),
-        "yaml_engine": None,
-        "msg": "",
-    }
-    if cluster is not None:
-        result.update(cluster.result())
-    return result
+def _result(change, before, **extra):
+    fields = dict(path=change.target.path, changed_keys=[], would_restart=False, yaml_engine=None)
+    fields.update(extra)
+    return change.result(before, **fields)
 
 
-def _commit_configmap(module, cluster, before, new_data, result, kind, extra=None):
-    params = module.params
-    target = cluster.target
-    store = BackupStore(params["backup_dir"])
-    metadata = cluster.backup_extra()
-    metadata.update(extra or {})
-    backup_path = store.save(target, before, incident_id=params["incident_id"], kind=kind,
-                             module="airlock.incident.config", extra=metadata)
-    result["backup_path"] = backup_path
-    try:
-        outcome = apply_configmap_change(target, new_data, before, backup_path, cluster.reloader,
-                                         verify_url=params["verify_url"], verify_timeout=params["verify_timeout"],
-                                         validate_certs=params["validate_certs"], what="configuration")
-    except AirlockIncidentError as exc:
-        applied = "reload" in exc.result
-        mark_backup(store, backup_path, exc)
-        last = exc.result.get("rollback_reload") or exc.result.get("reload") or {}
-        result.update(changed=applied, restarted=False, verified=False, rolled_back=bool(exc.result.get("rolled_back")),
-                      rollout=last.get("rollout"), not_ready_pods=(exc.result.get("reload") or {}).get("not_ready_pods"))
-        result["checksum_annotation"]["after"] = last.get("annotation_after", cluster.annotation)
-        result["configmap"]["resource_version"] = target.resource_version
-        current = (target.data or {}).get(CONFIG_KEY)
-        result["sha256_after"] = sha256_bytes(current.encode("utf-8")) if current is not None else None
-        result["msg"] = exc.msg
-        module.fail_json(**result)
-    reload_result = outcome["reload"] or {}
-    result.update(changed=True, restarted=bool(reload_result.get("patched") and reload_result.get("ok")),
-                  verified=outcome["verified"], rolled_back=False, sha256_after=sha256_bytes(new_data),
-                  rollout=reload_result.get("rollout"))
-    result["configmap"]["resource_version"] = target.resource_version
-    if cluster.reloader is not None:
-        result["checksum_annotation"]["after"] = reload_result.get("annotation_after")
-    else:
+def _commit(module, change, before, new_data, result, kind, extra):
+    """Back up, write, restart, verify (and roll back); updates ``result``."""
+    reloader = None if change.cluster is not None else _reloader(module)
+    change.commit(before, new_data, result, kind, extra, reloader=reloader)
+    if change.cluster is None and not reloader.active:
+        module.warn("Airlock reads config.yaml only at start: the change takes effect at the next restart "
+                    "(set restart to restart it now)")
+    elif change.cluster is not None and change.cluster.reloader is None:
         module.warn("restart=none: the Airlock pods keep the previous configuration until they restart (Airlock reads "
                     "config.yaml only at start)")
 
 
-def _commit(module, target, before, new_data, result, kind, extra=None, cluster=None):
-    """Back up, write, restart, verify (and roll back); updates ``result``."""
-    if cluster is not None:
-        return _commit_configmap(module, cluster, before, new_data, result, kind, extra)
-    params = module.params
-    store = BackupStore(params["backup_dir"] or os.path.dirname(target.path))
-    backup_path = store.save(target, before, incident_id=params["incident_id"], kind=kind,
-                             module="airlock.incident.config", extra=extra)
-    result["backup_path"] = backup_path
-    reloader = _reloader(module)
+def _merge(change, before, settings):
+    """(text, new_text, new_document, changed keys, engine) of ``settings`` merged into ``before``."""
+    name = change.name()
+    text = decode(before, name)
     try:
-        outcome = apply_change(target, new_data, before, backup_path, reloader, verify_url=params["verify_url"],
-                               verify_timeout=params["verify_timeout"], validate_certs=params["validate_certs"],
-                               what="configuration")
-    except AirlockIncidentError as exc:
-        store.mark(backup_path, rolled_back=True, rollback_reason=exc.msg)
-        result.update(changed=True, restarted=bool((exc.result.get("rollback_reload") or {}).get("ok")),
-                      verified=False, rolled_back=True, sha256_after=sha256_bytes(target.read() or b""))
-        result["msg"] = exc.msg
-        module.fail_json(**result)
-    result.update(changed=True, restarted=outcome["restarted"], verified=outcome["verified"],
-                  rolled_back=False, sha256_after=sha256_bytes(new_data))
-    if not reloader.active:
-        module.warn("Airlock reads config.yaml only at start: the change takes effect at the next restart "
-                    "(set restart to restart it now)")
-    return None
-
-
-def _done(result, cluster):
-    """The tail of a success message: what happened after the write."""
-    if cluster is not None:
-        if result["verified"]:
-            return ", rolled out %s and verified" % result["deployment"]
-        if result["restarted"]:
-            return ", rolled out %s" % result["deployment"]
-        return ""
-    return (", restarted and verified" if result["verified"] else (", restarted" if result["restarted"] else ""))
-
-
-def present(module, target, before, cluster=None):
-    params = module.params
-    name = _name(target)
-    text = _decode(before, name)
-    try:
-        new_text, old_doc, new_doc, keys, engine = merge_text(text, params["settings"])
+        new_text, _old_doc, new_doc, keys, engine = merge_text(text, settings)
     except YamlMergeError as exc:
-        module.fail_json(msg="%s: %s; nothing was changed" % (name, exc))
+        raise AirlockIncidentError("%s: %s; nothing was changed" % (name, exc)) from exc
+    return text, new_text, new_doc, keys, engine
+
+
+def present(module, change, before):
+    params = module.params
+    name = change.name()
+    text, new_text, new_doc, keys, engine = _merge(change, before, params["settings"])
     errors, warnings = _check_document(new_doc, params["settings"])
     for warning in warnings:
         module.warn(warning)
-    result = _base_result(target, before, cluster)
-    result["yaml_engine"] = engine
+    result = _result(change, before, yaml_engine=engine, changed_keys=keys)
     if errors:
-        result["changed_keys"] = keys
-        result["msg"] = "refusing to change %s, nothing was touched: %s" % (name, "; ".join(errors))
-        module.fail_json(errors=errors, **result)
-    result["changed_keys"] = keys
+        raise failure("refusing to change %s, nothing was touched: %s" % (name, "; ".join(errors)), result,
+                      errors=errors)
     if not keys:
         result["msg"] = "%s already has these settings; nothing to do" % name
-        module.exit_json(**result)
+        return result
     new_data = new_text.encode("utf-8")
-    result["diff"] = text_diff(text, new_text, "%s (before)" % name, "%s (after)" % name)
-    result["sha256_after"] = sha256_bytes(new_data)
-    result["would_restart"] = params["restart"] != "none"
+    result.update(diff=text_diff(text, new_text, "%s (before)" % name, "%s (after)" % name),
+                  sha256_after=sha256_bytes(new_data), would_restart=params["restart"] != "none")
     if engine != "ruamel.yaml":
         module.warn("ruamel.yaml is not installed on the host: comments of %s are dropped (the backup keeps them)"
                     % name)
     if module.check_mode:
-        if cluster is not None:
-            cluster.preview(new_data, result)
-        result["changed"] = True
-        result["msg"] = "would change %s in %s%s" % (", ".join(keys), name, (
-            " and restart Airlock" if cluster is None else " and roll out deployment %s" % params["deployment"])
-            if result["would_restart"] else "")
-        module.exit_json(**result)
-    _commit(module, target, before, new_data, result, "pre-change", extra={"changed_keys": keys}, cluster=cluster)
-    result["msg"] = "changed %s in %s%s" % (", ".join(keys), name, _done(result, cluster))
-    module.exit_json(**result)
+        if change.cluster is not None:
+            change.cluster.preview(new_data, result)
+        restart = " and restart Airlock" if change.cluster is None else " and roll out deployment %s" % params["deployment"]
+        restart = restart if result["would_restart"] else ""
+        result.update(changed=True, msg="would change %s in %s%s" % (", ".join(keys), name, restart))
+        return result
+    _commit(module, change, before, new_data, result, "pre-change", {"changed_keys": keys})
+    result["msg"] = "changed %s in %s%s" % (", ".join(keys), name, change.done(result, "restarted"))
+    return result
 
 
-def reverted(module, target, before, cluster=None):
+def _compare(before, data, name, entry):
+    """(changed keys, YAML engine, schema errors) between the current content and a backup."""
+    try:
+        new_document = YamlDocument(decode(data, entry["path"]))
+        keys = changed_keys(YamlDocument(decode(before, name)).plain(), new_document.plain())
+        return keys, new_document.engine, schema.validate(new_document.plain())
+    except YamlMergeError as exc:
+        return [], None, ["%s: %s" % (entry["path"], exc)]
+
+
+def reverted(module, change, before):
     params = module.params
-    name = _name(target)
-    store = BackupStore(params["backup_dir"] or os.path.dirname(target.path))
-    entries = store.entries(target, incident_id=params["incident_id"], kinds=("pre-change",))
+    name = change.name()
+    entries = change.store.entries(change.target, incident_id=params["incident_id"], kinds=("pre-change",))
     if not entries:
-        module.fail_json(msg="no backup of %s for incident %s in %s: nothing to revert to" % (
-            name, params["incident_id"], store.directory))
+        raise AirlockIncidentError("no backup of %s for incident %s in %s: nothing to revert to" % (
+            name, params["incident_id"], change.store.directory))
     entry = entries[-1] if params["revert_to"] == "newest" else entries[0]
     data = BackupStore.read(entry)
-    result = _base_result(target, before, cluster)
-    text_before = _decode(before, name)
-    text_after = _decode(data, entry["path"])
-    keys = []
-    try:
-        old_document = YamlDocument(text_before)
-        new_document = YamlDocument(text_after)
-        result["yaml_engine"] = new_document.engine
-        keys = changed_keys(old_document.plain(), new_document.plain())
-        errors = schema.validate(new_document.plain())
-    except YamlMergeError as exc:
-        errors = ["%s: %s" % (entry["path"], exc)]
+    keys, engine, errors = _compare(before, data, name, entry)
+    result = _result(change, before, yaml_engine=engine)
     if data == before:
         result["msg"] = "%s already has the content of %s; nothing to do" % (name, entry["path"])
-        module.exit_json(**result)
+        return result
     for error in errors:
         module.warn("the backup being restored does not validate: %s" % error)
     result.update(changed_keys=keys, sha256_after=sha256_bytes(data), would_restart=params["restart"] != "none",
-                  diff=text_diff(text_before, text_after, "%s (before)" % name, entry["path"]))
-    if cluster is not None:
-        cluster.remember(entry.get("configmap_checksum"), entry.get("annotation"))
+                  diff=text_diff(decode(before, name), decode(data, entry["path"]), "%s (before)" % name, entry["path"]))
+    if change.cluster is not None:
+        change.cluster.remember(entry.get("configmap_checksum"), entry.get("annotation"))
     if module.check_mode:
-        if cluster is not None:
-            cluster.preview(data, result)
-        result["changed"] = True
-        result["msg"] = "would restore %s from %s" % (name, entry["path"])
-        module.exit_json(**result)
-    _commit(module, target, before, data, result, "pre-revert", extra={"restores": entry["path"]}, cluster=cluster)
-    result["msg"] = "restored %s from %s%s" % (name, entry["path"], _done(result, cluster) if cluster is not None else
-                                               (", restarted and verified" if result["verified"] else ""))
-    module.exit_json(**result)
+        if change.cluster is not None:
+            change.cluster.preview(data, result)
+        result.update(changed=True, msg="would restore %s from %s" % (name, entry["path"]))
+        return result
+    _commit(module, change, before, data, result, "pre-revert", {"restores": entry["path"]})
+    result["msg"] = "restored %s from %s%s" % (name, entry["path"], change.done(result, "restarted"))
+    return result
+
+
+def _open_target(module):
+    """(SafeChange, content before); refuses a configuration that does not exist."""
+    params = module.params
+    if params["target"] == "configmap":
+        cluster = Cluster(module, CONFIG_KEY, params["restart"] == "rollout")
+        before = cluster.read()
+        if before is None:
+            raise AirlockIncidentError("configmap: %s/%s has no %s key; this module changes an existing Airlock "
+                                       "configuration, it never creates one"
+                                       % (cluster.target.namespace, cluster.target.name, CONFIG_KEY))
+        if cluster.warning:
+            module.warn(cluster.warning)
+        return SafeChange(params, "airlock.incident.config", "configuration", "restarted", cluster.target, cluster), before
+    target = FileTarget(params["path"])
+    try:
+        before = target.read()
+    except (IOError, OSError) as exc:
+        raise AirlockIncidentError("path: cannot read %s: %s" % (target.path, exc)) from exc
+    if before is None:
+        raise AirlockIncidentError("path: %s does not exist; this module changes an existing Airlock configuration, "
+                                   "it never creates one" % target.path)
+    return SafeChange(params, "airlock.incident.config", "configuration", "restarted", target), before
+
+
+def run(module):
+    if not HAS_YAML:
+        raise AirlockIncidentError(missing_required_lib("PyYAML"), exception=str(YAML_IMPORT_ERROR))
+    _check_params(module)
+    change, before = _open_target(module)
+    if module.params["state"] == "present":
+        return present(module, change, before)
+    return reverted(module, change, before)
+
+
+def _where(module):
+    params = module.params
+    return os.path.abspath(params["path"]) if params["path"] else params["backup_dir"]
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=target_arg_spec(
+        argument_spec=safe_change_arg_spec(
             path=dict(type="path"),
             settings=dict(type="dict"),
             state=dict(type="str", default="present", choices=["present", "reverted"]),
-            backup_dir=dict(type="path"),
-            incident_id=dict(type="str"),
             revert_to=dict(type="str", default="newest", choices=["newest", "oldest"]),
             restart=dict(type="str", choices=["none", "command", "systemd", "rollout"]),
-            restart_command=dict(type="list", elements="str"),
-            service_name=dict(type="str"),
-            verify_url=dict(type="str"),
-            verify_timeout=dict(type="float", default=30.0),
-            validate_certs=dict(type="bool", default=True),
         ),
         required_if=[("target", "file", ["path"])],
         supports_check_mode=True,
     )
-    if not HAS_YAML:
-        module.fail_json(msg=missing_required_lib("PyYAML"), exception=str(YAML_IMPORT_ERROR))
-    _check_params(module)
-    cluster = None
-    try:
-        if module.params["target"] == "configmap":
-            cluster = Cluster(module, CONFIG_KEY, module.params["restart"] == "rollout")
-            target = cluster.target
-            before = cluster.read()
-            if before is None:
-                module.fail_json(msg="configmap: %s/%s has no %s key; this module changes an existing Airlock "
-                                     "configuration, it never creates one" % (target.namespace, target.name, CONFIG_KEY))
-            if cluster.warning:
-                module.warn(cluster.warning)
-        else:
-            target = FileTarget(module.params["path"])
-            try:
-                before = target.read()
-            except (IOError, OSError) as exc:
-                module.fail_json(msg="path: cannot read %s: %s" % (target.path, exc))
-            if before is None:
-                module.fail_json(msg="path: %s does not exist; this module changes an existing Airlock configuration, "
-                                     "it never creates one" % target.path)
-        if module.params["state"] == "present":
-            present(module, target, before, cluster)
-        else:
-            reverted(module, target, before, cluster)
-    except AirlockIncidentError as exc:
-        fields = dict(exc.result)
-        for internal in ("status", "unreachable", "conflict"):
-            fields.pop(internal, None)
-        module.fail_json(msg=exc.msg, **fields)
-    except (IOError, OSError) as exc:
-        where = os.path.abspath(module.params["path"]) if module.params["path"] else module.params["backup_dir"]
-        module.fail_json(msg="%s: %s" % (where, exc))
+    run_module(module, run_change(run, _where))
 
 
 if __name__ == "__main__":

@@ -86,7 +86,7 @@ EXAMPLES = r"""
 
 - name: Report degradation
   ansible.builtin.debug:
-    msg: "{{ airlock_health.summary }} {{ airlock_health.degraded_reasons }}"
+    msg: "{{ airlock_health.msg }} {{ airlock_health.degraded_reasons }}"
   when: airlock_health.degraded_reasons | length > 0
 
 - name: Set the connection once for a play
@@ -133,8 +133,8 @@ version:
   returned: always
   type: str
   sample: dev
-summary:
-  description: One human-readable line.
+msg:
+  description: What the probes found, in one sentence.
   returned: always
   type: str
   sample: "Airlock at http://127.0.0.1:8080 is available (version dev) but degraded: mcp: JSON-RPC error -32000"
@@ -181,165 +181,25 @@ metrics:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.airlock.incident.plugins.module_utils.airlock.http import (
-    NO_UPSTREAM_CODE,
     AirlockClient,
-    parse_prometheus_text,
-    summarize_metrics,
     validate_base_url,
     validate_timeout,
 )
+from ansible_collections.airlock.incident.plugins.module_utils.airlock.probes import probe
 from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import connection_arg_spec
-
-PROBES = ("live", "ready", "health", "info")
-
-
-def _ok(status):
-    return status is not None and 200 <= status < 300
+from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 
 
-def _unreachable(result):
-    return result["status"] is None and result["error"] is not None
-
-
-def _endpoint(result, with_checks=False):
-    entry = {key: result[key] for key in ("url", "status", "latency_ms", "body", "error")}
-    if with_checks:
-        body = result.get("body")
-        entry["checks"] = body.get("checks") if isinstance(body, dict) else None
-    return entry
-
-
-def _skipped(client, path, why):
-    return {"url": client.url_for(path), "status": None, "latency_ms": None, "body": None,
-            "error": "skipped: %s" % why, "raw": None}
-
-
-def _failing_checks(checks):
-    failing = []
-    if not isinstance(checks, dict):
-        return failing
-    for name, value in sorted(checks.items()):
-        state = value.get("status") if isinstance(value, dict) else value
-        if isinstance(state, bool):
-            healthy = state
-        else:
-            healthy = str(state).lower() in ("ok", "healthy", "ready", "up", "pass", "true")
-        if not healthy:
-            failing.append(name)
-    return failing
-
-
-def probe(client, metrics=True, mcp=True, mcp_method="tools/list"):
-    """Run the probes; the module's result without ``changed``."""
-    endpoints = {}
-    live = client.get("/live")
-    endpoints["live"] = live
-    unreachable = _unreachable(live)
-    for name in PROBES[1:]:
-        if unreachable:
-            endpoints[name] = _skipped(client, "/" + name, "/live unreachable (%s)" % live["error"])
-        else:
-            endpoints[name] = client.get("/" + name)
-
-    reasons = []
-    is_live = _ok(live["status"])
-    is_ready = _ok(endpoints["ready"]["status"])
-    is_available = is_live and is_ready
-    ready_body = endpoints["ready"].get("body")
-    checks = ready_body.get("checks") if isinstance(ready_body, dict) else None
-
-    if not is_live:
-        reasons.append("/live: %s" % (live["error"] or "HTTP %s" % live["status"]))
-    if not unreachable and not is_ready:
-        failing = _failing_checks(checks)
-        detail = endpoints["ready"]["error"] or "HTTP %s" % endpoints["ready"]["status"]
-        reasons.append("/ready: %s%s" % (detail, (" (failing checks: %s)" % ", ".join(failing)) if failing else ""))
-    elif is_ready and _failing_checks(checks):
-        reasons.append("/ready: failing checks: %s" % ", ".join(_failing_checks(checks)))
-    if not unreachable and not _ok(endpoints["health"]["status"]):
-        reasons.append("/health: %s" % (endpoints["health"]["error"] or "HTTP %s" % endpoints["health"]["status"]))
-
-    info_body = endpoints["info"].get("body")
-    version = None
-    if _ok(endpoints["info"]["status"]) and isinstance(info_body, dict) and info_body.get("version") is not None:
-        version = str(info_body.get("version"))
-
-    metrics_result = None
-    if metrics:
-        if unreachable:
-            raw = _skipped(client, "/metrics", "/live unreachable (%s)" % live["error"])
-        else:
-            raw = client.get("/metrics", parse_json=False)
-        exposed = _ok(raw["status"])
-        metrics_result = {"url": raw["url"], "exposed": exposed, "status": raw["status"],
-                          "latency_ms": raw["latency_ms"], "error": None if raw["status"] == 404 else raw["error"],
-                          "samples": None}
-        if exposed:
-            samples = summarize_metrics(parse_prometheus_text(raw.get("raw") or ""))
-            metrics_result["samples"] = samples
-            if not samples["sample_count"]:
-                metrics_result["error"] = "no Prometheus samples in the /metrics body"
-        elif raw["status"] is not None and raw["status"] != 404:
-            reasons.append("/metrics: %s" % (raw["error"] or "HTTP %s" % raw["status"]))
-
-    mcp_result = None
-    mcp_ok = None
-    if mcp:
-        if unreachable:
-            mcp_result = {"url": client.url_for("/mcp"), "method": mcp_method, "status": None, "latency_ms": None,
-                          "transport": None, "connection_id": None, "result": None, "events": [],
-                          "error": {"code": None, "message": "skipped: /live unreachable (%s)" % live["error"]}}
-        else:
-            mcp_result = client.mcp_call(mcp_method)
-        mcp_ok = mcp_result["error"] is None
-        if not mcp_ok and not unreachable:
-            err = mcp_result["error"]
-            if err.get("code") is not None:
-                text = "mcp: JSON-RPC error %s %s" % (err["code"], err.get("message") or "")
-                if err["code"] == NO_UPSTREAM_CODE:
-                    text += " (gateway reachable, no upstream MCP server answers)"
-            elif mcp_result["status"] == 401:
-                text = "mcp: %s (token missing or rejected)" % err.get("message")
-            else:
-                text = "mcp: %s" % err.get("message")
-            reasons.append(text.strip())
-
-    summary = _summary(client.base_url, is_available, is_live, is_ready, version, reasons, metrics_result, unreachable,
-                       live)
-    return {
-        "url": client.base_url,
-        "is_available": is_available,
-        "is_live": is_live,
-        "is_ready": is_ready,
-        "mcp_ok": mcp_ok,
-        "degraded_reasons": reasons,
-        "version": version,
-        "summary": summary,
-        "endpoints": {
-            "live": _endpoint(endpoints["live"]),
-            "ready": _endpoint(endpoints["ready"], with_checks=True),
-            "health": _endpoint(endpoints["health"]),
-            "info": _endpoint(endpoints["info"]),
-        },
-        "mcp": mcp_result,
-        "metrics": metrics_result,
-    }
-
-
-def _summary(url, is_available, is_live, is_ready, version, reasons, metrics_result, unreachable, live):
-    if unreachable:
-        return "Airlock at %s is unreachable: %s" % (url, live["error"])
-    version_text = (" (version %s)" % version) if version else ""
-    if is_available:
-        text = "Airlock at %s is available%s" % (url, version_text)
-        if reasons:
-            text += " but degraded: " + "; ".join(reasons)
-    else:
-        state = "live but not ready" if is_live and not is_ready else "not available"
-        text = "Airlock at %s is %s%s: %s" % (url, state, version_text, "; ".join(reasons))
-    if metrics_result is not None and not metrics_result["exposed"] and metrics_result["status"] == 404:
-        text += "; /metrics not exposed"
-    return text
+def run(module):
+    """Probe the gateway; only bad input fails (InputError from the validators)."""
+    params = module.params
+    validate_base_url(params["url"])
+    validate_timeout(params["timeout"])
+    client = AirlockClient(params["url"], token=params["token"], timeout=params["timeout"],
+                           validate_certs=params["validate_certs"], ca_path=params["ca_path"])
+    result = probe(client, metrics=params["metrics"], mcp=params["mcp"], mcp_method=params["mcp_method"])
+    result["changed"] = False
+    return result
 
 
 def main():
@@ -351,16 +211,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    params = module.params
-    try:
-        validate_base_url(params["url"])
-        validate_timeout(params["timeout"])
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
-    client = AirlockClient(params["url"], token=params["token"], timeout=params["timeout"],
-                           validate_certs=params["validate_certs"], ca_path=params["ca_path"])
-    result = probe(client, metrics=params["metrics"], mcp=params["mcp"], mcp_method=params["mcp_method"])
-    module.exit_json(changed=False, **result)
+    run_module(module, run)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,9 @@ options:
     description:
       - Incident id, C(INC-YYYYMMDD-HHMMSS) with an optional C(-suffix) of letters and digits,
         for example V(INC-20261128-160000) or V(INC-20261128-160000-eu1).
+      - This format is a subset of the collection's one incident-id rule (the C(incident_id) option of the
+        C(airlock.incident.action) doc fragment, which every module that changes something takes), so these ids
+        are accepted everywhere; a value is checked against that rule first, then against this format.
       - Strongly recommended after the declaration (register RV(id) and pass it on, or use
         C(set_stats) between AWX workflow nodes).
       - When omitted and O(title) is set, an open (not resolved) incident in O(directory) with the same
@@ -301,6 +304,11 @@ update_overdue:
   description: The last change of the record is older than the severity's update cadence.
   returned: always
   type: bool
+msg:
+  description: What was done, in one sentence.
+  returned: always
+  type: str
+  sample: declared incident INC-20261128-160000 (P0 service_outage)
 escalation:
   description:
     - Escalation triggers. C(time_based) (the severity has one), C(after_seconds), C(due_at) (start time
@@ -314,24 +322,26 @@ escalation:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.incident.record import (
+from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
+from ansible_collections.airlock.incident.plugins.module_utils.incident.model import (
     NOTICE_KINDS,
     IncidentError,
-    auto_notice_kind,
-    directory_lock,
-    dump_record,
-    escalation,
-    load_record,
-    next_update,
     normalize_entry,
     parse_time,
     record_changed,
-    record_paths,
-    render_notice,
-    resolve_id,
-    update_incident,
+    escalation,
+    next_update,
     utcnow,
     validate_id,
+)
+from ansible_collections.airlock.incident.plugins.module_utils.incident.render import auto_notice_kind, render_notice
+from ansible_collections.airlock.incident.plugins.module_utils.incident.store import (
+    directory_lock,
+    dump_record,
+    load_record,
+    record_paths,
+    resolve_id,
+    update_incident,
 )
 
 CHANGE_KEYS = ("severity", "type", "status", "commander", "title", "started_at", "symptoms", "impact", "timeline",
@@ -454,6 +464,7 @@ def _finish(module, params, now, incident_id, id_reused, outcome):
         next_update_due=due,
         update_overdue=overdue,
         escalation=escalation(after, now),
+        msg=_message(module, incident_id, before, after, changed),
     )
     if module._diff:
         result["diff"] = dict(
@@ -465,15 +476,28 @@ def _finish(module, params, now, incident_id, id_reused, outcome):
     return result
 
 
+def _message(module, incident_id, before, after, changed):
+    """The human sentence of the result."""
+    if before is None:
+        verb = "would declare" if module.check_mode else "declared"
+        return "%s incident %s (%s %s)" % (verb, incident_id, after.get("severity"), after.get("type"))
+    if not changed:
+        return "incident %s is up to date (status %s); nothing to do" % (incident_id, after.get("status"))
+    verb = "would update" if module.check_mode else "updated"
+    return "%s incident %s (status %s)" % (verb, incident_id, after.get("status"))
+
+
+def run_incident(module):
+    """The module's run: I/O errors become IncidentError with the cause chained."""
+    try:
+        return run(module)
+    except (IOError, OSError) as exc:
+        raise IncidentError("incident record I/O error: %s" % exc) from exc
+
+
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        result = run(module)
-    except IncidentError as exc:
-        module.fail_json(msg=exc.msg, **exc.result)
-    except (IOError, OSError) as exc:
-        module.fail_json(msg="incident record I/O error: %s" % exc)
-    module.exit_json(**result)
+    run_module(module, run_incident)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ description:
     why. The previous policy is kept in O(backup_dir) (required). O(confirm) must equal O(incident_id).
 author:
   - airlock.incident contributors (@airlock-incident)
+extends_documentation_fragment:
+  - airlock.incident.connection.safe_change
 attributes:
   check_mode:
     support: full
@@ -68,58 +70,6 @@ options:
     type: str
     choices: [file, configmap]
     default: file
-    version_added: 0.2.0
-  configmap:
-    description:
-      - With O(target=configmap), the ConfigMap holding C(config.yaml) and C(policy.rego); the chart names it
-        C(<fullname>-config).
-    type: str
-    default: airlock-config
-    version_added: 0.2.0
-  deployment:
-    description:
-      - With O(target=configmap), the Deployment that mounts O(configmap) and is rolled after a change; the chart
-        names it C(<fullname>).
-    type: str
-    default: airlock
-    version_added: 0.2.0
-  namespace:
-    description:
-      - With O(target=configmap), the namespace of O(configmap) and O(deployment).
-    type: str
-    default: airlock-system
-    version_added: 0.2.0
-  confirm:
-    description:
-      - With O(target=configmap), must equal O(incident_id) for the ConfigMap to be changed. Not needed in check
-        mode.
-    type: str
-    version_added: 0.2.0
-  wait_timeout:
-    description:
-      - With O(target=configmap), seconds (1 to 3600) to wait for the rollout after the change, and again after
-        a restore.
-    type: int
-    default: 300
-    version_added: 0.2.0
-  kubeconfig:
-    description:
-      - With O(target=configmap), path to a kubeconfig file. Defaults to E(K8S_AUTH_KUBECONFIG), then the kubernetes
-        client's own default (E(KUBECONFIG), then C(~/.kube/config)).
-    type: path
-    version_added: 0.2.0
-  context:
-    description:
-      - With O(target=configmap), the kubeconfig context to use. Defaults to E(K8S_AUTH_CONTEXT), then the current
-        context.
-    type: str
-    version_added: 0.2.0
-  request_timeout:
-    description:
-      - With O(target=configmap), seconds one API request may take (more than 0, at most 300). Requests are not
-        retried.
-    type: float
-    default: 10.0
     version_added: 0.2.0
   src:
     description:
@@ -226,11 +176,6 @@ options:
       - Base URL of Airlock. After the reload, C(/live) and C(/ready) are polled until both answer 2xx;
         otherwise the previous policy is restored.
     type: str
-  verify_timeout:
-    description:
-      - Seconds to wait for C(/live) and C(/ready) after a reload.
-    type: float
-    default: 30
   validate_certs:
     description:
       - Verify TLS certificates of O(verify_url) and O(admin_url).
@@ -242,11 +187,6 @@ options:
         name with the incident id, the UTC time and the sha256. Defaults to the directory of O(dest).
       - Required with O(target=configmap).
     type: path
-  incident_id:
-    description:
-      - The incident this change belongs to; recorded in the backup name and metadata.
-      - Required with O(target=configmap).
-    type: str
 requirements:
   - regopy (the rego-cpp Rego engine) on the host that runs the module, for validation.
   - kubernetes (Python client), with O(target=configmap) only.
@@ -437,6 +377,10 @@ backup_path:
   description: The backup of the previous policy; null when nothing was written.
   returned: always
   type: str
+diff:
+  description: The policy text deployed before and the new one.
+  returned: with C(--diff), when the policy changes (or would, in check mode)
+  type: dict
 engine:
   description: The Rego engine used for validation.
   returned: always
@@ -449,300 +393,198 @@ msg:
 """
 
 import os
-import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.config_target import (
-    POLICY_KEY,
-    Cluster,
-    apply_configmap_change,
-    file_only_options,
-    mark_backup,
-    target_arg_spec,
-    validate_target_params,
-)
 from ansible_collections.airlock.incident.plugins.module_utils.airlock.rego import (
-    HAS_REGOPY,
-    REGOPY_IMPORT_ERROR,
-    RegoCheckError,
     check_policy,
     summarize_failures,
     validate_known_requests,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.change.safe_change import (
-    BackupStore,
-    FileTarget,
-    Reloader,
-    apply_change,
-    check_verify_url,
-    sha256_bytes,
-    validate_incident_id,
+from ansible_collections.airlock.incident.plugins.module_utils.airlock.rego_engine import (
+    HAS_REGOPY,
+    REGOPY_IMPORT_ERROR,
+    RegoCheckError,
 )
+from ansible_collections.airlock.incident.plugins.module_utils.change.backups import sha256_bytes
+from ansible_collections.airlock.incident.plugins.module_utils.change.flow import (
+    SafeChange,
+    check_change_params,
+    read_text,
+    run_change,
+    safe_change_arg_spec,
+)
+from ansible_collections.airlock.incident.plugins.module_utils.change.safe_change import FileTarget, Reloader
 from ansible_collections.airlock.incident.plugins.module_utils.change.yaml_merge import text_diff
-
-
-def _read_text(path, field):
-    try:
-        with open(path, "rb") as stream:
-            data = stream.read()
-    except (IOError, OSError) as exc:
-        raise AirlockIncidentError("%s: cannot read %s: %s" % (field, path, exc))
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise AirlockIncidentError("%s: %s is not UTF-8 text (%s)" % (field, path, exc))
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError, InputError
+from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.config_target import POLICY_KEY, Cluster
 
 
 def _check_params(module):
+    """The normalised known requests and their warnings; InputError for an option that does not fit."""
     params = module.params
-    try:
-        params["incident_id"] = validate_incident_id(params["incident_id"])
-        params["verify_url"] = check_verify_url(params["verify_url"])
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
-    reload_method = params["reload"]
+    method = params["reload"]
     configmap = params["target"] == "configmap"
-    if configmap and reload_method not in ("restart", "none"):
-        module.fail_json(msg="reload: invalid value %r with target=configmap; accepted values: restart (a rolling restart "
-                             "of the deployment through the checksum annotation), none. A signal would have to be sent "
-                             "with kubectl exec (kill -HUP 1), which kills the released Airlock" % reload_method)
-    error = file_only_options(params, ("dest", "restart_command", "service_name", "reload_command", "pid_file",
-                                       "admin_url", "admin_token"))
-    if error:
-        module.fail_json(msg=error)
-    errors = validate_target_params(params, module.check_mode)
-    if errors:
-        module.fail_json(msg="; ".join(errors))
-    if not configmap and reload_method == "restart" and not (params["restart_command"] or params["service_name"]):
-        module.fail_json(msg="reload=restart needs restart_command (an argv list) or service_name (a systemd unit); "
-                             "set reload=none to deploy without reloading")
-    if reload_method == "signal" and not (params["pid_file"] or params["reload_command"]):
-        module.fail_json(msg="reload=signal needs pid_file or reload_command")
-    if reload_method == "admin" and not params["admin_url"]:
-        module.fail_json(msg="reload=admin needs admin_url (the full URL of the policy reload endpoint)")
-    if not params["verify_timeout"] > 0:
-        module.fail_json(msg="verify_timeout: invalid value %r; it must be a number of seconds greater than 0"
-                         % params["verify_timeout"])
-    if params["verify_url"] and reload_method == "none":
+    check_change_params(params, module.check_mode, ("dest", "restart_command", "service_name", "reload_command",
+                                                    "pid_file", "admin_url", "admin_token"))
+    if configmap and method not in ("restart", "none"):
+        raise InputError("reload: invalid value %r with target=configmap; accepted values: restart (a rolling restart "
+                         "of the deployment through the checksum annotation), none. A signal would have to be sent "
+                         "with kubectl exec (kill -HUP 1), which kills the released Airlock" % method)
+    if not configmap and method == "restart" and not (params["restart_command"] or params["service_name"]):
+        raise InputError("reload=restart needs restart_command (an argv list) or service_name (a systemd unit); "
+                         "set reload=none to deploy without reloading")
+    if method == "signal" and not (params["pid_file"] or params["reload_command"]):
+        raise InputError("reload=signal needs pid_file or reload_command")
+    if method == "admin" and not params["admin_url"]:
+        raise InputError("reload=admin needs admin_url (the full URL of the policy reload endpoint)")
+    if params["verify_url"] and method == "none":
         module.warn("verify_url is only used after a reload; reload=none, so the service is not checked")
-    try:
-        tests, warnings = validate_known_requests(params["tests"])
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
-    return tests, warnings
-
-
-def _restart_reloader(module):
-    params = module.params
-    if params["restart_command"]:
-        return Reloader(module, "command", command=params["restart_command"])
-    if params["service_name"]:
-        return Reloader(module, "systemd", service_name=params["service_name"])
-    return None
+    return validate_known_requests(params["tests"])
 
 
 def _reloaders(module):
     """(reloader, rollback_reloader) for the configured reload method."""
     params = module.params
     method = params["reload"]
-    restart = _restart_reloader(module)
+    restart = None
+    if params["restart_command"]:
+        restart = Reloader(module, "command", command=params["restart_command"])
+    elif params["service_name"]:
+        restart = Reloader(module, "systemd", service_name=params["service_name"])
     if method == "restart":
         return restart, restart
     if method == "signal":
         reloader = Reloader(module, "signal", command=params["reload_command"], signal_name=params["signal"],
                             pid_file=params["pid_file"])
-        return reloader, restart or reloader
-    if method == "admin":
+    elif method == "admin":
         reloader = Reloader(module, "admin", admin_url=params["admin_url"], admin_token=params["admin_token"],
                             validate_certs=params["validate_certs"])
-        return reloader, restart or reloader
-    none = Reloader(module, "none")
-    return none, none
-
-
-def run(module):
-    params = module.params
-    tests, warnings = _check_params(module)
-    configmap = params["target"] == "configmap"
-    target = None if configmap else FileTarget(params["dest"])
-    if params["src"]:
-        source = _read_text(params["src"], "src")
-        filename = os.path.basename(params["src"])
     else:
-        source = params["content"]
-        filename = POLICY_KEY if configmap else (os.path.basename(target.path) or "policy.rego")
-    test_modules = []
-    for path in params["test_files"] or []:
-        test_modules.append((os.path.basename(path), _read_text(path, "test_files")))
+        reloader = Reloader(module, "none")
+        return reloader, reloader
+    return reloader, restart or reloader
+
+
+def _validate(module, source, filename, tests, warnings):
+    """The check_policy report of ``source``; warnings are shown."""
+    params = module.params
+    test_modules = [(os.path.basename(path), read_text(path, "test_files")) for path in params["test_files"] or []]
     if not HAS_REGOPY:
-        module.fail_json(msg=missing_required_lib("regopy"), exception=str(REGOPY_IMPORT_ERROR))
+        raise AirlockIncidentError(missing_required_lib("regopy"), exception=str(REGOPY_IMPORT_ERROR))
     try:
         report = check_policy(source, filename=filename, tests=tests, test_modules=test_modules,
                               run_rego_tests=params["run_rego_tests"])
     except RegoCheckError as exc:
-        module.fail_json(msg="cannot validate the policy: %s; nothing was deployed" % exc)
+        raise AirlockIncidentError("cannot validate the policy: %s; nothing was deployed" % exc) from exc
     warnings.extend(report["warnings"])
     if not tests:
         warnings.append("no known requests (tests): only compilation was checked; a policy that denies every "
                         "request (like the project's sample) would pass")
     for warning in warnings:
         module.warn(warning)
+    return report
 
-    if configmap:
-        # The cluster is contacted only after the policy was checked (run_configmap refuses a failed report first).
-        run_configmap(module, source, report)
-        return
-    before = target.read()
-    new_data = source.encode("utf-8")
-    result = {
-        "changed": False,
-        "dest": target.path,
-        "sha256_before": sha256_bytes(before) if before is not None else None,
-        "sha256_after": sha256_bytes(new_data),
-        "decisions": report["decisions"],
-        "rego_tests": report["rego_tests"],
-        "errors": summarize_failures(report),
-        "reloaded": False,
-        "verified": False,
-        "rolled_back": False,
-        "backup_path": None,
-        "engine": "regopy %s" % report["engine"],
-        "msg": "",
-    }
-    if not report["ok"]:
-        result["msg"] = "refusing to deploy the policy to %s, nothing was touched: %s" % (
-            target.path, "; ".join(result["errors"]))
-        module.fail_json(**result)
-    if before == new_data:
-        result["msg"] = "%s already holds this policy (sha256 %s); nothing to do" % (
-            target.path, result["sha256_after"])
-        module.exit_json(**result)
-    if module._diff:
-        result["diff"] = text_diff(before.decode("utf-8", "replace") if before is not None else "", source,
-                                   "%s (deployed)" % target.path, "%s (new)" % (params["src"] or "content"))
+
+def _preview(module, change, before, source, report, result):
+    """Check mode: what would be deployed (and the diff)."""
+    params = module.params
+    name = change.name()
+    result["diff"] = text_diff(before.decode("utf-8", "replace") if before is not None else "", source,
+                               "%s (deployed)" % name, "%s (new)" % (params["src"] or "content"))
+    if not module.check_mode:
+        return None
+    result["changed"] = True
+    if change.cluster is not None:
+        change.cluster.preview(source.encode("utf-8"), result)
+        reload_text = " and roll out deployment %s" % params["deployment"] if result["would_restart"] else ""
+    else:
+        reloader = _reloaders(module)[0]
+        reload_text = " and reload Airlock with %s" % reloader.describe() if reloader.active else ""
+    result["msg"] = "would deploy the policy to %s (%d known requests passed)%s" % (
+        name, len(report["decisions"]), reload_text)
+    return result
+
+
+def _open_target(module):
+    """(SafeChange, deployed policy or None)."""
+    params = module.params
+    if params["target"] == "configmap":
+        cluster = Cluster(module, POLICY_KEY, params["reload"] == "restart")
+        before = cluster.read()
+        if cluster.warning:
+            module.warn(cluster.warning)
+        return SafeChange(params, "airlock.incident.policy", "policy", "reloaded", cluster.target, cluster), before
+    target = FileTarget(params["dest"])
+    return SafeChange(params, "airlock.incident.policy", "policy", "reloaded", target), target.read()
+
+
+def _deploy(module, change, before, source, report, result):
+    """Back up, write, reload, verify (and roll back); the success message."""
+    params = module.params
+    name = change.name()
+    extra = {"new_sha256": result["sha256_after"]}
+    if change.cluster is not None:
+        result["would_restart"] = change.cluster.reloader is not None
+        change.commit(before, source.encode("utf-8"), result, "pre-change", extra)
+        if change.cluster.reloader is None:
+            module.warn("reload=none: the Airlock pods keep the previous policy until they restart")
+        return "deployed the policy to %s%s" % (name, change.done(result, "reloaded"))
     reloader, rollback_reloader = _reloaders(module)
-    if module.check_mode:
-        result["changed"] = True
-        result["msg"] = "would deploy the policy to %s (%d known requests passed)%s" % (
-            target.path, len(report["decisions"]),
-            " and reload Airlock with %s" % reloader.describe() if reloader.active else "")
-        module.exit_json(**result)
-    backup_path = None
-    store = None
-    if before is not None:
-        store = BackupStore(params["backup_dir"] or os.path.dirname(target.path))
-        backup_path = store.save(target, before, incident_id=params["incident_id"], kind="pre-change",
-                                 module="airlock.incident.policy", extra={"new_sha256": result["sha256_after"]})
-    result["backup_path"] = backup_path
-    try:
-        outcome = apply_change(target, new_data, before, backup_path, reloader, verify_url=params["verify_url"],
-                               verify_timeout=params["verify_timeout"], rollback_reloader=rollback_reloader,
-                               validate_certs=params["validate_certs"], what="policy")
-    except AirlockIncidentError as exc:
-        if store is not None:
-            store.mark(backup_path, rolled_back=True, rollback_reason=exc.msg)
-        current = target.read()
-        result.update(changed=True, rolled_back=True, verified=False,
-                      reloaded=bool((exc.result.get("rollback_reload") or {}).get("ok")),
-                      sha256_after=sha256_bytes(current) if current is not None else None, msg=exc.msg)
-        module.fail_json(**result)
-    result.update(changed=True, reloaded=outcome["restarted"], verified=outcome["verified"])
+    change.commit(before, source.encode("utf-8"), result, "pre-change", extra, reloader=reloader,
+                  rollback_reloader=rollback_reloader)
     if not reloader.active:
         module.warn("reload=none: Airlock keeps the previous policy until it is restarted")
-    result["msg"] = "deployed the policy to %s%s" % (
-        target.path, "" if not reloader.active else ", reloaded with %s%s" % (
-            reloader.describe(), " and verified" if outcome["verified"] else ""))
-    module.exit_json(**result)
+        return "deployed the policy to %s" % name
+    return "deployed the policy to %s, reloaded with %s%s" % (
+        name, reloader.describe(), " and verified" if result["verified"] else "")
 
 
-def run_configmap(module, source, report):
-    """Deploy the validated ``source`` as ``policy.rego`` of the ConfigMap and roll the Deployment."""
+def run(module):
     params = module.params
-    where = "%s of configmap %s/%s" % (POLICY_KEY, params["namespace"], params["configmap"])
-    if not report["ok"]:
-        errors = summarize_failures(report)
-        module.fail_json(msg="refusing to deploy the policy to %s, nothing was touched (no API call was made): %s"
-                         % (where, "; ".join(errors)), errors=errors, decisions=report["decisions"],
-                         rego_tests=report["rego_tests"], changed=False, rolled_back=False, backup_path=None)
-    cluster = Cluster(module, POLICY_KEY, params["reload"] == "restart")
-    target = cluster.target
-    before = cluster.read()
-    if cluster.warning:
-        module.warn(cluster.warning)
-    new_data = source.encode("utf-8")
-    result = {
-        "changed": False,
-        "dest": None,
-        "sha256_before": sha256_bytes(before) if before is not None else None,
-        "sha256_after": sha256_bytes(new_data),
-        "decisions": report["decisions"],
-        "rego_tests": report["rego_tests"],
-        "errors": summarize_failures(report),
-        "reloaded": False,
-        "verified": False,
-        "rolled_back": False,
-        "backup_path": None,
-        "engine": "regopy %s" % report["engine"],
-        "would_restart": False,
-        "msg": "",
-    }
-    result.update(cluster.result())
-    name = target.what()
-    if before == new_data:
-        result["msg"] = "%s already holds this policy (sha256 %s); nothing to do" % (name, result["sha256_after"])
-        module.exit_json(**result)
-    if module._diff:
-        result["diff"] = text_diff(before.decode("utf-8", "replace") if before is not None else "", source,
-                                   "%s (deployed)" % name, "%s (new)" % (params["src"] or "content"))
-    if module.check_mode:
-        cluster.preview(new_data, result)
-        result["changed"] = True
-        result["msg"] = "would deploy the policy to %s (%d known requests passed)%s" % (
-            name, len(report["decisions"]),
-            " and roll out deployment %s" % params["deployment"] if result["would_restart"] else "")
-        module.exit_json(**result)
-    result["would_restart"] = cluster.reloader is not None
-    store = BackupStore(params["backup_dir"])
-    backup_path = None
-    if before is not None:
-        extra = cluster.backup_extra()
-        extra["new_sha256"] = result["sha256_after"]
-        backup_path = store.save(target, before, incident_id=params["incident_id"], kind="pre-change",
-                                 module="airlock.incident.policy", extra=extra)
-    result["backup_path"] = backup_path
-    try:
-        outcome = apply_configmap_change(target, new_data, before, backup_path, cluster.reloader,
-                                         verify_url=params["verify_url"], verify_timeout=params["verify_timeout"],
-                                         validate_certs=params["validate_certs"], what="policy")
-    except AirlockIncidentError as exc:
-        applied = "reload" in exc.result
-        mark_backup(store, backup_path, exc)
-        last = exc.result.get("rollback_reload") or exc.result.get("reload") or {}
-        current = (target.data or {}).get(POLICY_KEY)
-        result.update(changed=applied, rolled_back=bool(exc.result.get("rolled_back")), verified=False, reloaded=False,
-                      rollout=last.get("rollout"), not_ready_pods=(exc.result.get("reload") or {}).get("not_ready_pods"),
-                      sha256_after=sha256_bytes(current.encode("utf-8")) if current is not None else None, msg=exc.msg)
-        result["checksum_annotation"]["after"] = last.get("annotation_after", cluster.annotation)
-        result["configmap"]["resource_version"] = target.resource_version
-        module.fail_json(**result)
-    reload_result = outcome["reload"] or {}
-    result.update(changed=True, reloaded=bool(reload_result.get("patched") and reload_result.get("ok")),
-                  verified=outcome["verified"], rollout=reload_result.get("rollout"))
-    result["configmap"]["resource_version"] = target.resource_version
-    if cluster.reloader is None:
-        module.warn("reload=none: the Airlock pods keep the previous policy until they restart")
+    tests, warnings = _check_params(module)
+    configmap = params["target"] == "configmap"
+    if params["src"]:
+        source = read_text(params["src"], "src")
+        filename = os.path.basename(params["src"])
     else:
-        result["checksum_annotation"]["after"] = reload_result.get("annotation_after")
-    result["msg"] = "deployed the policy to %s%s" % (name, "" if cluster.reloader is None else ", rolled out %s%s" % (
-        params["deployment"], " and verified" if outcome["verified"] else ""))
-    module.exit_json(**result)
+        source = params["content"]
+        filename = POLICY_KEY if configmap else (os.path.basename(params["dest"]) or "policy.rego")
+    report = _validate(module, source, filename, tests, warnings)
+    errors = summarize_failures(report)
+    if not report["ok"]:
+        where = ("%s of configmap %s/%s" % (POLICY_KEY, params["namespace"], params["configmap"]) if configmap
+                 else FileTarget(params["dest"]).path)
+        raise AirlockIncidentError(
+            "refusing to deploy the policy to %s, nothing was touched%s: %s"
+            % (where, " (no API call was made)" if configmap else "", "; ".join(errors)),
+            errors=errors, decisions=report["decisions"], rego_tests=report["rego_tests"], changed=False,
+            rolled_back=False, backup_path=None)
+    # The cluster is contacted only after the policy was checked.
+    change, before = _open_target(module)
+    extra = {"dest": None if configmap else change.target.path, "decisions": report["decisions"],
+             "rego_tests": report["rego_tests"], "errors": errors, "engine": "regopy %s" % report["engine"]}
+    if configmap:
+        extra["would_restart"] = False
+    result = change.result(before, **extra)
+    result["sha256_after"] = sha256_bytes(source.encode("utf-8"))
+    if before == source.encode("utf-8"):
+        result["msg"] = "%s already holds this policy (sha256 %s); nothing to do" % (change.name(), result["sha256_after"])
+        return result
+    if _preview(module, change, before, source, report, result) is not None:
+        return result
+    result["msg"] = _deploy(module, change, before, source, report, result)
+    return result
+
+
+def _where(module):
+    return module.params["dest"] or module.params["backup_dir"]
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=target_arg_spec(
+        argument_spec=safe_change_arg_spec(
             src=dict(type="path"),
             content=dict(type="str"),
             dest=dict(type="path"),
@@ -754,34 +596,18 @@ def main():
             run_rego_tests=dict(type="bool", default=False),
             test_files=dict(type="list", elements="path"),
             reload=dict(type="str", default="restart", choices=["restart", "signal", "admin", "none"]),
-            restart_command=dict(type="list", elements="str"),
-            service_name=dict(type="str"),
             reload_command=dict(type="list", elements="str"),
             signal=dict(type="str", default="HUP", choices=["HUP", "USR1", "USR2"]),
             pid_file=dict(type="path"),
             admin_url=dict(type="str"),
             admin_token=dict(type="str", no_log=True),
-            verify_url=dict(type="str"),
-            verify_timeout=dict(type="float", default=30.0),
-            validate_certs=dict(type="bool", default=True),
-            backup_dir=dict(type="path"),
-            incident_id=dict(type="str"),
         ),
         mutually_exclusive=[("src", "content")],
         required_one_of=[("src", "content")],
         required_if=[("target", "file", ["dest"])],
         supports_check_mode=True,
     )
-    try:
-        run(module)
-    except AirlockIncidentError as exc:
-        fields = dict(exc.result)
-        for internal in ("status", "unreachable", "conflict"):
-            fields.pop(internal, None)
-        module.fail_json(msg=exc.msg, **fields)
-    except (IOError, OSError) as exc:
-        module.fail_json(msg="%s: %s" % (module.params["dest"] or module.params["backup_dir"], exc),
-                         exception=traceback.format_exc())
+    run_module(module, run_change(run, _where))
 
 
 if __name__ == "__main__":

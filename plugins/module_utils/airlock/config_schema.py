@@ -31,12 +31,14 @@ from __future__ import annotations
 
 import difflib
 import re
+import typing as t
 
 from ansible_collections.airlock.incident.plugins.module_utils.core.durations import (
     DurationError,
     NS,
     parse_go_duration,
 )
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import InputError
 
 ENV_PREFIX = "AIRLOCK_"
 
@@ -51,8 +53,8 @@ _RATE_UNIT_SECONDS = {
 _URL_PATTERN = re.compile(r"^https?://[^\s/]+(/\S*)?$")
 
 
-def _entry(kind, description, **extra):
-    entry = {"type": kind, "description": description}
+def _entry(kind: str, description: str, **extra: t.Any) -> t.Dict[str, t.Any]:
+    entry: t.Dict[str, t.Any] = {"type": kind, "description": description}
     entry.update(extra)
     return entry
 
@@ -140,8 +142,8 @@ KNOWN_MISTAKES = {
 }
 
 
-def _parent_types():
-    parents = {}
+def _parent_types() -> t.Dict[str, str]:
+    parents: t.Dict[str, str] = {}
     for key, entry in SCHEMA.items():
         parents[key] = entry["type"]
     return parents
@@ -150,7 +152,7 @@ def _parent_types():
 _TYPES = _parent_types()
 
 
-def duration_ns(value):
+def duration_ns(value: t.Any) -> int:
     """Nanoseconds for a duration value as Airlock decodes it.
 
     Strings go through Go's ``time.ParseDuration``; integers are nanoseconds
@@ -165,79 +167,100 @@ def duration_ns(value):
     raise DurationError("time: invalid duration %r" % (value,))
 
 
-def rate_per_second(value):
-    """(count, window_seconds) for a rate string such as ``"200/min"``; ValueError if malformed."""
+def rate_per_second(value: t.Any) -> t.Tuple[int, int]:
+    """(count, window_seconds) for a rate string such as ``"200/min"``; InputError (a ValueError) if malformed."""
     match = RATE_PATTERN.match(value) if isinstance(value, str) else None
     if not match:
-        raise ValueError("invalid rate %r: use <count>/<s|min|hour>, e.g. \"200/min\"" % (value,))
+        raise InputError("invalid rate %r: use <count>/<s|min|hour>, e.g. \"200/min\"" % (value,))
     return int(match.group(1)), _RATE_UNIT_SECONDS[match.group(2)]
 
 
-def _check_scalar(key, entry, value, errors):
-    kind = entry["type"]
-    if value is None:
+def _check_str(key: str, entry: t.Mapping[str, t.Any], value: t.Any, errors: t.List[str]) -> None:
+    if isinstance(value, (dict, list)):
+        errors.append("%s: expected a string, got a %s" % (key, "mapping" if isinstance(value, dict) else "list"))
         return
-    if kind in ("str", "url"):
-        if isinstance(value, (dict, list)):
-            errors.append("%s: expected a string, got a %s" % (key, "mapping" if isinstance(value, dict) else "list"))
-            return
-        if kind == "url" and str(value).strip() and not _URL_PATTERN.match(str(value).strip()):
-            errors.append("%s: %r is not an http(s) URL" % (key, value))
-            return
-        choices = entry.get("choices")
-        if choices and str(value) not in choices:
-            errors.append("%s: invalid value %r; accepted values: %s" % (key, value, ", ".join(choices)))
-    elif kind == "int":
+    if entry["type"] == "url" and str(value).strip() and not _URL_PATTERN.match(str(value).strip()):
+        errors.append("%s: %r is not an http(s) URL" % (key, value))
+        return
+    choices = entry.get("choices")
+    if choices and str(value) not in choices:
+        errors.append("%s: invalid value %r; accepted values: %s" % (key, value, ", ".join(choices)))
+
+
+def _check_int(key: str, entry: t.Mapping[str, t.Any], value: t.Any, errors: t.List[str]) -> None:
+    number = None
+    if isinstance(value, bool):
         number = None
-        if isinstance(value, bool):
-            number = None
-        elif isinstance(value, int):
-            number = value
-        elif isinstance(value, str) and re.match(r"^\s*-?[0-9]+\s*$", value):
-            number = int(value)
-        if number is None:
-            errors.append("%s: expected an integer, got %r" % (key, value))
-            return
-        if "min" in entry and number < entry["min"]:
-            errors.append("%s: %d is below the minimum %d" % (key, number, entry["min"]))
-        if "max" in entry and number > entry["max"]:
-            errors.append("%s: %d is above the maximum %d" % (key, number, entry["max"]))
-    elif kind == "bool":
-        if not isinstance(value, bool) and str(value).lower() not in ("true", "false", "1", "0"):
-            errors.append("%s: expected a boolean, got %r" % (key, value))
-    elif kind == "duration":
-        try:
-            nanos = duration_ns(value)
-        except DurationError as exc:
-            errors.append("%s: %s (use a Go duration such as 720h, 30m, 90s)" % (key, exc))
-            return
-        low = entry.get("min")
-        high = entry.get("max")
-        if low is not None and nanos < parse_go_duration(low):
-            if low == "0s":
-                errors.append("%s: %r must not be negative" % (key, value))
-            else:
-                errors.append("%s: %r is out of range (%s to %s)" % (key, value, low, high or "unbounded"))
-        elif high is not None and nanos > parse_go_duration(high):
-            errors.append("%s: %r is out of range (%s to %s)" % (key, value, low or "0s", high))
-    elif kind == "rate":
-        try:
-            rate_per_second(value)
-        except ValueError as exc:
-            errors.append("%s: %s" % (key, exc))
-    elif kind == "list":
-        if not isinstance(value, list):
-            errors.append("%s: expected a list, got %r" % (key, value))
-            return
-        for index, item in enumerate(value):
-            if isinstance(item, (dict, list)):
-                errors.append("%s[%d]: expected a string" % (key, index))
-    elif kind == "map":
-        if not isinstance(value, dict):
-            errors.append("%s: expected a mapping, got %r" % (key, value))
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and re.match(r"^\s*-?[0-9]+\s*$", value):
+        number = int(value)
+    if number is None:
+        errors.append("%s: expected an integer, got %r" % (key, value))
+        return
+    if "min" in entry and number < entry["min"]:
+        errors.append("%s: %d is below the minimum %d" % (key, number, entry["min"]))
+    if "max" in entry and number > entry["max"]:
+        errors.append("%s: %d is above the maximum %d" % (key, number, entry["max"]))
 
 
-def _walk(document, prefix, schema_prefix, errors):
+def _check_bool(key: str, entry: t.Mapping[str, t.Any], value: t.Any, errors: t.List[str]) -> None:
+    if not isinstance(value, bool) and str(value).lower() not in ("true", "false", "1", "0"):
+        errors.append("%s: expected a boolean, got %r" % (key, value))
+
+
+def _check_duration(key: str, entry: t.Mapping[str, t.Any], value: t.Any, errors: t.List[str]) -> None:
+    try:
+        nanos = duration_ns(value)
+    except DurationError as exc:
+        errors.append("%s: %s (use a Go duration such as 720h, 30m, 90s)" % (key, exc))
+        return
+    low = entry.get("min")
+    high = entry.get("max")
+    if low is not None and nanos < parse_go_duration(low):
+        if low == "0s":
+            errors.append("%s: %r must not be negative" % (key, value))
+        else:
+            errors.append("%s: %r is out of range (%s to %s)" % (key, value, low, high or "unbounded"))
+    elif high is not None and nanos > parse_go_duration(high):
+        errors.append("%s: %r is out of range (%s to %s)" % (key, value, low or "0s", high))
+
+
+def _check_rate(key: str, entry: t.Mapping[str, t.Any], value: t.Any, errors: t.List[str]) -> None:
+    try:
+        rate_per_second(value)
+    except ValueError as exc:
+        errors.append("%s: %s" % (key, exc))
+
+
+def _check_list(key: str, entry: t.Mapping[str, t.Any], value: t.Any, errors: t.List[str]) -> None:
+    if not isinstance(value, list):
+        errors.append("%s: expected a list, got %r" % (key, value))
+        return
+    for index, item in enumerate(value):
+        if isinstance(item, (dict, list)):
+            errors.append("%s[%d]: expected a string" % (key, index))
+
+
+def _check_map(key: str, entry: t.Mapping[str, t.Any], value: t.Any, errors: t.List[str]) -> None:
+    if not isinstance(value, dict):
+        errors.append("%s: expected a mapping, got %r" % (key, value))
+
+
+#: The check of each scalar type of the schema.
+_SCALAR_CHECKS: t.Dict[str, t.Callable[[str, t.Mapping[str, t.Any], t.Any, t.List[str]], None]] = {
+    "str": _check_str, "url": _check_str, "int": _check_int, "bool": _check_bool, "duration": _check_duration,
+    "rate": _check_rate, "list": _check_list, "map": _check_map,
+}
+
+
+def _check_scalar(key: str, entry: t.Mapping[str, t.Any], value: t.Any, errors: t.List[str]) -> None:
+    check = _SCALAR_CHECKS.get(entry["type"])
+    if value is not None and check is not None:
+        check(key, entry, value, errors)
+
+
+def _walk(document: t.Mapping[t.Any, t.Any], prefix: str, schema_prefix: str, errors: t.List[str]) -> None:
     """Validate the mapping ``document`` found at ``prefix`` (schema path ``schema_prefix``)."""
     for key, value in document.items():
         key = str(key)
@@ -275,14 +298,14 @@ def _walk(document, prefix, schema_prefix, errors):
             _check_scalar(path, entry, value, errors)
 
 
-def validate(document):
+def validate(document: t.Any) -> t.List[str]:
     """Errors Airlock (or a build that enforces its documented schema) reports at start.
 
     ``document`` is the parsed YAML (after environment overrides). Returns a
     list of strings, empty when the configuration is valid. Unknown keys are
     not errors here (Airlock ignores them); see ``unknown_keys``.
     """
-    errors = []
+    errors: t.List[str] = []
     if document is None:
         document = {}
     if not isinstance(document, dict):
@@ -295,7 +318,7 @@ def validate(document):
     return errors
 
 
-def _flatten(document, prefix="", schema_prefix=""):
+def _flatten(document: t.Any, prefix: str = "", schema_prefix: str = "") -> t.Iterator[t.Tuple[str, str]]:
     """Yield (dotted_path, schema_path) for every key in the document."""
     if not isinstance(document, dict):
         return
@@ -313,10 +336,10 @@ def _flatten(document, prefix="", schema_prefix=""):
                     yield from _flatten(item, "%s[%d]" % (path, index), schema_path + "[]")
 
 
-def suggest(schema_path, limit=3):
+def suggest(schema_path: str, limit: int = 3) -> t.List[str]:
     """Valid keys close to ``schema_path`` (difflib), best first."""
     candidates = list(SCHEMA)
-    found = []
+    found: t.List[str] = []
     hint = KNOWN_MISTAKES.get(schema_path)
     if hint:
         for word in re.findall(r"[a-z_\[\]]+(?:\.[a-z_\[\]]+)+", hint):
@@ -344,7 +367,7 @@ def suggest(schema_path, limit=3):
     return found[:limit]
 
 
-def unknown_keys(document):
+def unknown_keys(document: t.Any) -> t.List[t.Dict[str, t.Any]]:
     """Unknown keys in ``document``: ``[{"key", "suggestions", "hint"}]``.
 
     ``key`` is the dotted path as written (list items as ``upstreams[0].x``);
@@ -366,7 +389,7 @@ def unknown_keys(document):
     return found
 
 
-def format_unknown(item):
+def format_unknown(item: t.Mapping[str, t.Any]) -> str:
     """One line for an ``unknown_keys`` entry."""
     text = "%s: unknown key (Airlock ignores it)" % item["key"]
     if item.get("hint"):
@@ -376,14 +399,14 @@ def format_unknown(item):
     return text
 
 
-def env_overrides(environ):
+def env_overrides(environ: t.Mapping[str, str]) -> t.Dict[str, str]:
     """``{dotted_key: value}`` that koanf's env provider derives from ``AIRLOCK_*`` variables.
 
     ``AIRLOCK_SERVER_ADDR=:9090`` sets ``server.addr``; every ``_`` becomes a
     ``.``, so ``AIRLOCK_RATE_LIMITING_PER_TOKEN`` sets ``rate.limiting.per.token``
     (an unknown key), which is why keys containing ``_`` cannot be set this way.
     """
-    result = {}
+    result: t.Dict[str, str] = {}
     for name, value in sorted(environ.items()):
         if not name.startswith(ENV_PREFIX) or len(name) == len(ENV_PREFIX):
             continue
@@ -392,11 +415,11 @@ def env_overrides(environ):
     return result
 
 
-def apply_overrides(document, overrides):
+def apply_overrides(document: t.Any, overrides: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
     """A copy of ``document`` with dotted ``overrides`` merged in (koanf semantics)."""
     import copy
 
-    merged = copy.deepcopy(document) if isinstance(document, dict) else {}
+    merged: t.Dict[str, t.Any] = copy.deepcopy(document) if isinstance(document, dict) else {}
     for dotted, value in overrides.items():
         node = merged
         parts = dotted.split(".")
@@ -410,7 +433,7 @@ def apply_overrides(document, overrides):
     return merged
 
 
-def get(document, dotted, default=None):
+def get(document: t.Any, dotted: str, default: t.Any = None) -> t.Any:
     """The value at ``dotted`` in ``document`` or ``default``."""
     node = document
     for part in dotted.split("."):
@@ -420,7 +443,7 @@ def get(document, dotted, default=None):
     return node
 
 
-def duration_seconds(document, dotted, default):
+def duration_seconds(document: t.Any, dotted: str, default: str) -> float:
     """Seconds for the duration at ``dotted`` (``default`` is a Go duration string)."""
     value = get(document, dotted)
     if value is None or value == "":

@@ -15,8 +15,8 @@
   connection. A plain ``application/json`` reply is accepted too.
 * ``SSEParser`` is a pure, incremental parser of the SSE wire format (any chunk
   boundaries, LF, CRLF or CR line ends) so it can be unit-tested on bytes.
-* ``parse_prometheus_text`` and ``summarize_metrics`` read the Prometheus text
-  exposition format and pick out the values an incident responder needs.
+* What ``/metrics`` answers is read by :mod:`.metrics`; the probes of the
+  ``health`` module are :mod:`.probes`.
 
 Every request is bounded by one overall deadline of ``timeout`` seconds: the
 socket timeout is lowered to the remaining time before each read, so a server
@@ -30,13 +30,16 @@ import math
 import re
 import socket
 import time
+import typing as t
 from urllib.error import HTTPError, URLError
 
-from ansible.module_utils.common.text.converters import to_native, to_text
-from ansible.module_utils.urls import Request
+from ansible.module_utils.common.text.converters import to_native, to_text  # type: ignore[import-untyped, unused-ignore]
+from ansible.module_utils.urls import Request  # type: ignore[import-untyped, unused-ignore]
+
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import InputError
 
 try:
-    from ansible.module_utils.urls import make_context
+    from ansible.module_utils.urls import make_context  # type: ignore[import-untyped, unused-ignore]
 except ImportError:  # pragma: no cover - older ansible-core builds a context per request
     make_context = None
 
@@ -50,20 +53,20 @@ NO_UPSTREAM_CODE = -32000
 _READ_CHUNK = 4096
 
 
-class _Deadline(object):
+class _Deadline:
     """Remaining time until an absolute monotonic deadline."""
 
-    def __init__(self, seconds):
+    def __init__(self, seconds: float) -> None:
         self.start = time.monotonic()
         self.end = self.start + seconds
 
-    def remaining(self):
+    def remaining(self) -> float:
         return self.end - time.monotonic()
 
-    def expired(self):
+    def expired(self) -> bool:
         return self.remaining() <= 0
 
-    def elapsed_ms(self):
+    def elapsed_ms(self) -> float:
         return round((time.monotonic() - self.start) * 1000.0, 1)
 
 
@@ -72,24 +75,24 @@ class _Deadline(object):
 # ---------------------------------------------------------------------------
 
 
-class SSEEvent(object):
+class SSEEvent:
     """One dispatched SSE event (``event`` is ``message`` when unnamed)."""
 
     __slots__ = ("event", "data", "id")
 
-    def __init__(self, event, data, event_id=None):
+    def __init__(self, event: str, data: str, event_id: t.Optional[str] = None) -> None:
         self.event = event
         self.data = data
         self.id = event_id
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, SSEEvent) and (self.event, self.data, self.id) == (other.event, other.data, other.id)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "SSEEvent(event=%r, data=%r, id=%r)" % (self.event, self.data, self.id)
 
 
-class SSEParser(object):
+class SSEParser:
     """Incremental parser for the ``text/event-stream`` format (WHATWG HTML, 9.2).
 
     ``feed(chunk)`` accepts bytes split anywhere (inside a multi-byte UTF-8
@@ -99,26 +102,26 @@ class SSEParser(object):
     no ``data`` line is not dispatched.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._buf = b""
         self._skip_lf = False
         self._first_line = True
         self._event = ""
-        self._data = []
-        self._id = None
-        self.last_event_id = None
+        self._data: t.List[str] = []
+        self._id: t.Optional[str] = None
+        self.last_event_id: t.Optional[str] = None
 
     # State of the event being built, for callers that stop at its first data line.
     @property
-    def pending_event(self):
+    def pending_event(self) -> str:
         return self._event or "message"
 
     @property
-    def pending_data(self):
+    def pending_data(self) -> t.Optional[str]:
         return "\n".join(self._data) if self._data else None
 
-    def feed(self, chunk):
-        events = []
+    def feed(self, chunk: bytes) -> t.List[SSEEvent]:
+        events: t.List[SSEEvent] = []
         if not chunk:
             return events
         if self._skip_lf:
@@ -146,7 +149,7 @@ class SSEParser(object):
                 events.append(event)
         return events
 
-    def _line(self, raw):
+    def _line(self, raw: bytes) -> t.Optional[SSEEvent]:
         if self._first_line:
             self._first_line = False
             if raw.startswith(b"\xef\xbb\xbf"):
@@ -172,7 +175,7 @@ class SSEParser(object):
                 self.last_event_id = value
         return None
 
-    def _dispatch(self):
+    def _dispatch(self) -> t.Optional[SSEEvent]:
         event = None
         if self._data:
             event = SSEEvent(self._event or "message", "\n".join(self._data), self._id)
@@ -181,14 +184,14 @@ class SSEParser(object):
         return event
 
 
-def _json_or_none(text):
+def _json_or_none(text: t.Optional[str]) -> t.Any:
     try:
-        return json.loads(text)
+        return json.loads(text or "")
     except (TypeError, ValueError):
         return None
 
 
-class SSEReplyReader(object):
+class SSEReplyReader:
     """Finds the JSON-RPC reply in an Airlock ``/mcp`` event stream.
 
     Named events (``connected``, ``heartbeat``, ``endpoint`` ...) are not the
@@ -199,14 +202,14 @@ class SSEReplyReader(object):
     reader never needs more bytes than the reply itself.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.parser = SSEParser()
-        self.connection_id = None
-        self.events_seen = []
-        self.reply = None
-        self.reply_text = None
+        self.connection_id: t.Optional[str] = None
+        self.events_seen: t.List[str] = []
+        self.reply: t.Any = None
+        self.reply_text: t.Optional[str] = None
 
-    def feed(self, chunk):
+    def feed(self, chunk: bytes) -> t.Any:
         if self.reply is not None:
             return self.reply
         for event in self.parser.feed(chunk):
@@ -223,16 +226,16 @@ class SSEReplyReader(object):
                 return self._accept(self.parser.pending_data)
         return None
 
-    def _accept(self, data):
+    def _accept(self, data: str) -> t.Any:
         self.reply_text = data
         payload = _json_or_none(data)
         if payload is None:
-            raise ValueError("the first message event's data is not JSON: %r" % (data[:200],))
+            raise InputError("the first message event's data is not JSON: %r" % (data[:200],))
         self.reply = payload
         return payload
 
 
-def read_sse_reply(chunks):
+def read_sse_reply(chunks: t.Iterable[bytes]) -> t.Tuple[t.Any, SSEReplyReader]:
     """The JSON-RPC reply in an iterable of byte chunks, and the reader (pure helper)."""
     reader = SSEReplyReader()
     for chunk in chunks:
@@ -243,190 +246,37 @@ def read_sse_reply(chunks):
 
 
 # ---------------------------------------------------------------------------
-# Prometheus text format
-# ---------------------------------------------------------------------------
-
-_METRIC_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})?\s+(\S+)(\s+-?\d+)?\s*$")
-_LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*,?')
-
-
-def _unescape_label(value):
-    out = []
-    i = 0
-    while i < len(value):
-        char = value[i]
-        if char == "\\" and i + 1 < len(value):
-            nxt = value[i + 1]
-            out.append({"n": "\n", "\\": "\\", '"': '"'}.get(nxt, "\\" + nxt))
-            i += 2
-            continue
-        out.append(char)
-        i += 1
-    return "".join(out)
-
-
-def _parse_value(text):
-    lowered = text.lower()
-    if lowered in ("+inf", "inf"):
-        return float("inf")
-    if lowered == "-inf":
-        return float("-inf")
-    if lowered == "nan":
-        return float("nan")
-    return float(text)
-
-
-def parse_prometheus_text(text):
-    """``[(name, {label: value}, float)]`` for every sample line; bad lines are skipped."""
-    samples = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        match = _METRIC_LINE.match(line)
-        if not match:
-            continue
-        name, label_text, value_text = match.group(1), match.group(2), match.group(3)
-        labels = {}
-        if label_text:
-            inner = label_text[1:-1]
-            pos = 0
-            ok = True
-            while pos < len(inner):
-                if not inner[pos:].strip():
-                    break
-                lab = _LABEL.match(inner, pos)
-                if not lab:
-                    ok = False
-                    break
-                labels[lab.group(1)] = _unescape_label(lab.group(2))
-                pos = lab.end()
-            if not ok:
-                continue
-        try:
-            value = _parse_value(value_text)
-        except ValueError:
-            continue
-        samples.append((name, labels, value))
-    return samples
-
-
-def histogram_quantile(quantile, buckets):
-    """Prometheus' ``histogram_quantile`` over ``{le: cumulative count}``; None if empty."""
-    if not buckets:
-        return None
-    ordered = sorted(buckets.items(), key=lambda item: item[0])
-    if not math.isinf(ordered[-1][0]):
-        return None
-    total = ordered[-1][1]
-    if total <= 0:
-        return None
-    rank = quantile * total
-    lower_bound = 0.0
-    lower_count = 0.0
-    for upper, count in ordered:
-        if count >= rank:
-            if math.isinf(upper):
-                return lower_bound
-            if count == lower_count:
-                return upper
-            return lower_bound + (upper - lower_bound) * (rank - lower_count) / (count - lower_count)
-        lower_bound, lower_count = upper, count
-    return lower_bound
-
-
-def _sum(samples, name):
-    values = [value for sample_name, _labels, value in samples if sample_name == name]
-    return sum(values) if values else None
-
-
-def summarize_metrics(samples):
-    """The values responders look at, from parsed samples (counters since process start).
-
-    ``requests_by_status_class`` sums ``airlock_requests_total`` by the first
-    digit of its ``status`` label; ``error_rate`` is 5xx / all (cumulative, not a
-    rate over a window: compare two probes for a recent rate). ``p95``/``p99``
-    come from the ``airlock_request_duration_seconds`` buckets summed over all
-    label sets, interpolated like PromQL's ``histogram_quantile``.
-    """
-    summary = {
-        "requests_total": None,
-        "requests_by_status_class": {},
-        "error_rate": None,
-        "memory_bytes": _sum(samples, "airlock_memory_usage_bytes"),
-        "active_connections": _sum(samples, "airlock_active_connections"),
-        "goroutines": _sum(samples, "airlock_goroutines_total"),
-        "auth_failures_total": None,
-        "policy_denies_total": None,
-        "errors_total": _sum(samples, "airlock_errors_total"),
-        "request_duration_p95_seconds": None,
-        "request_duration_p99_seconds": None,
-        "sample_count": len(samples),
-    }
-    by_class = {}
-    total = None
-    auth_fail = None
-    denies = None
-    buckets = {}
-    for name, labels, value in samples:
-        if name == "airlock_requests_total":
-            total = (total or 0.0) + value
-            status = labels.get("status", "")
-            klass = (status[:1] + "xx") if status[:1].isdigit() else (status or "unknown")
-            by_class[klass] = by_class.get(klass, 0.0) + value
-        elif name == "airlock_auth_events_total" and labels.get("result") not in (None, "success", "allow", "ok"):
-            auth_fail = (auth_fail or 0.0) + value
-        elif name == "airlock_policy_decisions_total" and labels.get("decision") == "deny":
-            denies = (denies or 0.0) + value
-        elif name == "airlock_request_duration_seconds_bucket" and "le" in labels:
-            try:
-                upper = _parse_value(labels["le"])
-            except ValueError:
-                continue
-            buckets[upper] = buckets.get(upper, 0.0) + value
-    summary["requests_total"] = total
-    summary["requests_by_status_class"] = by_class
-    if total:
-        summary["error_rate"] = round(by_class.get("5xx", 0.0) / total, 6)
-    summary["auth_failures_total"] = auth_fail
-    summary["policy_denies_total"] = denies
-    summary["request_duration_p95_seconds"] = histogram_quantile(0.95, buckets)
-    summary["request_duration_p99_seconds"] = histogram_quantile(0.99, buckets)
-    return summary
-
-
-# ---------------------------------------------------------------------------
 # HTTP client
 # ---------------------------------------------------------------------------
 
 
-def validate_base_url(url):
-    """The base URL without a trailing slash; ValueError with a clear message otherwise."""
+def validate_base_url(url: t.Any) -> str:
+    """The base URL without a trailing slash; InputError (a ValueError) with a clear message otherwise."""
     if not isinstance(url, str) or not url.strip():
-        raise ValueError("url: a base URL such as http://127.0.0.1:8080 is required")
+        raise InputError("url: a base URL such as http://127.0.0.1:8080 is required")
     text = url.strip()
     match = re.match(r"^(https?)://([^/?#\s]+)([^?#\s]*)$", text, re.IGNORECASE)
     if not match:
-        raise ValueError(
+        raise InputError(
             "url: invalid value %r; it must start with http:// or https:// and name a host, "
             "for example http://127.0.0.1:8080 (no query string or fragment)" % (url,)
         )
     return text.rstrip("/")
 
 
-def validate_timeout(timeout):
+def validate_timeout(timeout: t.Any) -> float:
     if timeout is None or isinstance(timeout, bool):
-        raise ValueError("timeout: invalid value %r; it must be a number of seconds greater than 0" % (timeout,))
+        raise InputError("timeout: invalid value %r; it must be a number of seconds greater than 0" % (timeout,))
     try:
         value = float(timeout)
-    except (TypeError, ValueError):
-        raise ValueError("timeout: invalid value %r; it must be a number of seconds greater than 0" % (timeout,))
+    except (TypeError, ValueError) as exc:
+        raise InputError("timeout: invalid value %r; it must be a number of seconds greater than 0" % (timeout,)) from exc
     if math.isnan(value) or math.isinf(value) or value <= 0:
-        raise ValueError("timeout: invalid value %r; it must be a number of seconds greater than 0" % (timeout,))
+        raise InputError("timeout: invalid value %r; it must be a number of seconds greater than 0" % (timeout,))
     return value
 
 
-def _socket_of(response):
+def _socket_of(response: t.Any) -> t.Optional[socket.socket]:
     """The socket under an http.client response, if it can be found."""
     fp = getattr(response, "fp", None)
     for attr in ("raw", "_sock"):
@@ -438,7 +288,7 @@ def _socket_of(response):
     return fp if isinstance(fp, socket.socket) else None
 
 
-def _describe_error(exc):
+def _describe_error(exc: BaseException) -> str:
     reason = getattr(exc, "reason", None)
     if isinstance(exc, URLError) and reason is not None:
         exc = reason
@@ -452,10 +302,21 @@ def _describe_error(exc):
     return text
 
 
-class AirlockClient(object):
+def _close(result: t.Dict[str, t.Any], deadline: _Deadline, response: t.Any) -> None:
+    """Record the latency and close the response (whatever it raises: the result is already complete)."""
+    result["latency_ms"] = deadline.elapsed_ms()
+    if response is not None:
+        try:
+            response.close()
+        except Exception:  # pylint: disable=broad-except
+            pass
+
+
+class AirlockClient:
     """Bounded HTTP access to one Airlock gateway."""
 
-    def __init__(self, url, token=None, timeout=5.0, validate_certs=True, ca_path=None):
+    def __init__(self, url: str, token: t.Optional[str] = None, timeout: float = 5.0, validate_certs: bool = True,
+                 ca_path: t.Optional[str] = None) -> None:
         self.base_url = validate_base_url(url)
         self.timeout = validate_timeout(timeout)
         self.token = token
@@ -476,20 +337,22 @@ class AirlockClient(object):
             decompress=False,
         )
 
-    def url_for(self, path):
+    def url_for(self, path: str) -> str:
         return self.base_url + path
 
-    def _open(self, method, path, body=None, headers=None):
+    def _open(self, method: str, path: str, body: t.Optional[bytes] = None,
+              headers: t.Optional[t.Dict[str, str]] = None) -> t.Any:
         return self._request.open(method, self.url_for(path), data=body, headers=headers or {}, timeout=self.timeout)
 
     @staticmethod
-    def _read(response, deadline, limit=MAX_BODY_BYTES, stop=None):
+    def _read(response: t.Any, deadline: _Deadline, limit: int = MAX_BODY_BYTES,
+              stop: t.Optional[t.Callable[[bytes], bool]] = None) -> t.Tuple[bytes, bool]:
         """Read the body in chunks until EOF, ``stop(chunk)`` is truthy, or the deadline.
 
         Returns ``(bytes, timed_out)``.
         """
         sock = _socket_of(response)
-        data = []
+        data: t.List[bytes] = []
         size = 0
         read1 = getattr(response, "read1", None)
         while True:
@@ -514,7 +377,7 @@ class AirlockClient(object):
             if size >= limit:
                 return b"".join(data)[:limit], False
 
-    def get(self, path, parse_json=True):
+    def get(self, path: str, parse_json: bool = True) -> t.Dict[str, t.Any]:
         """GET ``path``; never raises for transport errors.
 
         Result keys: ``url``, ``status`` (int or None), ``latency_ms``, ``body``
@@ -522,8 +385,8 @@ class AirlockClient(object):
         ``raw`` (text, for callers that parse other formats).
         """
         deadline = _Deadline(self.timeout)
-        result = {"url": self.url_for(path), "status": None, "latency_ms": None, "body": None,
-                  "content_type": None, "error": None, "raw": None}
+        result: t.Dict[str, t.Any] = {"url": self.url_for(path), "status": None, "latency_ms": None, "body": None,
+                                      "content_type": None, "error": None, "raw": None}
         response = None
         try:
             try:
@@ -549,15 +412,11 @@ class AirlockClient(object):
         except Exception as exc:  # pylint: disable=broad-except
             result["error"] = _describe_error(exc)
         finally:
-            result["latency_ms"] = deadline.elapsed_ms()
-            if response is not None:
-                try:
-                    response.close()
-                except Exception:  # pylint: disable=broad-except
-                    pass
+            _close(result, deadline, response)
         return result
 
-    def mcp_call(self, method, params=None, request_id="airlock-incident-health"):
+    def mcp_call(self, method: str, params: t.Optional[t.Dict[str, t.Any]] = None,
+                 request_id: str = "airlock-incident-health") -> t.Dict[str, t.Any]:
         """POST one JSON-RPC request to ``/mcp`` and return the first reply.
 
         Result keys: ``status`` (HTTP status or None), ``latency_ms``,
@@ -567,76 +426,83 @@ class AirlockClient(object):
         events read before the reply).
         """
         deadline = _Deadline(self.timeout)
-        payload = {"jsonrpc": "2.0", "id": request_id, "method": method}
+        payload: t.Dict[str, t.Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
         payload["params"] = params if params is not None else {}
         headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
         if self.token:
             headers["Authorization"] = "Bearer %s" % self.token
-        result = {"url": self.url_for("/mcp"), "method": method, "status": None, "latency_ms": None,
-                  "transport": None, "connection_id": None, "result": None, "error": None, "events": []}
+        result: t.Dict[str, t.Any] = {"url": self.url_for("/mcp"), "method": method, "status": None,
+                                      "latency_ms": None, "transport": None, "connection_id": None, "result": None,
+                                      "error": None, "events": []}
         response = None
         try:
             try:
                 response = self._open("POST", "/mcp", body=json.dumps(payload).encode("utf-8"), headers=headers)
             except HTTPError as exc:
                 response = exc
-                result["status"] = exc.code
-                raw, _timed_out = self._read(response, deadline, limit=64 * 1024)
-                text = to_text(raw, errors="surrogate_or_replace").strip()
-                body = _json_or_none(text)
-                if isinstance(body, dict) and isinstance(body.get("error"), dict):
-                    result["error"] = {"code": body["error"].get("code"), "message": body["error"].get("message")}
-                else:
-                    result["error"] = {"code": None, "message": "HTTP %s%s" % (exc.code, (": " + text[:200]) if text else "")}
+                self._http_error(exc, deadline, result)
                 return result
             result["status"] = response.status if hasattr(response, "status") else response.getcode()
             content_type = (response.headers.get("Content-Type") or "").lower()
             if "text/event-stream" in content_type:
-                result["transport"] = "sse"
-                reader = SSEReplyReader()
-                state = {"error": None}
-
-                def stop(chunk):
-                    try:
-                        return reader.feed(chunk) is not None
-                    except ValueError as exc:
-                        state["error"] = to_native(exc)
-                        return True
-
-                _raw, timed_out = self._read(response, deadline, stop=stop)
-                result["connection_id"] = reader.connection_id
-                result["events"] = reader.events_seen
-                if state["error"]:
-                    result["error"] = {"code": None, "message": state["error"]}
-                    return result
-                reply = reader.reply
-                if reply is None:
-                    why = ("no reply within %gs" % self.timeout) if timed_out else "the stream ended without a reply"
-                    seen = ", ".join(reader.events_seen) or "none"
-                    result["error"] = {"code": None, "message": "%s (events seen: %s)" % (why, seen)}
-                    return result
+                reply = self._sse_reply(response, deadline, result)
             else:
-                result["transport"] = "json"
-                raw, timed_out = self._read(response, deadline, limit=1024 * 1024)
-                reply = _json_or_none(to_text(raw, errors="surrogate_or_replace"))
-                if reply is None:
-                    why = ("timed out after %gs" % self.timeout) if timed_out else "the reply is not JSON"
-                    result["error"] = {"code": None, "message": "%s (Content-Type %r)" % (why, content_type or None)}
-                    return result
-            self._apply_reply(result, reply)
+                reply = self._json_reply(response, deadline, result, content_type)
+            if result["error"] is None:
+                self._apply_reply(result, reply)
         except Exception as exc:  # pylint: disable=broad-except
             result["error"] = {"code": None, "message": _describe_error(exc)}
         finally:
-            result["latency_ms"] = deadline.elapsed_ms()
-            if response is not None:
-                try:
-                    response.close()
-                except Exception:  # pylint: disable=broad-except
-                    pass
+            _close(result, deadline, response)
         return result
 
+    def _http_error(self, exc: HTTPError, deadline: _Deadline, result: t.Dict[str, t.Any]) -> None:
+        """An HTTP error answer of ``/mcp``: its JSON-RPC error when it carries one."""
+        result["status"] = exc.code
+        raw, _timed_out = self._read(exc, deadline, limit=64 * 1024)
+        text = to_text(raw, errors="surrogate_or_replace").strip()
+        body = _json_or_none(text)
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            result["error"] = {"code": body["error"].get("code"), "message": body["error"].get("message")}
+        else:
+            result["error"] = {"code": None, "message": "HTTP %s%s" % (exc.code, (": " + text[:200]) if text else "")}
+
+    def _sse_reply(self, response: t.Any, deadline: _Deadline, result: t.Dict[str, t.Any]) -> t.Any:
+        """The reply in an event stream, read only up to it; sets ``result["error"]`` when there is none."""
+        result["transport"] = "sse"
+        reader = SSEReplyReader()
+        state: t.Dict[str, t.Optional[str]] = {"error": None}
+
+        def stop(chunk: bytes) -> bool:
+            try:
+                return reader.feed(chunk) is not None
+            except ValueError as exc:
+                state["error"] = to_native(exc)
+                return True
+
+        _raw, timed_out = self._read(response, deadline, stop=stop)
+        result["connection_id"] = reader.connection_id
+        result["events"] = reader.events_seen
+        if state["error"]:
+            result["error"] = {"code": None, "message": state["error"]}
+        elif reader.reply is None:
+            why = ("no reply within %gs" % self.timeout) if timed_out else "the stream ended without a reply"
+            seen = ", ".join(reader.events_seen) or "none"
+            result["error"] = {"code": None, "message": "%s (events seen: %s)" % (why, seen)}
+        return reader.reply
+
+    def _json_reply(self, response: t.Any, deadline: _Deadline, result: t.Dict[str, t.Any], content_type: str) -> t.Any:
+        """The reply as a plain JSON body; sets ``result["error"]`` when it is not JSON."""
+        result["transport"] = "json"
+        raw, timed_out = self._read(response, deadline, limit=1024 * 1024)
+        reply = _json_or_none(to_text(raw, errors="surrogate_or_replace"))
+        if reply is None:
+            why = ("timed out after %gs" % self.timeout) if timed_out else "the reply is not JSON"
+            result["error"] = {"code": None, "message": "%s (Content-Type %r)" % (why, content_type or None)}
+        return reply
+
     @staticmethod
-    def _apply_reply(result, reply):
+    def _apply_reply(result: t.Dict[str, t.Any], reply: t.Any) -> None:
         if not isinstance(reply, dict):
             result["error"] = {"code": None, "message": "the JSON-RPC reply is not an object"}
             return

@@ -4,17 +4,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Changing a file Airlock reads, safely: backup, atomic write, reload, verify, roll back.
 
-Used by ``airlock.incident.config`` and ``airlock.incident.policy``.
+Used by ``airlock.incident.config`` and ``airlock.incident.policy`` through :mod:`.flow`.
 
 * ``FileTarget`` is the host-file target (``config.yaml``/``policy.rego`` on a
-  host). The Kubernetes ConfigMap target (``k8s_config_target.ConfigMapTarget``)
+  host). The Kubernetes ConfigMap target (``k8s.config_target.ConfigMapTarget``)
   offers the same ``read``/``write``/``describe`` methods (one key of the
   ConfigMap, written with a resourceVersion precondition) and a rolling
   restart as its reload.
-* ``BackupStore`` keeps every previous content in a directory (for example
-  the incident's evidence directory) under a name with the UTC time and the
-  sha256, with a JSON sidecar; files are created exclusively, never
-  overwritten.
+* ``BackupStore`` (:mod:`.backups`) keeps every previous content.
 * ``Reloader`` runs the configured reload: a restart command (argv), a
   systemd restart, a signal to the PID in a PID file, or an admin HTTP call.
   SIGHUP kills the released Airlock (it does not handle it), so restart is
@@ -26,28 +23,22 @@ Used by ``airlock.incident.config`` and ``airlock.incident.policy``.
 
 from __future__ import annotations
 
-import datetime
 import errno
-import hashlib
-import json
 import os
-import re
 import signal
 import time
+import typing as t
+from urllib.error import HTTPError, URLError
 
-from ansible.module_utils.common.text.converters import to_native
-from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
-from ansible.module_utils.urls import Request
+from ansible.module_utils.common.text.converters import to_native  # type: ignore[import-untyped, unused-ignore]
+from ansible.module_utils.urls import Request  # type: ignore[import-untyped, unused-ignore]
 
 from ansible_collections.airlock.incident.plugins.module_utils.airlock.http import (
     AirlockClient,
     validate_base_url,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import utc_stamp
-from ansible_collections.airlock.incident.plugins.module_utils.core.fileutil import atomic_write  # noqa: F401 (re-exported)
-
-_INCIDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError, InputError
+from ansible_collections.airlock.incident.plugins.module_utils.core.fileutil import atomic_write
 
 #: Signals a reload may send, by name.
 SIGNALS = ("HUP", "USR1", "USR2")
@@ -56,36 +47,21 @@ SIGNALS = ("HUP", "USR1", "USR2")
 POLL_INTERVAL = 0.5
 
 
-def sha256_bytes(data):
-    return hashlib.sha256(data).hexdigest()
-
-
-def validate_incident_id(value):
-    """The incident id, usable in a file name; ValueError naming the field otherwise."""
-    if value is None:
-        return None
-    text = str(value)
-    if not _INCIDENT_ID.match(text):
-        raise ValueError("incident_id: invalid value %r; use letters, digits, '.', '_' and '-' (at most 128, "
-                         "starting with a letter or digit), e.g. INC-20261128-001" % (value,))
-    return text
-
-
-class FileTarget(object):
+class FileTarget:
     """A file on the managed host."""
 
     kind = "file"
 
-    def __init__(self, path):
+    def __init__(self, path: str) -> None:
         self.path = os.path.abspath(os.path.expanduser(path))
 
-    def describe(self):
+    def describe(self) -> str:
         return self.path
 
-    def exists(self):
+    def exists(self) -> bool:
         return os.path.isfile(self.path)
 
-    def read(self):
+    def read(self) -> t.Optional[bytes]:
         """The content as bytes, or None when the file does not exist."""
         try:
             with open(self.path, "rb") as stream:
@@ -95,10 +71,10 @@ class FileTarget(object):
                 return None
             raise
 
-    def write(self, data):
+    def write(self, data: bytes) -> None:
         atomic_write(self.path, data)
 
-    def remove(self):
+    def remove(self) -> None:
         try:
             os.unlink(self.path)
         except OSError as exc:
@@ -106,109 +82,12 @@ class FileTarget(object):
                 raise
 
 
-class BackupStore(object):
-    """Backups of one target's previous contents, in one directory."""
-
-    def __init__(self, directory):
-        self.directory = os.path.abspath(os.path.expanduser(directory))
-
-    def _create(self, name, data, mode=0o600):
-        path = os.path.join(self.directory, name)
-        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        return path
-
-    def save(self, target, data, incident_id=None, kind="pre-change", module=None, extra=None):
-        """Keep ``data`` (the content of ``target`` now); returns the backup path."""
-        if not os.path.isdir(self.directory):
-            os.makedirs(self.directory, 0o700)
-        digest = sha256_bytes(data)
-        name = getattr(target, "backup_name", None) or os.path.basename(target.describe())
-        base = "%s.%s.%s.%s" % (name, incident_id or "no-incident", utc_stamp(), digest[:16])
-        attempt = 0
-        while True:
-            name = base + ("" if not attempt else "-%d" % attempt) + ".bak"
-            try:
-                path = self._create(name, data)
-                break
-            except OSError as exc:
-                if exc.errno != errno.EEXIST or attempt > 100:
-                    raise
-                attempt += 1
-        metadata = {
-            "target": target.describe(),
-            "target_kind": target.kind,
-            "incident_id": incident_id,
-            "kind": kind,
-            "sha256": digest,
-            "size": len(data),
-            "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            "module": module,
-            "backup": os.path.basename(path),
-        }
-        if extra:
-            metadata.update(extra)
-        self._create(os.path.basename(path) + ".json", (json.dumps(metadata, indent=2, sort_keys=True) + "\n").encode())
-        return path
-
-    def mark(self, backup_path, **fields):
-        """Add ``fields`` to the JSON sidecar of ``backup_path`` (the backup itself is never rewritten)."""
-        sidecar = backup_path + ".json"
-        with open(sidecar, "rb") as stream:
-            metadata = json.loads(stream.read().decode("utf-8"))
-        metadata.update(fields)
-        atomic_write(sidecar, (json.dumps(metadata, indent=2, sort_keys=True) + "\n").encode(), default_mode=0o600)
-
-    def entries(self, target, incident_id=None, kinds=("pre-change",)):
-        """Metadata of the backups of ``target`` (oldest first), each with ``path``.
-
-        Backups of changes that were rolled back are left out: the content
-        they hold is what the target has again.
-        """
-        found = []
-        if not os.path.isdir(self.directory):
-            return found
-        for name in os.listdir(self.directory):
-            if not name.endswith(".bak.json"):
-                continue
-            try:
-                with open(os.path.join(self.directory, name), "rb") as stream:
-                    metadata = json.loads(stream.read().decode("utf-8"))
-            except (OSError, ValueError):
-                continue
-            if metadata.get("target") != target.describe():
-                continue
-            if incident_id is not None and metadata.get("incident_id") != incident_id:
-                continue
-            if kinds and metadata.get("kind") not in kinds:
-                continue
-            if metadata.get("rolled_back"):
-                continue
-            metadata["path"] = os.path.join(self.directory, metadata.get("backup") or name[:-len(".json")])
-            if os.path.isfile(metadata["path"]):
-                found.append(metadata)
-        found.sort(key=lambda item: (item.get("created") or "", item["path"]))
-        return found
-
-    @staticmethod
-    def read(entry):
-        with open(entry["path"], "rb") as stream:
-            data = stream.read()
-        if entry.get("sha256") and sha256_bytes(data) != entry["sha256"]:
-            raise AirlockIncidentError("backup %s does not match the sha256 in its metadata (%s): refusing to "
-                                       "restore it" % (entry["path"], entry["sha256"]))
-        return data
-
-
 # ---------------------------------------------------------------------------
 # reload and verify
 # ---------------------------------------------------------------------------
 
 
-class Reloader(object):
+class Reloader:
     """One way of making Airlock load the new content.
 
     ``method`` is ``command`` (run ``command``, an argv list), ``systemd``
@@ -217,8 +96,10 @@ class Reloader(object):
     (POST ``admin_url`` with a bearer ``admin_token``) or ``none``.
     """
 
-    def __init__(self, module, method, command=None, service_name=None, signal_name="HUP", pid_file=None,
-                 admin_url=None, admin_token=None, timeout=30.0, validate_certs=True):
+    def __init__(self, module: t.Any, method: str, command: t.Optional[t.List[str]] = None,
+                 service_name: t.Optional[str] = None, signal_name: str = "HUP", pid_file: t.Optional[str] = None,
+                 admin_url: t.Optional[str] = None, admin_token: t.Optional[str] = None, timeout: float = 30.0,
+                 validate_certs: bool = True) -> None:
         self.module = module
         self.method = method
         self.command = command
@@ -231,10 +112,10 @@ class Reloader(object):
         self.validate_certs = validate_certs
 
     @property
-    def active(self):
+    def active(self) -> bool:
         return self.method != "none"
 
-    def describe(self):
+    def describe(self) -> str:
         if self.method == "command":
             return "restart command %s" % " ".join(self.command or [])
         if self.method == "systemd":
@@ -247,7 +128,7 @@ class Reloader(object):
             return "POST %s" % self.admin_url
         return "none"
 
-    def run(self):
+    def run(self) -> t.Dict[str, t.Any]:
         """``{"ok", "method", "detail"}``; never raises for an operational failure."""
         if self.method == "none":
             return {"ok": True, "method": "none", "detail": "no reload configured"}
@@ -255,7 +136,7 @@ class Reloader(object):
             argv = list(self.command or [])
             if self.method == "systemd":
                 systemctl = self.module.get_bin_path("systemctl", required=True)
-                argv = [systemctl, "restart", self.service_name]
+                argv = [systemctl, "restart", str(self.service_name)]
             rc, out, err = self.module.run_command(argv, check_rc=False)
             detail = (err or out or "").strip().splitlines()
             text = "rc=%d%s" % (rc, (": " + detail[-1]) if detail else "")
@@ -263,7 +144,7 @@ class Reloader(object):
                     "stdout": out[-4000:], "stderr": err[-4000:]}
         if self.method == "signal":
             try:
-                with open(self.pid_file) as stream:
+                with open(str(self.pid_file)) as stream:
                     pid = int(stream.read().strip().split()[0])
             except (OSError, ValueError, IndexError) as exc:
                 return {"ok": False, "method": "signal", "detail": "cannot read a PID from %s: %s"
@@ -277,7 +158,7 @@ class Reloader(object):
                     "pid": pid}
         return self._admin()
 
-    def _admin(self):
+    def _admin(self) -> t.Dict[str, t.Any]:
         request = Request(validate_certs=self.validate_certs, timeout=self.timeout, http_agent="airlock.incident")
         headers = {"Content-Type": "application/json"}
         if self.admin_token:
@@ -299,7 +180,8 @@ class Reloader(object):
                 "detail": "HTTP %d%s" % (status, (": " + text) if text else "")}
 
 
-def wait_healthy(url, timeout, interval=POLL_INTERVAL, validate_certs=True, ca_path=None):
+def wait_healthy(url: str, timeout: float, interval: float = POLL_INTERVAL, validate_certs: bool = True,
+                 ca_path: t.Optional[str] = None) -> t.Dict[str, t.Any]:
     """Poll ``/live`` and ``/ready`` of ``url`` until both answer 2xx or ``timeout`` passes.
 
     Returns ``{"ok", "elapsed", "attempts", "live", "ready"}`` where live/ready
@@ -308,7 +190,7 @@ def wait_healthy(url, timeout, interval=POLL_INTERVAL, validate_certs=True, ca_p
     started = time.monotonic()
     deadline = started + timeout
     attempts = 0
-    last = {"live": None, "ready": None}
+    last: t.Dict[str, t.Any] = {"live": None, "ready": None}
     while True:
         attempts += 1
         remaining = max(0.2, min(5.0, deadline - time.monotonic()))
@@ -329,7 +211,7 @@ def wait_healthy(url, timeout, interval=POLL_INTERVAL, validate_certs=True, ca_p
         time.sleep(interval)
 
 
-def describe_health(health):
+def describe_health(health: t.Optional[t.Mapping[str, t.Any]]) -> str:
     if health is None:
         return "not checked"
     parts = []
@@ -344,17 +226,20 @@ def describe_health(health):
     return "%s after %.1fs" % (", ".join(parts), health.get("elapsed", 0.0))
 
 
-def check_verify_url(url):
+def check_verify_url(url: t.Optional[str]) -> t.Optional[str]:
+    """The verify URL without a trailing slash, or None; InputError naming ``verify_url`` otherwise."""
     if url is None:
         return None
     try:
         return validate_base_url(url)
     except ValueError as exc:
-        raise ValueError(str(exc).replace("url:", "verify_url:", 1))
+        raise InputError(str(exc).replace("url:", "verify_url:", 1)) from exc
 
 
-def apply_change(target, new_data, old_data, backup_path, reloader, verify_url=None, verify_timeout=30.0,
-                 rollback_reloader=None, validate_certs=True, what="file"):
+def apply_change(target: t.Any, new_data: bytes, old_data: t.Optional[bytes], backup_path: t.Optional[str],
+                 reloader: Reloader, verify_url: t.Optional[str] = None, verify_timeout: float = 30.0,
+                 rollback_reloader: t.Optional[Reloader] = None, validate_certs: bool = True,
+                 what: str = "file") -> t.Dict[str, t.Any]:
     """Write ``new_data``, reload, verify; restore ``old_data`` and reload again on failure.
 
     The caller has already validated ``new_data`` and saved ``old_data`` to
@@ -363,7 +248,8 @@ def apply_change(target, new_data, old_data, backup_path, reloader, verify_url=N
     it had to roll back.
     """
     target.write(new_data)
-    outcome = {"restarted": False, "verified": False, "rolled_back": False, "reload": None, "health": None}
+    outcome: t.Dict[str, t.Any] = {"restarted": False, "verified": False, "rolled_back": False, "reload": None,
+                                   "health": None}
     if not reloader.active:
         return outcome
     reload_result = reloader.run()

@@ -25,6 +25,9 @@ from __future__ import annotations
 
 import copy
 import io
+import typing as t
+
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import InputError
 
 try:
     from ruamel.yaml import YAML as _RuamelYAML
@@ -32,8 +35,8 @@ try:
 
     HAS_RUAMEL = True
 except Exception:  # ImportError, or a broken install on the target
-    _RuamelYAML = None
-    CommentedMap = CommentedSeq = None
+    _RuamelYAML = None  # type: ignore[assignment, misc, unused-ignore]
+    CommentedMap = CommentedSeq = None  # type: ignore[assignment, misc, unused-ignore]
     HAS_RUAMEL = False
 
 try:
@@ -42,7 +45,7 @@ try:
     HAS_PYYAML = True
     PYYAML_IMPORT_ERROR = None
 except ImportError as _exc:  # pragma: no cover - PyYAML ships with ansible-core
-    _pyyaml = None
+    _pyyaml = None  # type: ignore[assignment, unused-ignore]
     HAS_PYYAML = False
     PYYAML_IMPORT_ERROR = _exc
 
@@ -53,11 +56,11 @@ YAML_IMPORT_ERROR = PYYAML_IMPORT_ERROR
 _INDENT_STYLES = ((2, 4, 2), (2, 2, 0), (4, 6, 4), (4, 2, 0), (4, 4, 2), (4, 4, 0))
 
 
-class YamlMergeError(ValueError):
+class YamlMergeError(InputError):
     """The document or the settings cannot be merged (the message names the key)."""
 
 
-def to_plain(value):
+def to_plain(value: t.Any) -> t.Any:
     """A copy of ``value`` made of dict, list, str, int, float, bool and None only.
 
     ruamel.yaml returns CommentedMap/CommentedSeq and str/int/float
@@ -81,7 +84,7 @@ def to_plain(value):
     return str(value)
 
 
-def deep_merge(base, overlay):
+def deep_merge(base: t.Any, overlay: t.Any) -> t.Any:
     """A new plain document: ``overlay`` merged into ``base`` (see the module doc)."""
     if not isinstance(overlay, dict):
         return copy.deepcopy(overlay)
@@ -95,7 +98,7 @@ def deep_merge(base, overlay):
     return result
 
 
-def changed_keys(before, after, prefix=""):
+def changed_keys(before: t.Any, after: t.Any, prefix: str = "") -> t.List[str]:
     """Sorted dotted keys whose value differs between two plain documents.
 
     Mappings are compared key by key; a list counts as one value
@@ -116,7 +119,7 @@ def changed_keys(before, after, prefix=""):
     return sorted(set(found))
 
 
-def flatten(document, prefix=""):
+def flatten(document: t.Any, prefix: str = "") -> t.Dict[str, t.Any]:
     """``{dotted_key: value}`` for every leaf of a plain mapping (lists are leaves)."""
     result = {}
     if isinstance(document, dict):
@@ -129,7 +132,7 @@ def flatten(document, prefix=""):
     return result
 
 
-def _last_leaf(mapping):
+def _last_leaf(mapping: t.Any) -> t.Tuple[t.Any, t.Any]:
     """(mapping, key) of the deepest last key under ``mapping`` (ruamel only)."""
     node = mapping
     while True:
@@ -144,21 +147,21 @@ def _last_leaf(mapping):
         return node, last
 
 
-def _to_commented(value):
+def _to_commented(value: t.Any) -> t.Any:
     if isinstance(value, dict):
         result = CommentedMap()
         for key, item in value.items():
             result[str(key)] = _to_commented(item)
         return result
     if isinstance(value, (list, tuple)):
-        result = CommentedSeq()
+        sequence = CommentedSeq()
         for item in value:
-            result.append(_to_commented(item))
-        return result
+            sequence.append(_to_commented(item))
+        return sequence
     return value
 
 
-def _rt_merge(node, overlay):
+def _rt_merge(node: t.Any, overlay: t.Mapping[str, t.Any]) -> None:
     """Merge plain ``overlay`` into the ruamel CommentedMap ``node`` in place."""
     for key, value in overlay.items():
         key = str(key)
@@ -189,27 +192,28 @@ def _rt_merge(node, overlay):
                     target_map.ca.items[target_key] = [None, None, token, None]
 
 
-class YamlDocument(object):
+class YamlDocument:
     """One YAML mapping document loaded from text, ready to be merged and dumped."""
 
-    def __init__(self, text, prefer_ruamel=True):
+    def __init__(self, text: t.Any, prefer_ruamel: bool = True) -> None:
         if not isinstance(text, str):
             raise YamlMergeError("the document is not text")
         self.original_text = text
-        self.engine = None
-        self._rt = None
-        self._rt_yaml = None
+        self.engine: t.Optional[str] = None
+        self._rt: t.Any = None
+        self._rt_yaml: t.Any = None
+        self.data: t.Any = None
         if prefer_ruamel and HAS_RUAMEL:
             try:
                 self._load_ruamel(text)
             except Exception as exc:  # ruamel's errors have no common base
-                raise YamlMergeError("cannot parse the YAML: %s" % _one_line(exc))
+                raise YamlMergeError("cannot parse the YAML: %s" % _one_line(exc)) from exc
             self.engine = "ruamel.yaml"
         elif HAS_PYYAML:
             try:
                 self.data = _pyyaml.safe_load(text)
             except _pyyaml.YAMLError as exc:
-                raise YamlMergeError("cannot parse the YAML: %s" % _one_line(exc))
+                raise YamlMergeError("cannot parse the YAML: %s" % _one_line(exc)) from exc
             self.engine = "PyYAML"
         else:  # pragma: no cover - guarded by HAS_YAML in the modules
             raise YamlMergeError("neither ruamel.yaml nor PyYAML is installed")
@@ -222,7 +226,7 @@ class YamlDocument(object):
         if not isinstance(self.data, dict):
             raise YamlMergeError("the top level of the document is a %s, not a mapping" % type(self.data).__name__)
 
-    def _new_ruamel(self, style):
+    def _new_ruamel(self, style: t.Tuple[int, int, int]) -> t.Any:
         yaml = _RuamelYAML(typ="rt")
         yaml.preserve_quotes = True
         yaml.width = 4096
@@ -230,8 +234,8 @@ class YamlDocument(object):
         yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
         return yaml
 
-    def _load_ruamel(self, text):
-        best = None
+    def _load_ruamel(self, text: str) -> None:
+        best: t.Optional[t.Tuple[int, t.Tuple[int, int, int]]] = None
         for style in _INDENT_STYLES:
             yaml = self._new_ruamel(style)
             data = yaml.load(text)
@@ -245,23 +249,23 @@ class YamlDocument(object):
                 return
             if best is None or score > best[0]:
                 best = (score, style)
-        yaml = self._new_ruamel(best[1])
+        yaml = self._new_ruamel(best[1] if best is not None else _INDENT_STYLES[0])
         self._rt, self._rt_yaml = yaml.load(text), yaml
 
     @staticmethod
-    def _dump_with(yaml, data):
+    def _dump_with(yaml: t.Any, data: t.Any) -> str:
         buffer = io.StringIO()
         yaml.dump(data, buffer)
         return buffer.getvalue()
 
     @property
-    def preserves_comments(self):
+    def preserves_comments(self) -> bool:
         return self.engine == "ruamel.yaml"
 
-    def plain(self):
+    def plain(self) -> t.Any:
         return to_plain(self.data)
 
-    def merge(self, settings):
+    def merge(self, settings: t.Any) -> t.List[str]:
         """Merge the plain mapping ``settings`` in place; returns the changed dotted keys."""
         if not isinstance(settings, dict):
             raise YamlMergeError("settings must be a mapping of Airlock config keys")
@@ -272,7 +276,7 @@ class YamlDocument(object):
             self.data = deep_merge(self.data, settings)
         return changed_keys(before, self.plain())
 
-    def dump(self):
+    def dump(self) -> str:
         """The document as text; the original text when nothing changed."""
         if self.engine == "ruamel.yaml":
             return self._dump_with(self._rt_yaml, self._rt)
@@ -280,14 +284,15 @@ class YamlDocument(object):
                                  width=4096)
 
 
-def parse_plain(text):
+def parse_plain(text: str) -> t.Any:
     """The plain document for ``text`` (PyYAML when available, like Airlock's loaders)."""
     if HAS_PYYAML:
         return to_plain(_pyyaml.safe_load(text))
     return YamlDocument(text).plain()
 
 
-def merge_text(text, settings, prefer_ruamel=True):
+def merge_text(text: str, settings: t.Any, prefer_ruamel: bool = True
+               ) -> t.Tuple[str, t.Any, t.Any, t.List[str], t.Optional[str]]:
     """``(new_text, before_plain, after_plain, changed_keys, engine)`` for a merge.
 
     ``new_text`` is ``text`` itself when nothing changes, so an identical
@@ -308,7 +313,7 @@ def merge_text(text, settings, prefer_ruamel=True):
     return new_text, before, after, keys, document.engine
 
 
-def text_diff(before_text, after_text, before_header, after_header):
+def text_diff(before_text: str, after_text: str, before_header: str, after_header: str) -> t.Dict[str, str]:
     """An Ansible ``diff`` entry (before/after text) for ``--diff``."""
     return {
         "before": before_text,
@@ -318,5 +323,5 @@ def text_diff(before_text, after_text, before_header, after_header):
     }
 
 
-def _one_line(exc):
+def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())

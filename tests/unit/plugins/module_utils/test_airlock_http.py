@@ -22,12 +22,14 @@ from ansible_collections.airlock.incident.plugins.module_utils.airlock.http impo
     AirlockClient,
     SSEEvent,
     SSEParser,
-    histogram_quantile,
-    parse_prometheus_text,
     read_sse_reply,
-    summarize_metrics,
     validate_base_url,
     validate_timeout,
+)
+from ansible_collections.airlock.incident.plugins.module_utils.airlock.metrics import (
+    histogram_quantile,
+    parse_prometheus_text,
+    summarize_metrics,
 )
 
 try:

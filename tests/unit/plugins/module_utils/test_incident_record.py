@@ -14,7 +14,7 @@ import threading
 
 import pytest
 
-from ansible_collections.airlock.incident.plugins.module_utils.incident import record as ir
+from ansible_collections.airlock.incident.plugins.module_utils.incident import model, render, store
 
 T0 = datetime.datetime(2026, 11, 28, 16, 0, 0, tzinfo=datetime.timezone.utc)
 
@@ -26,7 +26,7 @@ def at(minutes):
 def declare(**extra):
     changes = {"severity": "P0", "type": "service_outage", "title": "Gateway down", "commander": "Jane"}
     changes.update(extra)
-    return ir.apply_changes(None, changes, T0, "INC-20261128-160000")
+    return model.apply_changes(None, changes, T0, "INC-20261128-160000")
 
 
 # ---------------------------------------------------------------------------
@@ -36,27 +36,27 @@ def declare(**extra):
 
 @pytest.mark.parametrize("value", ["INC-20261128-160000", "INC-20261128-160000-eu1", "INC-20261128-160000-A"])
 def test_valid_ids(value):
-    assert ir.validate_id(value) == value
+    assert model.validate_id(value) == value
 
 
 @pytest.mark.parametrize("value", ["INC-2026112-160000", "inc-20261128-160000", "INC-20261128-160000-",
                                    "INC-20261128-160000-a_b", "INC-20261128-160000/../x", "", None,
                                    "INC-20261128-160000\n"])
 def test_invalid_ids_name_the_field_and_format(value):
-    with pytest.raises(ir.IncidentError, match=r"^id: invalid value .*INC-YYYYMMDD-HHMMSS"):
-        ir.validate_id(value)
+    with pytest.raises(model.IncidentError, match=r"^id: invalid value .*INC-YYYYMMDD-HHMMSS"):
+        model.validate_id(value)
 
 
 def test_generated_id_is_utc_at_declaration():
     local = T0.astimezone(datetime.timezone(datetime.timedelta(hours=2)))
-    assert ir.generate_id(local) == "INC-20261128-160000"
+    assert model.generate_id(local) == "INC-20261128-160000"
 
 
 def test_severity_table_matches_the_playbook():
     expected = {"P0": (15 * 60, 15 * 60, 3600), "P1": (3600, 30 * 60, 4 * 3600),
                 "P2": (4 * 3600, 2 * 3600, None), "P3": (24 * 3600, 24 * 3600, None)}
     for code, (response, update, escalate) in expected.items():
-        sev = ir.SEVERITIES[code]
+        sev = model.SEVERITIES[code]
         assert (sev["response_seconds"], sev["update_seconds"], sev["escalate_after_seconds"]) == (
             response, update, escalate)
 
@@ -80,15 +80,15 @@ TRANSITION_TABLE = [
 @pytest.mark.parametrize("current, target, reopen, allowed", TRANSITION_TABLE)
 def test_transition_table(current, target, reopen, allowed):
     if allowed:
-        ir.check_transition(current, target, reopen)
+        model.check_transition(current, target, reopen)
     else:
-        with pytest.raises(ir.IncidentError, match="status: .*reopen=true .*INVESTIGATING, IDENTIFIED, MONITORING"):
-            ir.check_transition(current, target, reopen)
+        with pytest.raises(model.IncidentError, match="status: .*reopen=true .*INVESTIGATING, IDENTIFIED, MONITORING"):
+            model.check_transition(current, target, reopen)
 
 
 def test_unknown_status_lists_accepted_values():
-    with pytest.raises(ir.IncidentError, match="status: invalid value 'DONE'; accepted values: INVESTIGATING"):
-        ir.check_transition("INVESTIGATING", "DONE")
+    with pytest.raises(model.IncidentError, match="status: invalid value 'DONE'; accepted values: INVESTIGATING"):
+        model.check_transition("INVESTIGATING", "DONE")
 
 
 # ---------------------------------------------------------------------------
@@ -105,26 +105,26 @@ def test_declaration_record():
 
 
 def test_declaration_needs_severity_and_type():
-    with pytest.raises(ir.IncidentError, match="severity and type: required to declare"):
-        ir.apply_changes(None, {"title": "x"}, T0, "INC-20261128-160000")
+    with pytest.raises(model.IncidentError, match="severity and type: required to declare"):
+        model.apply_changes(None, {"title": "x"}, T0, "INC-20261128-160000")
 
 
 def test_future_start_is_refused():
-    with pytest.raises(ir.IncidentError, match="started_at: .* is in the future"):
+    with pytest.raises(model.IncidentError, match="started_at: .* is in the future"):
         declare(started_at="2026-11-28T17:00:00Z")
 
 
 def test_same_input_twice_changes_nothing():
     record = declare()
-    again = ir.apply_changes(record, {"severity": "P0", "type": "service_outage", "title": "Gateway down",
-                                      "commander": "Jane", "timeline": [{"text": "Paged on-call"}]}, at(5))
-    third = ir.apply_changes(again, {"severity": "P0", "timeline": [{"text": "Paged on-call"}]}, at(9))
-    assert not ir.record_changed(again, third)
+    again = model.apply_changes(record, {"severity": "P0", "type": "service_outage", "title": "Gateway down",
+                                         "commander": "Jane", "timeline": [{"text": "Paged on-call"}]}, at(5))
+    third = model.apply_changes(again, {"severity": "P0", "timeline": [{"text": "Paged on-call"}]}, at(9))
+    assert not model.record_changed(again, third)
     assert third == again
 
 
 def test_severity_change_is_recorded_in_the_timeline():
-    record = ir.apply_changes(declare(), {"severity": "P1"}, at(10))
+    record = model.apply_changes(declare(), {"severity": "P1"}, at(10))
     assert record["severity"] == "P1"
     assert record["timeline"][-1]["text"] == "Severity changed from P0 to P1"
     assert record["updated_at"] == "2026-11-28T16:10:00Z"
@@ -132,26 +132,26 @@ def test_severity_change_is_recorded_in_the_timeline():
 
 def test_resolution_records_time_and_duration():
     record = declare(started_at="2026-11-28T15:30:00Z")
-    record = ir.apply_changes(record, {"status": "RESOLVED", "resolution": "rolled back"}, at(45))
+    record = model.apply_changes(record, {"status": "RESOLVED", "resolution": "rolled back"}, at(45))
     assert record["resolved_at"] == "2026-11-28T16:45:00Z"
     assert record["duration_seconds"] == 75 * 60
     assert record["timeline"][-1]["text"] == "Incident resolved after 1h 15m 0s"
 
 
 def test_reopen_clears_resolution_and_counts():
-    record = ir.apply_changes(declare(), {"status": "RESOLVED"}, at(20))
-    with pytest.raises(ir.IncidentError):
-        ir.apply_changes(record, {"status": "INVESTIGATING"}, at(30))
-    reopened = ir.apply_changes(record, {"status": "INVESTIGATING", "reopen": True}, at(30))
+    record = model.apply_changes(declare(), {"status": "RESOLVED"}, at(20))
+    with pytest.raises(model.IncidentError):
+        model.apply_changes(record, {"status": "INVESTIGATING"}, at(30))
+    reopened = model.apply_changes(record, {"status": "INVESTIGATING", "reopen": True}, at(30))
     assert reopened["resolved_at"] is None and reopened["duration_seconds"] is None
     assert reopened["reopened_count"] == 1
 
 
 def test_lists_only_grow_and_impact_merges():
     record = declare(impact={"affected_users": "all", "affected_services": ["mcp"]})
-    record = ir.apply_changes(record, {"symptoms": ["a", "b"], "impact": {"affected_services": ["mcp", "idp"]}},
-                              at(1))
-    record = ir.apply_changes(record, {"symptoms": ["b", "c"]}, at(2))
+    record = model.apply_changes(record, {"symptoms": ["a", "b"], "impact": {"affected_services": ["mcp", "idp"]}},
+                                 at(1))
+    record = model.apply_changes(record, {"symptoms": ["b", "c"]}, at(2))
     assert record["symptoms"] == ["a", "b", "c"]
     assert record["impact"] == {"affected_users": "all", "affected_services": ["mcp", "idp"],
                                 "business_impact": None}
@@ -166,16 +166,16 @@ def test_timeline_merge_is_idempotent_and_sorted():
     entries = [{"text": "restart", "time": "2026-11-28T16:05:00Z", "kind": "action", "actor": "jdoe"},
                {"text": "paged", "time": "2026-11-28T17:02:00+01:00"},
                {"text": "no time given"}]
-    merged, added = ir.merge_timeline([], entries, at(10))
+    merged, added = model.merge_timeline([], entries, at(10))
     assert len(added) == 3
     assert [e["time"] for e in merged] == ["2026-11-28T16:02:00Z", "2026-11-28T16:05:00Z", "2026-11-28T16:10:00Z"]
-    again, added_again = ir.merge_timeline(merged, entries, at(20))
+    again, added_again = model.merge_timeline(merged, entries, at(20))
     assert added_again == [] and again == merged
 
 
 def test_timeline_same_text_at_another_time_is_a_new_entry():
-    merged, _added = ir.merge_timeline([], [{"text": "retry", "time": "2026-11-28T16:00:00Z"}], T0)
-    merged, added = ir.merge_timeline(merged, [{"text": "retry", "time": "2026-11-28T16:01:00Z"}], T0)
+    merged, _added = model.merge_timeline([], [{"text": "retry", "time": "2026-11-28T16:00:00Z"}], T0)
+    merged, added = model.merge_timeline(merged, [{"text": "retry", "time": "2026-11-28T16:01:00Z"}], T0)
     assert len(added) == 1 and len(merged) == 2
 
 
@@ -186,8 +186,8 @@ def test_timeline_same_text_at_another_time_is_a_new_entry():
     (42, "each entry must be a mapping"),
 ])
 def test_bad_timeline_entries(entry, message):
-    with pytest.raises(ir.IncidentError, match=message):
-        ir.merge_timeline([], [entry], T0)
+    with pytest.raises(model.IncidentError, match=message):
+        model.merge_timeline([], [entry], T0)
 
 
 # ---------------------------------------------------------------------------
@@ -199,30 +199,30 @@ def test_bad_timeline_entries(entry, message):
                                            ("P2", "2026-11-28T18:00:00Z"), ("P3", "2026-11-29T16:00:00Z")])
 def test_next_update_cadence(severity, due):
     record = declare(severity=severity)
-    assert ir.next_update(record, at(1)) == (due, False)
+    assert model.next_update(record, at(1)) == (due, False)
 
 
 def test_overdue_update():
     record = declare()
-    assert ir.next_update(record, at(20)) == ("2026-11-28T16:35:00Z", True)
-    resolved = ir.apply_changes(record, {"status": "RESOLVED"}, at(20))
-    assert ir.next_update(resolved, at(40)) == (None, False)
+    assert model.next_update(record, at(20)) == ("2026-11-28T16:35:00Z", True)
+    resolved = model.apply_changes(record, {"status": "RESOLVED"}, at(20))
+    assert model.next_update(resolved, at(40)) == (None, False)
 
 
 def test_escalation_p0_after_one_hour_p1_after_four():
     p0 = declare()
-    assert ir.escalation(p0, at(59))["due"] is False
-    esc = ir.escalation(p0, at(61))
+    assert model.escalation(p0, at(59))["due"] is False
+    esc = model.escalation(p0, at(61))
     assert esc["due"] is True and esc["due_at"] == "2026-11-28T17:00:00Z" and esc["overdue_seconds"] == 60
     assert esc["reason"] == "P0 unresolved for more than 1 hour: escalate to the next level"
     p1 = declare(severity="P1", type="security_incident")
-    assert ir.escalation(p1, at(239))["due"] is False and ir.escalation(p1, at(240))["due"] is True
-    assert "more than 4 hours" in ir.escalation(p1, at(240))["reason"]
-    assert ir.escalation(p1, at(1))["external"] == ["Security Team"]
+    assert model.escalation(p1, at(239))["due"] is False and model.escalation(p1, at(240))["due"] is True
+    assert "more than 4 hours" in model.escalation(p1, at(240))["reason"]
+    assert model.escalation(p1, at(1))["external"] == ["Security Team"]
     p2 = declare(severity="P2")
-    assert ir.escalation(p2, at(10000))["time_based"] is False
-    resolved = ir.apply_changes(p0, {"status": "RESOLVED"}, at(30))
-    assert ir.escalation(resolved, at(600))["due"] is False
+    assert model.escalation(p2, at(10000))["time_based"] is False
+    resolved = model.apply_changes(p0, {"status": "RESOLVED"}, at(30))
+    assert model.escalation(resolved, at(600))["due"] is False
 
 
 # ---------------------------------------------------------------------------
@@ -234,7 +234,7 @@ def test_markdown_has_the_template_sections():
     record = declare(symptoms=["/ready answers 503"], impact={"affected_users": "all tenants",
                                                               "affected_services": ["mcp-airlock"],
                                                               "business_impact": "assistants offline"})
-    text = ir.render_markdown(record)
+    text = render.render_markdown(record)
     for needle in ("# Incident Report: INC-20261128-160000", "**Severity**: P0 - Critical",
                    "**Type**: Service Outage", "**Start Time**: 2026-11-28T16:00:00Z",
                    "**Incident Commander**: Jane", "**Status**: INVESTIGATING", "## Initial Symptoms",
@@ -246,28 +246,28 @@ def test_markdown_has_the_template_sections():
 
 
 def test_notification_uses_the_severity_cadence():
-    text = ir.render_notice("notification", declare(), T0)
+    text = render.render_notice("notification", declare(), T0)
     assert text.startswith("Subject: [P0] MCP Airlock Incident - INC-20261128-160000\n")
     assert "We will provide updates every 15 minutes until resolved." in text
     assert "Current Status: INVESTIGATING" in text and "Incident Commander: Jane" in text
-    p1 = ir.render_notice("notification", declare(severity="P1"), T0)
+    p1 = render.render_notice("notification", declare(severity="P1"), T0)
     assert "every 30 minutes" in p1
-    assert "every day until resolved" in ir.render_notice("notification", declare(severity="P3"), T0)
-    assert "every 2 hours until resolved" in ir.render_notice("notification", declare(severity="P2"), T0)
+    assert "every day until resolved" in render.render_notice("notification", declare(severity="P3"), T0)
+    assert "every 2 hours until resolved" in render.render_notice("notification", declare(severity="P2"), T0)
 
 
 def test_internal_notification():
-    text = ir.render_notice("internal", declare(communication={"war_room": "#inc-1"}), T0)
+    text = render.render_notice("internal", declare(communication={"war_room": "#inc-1"}), T0)
     assert "Severity: P0" in text and "Type: Service Outage" in text and "War Room: #inc-1" in text
     assert "All hands on deck for P0/P1 incidents." in text
-    p3 = ir.render_notice("internal", declare(severity="P3"), T0)
+    p3 = render.render_notice("internal", declare(severity="P3"), T0)
     assert "All hands" not in p3 and "War Room: #incident-response-INC-20261128-160000" in p3
 
 
 def test_status_update_lists_actions_and_next_update():
-    record = ir.apply_changes(declare(), {"status": "IDENTIFIED", "timeline": [
+    record = model.apply_changes(declare(), {"status": "IDENTIFIED", "timeline": [
         {"text": "Rolled back ConfigMap", "kind": "action"}], "communication": {"next_steps": ["watch"]}}, at(5))
-    text = ir.render_notice("update", record, at(5))
+    text = render.render_notice("update", record, at(5))
     assert "Subject: [UPDATE] MCP Airlock Incident - INC-20261128-160000" in text
     assert "Status: IDENTIFIED" in text and "Next Update: 2026-11-28T16:20:00Z" in text
     assert "Actions Taken:\n- Rolled back ConfigMap" in text and "Next Steps:\n- watch" in text
@@ -275,22 +275,22 @@ def test_status_update_lists_actions_and_next_update():
 
 def test_resolution_notice_has_duration():
     record = declare(started_at="2026-11-28T14:58:30Z")
-    record = ir.apply_changes(record, {"status": "RESOLVED", "root_cause": "server.addr dropped",
-                                       "resolution": "restored config", "preventive_measures": ["merge patches"]},
-                              at(60))
-    text = ir.render_notice("resolution", record, at(60))
+    record = model.apply_changes(record, {"status": "RESOLVED", "root_cause": "server.addr dropped",
+                                          "resolution": "restored config", "preventive_measures": ["merge patches"]},
+                                 at(60))
+    text = render.render_notice("resolution", record, at(60))
     assert "Subject: [RESOLVED] MCP Airlock Incident - INC-20261128-160000" in text
     assert "Resolution Time: 2026-11-28T17:00:00Z" in text
     assert "Duration: 2h 1m 30s" in text
     assert "Root Cause:\n- server.addr dropped" in text and "Preventive Measures:\n- merge patches" in text
-    with pytest.raises(ir.IncidentError, match="needs status RESOLVED"):
-        ir.render_notice("resolution", declare(), T0)
+    with pytest.raises(model.IncidentError, match="needs status RESOLVED"):
+        render.render_notice("resolution", declare(), T0)
 
 
 def test_format_duration():
-    assert ir.format_duration(0) == "0s"
-    assert ir.format_duration(3600) == "1h 0m 0s"
-    assert ir.format_duration(90061) == "1d 1h 1m 1s"
+    assert model.format_duration(0) == "0s"
+    assert model.format_duration(3600) == "1h 0m 0s"
+    assert model.format_duration(90061) == "1d 1h 1m 1s"
 
 
 # ---------------------------------------------------------------------------
@@ -300,38 +300,38 @@ def test_format_duration():
 
 def test_update_incident_writes_then_leaves_files_alone(tmp_path):
     changes = {"severity": "P1", "type": "policy_failures"}
-    before, after, written, _pending = ir.update_incident(str(tmp_path), "INC-20261128-160000", changes, now=T0)
-    paths = ir.record_paths(str(tmp_path), "INC-20261128-160000")
+    before, after, written, _pending = store.update_incident(str(tmp_path), "INC-20261128-160000", changes, now=T0)
+    paths = store.record_paths(str(tmp_path), "INC-20261128-160000")
     assert before is None and sorted(written) == sorted([paths["record"], paths["report"]])
     assert json.load(open(paths["record"])) == after
     mtimes = (os.stat(paths["record"]).st_mtime_ns, os.stat(paths["report"]).st_mtime_ns)
-    _b, _a, written, pending = ir.update_incident(str(tmp_path), "INC-20261128-160000", changes, now=at(3))
+    _b, _a, written, pending = store.update_incident(str(tmp_path), "INC-20261128-160000", changes, now=at(3))
     assert written == [] and pending is False
     assert (os.stat(paths["record"]).st_mtime_ns, os.stat(paths["report"]).st_mtime_ns) == mtimes
 
 
 def test_check_mode_creates_nothing(tmp_path):
     target = tmp_path / "records"
-    _b, after, written, pending = ir.update_incident(str(target), "INC-20261128-160000",
-                                                     {"severity": "P0", "type": "data_issues"}, now=T0,
-                                                     check_mode=True)
+    _b, after, written, pending = store.update_incident(str(target), "INC-20261128-160000",
+                                                        {"severity": "P0", "type": "data_issues"}, now=T0,
+                                                        check_mode=True)
     assert after["type"] == "data_issues" and written == [] and pending is True
     assert not target.exists()
 
 
 def test_invalid_existing_record_is_never_overwritten(tmp_path):
-    paths = ir.record_paths(str(tmp_path), "INC-20261128-160000")
+    paths = store.record_paths(str(tmp_path), "INC-20261128-160000")
     os.makedirs(paths["dir"])
     with open(paths["record"], "w") as handle:
         handle.write("{broken")
-    with pytest.raises(ir.IncidentError, match="not a valid incident record"):
-        ir.update_incident(str(tmp_path), "INC-20261128-160000", {"severity": "P0"}, now=T0)
+    with pytest.raises(model.IncidentError, match="not a valid incident record"):
+        store.update_incident(str(tmp_path), "INC-20261128-160000", {"severity": "P0"}, now=T0)
     assert open(paths["record"]).read() == "{broken"
 
 
 def test_atomic_write_never_leaves_a_partial_file(tmp_path):
     target = str(tmp_path / "incident.json")
-    ir.atomic_write(target, "old content\n")
+    store.atomic_write(target, "old content\n")
 
     class Boom(Exception):
         pass
@@ -344,7 +344,7 @@ def test_atomic_write_never_leaves_a_partial_file(tmp_path):
     os.fsync = failing_fsync
     try:
         with pytest.raises(Boom):
-            ir.atomic_write(target, "new content that never lands\n" * 1000)
+            store.atomic_write(target, "new content that never lands\n" * 1000)
     finally:
         os.fsync = original
     assert open(target).read() == "old content\n"
@@ -354,7 +354,7 @@ def test_atomic_write_never_leaves_a_partial_file(tmp_path):
 def test_readers_never_see_partial_records(tmp_path):
     target = str(tmp_path / "incident.json")
     big = [json.dumps({"n": i, "pad": "x" * 200000}) for i in range(2)]
-    ir.atomic_write(target, big[0])
+    store.atomic_write(target, big[0])
     stop = threading.Event()
     bad = []
 
@@ -369,7 +369,7 @@ def test_readers_never_see_partial_records(tmp_path):
     thread = threading.Thread(target=reader)
     thread.start()
     for i in range(30):
-        ir.atomic_write(target, big[i % 2])
+        store.atomic_write(target, big[i % 2])
     stop.set()
     thread.join()
     assert bad == []
@@ -378,14 +378,14 @@ def test_readers_never_see_partial_records(tmp_path):
 def _append_worker(args):
     directory, worker, count = args
     for i in range(count):
-        ir.update_incident(directory, "INC-20261128-160000",
-                           {"timeline": [{"text": "worker %d entry %d" % (worker, i), "kind": "action"}]})
+        store.update_incident(directory, "INC-20261128-160000",
+                              {"timeline": [{"text": "worker %d entry %d" % (worker, i), "kind": "action"}]})
     return worker
 
 
 def test_concurrent_writers_lose_no_entry(tmp_path):
     directory = str(tmp_path)
-    ir.update_incident(directory, "INC-20261128-160000", {"severity": "P0", "type": "service_outage"}, now=T0)
+    store.update_incident(directory, "INC-20261128-160000", {"severity": "P0", "type": "service_outage"}, now=T0)
     workers, per_worker = 4, 15
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(workers) as pool:
@@ -395,7 +395,7 @@ def test_concurrent_writers_lose_no_entry(tmp_path):
         thread.start()
     for thread in threads:
         thread.join()
-    record = ir.load_record(ir.record_paths(directory, "INC-20261128-160000")["record"])
+    record = store.load_record(store.record_paths(directory, "INC-20261128-160000")["record"])
     texts = set(e["text"] for e in record["timeline"])
     expected = set("worker %d entry %d" % (w, i) for w in range(workers) for i in range(per_worker))
     expected |= set("worker %d entry %d" % (w, i) for w in range(100, 103) for i in range(10))
@@ -405,13 +405,13 @@ def test_concurrent_writers_lose_no_entry(tmp_path):
 
 def test_resolve_id_reuses_open_incident_with_same_title(tmp_path):
     directory = str(tmp_path)
-    first, reused = ir.resolve_id(directory, T0, "Gateway down", "service_outage")
+    first, reused = store.resolve_id(directory, T0, "Gateway down", "service_outage")
     assert (first, reused) == ("INC-20261128-160000", False)
-    ir.update_incident(directory, first, {"severity": "P0", "type": "service_outage", "title": "Gateway down"},
-                       now=T0)
-    assert ir.resolve_id(directory, at(5), "Gateway down", "service_outage") == (first, True)
+    store.update_incident(directory, first, {"severity": "P0", "type": "service_outage", "title": "Gateway down"},
+                          now=T0)
+    assert store.resolve_id(directory, at(5), "Gateway down", "service_outage") == (first, True)
     # same second, no title match: a suffixed id, never the taken one
-    second, reused = ir.resolve_id(directory, T0, None)
+    second, reused = store.resolve_id(directory, T0, None)
     assert (second, reused) == ("INC-20261128-160000-2", False)
-    ir.update_incident(directory, first, {"status": "RESOLVED"}, now=at(10))
-    assert ir.resolve_id(directory, at(11), "Gateway down")[1] is False
+    store.update_incident(directory, first, {"status": "RESOLVED"}, now=at(10))
+    assert store.resolve_id(directory, at(11), "Gateway down")[1] is False

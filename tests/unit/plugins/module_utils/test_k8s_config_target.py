@@ -180,7 +180,7 @@ class TestMarkBackup(object):
     """How a failed change is recorded decides whether its backup stays a revert target."""
 
     def _store(self, tmp_path):
-        from ansible_collections.airlock.incident.plugins.module_utils.change.safe_change import BackupStore
+        from ansible_collections.airlock.incident.plugins.module_utils.change.backups import BackupStore
 
         store = BackupStore(str(tmp_path))
         path = store.save(_Target(), CONFIG.encode(), incident_id="INC-1")

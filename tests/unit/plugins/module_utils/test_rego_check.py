@@ -18,7 +18,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.airlock.incident.plugins.module_utils.airlock import rego as rego_check
+from ansible_collections.airlock.incident.plugins.module_utils.airlock import rego_engine
 from ansible_collections.airlock.incident.plugins.module_utils.airlock.rego import (
     Module,
     check_policy,
@@ -611,7 +611,7 @@ def test_builtins_regopy_lacks_are_named():
 
 
 def test_the_engine_runs_in_a_child_and_reports_its_version():
-    results, version = rego_check.run_engine([("a.rego", "package a\nx := 1\n")],
-                                             [{"id": 1, "kind": "query", "modules": [0], "query": "x := data.a.x"}])
-    assert version == rego_check.REGOPY_VERSION
+    results, version = rego_engine.run_engine([("a.rego", "package a\nx := 1\n")],
+                                              [{"id": 1, "kind": "query", "modules": [0], "query": "x := data.a.x"}])
+    assert version == rego_engine.REGOPY_VERSION
     assert json.loads(results[1]["output"])["bindings"]["x"] == 1

@@ -51,7 +51,7 @@ def test_release_like_gateway(capsys):
     assert result["mcp"]["connection_id"] == CONN_ID
     assert result["mcp"]["events"] == ["connected", "message"]
     assert any("-32000" in r for r in result["degraded_reasons"])
-    assert "available" in result["summary"] and "degraded" in result["summary"]
+    assert "available" in result["msg"] and "degraded" in result["msg"]
     # the token is sent, and never echoed back
     assert fake.requests[-1][2].get("Authorization") == "Bearer s3cr3t"
     assert "s3cr3t" not in json.dumps(result)
@@ -67,7 +67,7 @@ def test_ready_503_with_checks(capsys):
     assert result["endpoints"]["ready"]["checks"]["jwks"] == "unhealthy"
     assert any("failing checks: jwks" in r for r in result["degraded_reasons"])
     assert result["mcp"] is None and result["mcp_ok"] is None
-    assert "live but not ready" in result["summary"]
+    assert "live but not ready" in result["msg"]
 
 
 def test_metrics_exposed_are_summarised(capsys):
@@ -90,7 +90,7 @@ def test_connection_refused_never_fails(capsys):
     assert result["endpoints"]["live"]["error"] == "connection refused"
     assert result["endpoints"]["ready"]["error"].startswith("skipped")
     assert result["mcp_ok"] is False and result["metrics"]["exposed"] is False
-    assert "unreachable" in result["summary"]
+    assert "unreachable" in result["msg"]
 
 
 def test_silent_server_timeout_is_honoured(capsys):
