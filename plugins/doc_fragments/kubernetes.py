@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     # Cluster connection options shared by every module that talks to the
     # Kubernetes API. Set them once for a play with module_defaults:
     # group/airlock.incident.kubernetes (meta/runtime.yml).
@@ -29,4 +29,25 @@ options:
     default: 10.0
 requirements:
   - kubernetes (Python client)
+"""
+
+    # The namespace the module works in (airlock.incident.kubernetes.namespace).
+    NAMESPACE = r"""
+options:
+  namespace:
+    description:
+      - Namespace of the Deployment (for M(airlock.incident.k8s_helm_rollback), of the release) and of every object
+        the module reads or changes there. A DNS label.
+    type: str
+    default: airlock-system
+"""
+
+    # The Deployment the recovery actions work on (airlock.incident.kubernetes.deployment).
+    DEPLOYMENT = r"""
+options:
+  name:
+    description:
+      - Name of the Deployment. The Helm chart names it after the release (V(airlock)).
+    type: str
+    default: airlock
 """

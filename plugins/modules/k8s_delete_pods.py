@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: delete_pods
+module: k8s_delete_pods
 short_description: Delete Airlock pods so the Deployment recreates them, once per incident action
 version_added: 0.2.0
 description:
@@ -44,17 +44,15 @@ attributes:
     description: Runs where the kubernetes Python client can reach the API server.
 extends_documentation_fragment:
   - airlock.incident.kubernetes
+  - airlock.incident.kubernetes.namespace
+  - airlock.incident.kubernetes.deployment
+  - airlock.incident.action
+  - airlock.incident.action.named
 options:
-  name:
-    description:
-      - Name of the Deployment whose pods are deleted.
-    type: str
-    default: airlock
-  namespace:
-    description:
-      - Namespace of the Deployment.
-    type: str
-    default: airlock-system
+  incident_id:
+    required: true
+  action:
+    default: delete-pods
   names:
     description:
       - Delete only these pods; each must be a pod of the Deployment that is not terminating. Omitted means all
@@ -77,28 +75,11 @@ options:
       - Seconds of graceful termination for each pod (C(--grace-period)), 0 to 3600. Omitted uses the pod's
         C(terminationGracePeriodSeconds).
     type: int
-  incident_id:
-    description:
-      - The incident this deletion belongs to. Letters, digits, C(.), C(_), C(:) and C(-); at most 63 characters.
-    type: str
-    required: true
-  action:
-    description:
-      - Names this deletion within the incident (lowercase letters, digits, C(.), C(_), C(-)). The pair
-        O(incident_id)/O(action) is what makes a rerun a no-op.
-    type: str
-    default: delete-pods
-  confirm:
-    description:
-      - Must equal O(incident_id) for pods to be deleted. Not needed in check mode.
-    type: str
   wait_timeout:
     description:
       - Seconds the whole run may wait for replacement pods (all steps together), 1 to 3600.
     type: int
     default: 300
-requirements:
-  - kubernetes (Python client)
 notes:
   - Needs C(get) and C(patch) on C(deployments), C(list) and C(delete) on C(pods) and C(list) on
     C(poddisruptionbudgets) in the namespace (without the last one the module warns that it could not check them).
@@ -179,7 +160,7 @@ pdb_warnings:
   returned: success
   type: list
   elements: str
-message:
+msg:
   description: What was done or would be done.
   returned: always
   type: str
@@ -198,8 +179,10 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import action_arg_spec
+from ansible_collections.airlock.incident.plugins.module_utils.core.contract import action_errors, marker
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
     K8s,
     NotFound,
@@ -210,23 +193,25 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import
 )
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import (
     PODS_DELETED_FOR,
-    annotations_of,
-    deployment_what,
-    describe_pods,
-    list_items,
-    list_pods,
-    marker,
-    not_ready_report,
     pdb_shortfalls,
-    pod_name,
-    policy_api,
-    read_deployment,
     ready_survivors,
     select_pods,
-    terminating,
-    validate_incident,
-    wait_for,
 )
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import (
+    deployment_what,
+    list_items,
+    list_pods,
+    policy_api,
+    read_deployment,
+)
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import (
+    annotations_of,
+    describe_pods,
+    not_ready_report,
+    pod_name,
+    terminating,
+)
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.wait import poll
 
 
 def _validate(module):
@@ -240,7 +225,7 @@ def _validate(module):
         errors.append("names: an empty list selects no pod; omit names to select all pods of the Deployment")
     if params["grace_period"] is not None and not 0 <= params["grace_period"] <= 3600:
         errors.append("grace_period: invalid value %r; accepted values: 0 to 3600 seconds" % (params["grace_period"],))
-    errors += validate_incident(params, module.check_mode, "delete pods of deployment %s/%s" % (params["namespace"], params["name"]))
+    errors += action_errors(params, module.check_mode, "delete pods of deployment %s/%s" % (params["namespace"], params["name"]))
     if errors:
         module.fail_json(msg="; ".join(errors))
 
@@ -270,7 +255,7 @@ def run(module):
                   selected=[], deleted=[], replicas=desired, pdb_warnings=[], elapsed=0.0,
                   ready_pods=ready_survivors(pods, ()))
     if result["already_done"]:
-        result["message"] = "%s already carries %s=%s: the pods were deleted for this incident action; nothing to do" % (
+        result["msg"] = "%s already carries %s=%s: the pods were deleted for this incident action; nothing to do" % (
             what, PODS_DELETED_FOR, mark)
         return result
 
@@ -280,7 +265,7 @@ def run(module):
     names = [pod_name(p) for p in selected]
     result["selected"] = names
     if not selected:
-        result["message"] = "%s: no %spod to delete" % (what, "not-ready " if params["only_unready"] else "")
+        result["msg"] = "%s: no %spod to delete" % (what, "not-ready " if params["only_unready"] else "")
         return result
 
     ready_now = len(result["ready_pods"])
@@ -292,12 +277,7 @@ def run(module):
         module.warn("%s: %s" % (what, warning))
 
     dry = {"dry_run": "All"} if module.check_mode else {}
-    if module._diff:
-        result["diff"] = dict(before={"pods": sorted(pod_name(p) for p in pods if not terminating(p)),
-                                      "metadata.annotations": {PODS_DELETED_FOR: recorded} if recorded else {}},
-                              after={"pods": sorted(pod_name(p) for p in pods if not terminating(p) and pod_name(p) not in names)
-                                     + ["(%d replacement(s))" % len(names)],
-                                     "metadata.annotations": {PODS_DELETED_FOR: mark}})
+    result["diff"] = _diff(pods, names, recorded, mark)
     patch = {"metadata": {"resourceVersion": dep["metadata"]["resourceVersion"], "annotations": {PODS_DELETED_FOR: mark}}}
     k8s.call(what, k8s.apps.patch_namespaced_deployment, name, k8s.namespace, patch, **dry)
     result["changed"] = True
@@ -317,10 +297,24 @@ def run(module):
     if module.check_mode:
         for pod in names:
             delete(pod)
-        result["message"] = "would delete %d pod(s) of %s %s: %s" % (
+        result["msg"] = "would delete %d pod(s) of %s %s: %s" % (
             len(names), what, "one at a time" if params["one_at_a_time"] else "at once", ", ".join(names))
         return result
 
+    return _delete_waiting(module, k8s, dep, pods, names, delete, result)
+
+
+def _diff(pods, names, recorded, mark):
+    live = sorted(pod_name(p) for p in pods if not terminating(p))
+    return dict(before={"pods": live, "metadata.annotations": {PODS_DELETED_FOR: recorded} if recorded else {}},
+                after={"pods": [n for n in live if n not in names] + ["(%d replacement(s))" % len(names)],
+                       "metadata.annotations": {PODS_DELETED_FOR: mark}})
+
+
+def _delete_waiting(module, k8s, dep, pods, names, delete, result):
+    """Delete the pods (one at a time: each waits for its replacement) and wait for the Deployment's ready pods."""
+    params = module.params
+    name, what, desired = dep["metadata"]["name"], deployment_what(k8s, dep["metadata"]["name"]), dep["spec"].get("replicas", 1)
     deadline = time.monotonic() + params["wait_timeout"]
     start = time.monotonic()
     state = {}
@@ -337,7 +331,7 @@ def run(module):
     def fail(step):
         report = not_ready_report([p for p in state.get("pods", []) if pod_name(p) not in result["deleted"]])
         result.update(not_ready_pods=report, ready_pods=state.get("survivors", []), elapsed=round(time.monotonic() - start, 1))
-        result["message"] = "%s; deleted %d of %d selected pod(s): %s" % (step, len(result["deleted"]), len(names), ", ".join(result["deleted"]))
+        result["msg"] = "%s; deleted %d of %d selected pod(s): %s" % (step, len(result["deleted"]), len(names), ", ".join(result["deleted"]))
         raise AirlockIncidentError("%s within wait_timeout=%ss (deleted %s; %d of %d pod(s) ready, none of them deleted); not ready: %s"
                                    % (step, params["wait_timeout"], ", ".join(result["deleted"]), len(result["ready_pods"]),
                                       state.get("desired", desired), describe_pods(report)), **result)
@@ -347,35 +341,33 @@ def run(module):
             # The others that serve now, plus one: the replacement of this pod.
             baseline = len([n for n in ready_survivors(state.get("pods", pods), result["deleted"]) if n != pod])
             delete(pod)
-            done = wait_for(check(lambda b=baseline: b + 1), None, deadline)[0]
+            done = poll(check(lambda b=baseline: b + 1), None, deadline)[0]
             if not done:
                 more = " (stopped; %d more pod(s) not deleted)" % (len(names) - i - 1) if i + 1 < len(names) else ""
                 fail("%s: the replacement of pod %s did not become ready%s" % (what, pod, more))
     else:
         for pod in names:
             delete(pod)
-    done = wait_for(check(lambda: state.get("desired", desired)), None, deadline)[0]
+    done = poll(check(lambda: state.get("desired", desired)), None, deadline)[0]
     if not done:
         fail("%s did not get back to %d ready pod(s) that were not deleted" % (what, state.get("desired", desired)))
     result.update(ready_pods=state["survivors"], elapsed=round(time.monotonic() - start, 1),
-                  message="deleted %d pod(s) of %s %s; %d of %d ready pod(s) now, none of them deleted"
+                  msg="deleted %d pod(s) of %s %s; %d of %d ready pod(s) now, none of them deleted"
                   % (len(names), what, "one at a time" if params["one_at_a_time"] else "at once", len(state["survivors"]), state["desired"]))
     return result
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=k8s_arg_spec(
+        argument_spec=k8s_arg_spec(**action_arg_spec(
+            action="delete-pods",
             name=dict(type="str", default="airlock"),
             names=dict(type="list", elements="str"),
             only_unready=dict(type="bool", default=False),
             one_at_a_time=dict(type="bool", default=True),
             grace_period=dict(type="int"),
-            incident_id=dict(type="str", required=True),
-            action=dict(type="str", default="delete-pods"),
-            confirm=dict(type="str"),
             wait_timeout=dict(type="int", default=300),
-        ),
+        )),
         supports_check_mode=True,
     )
     _validate(module)

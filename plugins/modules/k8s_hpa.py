@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: hpa
+module: k8s_hpa
 short_description: Change the replica bounds and utilization targets of the HPA that scales Airlock, with a recorded undo
 version_added: 0.2.0
 description:
@@ -44,17 +44,16 @@ attributes:
     description: Runs where the kubernetes Python client can reach the API server.
 extends_documentation_fragment:
   - airlock.incident.kubernetes
+  - airlock.incident.kubernetes.namespace
+  - airlock.incident.kubernetes.deployment
+  - airlock.incident.action
+  - airlock.incident.action.named
+  - airlock.incident.action.wait
 options:
-  name:
-    description:
-      - Name of the Deployment the HPA scales.
-    type: str
-    default: airlock
-  namespace:
-    description:
-      - Namespace of the Deployment and the HPA.
-    type: str
-    default: airlock-system
+  incident_id:
+    required: true
+  action:
+    default: hpa
   hpa:
     description:
       - Name of the HPA. By default the one HPA of the namespace whose C(scaleTargetRef) is the Deployment; when
@@ -85,32 +84,6 @@ options:
     type: str
     choices: [present, reverted]
     default: present
-  incident_id:
-    description:
-      - The incident this change belongs to. Letters, digits, C(.), C(_), C(:) and C(-); at most 63 characters.
-    type: str
-    required: true
-  action:
-    description:
-      - Names this change within the incident (lowercase letters, digits, C(.), C(_), C(-)).
-    type: str
-    default: hpa
-  confirm:
-    description:
-      - Must equal O(incident_id) for the change to happen. Not needed in check mode.
-    type: str
-  wait:
-    description:
-      - Wait until the Deployment's replicas are within the HPA's bounds and its rollout is complete.
-    type: bool
-    default: true
-  wait_timeout:
-    description:
-      - Seconds to wait, 1 to 3600. The HPA controller acts on its sync period (15 s by default).
-    type: int
-    default: 300
-requirements:
-  - kubernetes (Python client)
 notes:
   - Needs C(get), C(list) and C(patch) on C(horizontalpodautoscalers), C(get) on C(deployments), C(list) on
     C(persistentvolumeclaims) and C(pods) in the namespace.
@@ -227,12 +200,12 @@ msg:
   type: str
 """
 
-import re
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import action_arg_spec
+from ansible_collections.airlock.incident.plugins.module_utils.core.contract import action_errors, marker as incident_marker
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
     K8s,
     NotFound,
@@ -249,26 +222,26 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s.mitigation im
     guard_ops,
     hpa_changes,
     hpa_fields,
-    hpa_targets,
     load_records,
+    mark_reverted,
     plan_hpa,
-    read_deployment,
     record_change,
-    rollout_error,
-    rollout_summary,
+    recorded_change,
     rwo_claims,
-    utc_now,
-    wait_rollout,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import condition, rollout_state
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import (
+    read_deployment,
+    rollout_error,
+    wait_deployment,
+)
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import condition, hpa_targets_deployment as hpa_targets
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import rollout_state, rollout_summary
 
 try:
     from kubernetes import client as k8s_client
 except ImportError:
     k8s_client = None  # pylint: disable=invalid-name
 
-INCIDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$")
-ACTION_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 SETTINGS = ("min_replicas", "max_replicas", "target_cpu_utilization", "target_memory_utilization")
 
 
@@ -279,14 +252,6 @@ def _validate(module):
         msg = validate_name("hpa", p["hpa"])
         if msg:
             errors.append(msg)
-    if not INCIDENT_RE.match(p["incident_id"] or ""):
-        errors.append("incident_id: invalid value %r; accepted values: letters, digits, '.', '_', ':', '-' "
-                      "(starting with a letter or digit, at most 63)" % (p["incident_id"],))
-    if not ACTION_RE.match(p["action"] or ""):
-        errors.append("action: invalid value %r; accepted values: lowercase letters, digits, '.', '_', '-' "
-                      "(starting with a letter or digit, at most 63)" % (p["action"],))
-    if not 1 <= p["wait_timeout"] <= 3600:
-        errors.append("wait_timeout: invalid value %r; accepted values: 1 to 3600 seconds" % (p["wait_timeout"],))
     given = [k for k in SETTINGS if p[k] is not None]
     if p["state"] == "present":
         if not given:
@@ -304,9 +269,7 @@ def _validate(module):
     elif given:
         errors.append("%s: not used with state=reverted, which restores the recorded previous values; remove them"
                       % "/".join(given))
-    if not module.check_mode and p["confirm"] != p["incident_id"]:
-        errors.append("confirm: must equal incident_id (%r) to change the autoscaler of deployment %s/%s; got %r"
-                      % (p["incident_id"], p["namespace"], p["name"], p["confirm"]))
+    errors += action_errors(p, module.check_mode, "change the autoscaler of deployment %s/%s" % (p["namespace"], p["name"]))
     if errors:
         module.fail_json(msg="; ".join(errors))
 
@@ -355,10 +318,36 @@ def _status(hpa):
                             for c in status.get("conditions") or []])
 
 
+def _plan(module, hpa, before, records, marker, what, result):
+    """``(target HPA fields, undo records to write)`` for state=present or state=reverted."""
+    p = module.params
+    if p["state"] == "present":
+        target, notes, errors = plan_hpa(hpa.get("spec"), p["min_replicas"], p["max_replicas"], p["target_cpu_utilization"],
+                                         p["target_memory_utilization"])
+        if errors:
+            raise AirlockIncidentError("; ".join(errors) + " (%s)" % what, **result)
+        for note in notes:
+            module.warn(note)
+        rec = records.get(marker)
+        result["undo"] = rec["previous"] if rec else before
+        return target, record_change(records, marker, previous=before, applied=target)
+    try:
+        rec = recorded_change(records, marker, what, HPA_UNDO, "autoscaler")
+    except AirlockIncidentError as exc:
+        raise AirlockIncidentError(exc.msg, **result) from exc
+    target = hpa_fields(dict(minReplicas=rec["previous"].get("minReplicas"), maxReplicas=rec["previous"].get("maxReplicas"),
+                             metrics=rec["previous"].get("metrics")))
+    result["undo"] = target
+    if before != rec.get("applied") and before != target:
+        module.warn("%s changed since %s applied its values (now %s); reverting restores the values from before %s anyway"
+                    % (what, marker, before, marker))
+    return target, mark_reverted(records, marker)
+
+
 def run(module):
     p = module.params
     name = p["name"]
-    marker = "%s/%s" % (p["incident_id"], p["action"])
+    marker = incident_marker(p)
     k8s = K8s(p)
     k8s.ensure_namespace()
     api = k8s_client.AutoscalingV2Api(k8s.api)
@@ -374,31 +363,7 @@ def run(module):
     result = dict(changed=False, hpa=hpa_name, name=name, namespace=k8s.namespace, incident_action=marker, before=before,
                   undo_annotation=HPA_UNDO, rwo_claims=claims)
 
-    if p["state"] == "present":
-        target, notes, errors = plan_hpa(hpa.get("spec"), p["min_replicas"], p["max_replicas"], p["target_cpu_utilization"],
-                                         p["target_memory_utilization"])
-        if errors:
-            raise AirlockIncidentError("; ".join(errors) + " (%s)" % what, **result)
-        for note in notes:
-            module.warn(note)
-        rec = records.get(marker)
-        result["undo"] = rec["previous"] if rec else before
-        new_records = record_change(records, marker, previous=before, applied=target)
-    else:
-        rec = records.get(marker)
-        if rec is None:
-            raise AirlockIncidentError("state=reverted: no autoscaler change is recorded for %s on %s (annotation %s); "
-                                       "recorded: %s" % (marker, what, HPA_UNDO, ", ".join(sorted(records)) or "none"),
-                                       **result)
-        target = hpa_fields(dict(minReplicas=rec["previous"].get("minReplicas"), maxReplicas=rec["previous"].get("maxReplicas"),
-                                 metrics=rec["previous"].get("metrics")))
-        result["undo"] = target
-        if before != rec.get("applied") and before != target:
-            module.warn("%s changed since %s applied its values (now %s); reverting restores the values from before %s anyway"
-                        % (what, marker, before, marker))
-        new_records = dict(records)
-        new_records[marker] = dict(rec, reverted_at=utc_now())
-
+    target, new_records = _plan(module, hpa, before, records, marker, what, result)
     changes = hpa_changes(before, target)
     result["changes"] = changes
     raises = (target["minReplicas"] > before["minReplicas"]
@@ -424,13 +389,12 @@ def run(module):
     verb = "would change" if module.check_mode else ("reverted" if p["state"] == "reverted" else "changed")
     result["msg"] = "%s %s: %s" % (verb, what, "; ".join(changes)) if changes else "no change: %s already has %s" % (
         what, "the recorded previous values" if p["state"] == "reverted" else "these values")
-    if module._diff:
-        result["diff"] = dict(before={"spec": before}, after={"spec": after})
+    result["diff"] = dict(before={"spec": before}, after={"spec": after})
 
     low, high = after["minReplicas"], after["maxReplicas"]
     elapsed = 0.0
     if p["wait"] and not module.check_mode:
-        dep, state, elapsed = wait_rollout(
+        dep, state, elapsed = wait_deployment(
             k8s, name, p["wait_timeout"],
             done=lambda d: low <= ((d.get("spec") or {}).get("replicas") or 0) <= (high or low))
     else:
@@ -455,7 +419,8 @@ def run(module):
 
 def main():
     module = AnsibleModule(
-        argument_spec=k8s_arg_spec(
+        argument_spec=k8s_arg_spec(**action_arg_spec(
+            action="hpa", wait=True,
             name=dict(type="str", default="airlock"),
             hpa=dict(type="str"),
             min_replicas=dict(type="int"),
@@ -463,12 +428,7 @@ def main():
             target_cpu_utilization=dict(type="int"),
             target_memory_utilization=dict(type="int"),
             state=dict(type="str", default="present", choices=["present", "reverted"]),
-            incident_id=dict(type="str", required=True),
-            action=dict(type="str", default="hpa"),
-            confirm=dict(type="str"),
-            wait=dict(type="bool", default=True),
-            wait_timeout=dict(type="int", default=300),
-        ),
+        )),
         supports_check_mode=True,
     )
     _validate(module)

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: resources
+module: k8s_resources
 short_description: Change the CPU, memory and ephemeral-storage requests and limits of the Airlock container, with a recorded undo
 version_added: 0.2.0
 description:
@@ -44,17 +44,16 @@ attributes:
     description: Runs where the kubernetes Python client can reach the API server.
 extends_documentation_fragment:
   - airlock.incident.kubernetes
+  - airlock.incident.kubernetes.namespace
+  - airlock.incident.kubernetes.deployment
+  - airlock.incident.action
+  - airlock.incident.action.named
+  - airlock.incident.action.wait
 options:
-  name:
-    description:
-      - Name of the Deployment. The Helm chart names it after the release (V(airlock)).
-    type: str
-    default: airlock
-  namespace:
-    description:
-      - Namespace of the Deployment.
-    type: str
-    default: airlock-system
+  incident_id:
+    required: true
+  action:
+    default: resources
   container:
     description:
       - Name of the container in the pod template. The chart's container is V(airlock).
@@ -86,34 +85,6 @@ options:
     type: str
     choices: [present, reverted]
     default: present
-  incident_id:
-    description:
-      - The incident this change belongs to, for example V(INC-20260101-001). Letters, digits, C(.), C(_), C(:) and
-        C(-); at most 63 characters.
-    type: str
-    required: true
-  action:
-    description:
-      - Names this change within the incident (lowercase letters, digits, C(.), C(_), C(-)). The undo record is
-        kept under O(incident_id)/O(action).
-    type: str
-    default: resources
-  confirm:
-    description:
-      - Must equal O(incident_id) for the change to happen. Not needed in check mode.
-    type: str
-  wait:
-    description:
-      - Wait until the rollout is complete (all replicas updated and available, no old pods left).
-    type: bool
-    default: true
-  wait_timeout:
-    description:
-      - Seconds to wait for the rollout, 1 to 3600.
-    type: int
-    default: 300
-requirements:
-  - kubernetes (Python client)
 notes:
   - Needs C(get) and C(patch) on C(deployments) and C(list) on C(pods) in the namespace.
   - An HPA's utilization targets are percentages of the requests; raising the CPU or memory request lowers the
@@ -272,12 +243,12 @@ msg:
   sample: "would change limits.memory: 512Mi -> 2Gi"
 """
 
-import re
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import action_arg_spec
+from ansible_collections.airlock.incident.plugins.module_utils.core.contract import action_errors, marker as incident_marker
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
     DNS_LABEL,
     K8s,
@@ -297,25 +268,25 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s.mitigation im
     find_container,
     guard_ops,
     limit_conflicts,
-    list_pods,
     load_records,
     low_limit_warnings,
+    mark_reverted,
     merge_resources,
     oom_kills,
-    read_deployment,
     record_change,
+    recorded_change,
     resource_changes,
-    rollout_error,
-    rollout_summary,
     same_resources,
-    utc_now,
     validate_wanted,
-    wait_rollout,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import REVISION, rollout_state
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import (
+    list_pods,
+    read_deployment,
+    rollout_error,
+    wait_deployment,
+)
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import REVISION, rollout_state, rollout_summary
 
-INCIDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$")
-ACTION_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
 
 def _validate(module):
@@ -324,14 +295,6 @@ def _validate(module):
     if not DNS_LABEL.match(params["container"] or ""):
         errors.append("container: invalid value %r; accepted values: a container name (lowercase letters, digits, '-', "
                       "at most 63)" % (params["container"],))
-    if not INCIDENT_RE.match(params["incident_id"] or ""):
-        errors.append("incident_id: invalid value %r; accepted values: letters, digits, '.', '_', ':', '-' "
-                      "(starting with a letter or digit, at most 63)" % (params["incident_id"],))
-    if not ACTION_RE.match(params["action"] or ""):
-        errors.append("action: invalid value %r; accepted values: lowercase letters, digits, '.', '_', '-' "
-                      "(starting with a letter or digit, at most 63)" % (params["action"],))
-    if not 1 <= params["wait_timeout"] <= 3600:
-        errors.append("wait_timeout: invalid value %r; accepted values: 1 to 3600 seconds" % (params["wait_timeout"],))
     wanted = None
     if params["state"] == "present":
         wanted, errs = validate_wanted(params["requests"], params["limits"], params["min_memory_limit"])
@@ -339,18 +302,46 @@ def _validate(module):
     elif params["requests"] is not None or params["limits"] is not None:
         errors.append("requests/limits: not used with state=reverted, which restores the recorded previous resources; "
                       "remove them")
-    if not module.check_mode and params["confirm"] != params["incident_id"]:
-        errors.append("confirm: must equal incident_id (%r) to change the resources of deployment %s/%s; got %r"
-                      % (params["incident_id"], params["namespace"], params["name"], params["confirm"]))
+    errors += action_errors(params, module.check_mode, "change the resources of deployment %s/%s" % (params["namespace"], params["name"]))
     if errors:
         module.fail_json(msg="; ".join(errors))
     return wanted
 
 
+def _plan(module, before, wanted, records, marker, kills, what, result):
+    """``(target resources, undo records to write)`` for state=present or state=reverted."""
+    container = module.params["container"]
+    if module.params["state"] == "present":
+        target = merge_resources(before, wanted)
+        errors = limit_conflicts(target)
+        if errors:
+            raise AirlockIncidentError("; ".join(errors), **result)
+        rec = records.get(marker)
+        result["undo"] = rec["previous"] if rec else before
+        if "memory" in (wanted.get("limits") or {}) and not same_resources(before, target):
+            for warning in low_limit_warnings((target.get("limits") or {}).get("memory"), kills):
+                module.warn(warning)
+        return target, record_change(records, marker, previous=before, applied=target, container=container)
+    try:
+        rec = recorded_change(records, marker, what, RESOURCES_UNDO, "resources")
+    except AirlockIncidentError as exc:
+        raise AirlockIncidentError(exc.msg, **result) from exc
+    if rec.get("container", container) != container:
+        raise AirlockIncidentError("state=reverted: the change recorded for %s was made to container %s, not %s; "
+                                   "set container: %s" % (marker, rec.get("container"), container, rec.get("container")),
+                                   **result)
+    target = clean_resources(rec.get("previous"))
+    result["undo"] = target
+    if not same_resources(before, rec.get("applied")) and not same_resources(before, target):
+        module.warn("the resources of container %s changed since %s applied them (now %s); reverting restores the "
+                    "values from before %s anyway" % (container, marker, before, marker))
+    return target, mark_reverted(records, marker)
+
+
 def run(module, wanted):
     params = module.params
     name, container = params["name"], params["container"]
-    marker = "%s/%s" % (params["incident_id"], params["action"])
+    marker = incident_marker(params)
     k8s = K8s(params)
     k8s.ensure_namespace()
     what = "deployment %s/%s" % (k8s.namespace, name)
@@ -366,35 +357,7 @@ def run(module, wanted):
                   before=before, undo_annotation=RESOURCES_UNDO, oom_kills=kills,
                   revision_before=(dep["metadata"].get("annotations") or {}).get(REVISION))
 
-    if params["state"] == "present":
-        target = merge_resources(before, wanted)
-        errors = limit_conflicts(target)
-        if errors:
-            raise AirlockIncidentError("; ".join(errors), **result)
-        rec = records.get(marker)
-        result["undo"] = rec["previous"] if rec else before
-        if "memory" in (wanted.get("limits") or {}) and not same_resources(before, target):
-            for warning in low_limit_warnings((target.get("limits") or {}).get("memory"), kills):
-                module.warn(warning)
-        new_records = record_change(records, marker, previous=before, applied=target, container=container)
-    else:
-        rec = records.get(marker)
-        if rec is None:
-            raise AirlockIncidentError("state=reverted: no resources change is recorded for %s on %s (annotation %s); "
-                                       "recorded: %s" % (marker, what, RESOURCES_UNDO, ", ".join(sorted(records)) or "none"),
-                                       **result)
-        if rec.get("container", container) != container:
-            raise AirlockIncidentError("state=reverted: the change recorded for %s was made to container %s, not %s; "
-                                       "set container: %s" % (marker, rec.get("container"), container, rec.get("container")),
-                                       **result)
-        target = clean_resources(rec.get("previous"))
-        result["undo"] = target
-        if not same_resources(before, rec.get("applied")) and not same_resources(before, target):
-            module.warn("the resources of container %s changed since %s applied them (now %s); reverting restores the "
-                        "values from before %s anyway" % (container, marker, before, marker))
-        new_records = dict(records)
-        new_records[marker] = dict(rec, reverted_at=utc_now())
-
+    target, new_records = _plan(module, before, wanted, records, marker, kills, what, result)
     changes = resource_changes(before, target)
     result["changes"] = changes
     if changes:
@@ -418,13 +381,12 @@ def run(module, wanted):
     verb = "would change" if module.check_mode else ("reverted" if params["state"] == "reverted" else "changed")
     result["msg"] = ("%s %s" % (verb, "; ".join(changes))) if changes else "no change: the resources of container %s already are %s" % (
         container, "the recorded previous values" if params["state"] == "reverted" else "as requested")
-    if module._diff:
-        key = "spec.template.spec.containers[%s].resources" % container
-        result["diff"] = dict(before={key: before}, after={key: after})
+    key = "spec.template.spec.containers[%s].resources" % container
+    result["diff"] = dict(before={key: before}, after={key: after})
 
     elapsed = 0.0
     if params["wait"] and not module.check_mode:
-        dep, state, elapsed = wait_rollout(k8s, name, params["wait_timeout"])
+        dep, state, elapsed = wait_deployment(k8s, name, params["wait_timeout"])
     else:
         # Check mode: the rollout as it is (the dry-run object has not been seen by the controller).
         state = rollout_state(current if module.check_mode else dep)
@@ -438,19 +400,15 @@ def run(module, wanted):
 
 def main():
     module = AnsibleModule(
-        argument_spec=k8s_arg_spec(
+        argument_spec=k8s_arg_spec(**action_arg_spec(
+            action="resources", wait=True,
             name=dict(type="str", default="airlock"),
             container=dict(type="str", default="airlock"),
             requests=dict(type="dict"),
             limits=dict(type="dict"),
             min_memory_limit=dict(type="str", default=DEFAULT_MEMORY_FLOOR),
             state=dict(type="str", default="present", choices=["present", "reverted"]),
-            incident_id=dict(type="str", required=True),
-            action=dict(type="str", default="resources"),
-            confirm=dict(type="str"),
-            wait=dict(type="bool", default=True),
-            wait_timeout=dict(type="int", default=300),
-        ),
+        )),
         supports_check_mode=True,
     )
     wanted = _validate(module)

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: scale
+module: k8s_scale
 short_description: Set the replicas of the Airlock Deployment, with the undo recorded
 version_added: 0.2.0
 description:
@@ -47,50 +47,21 @@ attributes:
     description: Runs where the kubernetes Python client can reach the API server.
 extends_documentation_fragment:
   - airlock.incident.kubernetes
+  - airlock.incident.kubernetes.namespace
+  - airlock.incident.kubernetes.deployment
+  - airlock.incident.action
+  - airlock.incident.action.named
+  - airlock.incident.action.wait
 options:
+  incident_id:
+    required: true
+  action:
+    default: scale
   replicas:
     description:
       - The number of replicas, 0 to 100. V(0) stops the gateway (an outage).
     type: int
     required: true
-  name:
-    description:
-      - Name of the Deployment. The Helm chart names it after the release (V(airlock)).
-    type: str
-    default: airlock
-  namespace:
-    description:
-      - Namespace of the Deployment.
-    type: str
-    default: airlock-system
-  incident_id:
-    description:
-      - The incident this scale belongs to, for example V(INC-20260101-001). Letters, digits, C(.), C(_), C(:) and
-        C(-); at most 63 characters.
-    type: str
-    required: true
-  action:
-    description:
-      - Names this change within the incident (lowercase letters, digits, C(.), C(_), C(-)); recorded in the
-        C(airlock.incident/scaled-for) annotation.
-    type: str
-    default: scale
-  confirm:
-    description:
-      - Must equal O(incident_id) for the change to happen. Not needed in check mode.
-    type: str
-  wait:
-    description:
-      - Wait until O(replicas) replicas are ready (for V(0), until no pod is left).
-    type: bool
-    default: true
-  wait_timeout:
-    description:
-      - Seconds to wait, 1 to 3600.
-    type: int
-    default: 300
-requirements:
-  - kubernetes (Python client)
 notes:
   - Needs C(get) and C(patch) on C(deployments), C(list) on C(pods) and C(persistentvolumeclaims), and C(list) on
     C(horizontalpodautoscalers) (autoscaling/v2) in the namespace. Without the HPA permission the module warns that
@@ -190,7 +161,7 @@ ready_replicas:
   description: Ready replicas at the end of the run.
   returned: success
   type: int
-message:
+msg:
   description: What was done or would be done, or the state of the wait.
   returned: always
   type: str
@@ -208,8 +179,10 @@ elapsed:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import action_arg_spec
+from ansible_collections.airlock.incident.plugins.module_utils.core.contract import action_errors, marker
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
     K8s,
     k8s_arg_spec,
@@ -220,25 +193,27 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import (
     PREVIOUS_REPLICAS,
     SCALED_FOR,
-    annotations_of,
-    autoscaling_api,
-    deployment_what,
-    describe_pods,
     hpa_check,
-    hpas_targeting,
-    list_items,
-    list_pods,
-    marker,
-    not_ready_report,
-    read_deployment,
     rwo_claims,
     rwo_warning,
     scale_progress,
     scale_undo,
     template_claims,
-    validate_incident,
-    wait_for,
 )
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import (
+    autoscaling_api,
+    deployment_what,
+    list_items,
+    list_pods,
+    read_deployment,
+)
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import (
+    annotations_of,
+    describe_pods,
+    hpas_targeting,
+    not_ready_report,
+)
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.wait import poll
 
 MAX_REPLICAS = 100
 
@@ -248,14 +223,15 @@ def _validate(module):
     errors = [m for m in (validate_common(params), validate_name("name", params["name"])) if m]
     if params["replicas"] is None or not 0 <= params["replicas"] <= MAX_REPLICAS:
         errors.append("replicas: invalid value %r; accepted values: 0 to %d" % (params["replicas"], MAX_REPLICAS))
-    errors += validate_incident(params, module.check_mode, "scale deployment %s/%s" % (params["namespace"], params["name"]))
+    errors += action_errors(params, module.check_mode, "scale deployment %s/%s" % (params["namespace"], params["name"]))
     if errors:
         module.fail_json(msg="; ".join(errors))
 
 
 def _hpas(module, k8s, name):
     try:
-        return hpas_targeting(list_items(k8s, "horizontalpodautoscalers", autoscaling_api(k8s).list_namespaced_horizontal_pod_autoscaler), name)
+        items = list_items(k8s, "horizontalpodautoscalers", autoscaling_api(k8s).list_namespaced_horizontal_pod_autoscaler)
+        return hpas_targeting(items, k8s.namespace, name)
     except AirlockIncidentError as exc:
         if exc.result.get("status") in (401, 403, 404):
             module.warn("could not check HorizontalPodAutoscalers: %s" % exc.msg)
@@ -309,10 +285,10 @@ def run(module):
         dep = k8s.sanitize(k8s.call(what, k8s.apps.patch_namespaced_deployment, name, k8s.namespace, patch, **kwargs))
         result.update(changed=True, after=desired)
         diff_after = {"spec.replicas": desired, "metadata.annotations": new}
-        result["message"] = "%s %s from %d to %d replicas" % ("would scale" if module.check_mode else "scaled", what, before, desired)
+        result["msg"] = "%s %s from %d to %d replicas" % ("would scale" if module.check_mode else "scaled", what, before, desired)
     else:
         diff_after = diff_before
-        result["message"] = "%s already has %d replicas" % (what, desired)
+        result["msg"] = "%s already has %d replicas" % (what, desired)
     result["undo"] = scale_undo(annotations, mark, before, desired)
     if module._diff:
         result["diff"] = dict(before=diff_before, after=diff_after)
@@ -324,7 +300,7 @@ def run(module):
             done, message = scale_progress(current, now_pods, desired)
             return done, (current, now_pods, message)
 
-        done, (dep, pods, message), result["elapsed"] = wait_for(check, params["wait_timeout"])
+        done, (dep, pods, message), result["elapsed"] = poll(check, params["wait_timeout"])
         result["ready_replicas"] = (dep.get("status") or {}).get("readyReplicas") or 0
         if not done:
             report = not_ready_report(pods)
@@ -333,10 +309,10 @@ def run(module):
                                problem="still present" + (" (terminating)" if p["metadata"].get("deletionTimestamp") else ""))
                           for p in pods]
             result["not_ready_pods"] = report
-            result["message"] = message
+            result["msg"] = message
             raise AirlockIncidentError("%s did not reach %d ready replicas within wait_timeout=%ss: %s; not ready: %s"
                                        % (what, desired, params["wait_timeout"], message, describe_pods(report)), **result)
-        result["message"] += "; %s" % message
+        result["msg"] += "; %s" % message
     else:
         result["ready_replicas"] = (dep.get("status") or {}).get("readyReplicas") or 0
     return result
@@ -344,15 +320,11 @@ def run(module):
 
 def main():
     module = AnsibleModule(
-        argument_spec=k8s_arg_spec(
+        argument_spec=k8s_arg_spec(**action_arg_spec(
+            action="scale", wait=True,
             replicas=dict(type="int", required=True),
             name=dict(type="str", default="airlock"),
-            incident_id=dict(type="str", required=True),
-            action=dict(type="str", default="scale"),
-            confirm=dict(type="str"),
-            wait=dict(type="bool", default=True),
-            wait_timeout=dict(type="int", default=300),
-        ),
+        )),
         supports_check_mode=True,
     )
     _validate(module)

@@ -109,7 +109,7 @@ status:
   returned: always
   type: str
   sample: outage
-summary:
+msg:
   description: Short human-readable summary, one line per pod and per finding.
   returned: always
   type: str
@@ -201,7 +201,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import
     validate_common,
     validate_name,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import selector_string
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import label_selector
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.triage import (
     analyse,
     container_resources,
@@ -258,8 +258,8 @@ def collect(module):
     except NotFound:
         dep_raw = None
     deployment = summarize_deployment(dep_raw)
-    labels = deployment["selector"] if deployment else {"app.kubernetes.io/name": "airlock", "app.kubernetes.io/instance": p["release"]}
-    selector = selector_string(labels)
+    chart_labels = {"app.kubernetes.io/name": "airlock", "app.kubernetes.io/instance": p["release"]}
+    selector = label_selector(dep_raw["spec"].get("selector") if dep_raw else {"matchLabels": chart_labels})
 
     pods_raw = S(k8s.call("pods %s" % selector, k8s.core.list_namespaced_pod, ns, label_selector=selector)).get("items") or []
     pods = sorted((summarize_pod(x) for x in pods_raw), key=lambda x: x["name"])
@@ -325,7 +325,7 @@ def collect(module):
     return dict(
         changed=False,
         status=overall(findings, deployment),
-        summary=human_summary(ns, name, deployment, pods, findings, helm_history),
+        msg=human_summary(ns, name, deployment, pods, findings, helm_history),
         findings=findings, deployment=deployment, pods=pods, logs=logs, replicasets=replicasets, events=events,
         nodes=nodes, pvcs=pvcs, resources=resources, helm_history=helm_history, notes=notes,
     )

@@ -38,12 +38,10 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import
     validate_common,
     validate_name,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import (
-    pod_problem,
-    rollout_state,
-    selector_string,
-    wait_rollout,
-)
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import not_ready_pods
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import describe_pods
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import REVISION, rollout_state, rollout_summary
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.wait import wait_rollout
 from ansible_collections.airlock.incident.plugins.module_utils.change.safe_change import describe_health, wait_healthy
 
 #: Pod-template annotation that records which ConfigMap content the pods were started with.
@@ -287,16 +285,7 @@ class RolloutReloader(object):
                                                self.k8s.namespace, annotation_patch(value), **kwargs))
 
     def not_ready_pods(self, dep):
-        selector = selector_string(((dep.get("spec") or {}).get("selector") or {}).get("matchLabels"))
-        pods = self.k8s.sanitize(self.k8s.call("pods %s in %s" % (selector, self.k8s.namespace),
-                                               self.k8s.core.list_namespaced_pod, self.k8s.namespace,
-                                               label_selector=selector))
-        out = []
-        for pod in pods.get("items") or []:
-            problem = pod_problem(pod)
-            if problem:
-                out.append({"name": pod["metadata"]["name"], "problem": problem})
-        return sorted(out, key=lambda p: p["name"])
+        return not_ready_pods(self.k8s, dep)
 
     def wait(self):
         return wait_rollout(self.read, self.wait_timeout)
@@ -317,22 +306,20 @@ class RolloutReloader(object):
             "annotation_after": value,
             "patched": patched,
             "elapsed": elapsed,
-            "rollout": dict((k, state[k]) for k in ("complete", "failed", "message", "replicas", "updated_replicas",
-                                                    "available_replicas", "ready_replicas")),
-            "revision": ((dep.get("metadata") or {}).get("annotations") or {}).get("deployment.kubernetes.io/revision"),
+            "rollout": rollout_summary(state),
+            "revision": ((dep.get("metadata") or {}).get("annotations") or {}).get(REVISION),
         }
         if state["complete"]:
             outcome["detail"] = state["message"]
         else:
             pods = self.not_ready_pods(dep)
             outcome["not_ready_pods"] = pods
-            pods_text = "; ".join("%s (%s)" % (p["name"], p["problem"]) for p in pods) or "no pod reports a problem"
             if state["failed"]:
                 head = "the rollout of %s failed after %ss: %s" % (self.what(), elapsed, state["message"])
             else:
                 head = "the rollout of %s did not complete within wait_timeout=%ss: %s" % (
                     self.what(), self.wait_timeout, state["message"])
-            outcome["detail"] = "%s; not ready: %s" % (head, pods_text)
+            outcome["detail"] = "%s; not ready: %s" % (head, describe_pods(pods))
         self.last = outcome
         return outcome
 

@@ -38,7 +38,7 @@ import copy
 import ipaddress
 import json
 
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import selector_matches
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import selector_matches
 
 ANNOTATION = "airlock.incident/ip-blocks"
 RECORD_VERSION = 1
@@ -132,7 +132,7 @@ def collapse(nets):
 
 
 # ---------------------------------------------------------------- selectors
-# (selector_matches comes from k8s_rollout)
+# (selector_matches comes from k8s.objects)
 
 def selector_text(selector):
     """``{matchLabels: {name: x}}`` -> ``"name=x"``; ``{}`` -> ``"(all)"``."""

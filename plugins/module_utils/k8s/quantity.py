@@ -214,8 +214,3 @@ def check_resource(field, resource, text):
         raise QuantityError("%s: %r is not a whole number of bytes; accepted values: bytes or Ki/Mi/Gi "
                             "(e.g. 512Mi, 1Gi, 1.5Gi) or k/M/G (e.g. 500M)" % (field, q.text))
     return q
-
-
-def human_bytes(value):
-    """Bytes (int or Fraction) as a short binary text for messages: ``536870912`` -> ``512Mi``."""
-    return canonical_of(Quantity(int(value), BINARY))

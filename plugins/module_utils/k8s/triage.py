@@ -29,11 +29,8 @@ import json
 import re
 
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import quantity as k8s_quantity
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import (
-    pod_problem,
-    pod_ready,
-    rollout_state,
-)
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import pod_problem, pod_ready
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import rollout_state
 
 #: Log lines that explain a crash at start.
 CONFIG_ERROR_RE = re.compile(

@@ -21,6 +21,7 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.airlock.incident.plugins.module_utils.k8s import objects as k8s_objects
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import rollout as k8s_rollout
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import triage as k8s_triage
 from ansible_collections.airlock.incident.plugins.modules import k8s_helm_rollback as helm_rollback, k8s_triage as triage_mod, k8s_rollout_restart as rollout_restart
@@ -66,7 +67,7 @@ def test_rollout_state_follows_kubectl_rules(kwargs, complete, failed, fragment)
 
 
 def test_selector_string_is_sorted():
-    assert k8s_rollout.selector_string({"b": "2", "a": "1"}) == "a=1,b=2"
+    assert k8s_objects.label_selector({"matchLabels": {"b": "2", "a": "1"}}) == "a=1,b=2"
 
 
 # ---------------------------------------------------------------- pods
@@ -88,13 +89,13 @@ def pod(name, node="kwok-node-0", ready=True, phase="Running", waiting=None, mes
 
 
 def test_pod_problem_lines():
-    assert k8s_rollout.pod_problem(pod("a")) is None
-    crash = k8s_rollout.pod_problem(pod("b", ready=False, waiting="CrashLoopBackOff", message="back-off 5m0s",
+    assert k8s_objects.pod_problem(pod("a")) is None
+    crash = k8s_objects.pod_problem(pod("b", ready=False, waiting="CrashLoopBackOff", message="back-off 5m0s",
                                         last="Error", exit_code=1, restarts=6))
     assert crash == "airlock: CrashLoopBackOff: back-off 5m0s: last exit: Error (exit code 1)"
-    assert "not scheduled: 0/2 nodes are available: 2 Insufficient memory." in k8s_rollout.pod_problem(
+    assert "not scheduled: 0/2 nodes are available: 2 Insufficient memory." in k8s_objects.pod_problem(
         pod("c", ready=False, phase="Pending", scheduled=False))
-    assert "readiness probe failing" in k8s_rollout.pod_problem(pod("d", ready=False))
+    assert "readiness probe failing" in k8s_objects.pod_problem(pod("d", ready=False))
 
 
 PVC = dict(metadata=dict(name="airlock-data"),
@@ -104,7 +105,7 @@ RESOURCES = [dict(name="airlock", requests={"memory": "128Mi"}, limits={"memory"
 
 
 def triage(pods, logs=None, events=None, pvcs=(PVC,), nodes=(), dep=None):
-    dep = k8s_triage.summarize_deployment(dep or deployment(available=sum(1 for p in pods if k8s_rollout.pod_ready(p))))
+    dep = k8s_triage.summarize_deployment(dep or deployment(available=sum(1 for p in pods if k8s_objects.pod_ready(p))))
     summarized = [k8s_triage.summarize_pod(p) for p in pods]
     findings = k8s_triage.analyse(dict(deployment=dep, pods=summarized, events=events or [], logs=logs or {},
                                        pvcs=[k8s_triage.summarize_pvc(c) for c in pvcs],
