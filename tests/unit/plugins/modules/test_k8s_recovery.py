@@ -21,6 +21,7 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.airlock.incident.plugins.module_utils.k8s import helm as k8s_helm
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import objects as k8s_objects
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import rollout as k8s_rollout
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import triage as k8s_triage
@@ -217,18 +218,18 @@ HISTORY = [dict(revision=1, status="superseded", chart="airlock-0.1.0", descript
 
 
 def test_helm_previous_skips_failed_revisions():
-    assert helm_rollback._target(HISTORY, HISTORY[2], None)["revision"] == 1
+    assert k8s_helm.target_revision(HISTORY, HISTORY[2], None)["revision"] == 1
 
 
 def test_helm_rerun_after_rollback_targets_the_same_revision():
     hist = HISTORY[:2] + [dict(HISTORY[2], status="superseded"),
                           dict(revision=4, status="deployed", chart="airlock-0.1.0", description="Rollback to 1")]
-    assert helm_rollback._target(hist, hist[3], None)["revision"] == 1
+    assert k8s_helm.target_revision(hist, hist[3], None)["revision"] == 1
 
 
 def test_helm_unknown_revision_lists_the_accepted_ones():
     with pytest.raises(Exception) as err:
-        helm_rollback._target(HISTORY, HISTORY[2], 9)
+        k8s_helm.target_revision(HISTORY, HISTORY[2], 9)
     assert "revision: 9 is not in the history" in str(err.value) and "1, 2, 3" in str(err.value)
 
 
@@ -249,8 +250,30 @@ def test_rollout_restart_rejects_bad_input(capsys, tmp_path, args, fragment):
 
 
 def test_helm_rollback_rejects_bad_input(capsys, tmp_path):
-    result = run(capsys, helm_rollback, dict(release="Airlock!", revision=0, kubeconfig=str(tmp_path / "none")))
+    result = run(capsys, helm_rollback, dict(release="Airlock!", revision=0, incident_id="INC-1", confirm="INC-1",
+                                             kubeconfig=str(tmp_path / "none")))
     assert "release: invalid value" in result["msg"] and "revision: invalid value 0" in result["msg"]
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (dict(), "missing required arguments: incident_id"),
+    (dict(incident_id="INC-1"), "confirm: must equal incident_id ('INC-1') to roll back release airlock-system/airlock"),
+    (dict(incident_id="INC 1", confirm="INC 1"), "incident_id: invalid value"),
+    (dict(incident_id="INC-1", confirm="INC-1", action="Roll Back"), "action: invalid value"),
+    (dict(incident_id="INC-1", confirm="INC-1", wait_timeout=0), "wait_timeout: invalid value 0"),
+])
+def test_helm_rollback_follows_the_action_contract(capsys, tmp_path, args, fragment):
+    result = run(capsys, helm_rollback, dict(args, kubeconfig=str(tmp_path / "none")))
+    assert result["failed"] is True and fragment in result["msg"]
+
+
+def test_helm_rollback_undo_record():
+    assert k8s_helm.release_secret_name("airlock", 3) == "sh.helm.release.v1.airlock.v3"
+    mine = {k8s_helm.ROLLED_BACK_FOR: "INC-1/helm-rollback", k8s_helm.ROLLED_BACK_FROM: "2"}
+    assert k8s_helm.recorded_undo(mine, "INC-1/helm-rollback") == 2
+    assert k8s_helm.recorded_undo(mine, "INC-2/helm-rollback") is None
+    assert k8s_helm.recorded_undo({}, "INC-1/helm-rollback") is None
+    assert k8s_helm.recorded_undo(dict(mine, **{k8s_helm.ROLLED_BACK_FROM: "x"}), "INC-1/helm-rollback") is None
 
 
 def test_triage_rejects_bad_input(capsys, tmp_path):
