@@ -35,8 +35,6 @@ description:
     nothing and writes nothing.
 author:
   - airlock.incident contributors (@airlock-incident)
-requirements:
-  - kubernetes (Python client)
   - blake3 (Python package)
   - in the container, the sqlite3 CLI and BusyBox (or coreutils) C(wc), C(df), C(sha256sum), C(base64), C(rm)
 attributes:
@@ -57,6 +55,7 @@ attributes:
       (unless O(force=true)); give O(incident_id) with a directory O(dest) for a stable name.
 extends_documentation_fragment:
   - airlock.incident.kubernetes
+  - airlock.incident.kubernetes.namespace
 options:
   name:
     description:
@@ -72,10 +71,6 @@ options:
     description: Container that runs Airlock and has the database volume mounted.
     type: str
     default: airlock
-  namespace:
-    description: Namespace of the release.
-    type: str
-    default: airlock-system
   db_path:
     description:
       - Path of the audit database B(inside the container), Airlock's C(audit.database); the chart mounts the data
@@ -100,8 +95,9 @@ options:
     required: true
   incident_id:
     description:
-      - Incident identifier used in the file name when O(dest) is a directory (letters, digits, C(.), C(_), C(-);
-        at most 128 characters). Makes reruns idempotent.
+      - Incident identifier used in the file name when O(dest) is a directory (the collection's one incident-id rule -
+        letters, digits, C(.), C(_) and C(-), starting with a letter or digit, at most 63 characters). Makes reruns
+        idempotent.
     type: str
   force:
     description:
@@ -114,13 +110,8 @@ options:
       - Seconds each in-pod command may take (the copy of a large database is one command), 1 to 86400.
     type: int
     default: 600
-  request_timeout:
-    description:
-      - Seconds one API request may take (more than 0, at most 300). Requests are not retried, so an unreachable API
-        server fails within this time. In-pod commands are bounded by O(exec_timeout) instead.
-    type: float
-    default: 10.0
 notes:
+  - O(request_timeout) bounds the API requests; the in-pod commands are bounded by O(exec_timeout) instead.
   - Needs C(get) on C(deployments), C(get) and C(list) on C(pods) and C(create) (and C(get)) on C(pods/exec) in the
     namespace.
   - "What changes in the pod: only the temporary copy under O(pod_tmp_dir) (and, while sqlite3 converts it, its
@@ -306,9 +297,9 @@ def _run(module):
         return run_snapshot(module, K8s)
     except (IOError, OSError) as exc:
         raise PodEvidenceError("cannot write the snapshot under %s: %s" % (module.params["dest"], exc),
-                               exception=traceback.format_exc())
+                               exception=traceback.format_exc()) from exc
     except evidence_store.EvidenceError as exc:
-        raise PodEvidenceError(str(exc))
+        raise PodEvidenceError(str(exc)) from exc
 
 
 def main():
