@@ -67,8 +67,8 @@ def rwo_claims(template: t.Optional[Obj], pvcs: t.Mapping[str, Obj], pods: t.Opt
     ``pvcs`` maps claim name -> PVC object (missing claims are skipped: nothing to judge); ``pods`` are the
     Deployment's pods now.
     """
-    nodes: t.List[str] = sorted(set((p.get("spec") or {}).get("nodeName") for p in pods or []
-                                    if (p.get("spec") or {}).get("nodeName")))
+    nodes = sorted(set(str((p.get("spec") or {}).get("nodeName")) for p in pods or []
+                       if (p.get("spec") or {}).get("nodeName")))
     out = []
     for name in template_claims(template):
         pvc = pvcs.get(name)

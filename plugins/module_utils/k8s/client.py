@@ -19,8 +19,9 @@ import copy
 import json
 import re
 import traceback
+import typing as t
 
-from ansible.module_utils.basic import env_fallback, missing_required_lib
+from ansible.module_utils.basic import env_fallback, missing_required_lib  # type: ignore[import-untyped]
 
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
 
@@ -38,10 +39,10 @@ except ImportError:
 try:
     import urllib3
 except ImportError:  # pragma: no cover - a dependency of kubernetes
-    urllib3 = None
+    urllib3 = None  # type: ignore[assignment]
 
 #: Options every Kubernetes module of the collection accepts. Documented in each module.
-K8S_ARG_SPEC = dict(
+K8S_ARG_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(
     kubeconfig=dict(type="path", fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
     context=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
     namespace=dict(type="str", default="airlock-system"),
@@ -53,7 +54,7 @@ DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
-def k8s_arg_spec(**extra):
+def k8s_arg_spec(**extra: t.Dict[str, t.Any]) -> t.Dict[str, t.Dict[str, t.Any]]:
     """A fresh copy of the Kubernetes connection options, extended with ``extra``."""
     spec = copy.deepcopy(K8S_ARG_SPEC)
     spec.update(extra)
@@ -61,13 +62,13 @@ def k8s_arg_spec(**extra):
 
 
 
-def require_kubernetes(module):
+def require_kubernetes(module: t.Any) -> None:
     """Fail the module with missing_required_lib when the kubernetes package is absent."""
     if KUBERNETES_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
 
 
-def validate_common(params):
+def validate_common(params: t.Mapping[str, t.Any]) -> t.Optional[str]:
     """Check the shared options; returns an error message or None."""
     namespace = params.get("namespace")
     if not namespace or not DNS_LABEL.match(namespace):
@@ -78,7 +79,7 @@ def validate_common(params):
     return None
 
 
-def validate_name(field, value):
+def validate_name(field: str, value: t.Optional[str]) -> t.Optional[str]:
     """Error message for an object name that Kubernetes would reject, or None."""
     if not value or not DNS_SUBDOMAIN.match(value):
         return "%s: invalid value %r; accepted values: a Kubernetes object name (lowercase letters, digits, '-', '.')" % (field, value)
@@ -89,23 +90,23 @@ class NotFound(AirlockIncidentError):
     """The API server answered 404 for the object."""
 
 
-def _api_message(exc):
+def _api_message(exc: BaseException) -> str:
     """The API server's own message out of an ApiException, if any."""
     body = getattr(exc, "body", None)
     if body:
         try:
             data = json.loads(body)
             if isinstance(data, dict) and data.get("message"):
-                return data["message"]
+                return str(data["message"])
         except (ValueError, TypeError):
             pass
-    return "%s %s" % (getattr(exc, "status", ""), getattr(exc, "reason", "")).strip()
+    return ("%s %s" % (getattr(exc, "status", ""), getattr(exc, "reason", ""))).strip()
 
 
-class K8s(object):
+class K8s:
     """A thin, bounded proxy over the kubernetes client APIs the modules use."""
 
-    def __init__(self, params):
+    def __init__(self, params: t.Mapping[str, t.Any]) -> None:
         self.timeout = params["request_timeout"]
         self.namespace = params["namespace"]
         cfg = k8s_client.Configuration()
@@ -118,7 +119,7 @@ class K8s(object):
             )
         except (ConfigException, OSError, TypeError, ValueError) as exc:
             where = params.get("kubeconfig") or "KUBECONFIG / ~/.kube/config"
-            raise AirlockIncidentError("kubeconfig: cannot load a Kubernetes configuration from %s: %s" % (where, exc))
+            raise AirlockIncidentError("kubeconfig: cannot load a Kubernetes configuration from %s: %s" % (where, exc)) from exc
         # No retries: an unreachable API server must fail within one request_timeout.
         cfg.retries = False
         self.host = cfg.host
@@ -126,7 +127,7 @@ class K8s(object):
         self.core = k8s_client.CoreV1Api(self.api)
         self.apps = k8s_client.AppsV1Api(self.api)
 
-    def call(self, what, func, *args, **kwargs):
+    def call(self, what: str, func: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> t.Any:
         """Run one API call; ``what`` names the object for error messages."""
         # A (connect, read) pair: urllib3 2.x does not apply a total-only timeout
         # to the TLS handshake, so a server that accepts and never answers would hang.
@@ -137,41 +138,41 @@ class K8s(object):
             if ApiException is not None and isinstance(exc, ApiException):
                 status = getattr(exc, "status", None)
                 if status == 404:
-                    raise NotFound("%s not found (API server %s)" % (what, self.host), status=404)
+                    raise NotFound("%s not found (API server %s)" % (what, self.host), status=404) from exc
                 if status in (401, 403):
                     raise AirlockIncidentError(
                         "not allowed to access %s on %s (HTTP %s): %s; check the kubeconfig user and its RBAC"
-                        % (what, self.host, status, _api_message(exc)), status=status)
+                        % (what, self.host, status, _api_message(exc)), status=status) from exc
                 raise AirlockIncidentError("%s: API server %s answered HTTP %s: %s" % (what, self.host, status, _api_message(exc)),
-                                           status=status)
+                                           status=status) from exc
             if urllib3 is not None and isinstance(exc, (urllib3.exceptions.HTTPError,)):
                 raise AirlockIncidentError(
                     "Kubernetes API server %s is unreachable while reading %s (request_timeout=%ss): %s"
-                    % (self.host, what, self.timeout, _short(exc)), unreachable=True)
+                    % (self.host, what, self.timeout, _short(exc)), unreachable=True) from exc
             if isinstance(exc, OSError):
                 raise AirlockIncidentError("Kubernetes API server %s is unreachable while reading %s: %s" % (self.host, what, exc),
-                                           unreachable=True)
+                                           unreachable=True) from exc
             raise
 
-    def ensure_namespace(self, namespace=None):
+    def ensure_namespace(self, namespace: t.Optional[str] = None) -> t.Any:
         """Fail with a clear message when the namespace does not exist."""
         namespace = namespace or self.namespace
         try:
             return self.call("namespace %s" % namespace, self.core.read_namespace, namespace)
-        except NotFound:
-            raise AirlockIncidentError("namespace %s does not exist on %s" % (namespace, self.host), status=404)
+        except NotFound as exc:
+            raise AirlockIncidentError("namespace %s does not exist on %s" % (namespace, self.host), status=404) from exc
         except AirlockIncidentError as exc:
             if exc.result.get("status") == 403:
                 # Namespaced RBAC may forbid reading namespaces; the next call tells.
                 return None
             raise
 
-    def sanitize(self, obj):
+    def sanitize(self, obj: t.Any) -> t.Any:
         """A plain dict (JSON types, camelCase keys) of a client model object."""
         return self.api.sanitize_for_serialization(obj)
 
 
-def _short(exc):
+def _short(exc: BaseException) -> str:
     """The innermost reason of a urllib3 error, without the pool repr noise."""
     reason = getattr(exc, "reason", None)
     text = str(reason if reason is not None else exc)

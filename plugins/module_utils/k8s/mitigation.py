@@ -374,7 +374,7 @@ def hpa_changes(before: Obj, after: Obj) -> t.List[str]:
 def rwo_claims(dep: t.Optional[Obj], pvcs: t.Optional[t.List[Obj]]) -> t.List[str]:
     """Names of the single-node (ReadWriteOnce/ReadWriteOncePod) claims the Deployment's pods mount."""
     template = ((dep or {}).get("spec") or {}).get("template")
-    by_name: t.Dict[str, Obj] = dict(((p.get("metadata") or {}).get("name"), p) for p in pvcs or [])
+    by_name = dict((str((p.get("metadata") or {}).get("name")), p) for p in pvcs or [])
     return [c["name"] for c in k8s_actions.rwo_claims(template, by_name, [])]
 
 
