@@ -35,6 +35,7 @@ description:
     nothing and writes nothing.
 author:
   - airlock.incident contributors (@airlock-incident)
+requirements:
   - blake3 (Python package)
   - in the container, the sqlite3 CLI and BusyBox (or coreutils) C(wc), C(df), C(sha256sum), C(base64), C(rm)
 attributes:

@@ -359,14 +359,13 @@ def _delete_waiting(module, k8s, dep, pods, names, delete, result):
 
 def main():
     module = AnsibleModule(
-        argument_spec=k8s_arg_spec(**action_arg_spec(
+        argument_spec=k8s_arg_spec(wait_timeout=dict(type="int", default=300), **action_arg_spec(
             action="delete-pods",
             name=dict(type="str", default="airlock"),
             names=dict(type="list", elements="str"),
             only_unready=dict(type="bool", default=False),
             one_at_a_time=dict(type="bool", default=True),
             grace_period=dict(type="int"),
-            wait_timeout=dict(type="int", default=300),
         )),
         supports_check_mode=True,
     )

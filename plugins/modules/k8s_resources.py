@@ -288,7 +288,6 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments i
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import REVISION, rollout_state, rollout_summary
 
 
-
 def _validate(module):
     params = module.params
     errors = [m for m in (validate_common(params), validate_name("name", params["name"])) if m]

@@ -12,7 +12,7 @@ short_description: Read-only triage of the Airlock deployment on Kubernetes, wit
 version_added: 0.1.0
 description:
   - Collects in one pass what the P0 outage steps of the operator playbook look at with C(kubectl), and returns
-    it as one structured result plus a short human summary in RV(summary).
+    it as one structured result plus a short human summary in RV(msg).
   - Pods (phase, readiness, restarts, state and last termination reason including C(OOMKilled)), the log lines
     that explain a CrashLoopBackOff (previous container's log), Deployment conditions and replica counts,
     ReplicaSet revisions, namespace events newest first, node conditions (NotReady, memory, disk and PID

@@ -44,7 +44,6 @@ HELM_MANAGED_BY = "app.kubernetes.io/managed-by"
 HELM_RELEASE_ANNOTATION = "meta.helm.sh/release-name"
 
 
-
 # --------------------------------------------------------------------------- scale
 
 

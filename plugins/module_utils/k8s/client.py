@@ -61,7 +61,6 @@ def k8s_arg_spec(**extra: t.Dict[str, t.Any]) -> t.Dict[str, t.Dict[str, t.Any]]
     return spec
 
 
-
 def require_kubernetes(module: t.Any) -> None:
     """Fail the module with missing_required_lib when the kubernetes package is absent."""
     if KUBERNETES_IMPORT_ERROR is not None:

@@ -50,7 +50,7 @@ def wait_rollout(read: t.Callable[[], t.Dict[str, t.Any]], timeout: float,
         finished = state["complete"] and (done is None or done(dep))
         return finished or state["failed"], (dep, state, finished)
 
-    _, (dep, state, finished), elapsed = poll(check, timeout)
+    dummy, (dep, state, finished), elapsed = poll(check, timeout)
     if not finished:
         state = dict(state, complete=False)
     return dep, state, elapsed

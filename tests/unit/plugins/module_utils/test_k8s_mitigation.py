@@ -208,8 +208,8 @@ def test_hpa_targets():
     hpa = {"metadata": {"name": "h", "namespace": "ns"}, "spec": spec}
     assert objects.hpa_targets_deployment(hpa, "ns", "airlock")
     assert not objects.hpa_targets_deployment(hpa, "ns", "other")
-    assert not objects.hpa_targets_deployment({"metadata": {}, "spec": dict(spec, scaleTargetRef={"kind": "StatefulSet", "name": "airlock"})},
-                                          "ns", "airlock")
+    statefulset = {"metadata": {}, "spec": dict(spec, scaleTargetRef={"kind": "StatefulSet", "name": "airlock"})}
+    assert not objects.hpa_targets_deployment(statefulset, "ns", "airlock")
 
 
 def test_rwo_claims():

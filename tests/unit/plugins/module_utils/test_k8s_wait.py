@@ -25,9 +25,9 @@ def test_poll_returns_when_done(monkeypatch):
 
 def test_poll_stops_at_the_timeout_and_checks_once_at_least():
     start = time.monotonic()
-    done, value, _ = wait.poll(lambda: (False, "x"), 0)
+    done, value, dummy = wait.poll(lambda: (False, "x"), 0)
     assert not done and value == "x" and time.monotonic() - start < 1
-    done, _, _ = wait.poll(lambda: (False, None), None, deadline=time.monotonic() + 0.2)
+    done = wait.poll(lambda: (False, None), None, deadline=time.monotonic() + 0.2)[0]
     assert not done
 
 
@@ -41,10 +41,10 @@ def deployment(updated, available, replicas=2, deadline=False):
 def test_wait_rollout_complete_failed_and_done(monkeypatch):
     monkeypatch.setattr(wait, "POLL", 0.01)
     reads = iter([deployment(1, 1), deployment(2, 2)])
-    dep, state, _ = wait.wait_rollout(lambda: next(reads), 5)
+    dep, state, dummy = wait.wait_rollout(lambda: next(reads), 5)
     assert state["complete"] and dep["status"]["updatedReplicas"] == 2
-    dep, state, _ = wait.wait_rollout(lambda: deployment(1, 1, deadline=True), 5)
+    dep, state, dummy = wait.wait_rollout(lambda: deployment(1, 1, deadline=True), 5)
     assert state["failed"] and not state["complete"]
     # complete, but the extra condition does not hold: not complete when the time is up
-    dep, state, _ = wait.wait_rollout(lambda: deployment(2, 2), 0.05, done=lambda d: False)
+    dep, state, dummy = wait.wait_rollout(lambda: deployment(2, 2), 0.05, done=lambda d: False)
     assert not state["complete"]

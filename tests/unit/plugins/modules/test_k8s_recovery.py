@@ -25,7 +25,9 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s import helm a
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import objects as k8s_objects
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import rollout as k8s_rollout
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import triage as k8s_triage
-from ansible_collections.airlock.incident.plugins.modules import k8s_helm_rollback as helm_rollback, k8s_triage as triage_mod, k8s_rollout_restart as rollout_restart
+from ansible_collections.airlock.incident.plugins.modules import k8s_helm_rollback as helm_rollback
+from ansible_collections.airlock.incident.plugins.modules import k8s_rollout_restart as rollout_restart
+from ansible_collections.airlock.incident.plugins.modules import k8s_triage as triage_mod
 
 NOW = "2026-01-01T10:00:00Z"
 
