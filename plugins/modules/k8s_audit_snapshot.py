@@ -287,13 +287,15 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
 from ansible_collections.airlock.incident.plugins.module_utils.evidence import store as evidence_store
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import K8s, k8s_arg_spec, require_kubernetes
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import K8s, k8s_arg_spec, run_k8s_module
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.pod_evidence import PodEvidenceError, run_snapshot, validate
 
 
 def _run(module):
+    if not evidence_store.HAS_BLAKE3:
+        raise AirlockIncidentError(missing_required_lib("blake3"), exception=str(evidence_store.BLAKE3_IMPORT_ERROR))
     try:
         return run_snapshot(module, K8s)
     except (IOError, OSError) as exc:
@@ -318,13 +320,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    errors = validate(module.params)
-    if errors:
-        module.fail_json(msg="; ".join(errors))
-    require_kubernetes(module)
-    if not evidence_store.HAS_BLAKE3:
-        module.fail_json(msg=missing_required_lib("blake3"), exception=str(evidence_store.BLAKE3_IMPORT_ERROR))
-    run_module(module, _run)
+    run_k8s_module(module, _run, lambda m: validate(m.params))
 
 
 if __name__ == "__main__":

@@ -182,12 +182,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import action_arg_spec
 from ansible_collections.airlock.incident.plugins.module_utils.core.contract import action_errors, marker
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
     K8s,
     NotFound,
     k8s_arg_spec,
-    require_kubernetes,
+    run_k8s_module,
     validate_common,
     validate_name,
 )
@@ -226,8 +225,7 @@ def _validate(module):
     if params["grace_period"] is not None and not 0 <= params["grace_period"] <= 3600:
         errors.append("grace_period: invalid value %r; accepted values: 0 to 3600 seconds" % (params["grace_period"],))
     errors += action_errors(params, module.check_mode, "delete pods of deployment %s/%s" % (params["namespace"], params["name"]))
-    if errors:
-        module.fail_json(msg="; ".join(errors))
+    return errors
 
 
 def _pdbs(module, k8s):
@@ -369,9 +367,7 @@ def main():
         )),
         supports_check_mode=True,
     )
-    _validate(module)
-    require_kubernetes(module)
-    run_module(module, run)
+    run_k8s_module(module, run, _validate)
 
 
 if __name__ == "__main__":

@@ -194,11 +194,10 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import action_arg_spec
 from ansible_collections.airlock.incident.plugins.module_utils.core.contract import action_errors, marker
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
     K8s,
     k8s_arg_spec,
-    require_kubernetes,
+    run_k8s_module,
     validate_common,
 )
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.helm import (
@@ -226,8 +225,7 @@ def _validate(module):
     binary = params["binary_path"]
     if binary and not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
         errors.append("binary_path: %s is not an executable file; accepted values: the path of a Helm 3 binary" % binary)
-    if errors:
-        module.fail_json(msg="; ".join(errors))
+    return errors
 
 
 def _rollback(module, helm, k8s, cmd, target, mark, result):
@@ -310,9 +308,7 @@ def main():
         )),
         supports_check_mode=True,
     )
-    _validate(module)
-    require_kubernetes(module)
-    run_module(module, run)
+    run_k8s_module(module, run, _validate)
 
 
 if __name__ == "__main__":

@@ -205,12 +205,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import action_arg_spec
 from ansible_collections.airlock.incident.plugins.module_utils.core.contract import action_errors, marker as incident_marker
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
     K8s,
     NotFound,
     k8s_arg_spec,
-    require_kubernetes,
+    run_k8s_module,
     validate_common,
     validate_name,
 )
@@ -270,8 +269,7 @@ def _validate(module):
         errors.append("%s: not used with state=reverted, which restores the recorded previous values; remove them"
                       % "/".join(given))
     errors += action_errors(p, module.check_mode, "change the autoscaler of deployment %s/%s" % (p["namespace"], p["name"]))
-    if errors:
-        module.fail_json(msg="; ".join(errors))
+    return errors
 
 
 def _find_hpa(k8s, api, params):
@@ -431,9 +429,7 @@ def main():
         )),
         supports_check_mode=True,
     )
-    _validate(module)
-    require_kubernetes(module)
-    run_module(module, run)
+    run_k8s_module(module, run, _validate)
 
 
 if __name__ == "__main__":

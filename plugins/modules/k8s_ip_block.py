@@ -272,7 +272,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import action_arg_spec
 from ansible_collections.airlock.incident.plugins.module_utils.core.contract import confirm_error, incident_id_error
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 from ansible_collections.airlock.incident.plugins.module_utils.core.durations import (
     DurationError,
     parse_go_duration,
@@ -283,7 +282,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import
     K8s,
     NotFound,
     k8s_arg_spec,
-    require_kubernetes,
+    run_k8s_module,
     validate_common,
     validate_name,
 )
@@ -338,8 +337,8 @@ def _state_errors(params):
     return errors
 
 
-def _validate(module):
-    """Every input check, before any API call. Returns (cidrs, now_ns, expires_ns)."""
+def _validate(module, inputs):
+    """Every input check, before any API call; fills ``inputs`` with cidrs, now_ns and expires_ns."""
     params = module.params
     changes = params["state"] in ("present", "absent")
     errors = [m for m in (validate_common(params), validate_name("deployment", params["deployment"])) if m]
@@ -362,9 +361,8 @@ def _validate(module):
     if changes and params["incident_id"]:
         errors += [e for e in [confirm_error(params, module.check_mode, "change the NetworkPolicies of namespace %s"
                                              % params["namespace"])] if e]
-    if errors:
-        module.fail_json(msg="; ".join(errors))
-    return cidrs, now_ns, expires_ns
+    inputs.update(cidrs=cidrs, now_ns=now_ns, expires_ns=expires_ns)
+    return errors
 
 
 def _raw(k8s, what, func, *args, **kwargs):
@@ -681,9 +679,8 @@ def main():
         )),
         supports_check_mode=True,
     )
-    cidrs, now_ns, expires_ns = _validate(module)
-    require_kubernetes(module)
-    run_module(module, lambda m: run(m, cidrs, now_ns, expires_ns))
+    inputs = {}
+    run_k8s_module(module, lambda m: run(m, **inputs), lambda m: _validate(m, inputs))
 
 
 if __name__ == "__main__":

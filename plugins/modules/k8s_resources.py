@@ -248,12 +248,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import action_arg_spec
 from ansible_collections.airlock.incident.plugins.module_utils.core.contract import action_errors, marker as incident_marker
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
     DNS_LABEL,
     K8s,
     k8s_arg_spec,
-    require_kubernetes,
+    run_k8s_module,
     validate_common,
     validate_name,
 )
@@ -294,17 +293,13 @@ def _validate(module):
     if not DNS_LABEL.match(params["container"] or ""):
         errors.append("container: invalid value %r; accepted values: a container name (lowercase letters, digits, '-', "
                       "at most 63)" % (params["container"],))
-    wanted = None
     if params["state"] == "present":
-        wanted, errs = validate_wanted(params["requests"], params["limits"], params["min_memory_limit"])
-        errors.extend(errs)
+        errors.extend(validate_wanted(params["requests"], params["limits"], params["min_memory_limit"])[1])
     elif params["requests"] is not None or params["limits"] is not None:
         errors.append("requests/limits: not used with state=reverted, which restores the recorded previous resources; "
                       "remove them")
     errors += action_errors(params, module.check_mode, "change the resources of deployment %s/%s" % (params["namespace"], params["name"]))
-    if errors:
-        module.fail_json(msg="; ".join(errors))
-    return wanted
+    return errors
 
 
 def _plan(module, before, wanted, records, marker, kills, what, result):
@@ -337,8 +332,9 @@ def _plan(module, before, wanted, records, marker, kills, what, result):
     return target, mark_reverted(records, marker)
 
 
-def run(module, wanted):
+def run(module):
     params = module.params
+    wanted = validate_wanted(params["requests"], params["limits"], params["min_memory_limit"])[0]
     name, container = params["name"], params["container"]
     marker = incident_marker(params)
     k8s = K8s(params)
@@ -410,9 +406,7 @@ def main():
         )),
         supports_check_mode=True,
     )
-    wanted = _validate(module)
-    require_kubernetes(module)
-    run_module(module, lambda m: run(m, wanted))
+    run_k8s_module(module, run, _validate)
 
 
 if __name__ == "__main__":

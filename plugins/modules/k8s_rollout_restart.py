@@ -158,11 +158,10 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import action_arg_spec
 from ansible_collections.airlock.incident.plugins.module_utils.core.contract import action_errors, marker
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
     K8s,
     k8s_arg_spec,
-    require_kubernetes,
+    run_k8s_module,
     validate_common,
     validate_name,
 )
@@ -180,8 +179,7 @@ def _validate(module):
     params = module.params
     errors = [m for m in (validate_common(params), validate_name("name", params["name"])) if m]
     errors += action_errors(params, module.check_mode, "restart deployment %s/%s" % (params["namespace"], params["name"]))
-    if errors:
-        module.fail_json(msg="; ".join(errors))
+    return errors
 
 
 def run(module):
@@ -237,9 +235,7 @@ def main():
         )),
         supports_check_mode=True,
     )
-    _validate(module)
-    require_kubernetes(module)
-    run_module(module, run)
+    run_k8s_module(module, run, _validate)
 
 
 if __name__ == "__main__":

@@ -191,13 +191,12 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
     K8s,
     NotFound,
     k8s_arg_spec,
-    require_kubernetes,
+    run_k8s_module,
     validate_common,
     validate_name,
 )
@@ -230,8 +229,7 @@ def _validate(module):
         errors.append("log_lines: invalid value %r; accepted values: 0 to 500" % (p["log_lines"],))
     if not 1 <= p["events_limit"] <= 500:
         errors.append("events_limit: invalid value %r; accepted values: 1 to 500" % (p["events_limit"],))
-    if errors:
-        module.fail_json(msg="; ".join(errors))
+    return errors
 
 
 def _optional(notes, what, func):
@@ -341,9 +339,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    _validate(module)
-    require_kubernetes(module)
-    run_module(module, collect)
+    run_k8s_module(module, collect, _validate)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,9 @@
 """Kubernetes access shared by the airlock.incident Kubernetes modules.
 
 Uses the ``kubernetes`` Python client directly. The import is guarded: modules
-call :func:`require_kubernetes` before anything else, which fails with
-``missing_required_lib`` when the package is absent. Every API call goes
+run through :func:`run_k8s_module`, which checks their input and then calls
+:func:`require_kubernetes`, refusing with ``missing_required_lib`` when the
+package is absent. Every API call goes
 through :class:`K8s`, which bounds it with ``request_timeout``, does not retry
 (so an unreachable API server fails within one timeout) and turns client
 exceptions into :class:`AirlockIncidentError` with a message that names the
@@ -23,7 +24,8 @@ import typing as t
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib  # type: ignore[import-untyped]
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError, InputError
+from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 
 KUBERNETES_IMPORT_ERROR = None
 try:
@@ -62,9 +64,25 @@ def k8s_arg_spec(**extra: t.Dict[str, t.Any]) -> t.Dict[str, t.Dict[str, t.Any]]
 
 
 def require_kubernetes(module: t.Any) -> None:
-    """Fail the module with missing_required_lib when the kubernetes package is absent."""
+    """Refuse (AirlockIncidentError with the import traceback) when the kubernetes package is absent."""
     if KUBERNETES_IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
+        raise AirlockIncidentError(missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
+
+
+def run_k8s_module(module: t.Any, run: t.Callable[[t.Any], t.Dict[str, t.Any]],
+                   validate: t.Callable[[t.Any], t.List[str]]) -> None:
+    """The ``main()`` of a Kubernetes module after its AnsibleModule: every input refusal at once (``validate``
+    returns the messages, each naming its option) before anything else, then the kubernetes package, then
+    ``run`` through the core runner."""
+
+    def checked(mod: t.Any) -> t.Dict[str, t.Any]:
+        errors = validate(mod)
+        if errors:
+            raise InputError("; ".join(errors))
+        require_kubernetes(mod)
+        return run(mod)
+
+    run_module(module, checked)
 
 
 def validate_common(params: t.Mapping[str, t.Any]) -> t.Optional[str]:
