@@ -29,6 +29,11 @@ options:
     default: 10.0
 requirements:
   - kubernetes (Python client)
+attributes:
+  platform:
+    support: full
+    platforms: posix
+    description: Runs where the kubernetes Python client can reach the API server.
 """
 
     # The namespace the module works in (airlock.incident.kubernetes.namespace).
@@ -42,12 +47,21 @@ options:
     default: airlock-system
 """
 
-    # The Deployment the recovery actions work on (airlock.incident.kubernetes.deployment).
-    DEPLOYMENT = r"""
+    # The recovery actions on a Deployment (airlock.incident.kubernetes.recovery): the Deployment, and the
+    # incident of the action contract is required (its description comes from airlock.incident.action).
+    RECOVERY = r"""
 options:
   name:
     description:
       - Name of the Deployment. The Helm chart names it after the release (V(airlock)).
     type: str
     default: airlock
+  incident_id:
+    required: true
+attributes:
+  check_mode:
+    support: full
+    description: Server-side dry run of the patch; nothing is stored and nothing waits.
+  diff_mode:
+    support: full
 """

@@ -293,6 +293,19 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.pod_evidence import PodEvidenceError, run_snapshot, validate
 
 
+ARGUMENT_SPEC = k8s_arg_spec(
+    name=dict(type="str", default="airlock"),
+    pod=dict(type="str"),
+    container=dict(type="str", default="airlock"),
+    db_path=dict(type="str", default="/var/lib/airlock/audit.db"),
+    pod_tmp_dir=dict(type="str", default="/tmp"),
+    dest=dict(type="path", required=True),
+    incident_id=dict(type="str"),
+    force=dict(type="bool", default=False),
+    exec_timeout=dict(type="int", default=600),
+)
+
+
 def _run(module):
     if not evidence_store.HAS_BLAKE3:
         raise AirlockIncidentError(missing_required_lib("blake3"), exception=str(evidence_store.BLAKE3_IMPORT_ERROR))
@@ -306,21 +319,7 @@ def _run(module):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=k8s_arg_spec(
-            name=dict(type="str", default="airlock"),
-            pod=dict(type="str"),
-            container=dict(type="str", default="airlock"),
-            db_path=dict(type="str", default="/var/lib/airlock/audit.db"),
-            pod_tmp_dir=dict(type="str", default="/tmp"),
-            dest=dict(type="path", required=True),
-            incident_id=dict(type="str"),
-            force=dict(type="bool", default=False),
-            exec_timeout=dict(type="int", default=600),
-        ),
-        supports_check_mode=True,
-    )
-    run_k8s_module(module, _run, lambda m: validate(m.params))
+    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), _run, lambda m: validate(m.params))
 
 
 if __name__ == "__main__":

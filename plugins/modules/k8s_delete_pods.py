@@ -33,26 +33,13 @@ author:
   - airlock.incident contributors (@airlock-incident)
 attributes:
   check_mode:
-    support: full
     description: Lists the pods, dry-run deletions only; nothing is deleted.
   diff_mode:
-    support: full
     description: Shows the pods of the Deployment and the C(pods-deleted-for) annotation before and after.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs where the kubernetes Python client can reach the API server.
-extends_documentation_fragment:
-  - airlock.incident.kubernetes
-  - airlock.incident.kubernetes.namespace
-  - airlock.incident.kubernetes.deployment
-  - airlock.incident.action
-  - airlock.incident.action.named
+extends_documentation_fragment: [airlock.incident.kubernetes, airlock.incident.kubernetes.namespace,
+                                 airlock.incident.kubernetes.recovery, airlock.incident.action,
+                                 airlock.incident.action.named]
 options:
-  incident_id:
-    required: true
-  action:
-    default: delete-pods
   names:
     description:
       - Delete only these pods; each must be a pod of the Deployment that is not terminating. Omitted means all
@@ -80,6 +67,8 @@ options:
       - Seconds the whole run may wait for replacement pods (all steps together), 1 to 3600.
     type: int
     default: 300
+  action:
+    default: delete-pods
 notes:
   - Needs C(get) and C(patch) on C(deployments), C(list) and C(delete) on C(pods) and C(list) on
     C(poddisruptionbudgets) in the namespace (without the last one the module warns that it could not check them).
@@ -117,12 +106,12 @@ EXAMPLES = r"""
 
 RETURN = r"""
 name:
-  description: Name of the Deployment.
+  description: The Deployment whose pods are deleted.
   returned: always
   type: str
   sample: airlock
 namespace:
-  description: Namespace of the Deployment.
+  description: Namespace of the Deployment and its pods.
   returned: always
   type: str
   sample: airlock-system
@@ -165,12 +154,12 @@ msg:
   returned: always
   type: str
 not_ready_pods:
-  description: Pods that were not ready when the wait ran out, with the reason.
+  description: Pods (not deleted by this run) that were not ready when the wait ran out, and why.
   returned: when the wait did not finish
   type: list
   elements: dict
 elapsed:
-  description: Seconds spent waiting.
+  description: Seconds spent waiting for replacement pods.
   returned: success
   type: float
 """
@@ -179,43 +168,30 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import action_arg_spec
-from ansible_collections.airlock.incident.plugins.module_utils.core.contract import action_errors, marker
+from ansible_collections.airlock.incident.plugins.module_utils.core.contract import marker
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
-    K8s,
-    NotFound,
-    k8s_arg_spec,
-    run_k8s_module,
-    validate_common,
-    validate_name,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import (
-    PODS_DELETED_FOR,
-    pdb_shortfalls,
-    ready_survivors,
-    select_pods,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import (
-    deployment_what,
-    list_items,
-    list_pods,
-    policy_api,
-    read_deployment,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import (
-    annotations_of,
-    describe_pods,
-    not_ready_report,
-    pod_name,
-    terminating,
-)
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import PODS_DELETED_FOR, pdb_shortfalls, ready_survivors, select_pods
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import NotFound, recovery_arg_spec, run_k8s_module, validate_name
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import deployment_action_errors, deployment_what, list_pods
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import open_deployment, optional_items, policy_api, read_deployment
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import annotations_of, describe_pods, not_ready_report, pod_name
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import terminating
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.wait import poll
+
+
+ARGUMENT_SPEC = recovery_arg_spec(
+    "delete-pods", wait=False,
+    names=dict(type="list", elements="str"),
+    only_unready=dict(type="bool", default=False),
+    one_at_a_time=dict(type="bool", default=True),
+    grace_period=dict(type="int"),
+    wait_timeout=dict(type="int", default=300),
+)
 
 
 def _validate(module):
     params = module.params
-    errors = [m for m in (validate_common(params), validate_name("name", params["name"])) if m]
+    errors = deployment_action_errors(params, module.check_mode, "delete pods of")
     for pod in params["names"] or []:
         msg = validate_name("names", pod)
         if msg:
@@ -224,28 +200,14 @@ def _validate(module):
         errors.append("names: an empty list selects no pod; omit names to select all pods of the Deployment")
     if params["grace_period"] is not None and not 0 <= params["grace_period"] <= 3600:
         errors.append("grace_period: invalid value %r; accepted values: 0 to 3600 seconds" % (params["grace_period"],))
-    errors += action_errors(params, module.check_mode, "delete pods of deployment %s/%s" % (params["namespace"], params["name"]))
     return errors
-
-
-def _pdbs(module, k8s):
-    try:
-        return list_items(k8s, "poddisruptionbudgets", policy_api(k8s).list_namespaced_pod_disruption_budget)
-    except AirlockIncidentError as exc:
-        if exc.result.get("status") in (401, 403, 404):
-            module.warn("could not check PodDisruptionBudgets: %s" % exc.msg)
-            return []
-        raise
 
 
 def run(module):
     params = module.params
     name = params["name"]
     mark = marker(params)
-    k8s = K8s(params)
-    k8s.ensure_namespace()
-    what = deployment_what(k8s, name)
-    dep = read_deployment(k8s, name)
+    k8s, dep, what = open_deployment(params)
     desired = dep["spec"].get("replicas", 1)
     recorded = annotations_of(dep).get(PODS_DELETED_FOR)
     pods = list_pods(k8s, dep)
@@ -269,7 +231,8 @@ def run(module):
     ready_now = len(result["ready_pods"])
     ready_selected = len([n for n in names if n in result["ready_pods"]])
     labels = (dep["spec"]["template"].get("metadata") or {}).get("labels") or {}
-    result["pdb_warnings"] = pdb_shortfalls(_pdbs(module, k8s), labels, ready_now,
+    pdbs = optional_items(module, k8s, "poddisruptionbudgets", policy_api(k8s).list_namespaced_pod_disruption_budget)
+    result["pdb_warnings"] = pdb_shortfalls(pdbs, labels, ready_now,
                                             min(1, ready_selected) if params["one_at_a_time"] else ready_selected, desired)
     for warning in result["pdb_warnings"]:
         module.warn("%s: %s" % (what, warning))
@@ -329,7 +292,6 @@ def _delete_waiting(module, k8s, dep, pods, names, delete, result):
     def fail(step):
         report = not_ready_report([p for p in state.get("pods", []) if pod_name(p) not in result["deleted"]])
         result.update(not_ready_pods=report, ready_pods=state.get("survivors", []), elapsed=round(time.monotonic() - start, 1))
-        result["msg"] = "%s; deleted %d of %d selected pod(s): %s" % (step, len(result["deleted"]), len(names), ", ".join(result["deleted"]))
         raise AirlockIncidentError("%s within wait_timeout=%ss (deleted %s; %d of %d pod(s) ready, none of them deleted); not ready: %s"
                                    % (step, params["wait_timeout"], ", ".join(result["deleted"]), len(result["ready_pods"]),
                                       state.get("desired", desired), describe_pods(report)), **result)
@@ -356,18 +318,7 @@ def _delete_waiting(module, k8s, dep, pods, names, delete, result):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=k8s_arg_spec(wait_timeout=dict(type="int", default=300), **action_arg_spec(
-            action="delete-pods",
-            name=dict(type="str", default="airlock"),
-            names=dict(type="list", elements="str"),
-            only_unready=dict(type="bool", default=False),
-            one_at_a_time=dict(type="bool", default=True),
-            grace_period=dict(type="int"),
-        )),
-        supports_check_mode=True,
-    )
-    run_k8s_module(module, run, _validate)
+    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run, _validate)
 
 
 if __name__ == "__main__":

@@ -194,22 +194,17 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import action_arg_spec
 from ansible_collections.airlock.incident.plugins.module_utils.core.contract import action_errors, marker
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
-    K8s,
-    k8s_arg_spec,
-    run_k8s_module,
-    validate_common,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.helm import (
-    RELEASE_RE,
-    Helm,
-    current_revision,
-    read_marker,
-    recorded_undo,
-    summary,
-    target_revision,
-    write_marker,
-)
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import K8s, k8s_arg_spec, run_k8s_module, validate_common
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.helm import Helm, RELEASE_RE, current_revision, read_marker, recorded_undo, summary
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.helm import target_revision, write_marker
+
+
+ARGUMENT_SPEC = k8s_arg_spec(**action_arg_spec(
+    action="helm-rollback", wait=True,
+    release=dict(type="str", default="airlock"),
+    revision=dict(type="int"),
+    binary_path=dict(type="path"),
+))
 
 
 def _validate(module):
@@ -299,16 +294,7 @@ def run(module):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=k8s_arg_spec(**action_arg_spec(
-            action="helm-rollback", wait=True,
-            release=dict(type="str", default="airlock"),
-            revision=dict(type="int"),
-            binary_path=dict(type="path"),
-        )),
-        supports_check_mode=True,
-    )
-    run_k8s_module(module, run, _validate)
+    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run, _validate)
 
 
 if __name__ == "__main__":

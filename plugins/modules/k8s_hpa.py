@@ -32,28 +32,12 @@ description:
 author:
   - airlock.incident contributors (@airlock-incident)
 attributes:
-  check_mode:
-    support: full
-    description: Server-side dry run of the patch; nothing is stored and nothing waits.
   diff_mode:
-    support: full
     description: Shows the HPA's minReplicas, maxReplicas and metrics before and after.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs where the kubernetes Python client can reach the API server.
-extends_documentation_fragment:
-  - airlock.incident.kubernetes
-  - airlock.incident.kubernetes.namespace
-  - airlock.incident.kubernetes.deployment
-  - airlock.incident.action
-  - airlock.incident.action.named
-  - airlock.incident.action.wait
+extends_documentation_fragment: [airlock.incident.kubernetes, airlock.incident.kubernetes.namespace,
+                                 airlock.incident.kubernetes.recovery, airlock.incident.action,
+                                 airlock.incident.action.named, airlock.incident.action.wait]
 options:
-  incident_id:
-    required: true
-  action:
-    default: hpa
   hpa:
     description:
       - Name of the HPA. By default the one HPA of the namespace whose C(scaleTargetRef) is the Deployment; when
@@ -84,6 +68,8 @@ options:
     type: str
     choices: [present, reverted]
     default: present
+  action:
+    default: hpa
 notes:
   - Needs C(get), C(list) and C(patch) on C(horizontalpodautoscalers), C(get) on C(deployments), C(list) on
     C(persistentvolumeclaims) and C(pods) in the namespace.
@@ -126,12 +112,12 @@ hpa:
   type: str
   sample: airlock
 name:
-  description: Name of the Deployment.
+  description: The Deployment the HPA scales.
   returned: always
   type: str
   sample: airlock
 namespace:
-  description: Namespace.
+  description: Namespace of the HPA and its Deployment.
   returned: always
   type: str
   sample: airlock-system
@@ -182,71 +168,54 @@ replicas:
   type: int
   sample: 3
 rollout:
-  description: Rollout progress of the Deployment after the run, with the same rules as C(kubectl rollout status).
+  description: Rollout progress after the change of the autoscaler, with the same keys as RV(airlock.incident.k8s_rollout_restart#module:rollout).
   returned: success
   type: dict
 not_ready_pods:
-  description: Pods that were not ready at the end of the wait, with the reason.
+  description: Pods not ready when the wait for the autoscaled Deployment ended, and why.
   returned: when the wait did not finish
   type: list
   elements: dict
 elapsed:
-  description: Seconds spent waiting.
+  description: Seconds spent waiting for the Deployment within the HPA's range.
   returned: success
   type: float
 msg:
-  description: What was done or, in check mode, what would be done.
-  returned: success
+  description: What was changed on the HPA or, in check mode, what would be.
+  returned: always
   type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import action_arg_spec
-from ansible_collections.airlock.incident.plugins.module_utils.core.contract import action_errors, marker as incident_marker
+from ansible_collections.airlock.incident.plugins.module_utils.core.contract import marker as incident_marker
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
-    K8s,
-    NotFound,
-    k8s_arg_spec,
-    run_k8s_module,
-    validate_common,
-    validate_name,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.mitigation import (
-    HPA_UNDO,
-    annotation_ops,
-    conflict_message,
-    dump_records,
-    guard_ops,
-    hpa_changes,
-    hpa_fields,
-    load_records,
-    mark_reverted,
-    plan_hpa,
-    record_change,
-    recorded_change,
-    rwo_claims,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import (
-    read_deployment,
-    rollout_error,
-    wait_deployment,
-)
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import NotFound, recovery_arg_spec, run_k8s_module, validate_name
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import autoscaling_api, deployment_action_errors, open_deployment
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import rollout_error, wait_deployment
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.mitigation import HPA_UNDO, annotation_ops, conflict_message, dump_records
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.mitigation import guard_ops, hpa_changes, hpa_fields, load_records, mark_reverted
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.mitigation import plan_hpa, record_change, recorded_change, rwo_claims
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import condition, hpa_targets_deployment as hpa_targets
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import rollout_state, rollout_summary
-
-try:
-    from kubernetes import client as k8s_client
-except ImportError:
-    k8s_client = None  # pylint: disable=invalid-name
 
 SETTINGS = ("min_replicas", "max_replicas", "target_cpu_utilization", "target_memory_utilization")
 
 
+ARGUMENT_SPEC = recovery_arg_spec(
+    "hpa",
+    state=dict(type="str", default="present", choices=["present", "reverted"]),
+    hpa=dict(type="str"),
+    min_replicas=dict(type="int"),
+    max_replicas=dict(type="int"),
+    target_cpu_utilization=dict(type="int"),
+    target_memory_utilization=dict(type="int"),
+)
+
+
 def _validate(module):
     p = module.params
-    errors = [m for m in (validate_common(p), validate_name("name", p["name"])) if m]
+    errors = deployment_action_errors(p, module.check_mode, "change the autoscaler of")
     if p["hpa"] is not None:
         msg = validate_name("hpa", p["hpa"])
         if msg:
@@ -268,7 +237,6 @@ def _validate(module):
     elif given:
         errors.append("%s: not used with state=reverted, which restores the recorded previous values; remove them"
                       % "/".join(given))
-    errors += action_errors(p, module.check_mode, "change the autoscaler of deployment %s/%s" % (p["namespace"], p["name"]))
     return errors
 
 
@@ -278,8 +246,8 @@ def _find_hpa(k8s, api, params):
         what = "horizontalpodautoscaler %s/%s" % (ns, params["hpa"])
         try:
             hpa = k8s.sanitize(k8s.call(what, api.read_namespaced_horizontal_pod_autoscaler, params["hpa"], ns))
-        except NotFound:
-            raise AirlockIncidentError("%s not found (API server %s)" % (what, k8s.host))
+        except NotFound as exc:
+            raise AirlockIncidentError("%s not found (API server %s)" % (what, k8s.host)) from exc
         if not hpa_targets(hpa, ns, name):
             ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
             raise AirlockIncidentError("%s scales %s/%s, not deployment %s" % (what, ref.get("kind"), ref.get("name"), name))
@@ -346,10 +314,8 @@ def run(module):
     p = module.params
     name = p["name"]
     marker = incident_marker(p)
-    k8s = K8s(p)
-    k8s.ensure_namespace()
-    api = k8s_client.AutoscalingV2Api(k8s.api)
-    dep = read_deployment(k8s, name)
+    k8s, dep, dummy = open_deployment(p)
+    api = autoscaling_api(k8s)
     hpa = _find_hpa(k8s, api, p)
     hpa_name = hpa["metadata"]["name"]
     what = "horizontalpodautoscaler %s/%s" % (k8s.namespace, hpa_name)
@@ -378,7 +344,7 @@ def run(module):
             hpa = k8s.sanitize(k8s.call(what, api.patch_namespaced_horizontal_pod_autoscaler, hpa_name, k8s.namespace, ops,
                                         **kwargs))
         except AirlockIncidentError as exc:
-            raise AirlockIncidentError(conflict_message(what, exc), **result)
+            raise AirlockIncidentError(conflict_message(what, exc), **result) from exc
         result["changed"] = True
         after = hpa_fields(hpa.get("spec"))
     else:
@@ -416,20 +382,7 @@ def run(module):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=k8s_arg_spec(**action_arg_spec(
-            action="hpa", wait=True,
-            name=dict(type="str", default="airlock"),
-            hpa=dict(type="str"),
-            min_replicas=dict(type="int"),
-            max_replicas=dict(type="int"),
-            target_cpu_utilization=dict(type="int"),
-            target_memory_utilization=dict(type="int"),
-            state=dict(type="str", default="present", choices=["present", "reverted"]),
-        )),
-        supports_check_mode=True,
-    )
-    run_k8s_module(module, run, _validate)
+    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run, _validate)
 
 
 if __name__ == "__main__":

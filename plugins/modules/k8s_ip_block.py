@@ -45,10 +45,6 @@ attributes:
   diff_mode:
     support: full
     description: Shows the C(spec.ingress) of every changed policy before and after.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs where the kubernetes Python client can reach the API server.
 extends_documentation_fragment:
   - airlock.incident.kubernetes
   - airlock.incident.kubernetes.namespace
@@ -271,22 +267,12 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import action_arg_spec
 from ansible_collections.airlock.incident.plugins.module_utils.core.contract import confirm_error, incident_id_error
+from ansible_collections.airlock.incident.plugins.module_utils.core.durations import DurationError, parse_go_duration, parse_rfc3339_ns
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.core.durations import (
-    DurationError,
-    parse_go_duration,
-    parse_rfc3339_ns,
-)
 from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import format_ns
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
-    K8s,
-    NotFound,
-    k8s_arg_spec,
-    run_k8s_module,
-    validate_common,
-    validate_name,
-)
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import netpol as nb
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import K8s, NotFound, k8s_arg_spec, run_k8s_module, validate_common
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import validate_name
 
 try:
     from kubernetes.client import NetworkingV1Api
@@ -296,6 +282,18 @@ except ImportError:
 
 INGRESS_HINT = ("block the client at the ingress instead (ingress-nginx: the nginx.ingress.kubernetes.io/denylist-source-range "
                 "annotation on the Ingress), where the client address is still known")
+
+
+ARGUMENT_SPEC = k8s_arg_spec(**action_arg_spec(
+    required=False,
+    cidrs=dict(type="list", elements="str", default=[]),
+    state=dict(type="str", default="present", choices=["present", "absent", "expired"]),
+    expires_in=dict(type="str"),
+    expires_at=dict(type="str"),
+    reason=dict(type="str"),
+    now=dict(type="str"),
+    deployment=dict(type="str", default="airlock"),
+))
 
 
 def _expiry(params, now_ns):
@@ -383,9 +381,9 @@ class Cluster(object):
         what = "deployment %s/%s" % (self.ns, name)
         try:
             dep = _raw(self.k8s, what, self.k8s.apps.read_namespaced_deployment, name, self.ns)
-        except NotFound:
+        except NotFound as exc:
             raise AirlockIncidentError("deployment %s not found in namespace %s (API server %s); set deployment to the Airlock "
-                                       "Deployment" % (name, self.ns, self.k8s.host))
+                                       "Deployment" % (name, self.ns, self.k8s.host)) from exc
         return ((dep.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels") or {}
 
     def policies(self):
@@ -419,7 +417,7 @@ def _records(policies):
         try:
             record = nb.read_record(policy)
         except nb.BlockError as exc:
-            raise AirlockIncidentError(str(exc))
+            raise AirlockIncidentError(str(exc)) from exc
         if record is not None:
             out[policy["metadata"]["name"]] = record
     return out
@@ -433,7 +431,7 @@ def _check_drift(pairs, result):
         try:
             nb.check_drift(policy, record)
         except nb.BlockError as exc:
-            raise AirlockIncidentError(str(exc), **result)
+            raise AirlockIncidentError(str(exc), **result) from exc
 
 
 def _apply(cluster, policy, record, blocks, result, diff):
@@ -452,7 +450,7 @@ def _apply(cluster, policy, record, blocks, result, diff):
         done = [p["name"] for p in result["policies"]]
         fields = dict(result, changed=bool(done) and not cluster.module.check_mode)
         raise AirlockIncidentError("%s; NetworkPolicies already %s before this failure: %s" % (
-            exc.msg, "checked" if cluster.module.check_mode else "changed", ", ".join(done) or "none"), **fields)
+            exc.msg, "checked" if cluster.module.check_mode else "changed", ", ".join(done) or "none"), **fields) from exc
     result["policies"].append(dict(name=name, ingress_before=before, ingress_after=ingress, changes=changes,
                                    restored=new_record is None and record is not None))
     diff["before"][name] = {"spec.ingress": before, "blocks": [b["cidr"] for b in (record or {}).get("blocks", [])]}
@@ -611,10 +609,10 @@ def _remove(module, cluster, cidrs, now_ns, result, diff):
             if state == "expired":
                 try:
                     expired = parse_rfc3339_ns(block["expires_at"]) <= now_ns
-                except (DurationError, KeyError, TypeError):
+                except (DurationError, KeyError, TypeError) as exc:
                     raise AirlockIncidentError("NetworkPolicy %s: recorded block %s has no valid expires_at (%r); fix or remove "
                                                "the annotation %s" % (name, block.get("cidr"), block.get("expires_at"), nb.ANNOTATION),
-                                               **result)
+                                               **result) from exc
                 hit = hit and expired
             (gone if hit else keep).append(block)
         plans.append((name, record, keep, gone))
@@ -666,21 +664,8 @@ def _sentence(module, result):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=k8s_arg_spec(**action_arg_spec(
-            required=False,
-            cidrs=dict(type="list", elements="str", default=[]),
-            state=dict(type="str", default="present", choices=["present", "absent", "expired"]),
-            expires_in=dict(type="str"),
-            expires_at=dict(type="str"),
-            reason=dict(type="str"),
-            now=dict(type="str"),
-            deployment=dict(type="str", default="airlock"),
-        )),
-        supports_check_mode=True,
-    )
     inputs = {}
-    run_k8s_module(module, lambda m: run(m, **inputs), lambda m: _validate(m, inputs))
+    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), lambda m: run(m, **inputs), lambda m: _validate(m, inputs))
 
 
 if __name__ == "__main__":

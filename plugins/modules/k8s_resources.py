@@ -32,28 +32,12 @@ description:
 author:
   - airlock.incident contributors (@airlock-incident)
 attributes:
-  check_mode:
-    support: full
-    description: Server-side dry run of the patch; nothing is stored and nothing waits.
   diff_mode:
-    support: full
     description: Shows the container's resources before and after.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs where the kubernetes Python client can reach the API server.
-extends_documentation_fragment:
-  - airlock.incident.kubernetes
-  - airlock.incident.kubernetes.namespace
-  - airlock.incident.kubernetes.deployment
-  - airlock.incident.action
-  - airlock.incident.action.named
-  - airlock.incident.action.wait
+extends_documentation_fragment: [airlock.incident.kubernetes, airlock.incident.kubernetes.namespace,
+                                 airlock.incident.kubernetes.recovery, airlock.incident.action,
+                                 airlock.incident.action.named, airlock.incident.action.wait]
 options:
-  incident_id:
-    required: true
-  action:
-    default: resources
   container:
     description:
       - Name of the container in the pod template. The chart's container is V(airlock).
@@ -85,6 +69,8 @@ options:
     type: str
     choices: [present, reverted]
     default: present
+  action:
+    default: resources
 notes:
   - Needs C(get) and C(patch) on C(deployments) and C(list) on C(pods) in the namespace.
   - An HPA's utilization targets are percentages of the requests; raising the CPU or memory request lowers the
@@ -137,12 +123,12 @@ EXAMPLES = r"""
 
 RETURN = r"""
 name:
-  description: Name of the Deployment.
+  description: The Deployment whose container resources are set.
   returned: always
   type: str
   sample: airlock
 namespace:
-  description: Namespace of the Deployment.
+  description: Namespace of that Deployment.
   returned: always
   type: str
   sample: airlock-system
@@ -190,106 +176,65 @@ oom_kills:
   elements: dict
   sample: [{"pod": "airlock-7d9c-x2", "memory_limit": "512Mi", "finished_at": "2026-01-01T10:00:00Z", "restarts": 6}]
 revision_before:
-  description: The Deployment's C(deployment.kubernetes.io/revision) before the run.
+  description: The C(deployment.kubernetes.io/revision) of the Deployment before its resources were changed.
   returned: success
   type: str
   sample: "3"
 revision_after:
-  description: The Deployment's revision after the run (unchanged in check mode).
+  description: Its revision once the new resources rolled out (in check mode, the revision before).
   returned: success
   type: str
   sample: "4"
 rollout:
-  description: Rollout progress after the run (in check mode, of the Deployment as it is), with the same rules as
-    C(kubectl rollout status).
+  description: Rollout progress after the change of the resources, with the same keys as RV(airlock.incident.k8s_rollout_restart#module:rollout).
   returned: success
   type: dict
-  contains:
-    complete:
-      description: All replicas updated and available and no old replica left.
-      type: bool
-    failed:
-      description: The progress deadline was exceeded.
-      type: bool
-    message:
-      description: Human-readable progress.
-      type: str
-    replicas:
-      description: Desired replicas.
-      type: int
-    updated_replicas:
-      description: Replicas running the current template.
-      type: int
-    available_replicas:
-      description: Available replicas.
-      type: int
-    ready_replicas:
-      description: Ready replicas.
-      type: int
 not_ready_pods:
-  description: Pods that were not ready at the end of the wait, with the reason.
+  description: Pods not ready when the rollout of the new resources stopped, and why.
   returned: when the rollout did not complete
   type: list
   elements: dict
   sample: [{"name": "airlock-7d9c-x2", "node": null, "problem": "Pending, not scheduled: 0/2 nodes are available: 2 Insufficient memory."}]
 elapsed:
-  description: Seconds spent waiting for the rollout.
+  description: Seconds the new resources took to roll out.
   returned: success
   type: float
 msg:
-  description: What was done or, in check mode, what would be done.
-  returned: success
+  description: What was changed in the container's resources or, in check mode, what would be.
+  returned: always
   type: str
   sample: "would change limits.memory: 512Mi -> 2Gi"
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import action_arg_spec
-from ansible_collections.airlock.incident.plugins.module_utils.core.contract import action_errors, marker as incident_marker
+from ansible_collections.airlock.incident.plugins.module_utils.core.contract import marker as incident_marker
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
-    DNS_LABEL,
-    K8s,
-    k8s_arg_spec,
-    run_k8s_module,
-    validate_common,
-    validate_name,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.mitigation import (
-    DEFAULT_MEMORY_FLOOR,
-    RESOURCES_UNDO,
-    annotation_ops,
-    clean_resources,
-    conflict_message,
-    container_names,
-    dump_records,
-    find_container,
-    guard_ops,
-    limit_conflicts,
-    load_records,
-    low_limit_warnings,
-    mark_reverted,
-    merge_resources,
-    oom_kills,
-    record_change,
-    recorded_change,
-    resource_changes,
-    same_resources,
-    validate_wanted,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import (
-    list_pods,
-    read_deployment,
-    rollout_error,
-    wait_deployment,
-)
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import DNS_LABEL, recovery_arg_spec, run_k8s_module
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import deployment_action_errors, list_pods, open_deployment
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import rollout_error, wait_deployment
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.mitigation import DEFAULT_MEMORY_FLOOR, RESOURCES_UNDO, annotation_ops
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.mitigation import clean_resources, conflict_message, container_names, dump_records
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.mitigation import find_container, guard_ops, limit_conflicts, load_records
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.mitigation import low_limit_warnings, mark_reverted, merge_resources, oom_kills
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.mitigation import record_change, recorded_change, resource_changes, same_resources
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.mitigation import validate_wanted
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import REVISION, rollout_state, rollout_summary
+
+
+ARGUMENT_SPEC = recovery_arg_spec(
+    "resources",
+    container=dict(type="str", default="airlock"),
+    requests=dict(type="dict"),
+    limits=dict(type="dict"),
+    min_memory_limit=dict(type="str", default=DEFAULT_MEMORY_FLOOR),
+    state=dict(type="str", default="present", choices=["present", "reverted"]),
+)
 
 
 def _validate(module):
     params = module.params
-    errors = [m for m in (validate_common(params), validate_name("name", params["name"])) if m]
+    errors = deployment_action_errors(params, module.check_mode, "change the resources of")
     if not DNS_LABEL.match(params["container"] or ""):
         errors.append("container: invalid value %r; accepted values: a container name (lowercase letters, digits, '-', "
                       "at most 63)" % (params["container"],))
@@ -298,7 +243,6 @@ def _validate(module):
     elif params["requests"] is not None or params["limits"] is not None:
         errors.append("requests/limits: not used with state=reverted, which restores the recorded previous resources; "
                       "remove them")
-    errors += action_errors(params, module.check_mode, "change the resources of deployment %s/%s" % (params["namespace"], params["name"]))
     return errors
 
 
@@ -337,10 +281,8 @@ def run(module):
     wanted = validate_wanted(params["requests"], params["limits"], params["min_memory_limit"])[0]
     name, container = params["name"], params["container"]
     marker = incident_marker(params)
-    k8s = K8s(params)
-    k8s.ensure_namespace()
-    what = "deployment %s/%s" % (k8s.namespace, name)
-    dep = current = read_deployment(k8s, name)
+    k8s, dep, what = open_deployment(params)
+    current = dep
     index, spec = find_container(dep, container)
     if spec is None:
         raise AirlockIncidentError("container %s is not in the pod template of %s; containers: %s"
@@ -367,7 +309,7 @@ def run(module):
         try:
             dep = k8s.sanitize(k8s.call(what, k8s.apps.patch_namespaced_deployment, name, k8s.namespace, ops, **kwargs))
         except AirlockIncidentError as exc:
-            raise AirlockIncidentError(conflict_message(what, exc), **result)
+            raise AirlockIncidentError(conflict_message(what, exc), **result) from exc
         result["changed"] = True
         after = clean_resources((find_container(dep, container)[1] or {}).get("resources"))
     else:
@@ -394,19 +336,7 @@ def run(module):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=k8s_arg_spec(**action_arg_spec(
-            action="resources", wait=True,
-            name=dict(type="str", default="airlock"),
-            container=dict(type="str", default="airlock"),
-            requests=dict(type="dict"),
-            limits=dict(type="dict"),
-            min_memory_limit=dict(type="str", default=DEFAULT_MEMORY_FLOOR),
-            state=dict(type="str", default="present", choices=["present", "reverted"]),
-        )),
-        supports_check_mode=True,
-    )
-    run_k8s_module(module, run, _validate)
+    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run, _validate)
 
 
 if __name__ == "__main__":

@@ -35,27 +35,13 @@ author:
   - airlock.incident contributors (@airlock-incident)
 attributes:
   check_mode:
-    support: full
     description: Server-side dry run of the template patch; nothing is stored and nothing waits.
   diff_mode:
-    support: full
     description: The pod template before and after.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs where the kubernetes Python client can reach the API server.
-extends_documentation_fragment:
-  - airlock.incident.kubernetes
-  - airlock.incident.kubernetes.namespace
-  - airlock.incident.kubernetes.deployment
-  - airlock.incident.action
-  - airlock.incident.action.named
-  - airlock.incident.action.wait
+extends_documentation_fragment: [airlock.incident.kubernetes, airlock.incident.kubernetes.namespace,
+                                 airlock.incident.kubernetes.recovery, airlock.incident.action,
+                                 airlock.incident.action.named, airlock.incident.action.wait]
 options:
-  incident_id:
-    required: true
-  action:
-    default: rollback
   revision:
     description:
       - Revision to roll back to, as shown by C(kubectl rollout history). Omitted means the newest revision before
@@ -66,6 +52,8 @@ options:
       - Roll back a Deployment managed by Helm anyway (the next C(helm upgrade) reverts it).
     type: bool
     default: false
+  action:
+    default: rollback
 notes:
   - Needs C(get) and C(patch) on C(deployments) and C(list) on C(replicasets) and C(pods) in the namespace.
   - "Undo: roll back again with O(revision=<revision_before>) (RV(undo)); the ReplicaSet you left keeps its revision number."
@@ -94,12 +82,12 @@ EXAMPLES = r"""
 
 RETURN = r"""
 name:
-  description: Name of the Deployment.
+  description: The Deployment rolled back.
   returned: always
   type: str
   sample: airlock
 namespace:
-  description: Namespace of the Deployment.
+  description: Namespace of the Deployment rolled back.
   returned: always
   type: str
   sample: airlock-system
@@ -148,7 +136,7 @@ helm_managed:
   returned: success
   type: str
 rollout:
-  description: Rollout progress after the run, with the rules of C(kubectl rollout status).
+  description: Rollout progress after the rollback, with the same keys as RV(airlock.incident.k8s_rollout_restart#module:rollout).
   returned: success
   type: dict
 msg:
@@ -156,59 +144,43 @@ msg:
   returned: always
   type: str
 not_ready_pods:
-  description: Pods that were not ready at the end of the wait, with the reason.
+  description: Pods not ready when the rollout to the target revision stopped, and why.
   returned: when the rollout did not complete
   type: list
   elements: dict
 elapsed:
-  description: Seconds spent waiting for the rollout.
+  description: Seconds the rolled-back template took to roll out.
   returned: success
   type: float
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import action_arg_spec
-from ansible_collections.airlock.incident.plugins.module_utils.core.contract import action_errors, marker
+from ansible_collections.airlock.incident.plugins.module_utils.core.contract import marker
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
-    K8s,
-    k8s_arg_spec,
-    run_k8s_module,
-    validate_common,
-    validate_name,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import (
-    ROLLED_BACK_FOR,
-    ROLLED_BACK_FROM,
-    ROLLED_BACK_TO,
-    flat_diff,
-    helm_managed,
-    normalize_template,
-    owned_replicasets,
-    revision_of,
-    rollback_patch,
-    select_revision,
-    templates_equal,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import (
-    deployment_what,
-    list_items,
-    read_deployment,
-    rollout_error,
-    wait_deployment,
-)
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import ROLLED_BACK_FOR, ROLLED_BACK_FROM, ROLLED_BACK_TO, flat_diff
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import helm_managed, normalize_template, owned_replicasets, revision_of
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import rollback_patch, select_revision, templates_equal
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import recovery_arg_spec, run_k8s_module
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import deployment_action_errors, list_items, open_deployment
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import rollout_error, wait_deployment
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import annotations_of, label_selector
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import rollout_state, rollout_summary
 
 
+ARGUMENT_SPEC = recovery_arg_spec(
+    "rollback",
+    revision=dict(type="int"),
+    allow_helm_managed=dict(type="bool", default=False),
+)
+
+
 def _validate(module):
     params = module.params
-    errors = [m for m in (validate_common(params), validate_name("name", params["name"])) if m]
+    errors = deployment_action_errors(params, module.check_mode, "roll back")
     if params["revision"] is not None and params["revision"] < 1:
         errors.append("revision: invalid value %r; accepted values: a positive revision number (kubectl rollout history)"
                       % (params["revision"],))
-    errors += action_errors(params, module.check_mode, "roll back deployment %s/%s" % (params["namespace"], params["name"]))
     return errors
 
 
@@ -245,10 +217,7 @@ def run(module):
     params = module.params
     name = params["name"]
     mark = marker(params)
-    k8s = K8s(params)
-    k8s.ensure_namespace()
-    what = deployment_what(k8s, name)
-    dep = read_deployment(k8s, name)
+    k8s, dep, what = open_deployment(params)
     revision_before = revision_of(dep)
     result = dict(changed=False, name=name, namespace=k8s.namespace, revision_before=revision_before,
                   revision_after=revision_before, helm_managed=helm_managed(dep), undo=None, already_current=False,
@@ -305,16 +274,7 @@ def run(module):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=k8s_arg_spec(**action_arg_spec(
-            action="rollback", wait=True,
-            name=dict(type="str", default="airlock"),
-            revision=dict(type="int"),
-            allow_helm_managed=dict(type="bool", default=False),
-        )),
-        supports_check_mode=True,
-    )
-    run_k8s_module(module, run, _validate)
+    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run, _validate)
 
 
 if __name__ == "__main__":

@@ -29,25 +29,13 @@ author:
   - airlock.incident contributors (@airlock-incident)
 attributes:
   check_mode:
-    support: full
     description: Server-side dry run of the pod-template patch; nothing is stored and nothing waits.
   diff_mode:
-    support: full
     description: Shows the pod-template annotations before and after.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs where the kubernetes Python client can reach the API server.
-extends_documentation_fragment:
-  - airlock.incident.kubernetes
-  - airlock.incident.kubernetes.namespace
-  - airlock.incident.kubernetes.deployment
-  - airlock.incident.action
-  - airlock.incident.action.named
-  - airlock.incident.action.wait
+extends_documentation_fragment: [airlock.incident.kubernetes, airlock.incident.kubernetes.namespace,
+                                 airlock.incident.kubernetes.recovery, airlock.incident.action,
+                                 airlock.incident.action.named, airlock.incident.action.wait]
 options:
-  incident_id:
-    required: true
   action:
     default: restart
 notes:
@@ -155,40 +143,28 @@ elapsed:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import action_arg_spec
-from ansible_collections.airlock.incident.plugins.module_utils.core.contract import action_errors, marker
+from ansible_collections.airlock.incident.plugins.module_utils.core.contract import marker
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
-    K8s,
-    k8s_arg_spec,
-    run_k8s_module,
-    validate_common,
-    validate_name,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import (
-    deployment_what,
-    read_deployment,
-    rollout_error,
-    wait_deployment,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import restart_patch
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import RESTARTED_AT, REVISION, rollout_state, rollout_summary
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import recovery_arg_spec, run_k8s_module
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import deployment_action_errors, open_deployment, rollout_error
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import wait_deployment
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import RESTARTED_AT, REVISION, restart_patch, rollout_state
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import rollout_summary
+
+
+ARGUMENT_SPEC = recovery_arg_spec("restart")
 
 
 def _validate(module):
     params = module.params
-    errors = [m for m in (validate_common(params), validate_name("name", params["name"])) if m]
-    errors += action_errors(params, module.check_mode, "restart deployment %s/%s" % (params["namespace"], params["name"]))
+    errors = deployment_action_errors(params, module.check_mode, "restart")
     return errors
 
 
 def run(module):
     params = module.params
     name = params["name"]
-    k8s = K8s(params)
-    k8s.ensure_namespace()
-    what = deployment_what(k8s, name)
-    dep = read_deployment(k8s, name)
+    k8s, dep, what = open_deployment(params)
     before, after, result = restart_patch(dep, marker(params))
     result.update(name=name, namespace=k8s.namespace)
     if after is not None:
@@ -228,14 +204,7 @@ def _sentence(module, what, result, waited):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=k8s_arg_spec(**action_arg_spec(
-            action="restart", wait=True,
-            name=dict(type="str", default="airlock"),
-        )),
-        supports_check_mode=True,
-    )
-    run_k8s_module(module, run, _validate)
+    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run, _validate)
 
 
 if __name__ == "__main__":

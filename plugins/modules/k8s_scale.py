@@ -35,33 +35,19 @@ description:
 author:
   - airlock.incident contributors (@airlock-incident)
 attributes:
-  check_mode:
-    support: full
-    description: Server-side dry run of the patch; nothing is stored and nothing waits.
   diff_mode:
-    support: full
     description: Shows C(spec.replicas) and the incident annotations before and after.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs where the kubernetes Python client can reach the API server.
-extends_documentation_fragment:
-  - airlock.incident.kubernetes
-  - airlock.incident.kubernetes.namespace
-  - airlock.incident.kubernetes.deployment
-  - airlock.incident.action
-  - airlock.incident.action.named
-  - airlock.incident.action.wait
+extends_documentation_fragment: [airlock.incident.kubernetes, airlock.incident.kubernetes.namespace,
+                                 airlock.incident.kubernetes.recovery, airlock.incident.action,
+                                 airlock.incident.action.named, airlock.incident.action.wait]
 options:
-  incident_id:
-    required: true
-  action:
-    default: scale
   replicas:
     description:
       - The number of replicas, 0 to 100. V(0) stops the gateway (an outage).
     type: int
     required: true
+  action:
+    default: scale
 notes:
   - Needs C(get) and C(patch) on C(deployments), C(list) on C(pods) and C(persistentvolumeclaims), and C(list) on
     C(horizontalpodautoscalers) (autoscaling/v2) in the namespace. Without the HPA permission the module warns that
@@ -104,12 +90,12 @@ EXAMPLES = r"""
 
 RETURN = r"""
 name:
-  description: Name of the Deployment.
+  description: The Deployment scaled.
   returned: always
   type: str
   sample: airlock
 namespace:
-  description: Namespace of the Deployment.
+  description: Namespace of the scaled Deployment.
   returned: always
   type: str
   sample: airlock-system
@@ -166,91 +152,58 @@ msg:
   returned: always
   type: str
 not_ready_pods:
-  description: Pods that were not ready at the end of the wait, with the reason.
+  description: Pods not ready when the wait for O(replicas) ran out, and why.
   returned: when the wait did not finish
   type: list
   elements: dict
   sample: [{"name": "airlock-7d9c-x2", "node": "kwok-node-1", "problem": "airlock: running but not ready (readiness probe failing)"}]
 elapsed:
-  description: Seconds spent waiting.
+  description: Seconds spent waiting for the replicas.
   returned: success
   type: float
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import action_arg_spec
-from ansible_collections.airlock.incident.plugins.module_utils.core.contract import action_errors, marker
+from ansible_collections.airlock.incident.plugins.module_utils.core.contract import marker
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
-    K8s,
-    k8s_arg_spec,
-    run_k8s_module,
-    validate_common,
-    validate_name,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import (
-    PREVIOUS_REPLICAS,
-    SCALED_FOR,
-    hpa_check,
-    rwo_claims,
-    rwo_warning,
-    scale_progress,
-    scale_undo,
-    template_claims,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import (
-    autoscaling_api,
-    deployment_what,
-    list_items,
-    list_pods,
-    read_deployment,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import (
-    annotations_of,
-    describe_pods,
-    hpas_targeting,
-    not_ready_report,
-)
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import PREVIOUS_REPLICAS, SCALED_FOR, hpa_check, rwo_claims, rwo_warning
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import scale_progress, scale_undo, template_claims
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import recovery_arg_spec, run_k8s_module
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import autoscaling_api, deployment_action_errors, list_items, list_pods
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import open_deployment, optional_items, read_deployment
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import annotations_of, describe_pods, hpas_targeting, not_ready_report
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.wait import poll
 
 MAX_REPLICAS = 100
 
 
+ARGUMENT_SPEC = recovery_arg_spec(
+    "scale",
+    replicas=dict(type="int", required=True),
+)
+
+
 def _validate(module):
     params = module.params
-    errors = [m for m in (validate_common(params), validate_name("name", params["name"])) if m]
+    errors = deployment_action_errors(params, module.check_mode, "scale")
     if params["replicas"] is None or not 0 <= params["replicas"] <= MAX_REPLICAS:
         errors.append("replicas: invalid value %r; accepted values: 0 to %d" % (params["replicas"], MAX_REPLICAS))
-    errors += action_errors(params, module.check_mode, "scale deployment %s/%s" % (params["namespace"], params["name"]))
     return errors
-
-
-def _hpas(module, k8s, name):
-    try:
-        items = list_items(k8s, "horizontalpodautoscalers", autoscaling_api(k8s).list_namespaced_horizontal_pod_autoscaler)
-        return hpas_targeting(items, k8s.namespace, name)
-    except AirlockIncidentError as exc:
-        if exc.result.get("status") in (401, 403, 404):
-            module.warn("could not check HorizontalPodAutoscalers: %s" % exc.msg)
-            return []
-        raise
 
 
 def run(module):
     params = module.params
     name, desired = params["name"], params["replicas"]
     mark = marker(params)
-    k8s = K8s(params)
-    k8s.ensure_namespace()
-    what = deployment_what(k8s, name)
-    dep = read_deployment(k8s, name)
+    k8s, dep, what = open_deployment(params)
     before = dep["spec"].get("replicas", 1)
     annotations = annotations_of(dep)
     result = dict(changed=False, name=name, namespace=k8s.namespace, before=before, after=before, scaled_for=mark,
                   rwo_claims=[], hpa=[], elapsed=0.0)
 
-    hpas = _hpas(module, k8s, name)
+    hpas = hpas_targeting(optional_items(module, k8s, "horizontalpodautoscalers",
+                                         autoscaling_api(k8s).list_namespaced_horizontal_pod_autoscaler), k8s.namespace, name)
     result["hpa"] = sorted(h["metadata"]["name"] for h in hpas)
     for hpa in hpas:
         error, warning = hpa_check(hpa, desired)
@@ -307,7 +260,6 @@ def run(module):
                                problem="still present" + (" (terminating)" if p["metadata"].get("deletionTimestamp") else ""))
                           for p in pods]
             result["not_ready_pods"] = report
-            result["msg"] = message
             raise AirlockIncidentError("%s did not reach %d ready replicas within wait_timeout=%ss: %s; not ready: %s"
                                        % (what, desired, params["wait_timeout"], message, describe_pods(report)), **result)
         result["msg"] += "; %s" % message
@@ -317,15 +269,7 @@ def run(module):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=k8s_arg_spec(**action_arg_spec(
-            action="scale", wait=True,
-            replicas=dict(type="int", required=True),
-            name=dict(type="str", default="airlock"),
-        )),
-        supports_check_mode=True,
-    )
-    run_k8s_module(module, run, _validate)
+    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run, _validate)
 
 
 if __name__ == "__main__":

@@ -39,10 +39,6 @@ attributes:
   diff_mode:
     support: none
     description: Nothing changes, so there is no diff.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs where the kubernetes Python client can reach the API server.
 extends_documentation_fragment:
   - airlock.incident.kubernetes
 options:
@@ -192,31 +188,22 @@ import re
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
-    K8s,
-    NotFound,
-    k8s_arg_spec,
-    run_k8s_module,
-    validate_common,
-    validate_name,
-)
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import K8s, NotFound, k8s_arg_spec, run_k8s_module, validate_common
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import validate_name
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import label_selector
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.triage import (
-    analyse,
-    container_resources,
-    decode_helm_release,
-    event_time,
-    human_summary,
-    overall,
-    summarize_deployment,
-    summarize_event,
-    summarize_node,
-    summarize_pod,
-    summarize_pvc,
-    summarize_replicaset,
-)
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.triage import analyse, container_resources, decode_helm_release, event_time
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.triage import human_summary, overall, summarize_deployment, summarize_event
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.triage import summarize_node, summarize_pod, summarize_pvc, summarize_replicaset
 
 RELEASE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?$")
+
+
+ARGUMENT_SPEC = k8s_arg_spec(
+    name=dict(type="str", default="airlock"),
+    release=dict(type="str", default="airlock"),
+    log_lines=dict(type="int", default=20),
+    events_limit=dict(type="int", default=30),
+)
 
 
 def _validate(module):
@@ -330,16 +317,7 @@ def collect(module):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=k8s_arg_spec(
-            name=dict(type="str", default="airlock"),
-            release=dict(type="str", default="airlock"),
-            log_lines=dict(type="int", default=20),
-            events_limit=dict(type="int", default=30),
-        ),
-        supports_check_mode=True,
-    )
-    run_k8s_module(module, collect, _validate)
+    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), collect, _validate)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import typing as t
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib  # type: ignore[import-untyped]
 
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import action_arg_spec
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError, InputError
 from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 
@@ -61,6 +62,17 @@ def k8s_arg_spec(**extra: t.Dict[str, t.Any]) -> t.Dict[str, t.Dict[str, t.Any]]
     spec = copy.deepcopy(K8S_ARG_SPEC)
     spec.update(extra)
     return spec
+
+
+def recovery_arg_spec(action: str, wait: bool = True, **extra: t.Dict[str, t.Any]) -> t.Dict[str, t.Dict[str, t.Any]]:
+    """The options of a recovery action on a Deployment: the Kubernetes connection, the action contract (with the
+    action's default name and, with ``wait``, ``wait``/``wait_timeout``), the Deployment ``name``, and ``extra``.
+    Documented by the fragments airlock.incident.kubernetes(.namespace, .recovery) and airlock.incident.action(.named,
+    .wait)."""
+    spec = action_arg_spec(action=action, wait=wait)
+    spec["name"] = dict(type="str", default="airlock")
+    spec.update(extra)
+    return k8s_arg_spec(**spec)
 
 
 def require_kubernetes(module: t.Any) -> None:

@@ -402,7 +402,7 @@ def apply_configmap_change(target: ConfigMapTarget, new_data: bytes, old_data: t
     except AirlockIncidentError as exc:
         raise AirlockIncidentError("%s after the %s change; could NOT restore %s: %s. The previous content is in %s "
                                    "(the pod-template annotation was left as it is)"
-                                   % (problem, what, target.what(), exc.msg, backup_path), **outcome)
+                                   % (problem, what, target.what(), exc.msg, backup_path), **outcome) from exc
     outcome["rolled_back"] = True
     restored = "restored %s from %s" % (target.what(), backup_path)
     try:

@@ -178,12 +178,12 @@ def existing_snapshot(target: str, result: Obj) -> Obj:
                   custody=custody, custody_path=custody_path(target) if custody else None,
                   pod_tmp=custody.get("pod_tmp"), pod_tmp_removed=custody.get("pod_tmp_removed"),
                   evidence_item=evidence_item(target, facts, custody))
-    result["msg"] = "snapshot %s already exists (%d events, head %s); nothing was exec'd: use force=true for a new one" % (
-        target, facts["events"], facts["chain_head"])
     if custody.get("local_sha256") and custody["local_sha256"] != digest.sha256:
         raise PodEvidenceError("dest: %s no longer has the sha256 recorded in %s (%s, now %s): the snapshot was "
                                "modified after collection"
                                % (target, custody_path(target), custody["local_sha256"], digest.sha256), **result)
+    result["msg"] = "snapshot %s already exists (%d events, head %s); nothing was exec'd: use force=true for a new one" % (
+        target, facts["events"], facts["chain_head"])
     return result
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import typing as t
 
+from ansible_collections.airlock.incident.plugins.module_utils.core.contract import action_errors
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import K8s, NotFound
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import K8s, NotFound, validate_common, validate_name
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import describe_pods, label_selector, not_ready_report
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.wait import wait_rollout
 
@@ -90,3 +91,30 @@ def rollout_error(k8s: K8s, dep: Obj, state: Obj, elapsed: float, timeout: float
     head = rollout_failure(deployment_what(k8s, name), state, elapsed, timeout, waiting_for)
     fields = dict((k, v) for k, v in result.items() if k != "msg")
     return AirlockIncidentError("%s; not ready: %s" % (head, describe_pods(pods)), **fields)
+
+
+def optional_items(module: t.Any, k8s: K8s, what: str, func: t.Callable[..., t.Any]) -> t.List[Obj]:
+    """The items of a list call the action only checks against (HPAs, PDBs): without the permission (or the API),
+    a warning that names what could not be checked, and no items."""
+    try:
+        return list_items(k8s, what, func)
+    except AirlockIncidentError as exc:
+        if exc.result.get("status") in (401, 403, 404):
+            module.warn("could not check %s: %s" % (what, exc.msg))
+            return []
+        raise
+
+
+def deployment_action_errors(params: t.Mapping[str, t.Any], check_mode: bool, verb: str) -> t.List[str]:
+    """The refusals common to the actions on a Deployment: connection options, the Deployment's name, and the
+    action contract (``confirm`` to ``<verb> deployment <namespace>/<name>``)."""
+    errors = [m for m in (validate_common(params), validate_name("name", params.get("name"))) if m]
+    return errors + action_errors(params, check_mode, "%s deployment %s/%s" % (verb, params.get("namespace"), params.get("name")))
+
+
+def open_deployment(params: t.Mapping[str, t.Any]) -> t.Tuple[K8s, Obj, str]:
+    """The client for the module's options, the Deployment ``params["name"]`` and its name for messages
+    (``deployment <namespace>/<name>``): the namespace must exist and the Deployment must be there."""
+    k8s = K8s(params)
+    k8s.ensure_namespace()
+    return k8s, read_deployment(k8s, params["name"]), deployment_what(k8s, params["name"])

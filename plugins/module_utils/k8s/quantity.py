@@ -121,8 +121,8 @@ def parse(text: t.Any) -> Quantity:
     sign, number, suffix = match.groups()
     try:
         value = Fraction(number if not number.endswith(".") else number[:-1])
-    except (ValueError, ZeroDivisionError):
-        raise QuantityError("%r is not a quantity; accepted values: %s" % (raw, FORMS))
+    except (ValueError, ZeroDivisionError) as exc:
+        raise QuantityError("%r is not a quantity; accepted values: %s" % (raw, FORMS)) from exc
     if sign == "-":
         value = -value
     if suffix in BINARY_SI:
@@ -205,7 +205,7 @@ def check_resource(field: str, resource: str, text: t.Any) -> Quantity:
     try:
         q = parse(text)
     except QuantityError as exc:
-        raise QuantityError("%s: %s" % (field, exc))
+        raise QuantityError("%s: %s" % (field, exc)) from exc
     if q.value < 0:
         raise QuantityError("%s: %r is negative; accepted values: a quantity >= 0" % (field, q.text))
     if q.value > MAX_VALUE:
