@@ -205,13 +205,12 @@ def _validate(module):
 
 def run(module):
     params = module.params
-    name = params["name"]
     mark = marker(params)
     k8s, dep, what = open_deployment(params)
     desired = dep["spec"].get("replicas", 1)
     recorded = annotations_of(dep).get(PODS_DELETED_FOR)
     pods = list_pods(k8s, dep)
-    result = dict(changed=False, name=name, namespace=k8s.namespace, pods_deleted_for=mark, already_done=recorded == mark,
+    result = dict(changed=False, name=params["name"], namespace=k8s.namespace, pods_deleted_for=mark, already_done=recorded == mark,
                   selected=[], deleted=[], replicas=desired, pdb_warnings=[], elapsed=0.0,
                   ready_pods=ready_survivors(pods, ()))
     if result["already_done"]:
@@ -240,7 +239,7 @@ def run(module):
     dry = {"dry_run": "All"} if module.check_mode else {}
     result["diff"] = _diff(pods, names, recorded, mark)
     patch = {"metadata": {"resourceVersion": dep["metadata"]["resourceVersion"], "annotations": {PODS_DELETED_FOR: mark}}}
-    k8s.call(what, k8s.apps.patch_namespaced_deployment, name, k8s.namespace, patch, **dry)
+    k8s.call(what, k8s.apps.patch_namespaced_deployment, params["name"], k8s.namespace, patch, **dry)
     result["changed"] = True
 
     delete_kwargs = dict(dry)

@@ -260,8 +260,9 @@ def run(module):
                                problem="still present" + (" (terminating)" if p["metadata"].get("deletionTimestamp") else ""))
                           for p in pods]
             result["not_ready_pods"] = report
+            fields = dict((k, v) for k, v in result.items() if k != "msg")
             raise AirlockIncidentError("%s did not reach %d ready replicas within wait_timeout=%ss: %s; not ready: %s"
-                                       % (what, desired, params["wait_timeout"], message, describe_pods(report)), **result)
+                                       % (what, desired, params["wait_timeout"], message, describe_pods(report)), **fields)
         result["msg"] += "; %s" % message
     else:
         result["ready_replicas"] = (dep.get("status") or {}).get("readyReplicas") or 0
