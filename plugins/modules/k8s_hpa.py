@@ -74,7 +74,9 @@ notes:
   - Needs C(get), C(list) and C(patch) on C(horizontalpodautoscalers), C(get) on C(deployments), C(list) on
     C(persistentvolumeclaims) and C(pods) in the namespace.
   - Without a metrics API (metrics-server) the HPA cannot compute utilization; it still keeps the replicas within
-    the bounds. The module warns when the HPA reports C(ScalingActive=False).
+    the bounds. The module warns when the HPA reports C(ScalingActive=False); with O(wait) it first waits (within
+    O(wait_timeout)) until the HPA controller has evaluated its metrics after the change, since a rescale to a new
+    minimum is written before the metrics are tried.
   - The chart's Helm values still hold the old bounds; a later C(helm upgrade) puts them back.
 seealso:
   - module: airlock.incident.k8s_resources
@@ -198,6 +200,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s.mitigation im
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.mitigation import plan_hpa, record_change, recorded_change, rwo_claims
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import condition, hpa_targets_deployment as hpa_targets
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import rollout_state, rollout_summary
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.wait import poll
 
 SETTINGS = ("min_replicas", "max_replicas", "target_cpu_utilization", "target_memory_utilization")
 
@@ -274,6 +277,15 @@ def _spec_ops(before, target):
     elif before.get("metrics"):
         ops.append(dict(op="remove", path="/spec/metrics"))
     return ops
+
+
+def _read_evaluated(k8s, api, what, hpa_name, seconds):
+    """The HPA once its controller has evaluated the metrics after the change (it reports ScalingActive), waiting
+    at most ``seconds``: a rescale to a new minimum is written before the metrics are tried."""
+    def check():
+        hpa = k8s.sanitize(k8s.call(what, api.read_namespaced_horizontal_pod_autoscaler, hpa_name, k8s.namespace))
+        return bool(condition(hpa, "ScalingActive")), hpa
+    return poll(check, max(seconds, 0))[1]
 
 
 def _status(hpa):
@@ -363,7 +375,7 @@ def run(module):
             done=lambda d: low <= ((d.get("spec") or {}).get("replicas") or 0) <= (high or low))
     else:
         state = rollout_state(dep)
-    hpa = k8s.sanitize(k8s.call(what, api.read_namespaced_horizontal_pod_autoscaler, hpa_name, k8s.namespace))
+    hpa = _read_evaluated(k8s, api, what, hpa_name, p["wait_timeout"] - elapsed if p["wait"] and not module.check_mode else 0)
     result["hpa_status"] = _status(hpa)
     scaling = condition(hpa, "ScalingActive")
     if scaling.get("status") == "False":
