@@ -36,7 +36,6 @@ description:
 author:
   - airlock.incident contributors (@airlock-incident)
 requirements:
-  - kubernetes (Python client)
   - blake3 (Python package)
   - in the container, the sqlite3 CLI and BusyBox (or coreutils) C(wc), C(df), C(sha256sum), C(base64), C(rm)
 attributes:
@@ -57,6 +56,7 @@ attributes:
       (unless O(force=true)); give O(incident_id) with a directory O(dest) for a stable name.
 extends_documentation_fragment:
   - airlock.incident.kubernetes
+  - airlock.incident.kubernetes.namespace
 options:
   name:
     description:
@@ -72,10 +72,6 @@ options:
     description: Container that runs Airlock and has the database volume mounted.
     type: str
     default: airlock
-  namespace:
-    description: Namespace of the release.
-    type: str
-    default: airlock-system
   db_path:
     description:
       - Path of the audit database B(inside the container), Airlock's C(audit.database); the chart mounts the data
@@ -100,8 +96,9 @@ options:
     required: true
   incident_id:
     description:
-      - Incident identifier used in the file name when O(dest) is a directory (letters, digits, C(.), C(_), C(-);
-        at most 128 characters). Makes reruns idempotent.
+      - Incident identifier used in the file name when O(dest) is a directory (the collection's one incident-id rule -
+        letters, digits, C(.), C(_) and C(-), starting with a letter or digit, at most 63 characters). Makes reruns
+        idempotent.
     type: str
   force:
     description:
@@ -114,13 +111,8 @@ options:
       - Seconds each in-pod command may take (the copy of a large database is one command), 1 to 86400.
     type: int
     default: 600
-  request_timeout:
-    description:
-      - Seconds one API request may take (more than 0, at most 300). Requests are not retried, so an unreachable API
-        server fails within this time. In-pod commands are bounded by O(exec_timeout) instead.
-    type: float
-    default: 10.0
 notes:
+  - O(request_timeout) bounds the API requests; the in-pod commands are bounded by O(exec_timeout) instead.
   - Needs C(get) on C(deployments), C(get) and C(list) on C(pods) and C(create) (and C(get)) on C(pods/exec) in the
     namespace.
   - "What changes in the pod: only the temporary copy under O(pod_tmp_dir) (and, while sqlite3 converts it, its
@@ -295,44 +287,39 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
 from ansible_collections.airlock.incident.plugins.module_utils.evidence import store as evidence_store
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import K8s, k8s_arg_spec, require_kubernetes
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import K8s, k8s_arg_spec, run_k8s_module
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.pod_evidence import PodEvidenceError, run_snapshot, validate
 
 
+ARGUMENT_SPEC = k8s_arg_spec(
+    name=dict(type="str", default="airlock"),
+    pod=dict(type="str"),
+    container=dict(type="str", default="airlock"),
+    db_path=dict(type="str", default="/var/lib/airlock/audit.db"),
+    pod_tmp_dir=dict(type="str", default="/tmp"),
+    dest=dict(type="path", required=True),
+    incident_id=dict(type="str"),
+    force=dict(type="bool", default=False),
+    exec_timeout=dict(type="int", default=600),
+)
+
+
 def _run(module):
+    if not evidence_store.HAS_BLAKE3:
+        raise AirlockIncidentError(missing_required_lib("blake3"), exception=str(evidence_store.BLAKE3_IMPORT_ERROR))
     try:
         return run_snapshot(module, K8s)
     except (IOError, OSError) as exc:
         raise PodEvidenceError("cannot write the snapshot under %s: %s" % (module.params["dest"], exc),
-                               exception=traceback.format_exc())
+                               exception=traceback.format_exc()) from exc
     except evidence_store.EvidenceError as exc:
-        raise PodEvidenceError(str(exc))
+        raise PodEvidenceError(str(exc)) from exc
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=k8s_arg_spec(
-            name=dict(type="str", default="airlock"),
-            pod=dict(type="str"),
-            container=dict(type="str", default="airlock"),
-            db_path=dict(type="str", default="/var/lib/airlock/audit.db"),
-            pod_tmp_dir=dict(type="str", default="/tmp"),
-            dest=dict(type="path", required=True),
-            incident_id=dict(type="str"),
-            force=dict(type="bool", default=False),
-            exec_timeout=dict(type="int", default=600),
-        ),
-        supports_check_mode=True,
-    )
-    errors = validate(module.params)
-    if errors:
-        module.fail_json(msg="; ".join(errors))
-    require_kubernetes(module)
-    if not evidence_store.HAS_BLAKE3:
-        module.fail_json(msg=missing_required_lib("blake3"), exception=str(evidence_store.BLAKE3_IMPORT_ERROR))
-    run_module(module, _run)
+    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), _run, lambda m: validate(m.params))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: delete_pods
+module: k8s_delete_pods
 short_description: Delete Airlock pods so the Deployment recreates them, once per incident action
 version_added: 0.2.0
 description:
@@ -33,28 +33,13 @@ author:
   - airlock.incident contributors (@airlock-incident)
 attributes:
   check_mode:
-    support: full
     description: Lists the pods, dry-run deletions only; nothing is deleted.
   diff_mode:
-    support: full
     description: Shows the pods of the Deployment and the C(pods-deleted-for) annotation before and after.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs where the kubernetes Python client can reach the API server.
-extends_documentation_fragment:
-  - airlock.incident.kubernetes
+extends_documentation_fragment: [airlock.incident.kubernetes, airlock.incident.kubernetes.namespace,
+                                 airlock.incident.kubernetes.recovery, airlock.incident.action,
+                                 airlock.incident.action.named]
 options:
-  name:
-    description:
-      - Name of the Deployment whose pods are deleted.
-    type: str
-    default: airlock
-  namespace:
-    description:
-      - Namespace of the Deployment.
-    type: str
-    default: airlock-system
   names:
     description:
       - Delete only these pods; each must be a pod of the Deployment that is not terminating. Omitted means all
@@ -77,28 +62,13 @@ options:
       - Seconds of graceful termination for each pod (C(--grace-period)), 0 to 3600. Omitted uses the pod's
         C(terminationGracePeriodSeconds).
     type: int
-  incident_id:
-    description:
-      - The incident this deletion belongs to. Letters, digits, C(.), C(_), C(:) and C(-); at most 63 characters.
-    type: str
-    required: true
-  action:
-    description:
-      - Names this deletion within the incident (lowercase letters, digits, C(.), C(_), C(-)). The pair
-        O(incident_id)/O(action) is what makes a rerun a no-op.
-    type: str
-    default: delete-pods
-  confirm:
-    description:
-      - Must equal O(incident_id) for pods to be deleted. Not needed in check mode.
-    type: str
   wait_timeout:
     description:
       - Seconds the whole run may wait for replacement pods (all steps together), 1 to 3600.
     type: int
     default: 300
-requirements:
-  - kubernetes (Python client)
+  action:
+    default: delete-pods
 notes:
   - Needs C(get) and C(patch) on C(deployments), C(list) and C(delete) on C(pods) and C(list) on
     C(poddisruptionbudgets) in the namespace (without the last one the module warns that it could not check them).
@@ -136,12 +106,12 @@ EXAMPLES = r"""
 
 RETURN = r"""
 name:
-  description: Name of the Deployment.
+  description: The Deployment whose pods are deleted.
   returned: always
   type: str
   sample: airlock
 namespace:
-  description: Namespace of the Deployment.
+  description: Namespace of the Deployment and its pods.
   returned: always
   type: str
   sample: airlock-system
@@ -179,17 +149,17 @@ pdb_warnings:
   returned: success
   type: list
   elements: str
-message:
+msg:
   description: What was done or would be done.
   returned: always
   type: str
 not_ready_pods:
-  description: Pods that were not ready when the wait ran out, with the reason.
+  description: Pods (not deleted by this run) that were not ready when the wait ran out, and why.
   returned: when the wait did not finish
   type: list
   elements: dict
 elapsed:
-  description: Seconds spent waiting.
+  description: Seconds spent waiting for replacement pods.
   returned: success
   type: float
 """
@@ -198,40 +168,30 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
+from ansible_collections.airlock.incident.plugins.module_utils.core.contract import marker
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
-    K8s,
-    NotFound,
-    k8s_arg_spec,
-    require_kubernetes,
-    validate_common,
-    validate_name,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import (
-    PODS_DELETED_FOR,
-    annotations_of,
-    deployment_what,
-    describe_pods,
-    list_items,
-    list_pods,
-    marker,
-    not_ready_report,
-    pdb_shortfalls,
-    pod_name,
-    policy_api,
-    read_deployment,
-    ready_survivors,
-    select_pods,
-    terminating,
-    validate_incident,
-    wait_for,
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import PODS_DELETED_FOR, pdb_shortfalls, ready_survivors, select_pods
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import NotFound, recovery_arg_spec, run_k8s_module, validate_name
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import deployment_action_errors, deployment_what, list_pods
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import open_deployment, optional_items, policy_api, read_deployment
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import annotations_of, describe_pods, not_ready_report, pod_name
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import terminating
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.wait import poll
+
+
+ARGUMENT_SPEC = recovery_arg_spec(
+    "delete-pods", wait=False,
+    names=dict(type="list", elements="str"),
+    only_unready=dict(type="bool", default=False),
+    one_at_a_time=dict(type="bool", default=True),
+    grace_period=dict(type="int"),
+    wait_timeout=dict(type="int", default=300),
 )
 
 
 def _validate(module):
     params = module.params
-    errors = [m for m in (validate_common(params), validate_name("name", params["name"])) if m]
+    errors = deployment_action_errors(params, module.check_mode, "delete pods of")
     for pod in params["names"] or []:
         msg = validate_name("names", pod)
         if msg:
@@ -240,37 +200,21 @@ def _validate(module):
         errors.append("names: an empty list selects no pod; omit names to select all pods of the Deployment")
     if params["grace_period"] is not None and not 0 <= params["grace_period"] <= 3600:
         errors.append("grace_period: invalid value %r; accepted values: 0 to 3600 seconds" % (params["grace_period"],))
-    errors += validate_incident(params, module.check_mode, "delete pods of deployment %s/%s" % (params["namespace"], params["name"]))
-    if errors:
-        module.fail_json(msg="; ".join(errors))
-
-
-def _pdbs(module, k8s):
-    try:
-        return list_items(k8s, "poddisruptionbudgets", policy_api(k8s).list_namespaced_pod_disruption_budget)
-    except AirlockIncidentError as exc:
-        if exc.result.get("status") in (401, 403, 404):
-            module.warn("could not check PodDisruptionBudgets: %s" % exc.msg)
-            return []
-        raise
+    return errors
 
 
 def run(module):
     params = module.params
-    name = params["name"]
     mark = marker(params)
-    k8s = K8s(params)
-    k8s.ensure_namespace()
-    what = deployment_what(k8s, name)
-    dep = read_deployment(k8s, name)
+    k8s, dep, what = open_deployment(params)
     desired = dep["spec"].get("replicas", 1)
     recorded = annotations_of(dep).get(PODS_DELETED_FOR)
     pods = list_pods(k8s, dep)
-    result = dict(changed=False, name=name, namespace=k8s.namespace, pods_deleted_for=mark, already_done=recorded == mark,
+    result = dict(changed=False, name=params["name"], namespace=k8s.namespace, pods_deleted_for=mark, already_done=recorded == mark,
                   selected=[], deleted=[], replicas=desired, pdb_warnings=[], elapsed=0.0,
                   ready_pods=ready_survivors(pods, ()))
     if result["already_done"]:
-        result["message"] = "%s already carries %s=%s: the pods were deleted for this incident action; nothing to do" % (
+        result["msg"] = "%s already carries %s=%s: the pods were deleted for this incident action; nothing to do" % (
             what, PODS_DELETED_FOR, mark)
         return result
 
@@ -280,26 +224,22 @@ def run(module):
     names = [pod_name(p) for p in selected]
     result["selected"] = names
     if not selected:
-        result["message"] = "%s: no %spod to delete" % (what, "not-ready " if params["only_unready"] else "")
+        result["msg"] = "%s: no %spod to delete" % (what, "not-ready " if params["only_unready"] else "")
         return result
 
     ready_now = len(result["ready_pods"])
     ready_selected = len([n for n in names if n in result["ready_pods"]])
     labels = (dep["spec"]["template"].get("metadata") or {}).get("labels") or {}
-    result["pdb_warnings"] = pdb_shortfalls(_pdbs(module, k8s), labels, ready_now,
+    pdbs = optional_items(module, k8s, "poddisruptionbudgets", policy_api(k8s).list_namespaced_pod_disruption_budget)
+    result["pdb_warnings"] = pdb_shortfalls(pdbs, labels, ready_now,
                                             min(1, ready_selected) if params["one_at_a_time"] else ready_selected, desired)
     for warning in result["pdb_warnings"]:
         module.warn("%s: %s" % (what, warning))
 
     dry = {"dry_run": "All"} if module.check_mode else {}
-    if module._diff:
-        result["diff"] = dict(before={"pods": sorted(pod_name(p) for p in pods if not terminating(p)),
-                                      "metadata.annotations": {PODS_DELETED_FOR: recorded} if recorded else {}},
-                              after={"pods": sorted(pod_name(p) for p in pods if not terminating(p) and pod_name(p) not in names)
-                                     + ["(%d replacement(s))" % len(names)],
-                                     "metadata.annotations": {PODS_DELETED_FOR: mark}})
+    result["diff"] = _diff(pods, names, recorded, mark)
     patch = {"metadata": {"resourceVersion": dep["metadata"]["resourceVersion"], "annotations": {PODS_DELETED_FOR: mark}}}
-    k8s.call(what, k8s.apps.patch_namespaced_deployment, name, k8s.namespace, patch, **dry)
+    k8s.call(what, k8s.apps.patch_namespaced_deployment, params["name"], k8s.namespace, patch, **dry)
     result["changed"] = True
 
     delete_kwargs = dict(dry)
@@ -317,10 +257,24 @@ def run(module):
     if module.check_mode:
         for pod in names:
             delete(pod)
-        result["message"] = "would delete %d pod(s) of %s %s: %s" % (
+        result["msg"] = "would delete %d pod(s) of %s %s: %s" % (
             len(names), what, "one at a time" if params["one_at_a_time"] else "at once", ", ".join(names))
         return result
 
+    return _delete_waiting(module, k8s, dep, pods, names, delete, result)
+
+
+def _diff(pods, names, recorded, mark):
+    live = sorted(pod_name(p) for p in pods if not terminating(p))
+    return dict(before={"pods": live, "metadata.annotations": {PODS_DELETED_FOR: recorded} if recorded else {}},
+                after={"pods": [n for n in live if n not in names] + ["(%d replacement(s))" % len(names)],
+                       "metadata.annotations": {PODS_DELETED_FOR: mark}})
+
+
+def _delete_waiting(module, k8s, dep, pods, names, delete, result):
+    """Delete the pods (one at a time: each waits for its replacement) and wait for the Deployment's ready pods."""
+    params = module.params
+    name, what, desired = dep["metadata"]["name"], deployment_what(k8s, dep["metadata"]["name"]), dep["spec"].get("replicas", 1)
     deadline = time.monotonic() + params["wait_timeout"]
     start = time.monotonic()
     state = {}
@@ -337,7 +291,6 @@ def run(module):
     def fail(step):
         report = not_ready_report([p for p in state.get("pods", []) if pod_name(p) not in result["deleted"]])
         result.update(not_ready_pods=report, ready_pods=state.get("survivors", []), elapsed=round(time.monotonic() - start, 1))
-        result["message"] = "%s; deleted %d of %d selected pod(s): %s" % (step, len(result["deleted"]), len(names), ", ".join(result["deleted"]))
         raise AirlockIncidentError("%s within wait_timeout=%ss (deleted %s; %d of %d pod(s) ready, none of them deleted); not ready: %s"
                                    % (step, params["wait_timeout"], ", ".join(result["deleted"]), len(result["ready_pods"]),
                                       state.get("desired", desired), describe_pods(report)), **result)
@@ -347,40 +300,24 @@ def run(module):
             # The others that serve now, plus one: the replacement of this pod.
             baseline = len([n for n in ready_survivors(state.get("pods", pods), result["deleted"]) if n != pod])
             delete(pod)
-            done = wait_for(check(lambda b=baseline: b + 1), None, deadline)[0]
+            done = poll(check(lambda b=baseline: b + 1), None, deadline)[0]
             if not done:
                 more = " (stopped; %d more pod(s) not deleted)" % (len(names) - i - 1) if i + 1 < len(names) else ""
                 fail("%s: the replacement of pod %s did not become ready%s" % (what, pod, more))
     else:
         for pod in names:
             delete(pod)
-    done = wait_for(check(lambda: state.get("desired", desired)), None, deadline)[0]
+    done = poll(check(lambda: state.get("desired", desired)), None, deadline)[0]
     if not done:
         fail("%s did not get back to %d ready pod(s) that were not deleted" % (what, state.get("desired", desired)))
     result.update(ready_pods=state["survivors"], elapsed=round(time.monotonic() - start, 1),
-                  message="deleted %d pod(s) of %s %s; %d of %d ready pod(s) now, none of them deleted"
+                  msg="deleted %d pod(s) of %s %s; %d of %d ready pod(s) now, none of them deleted"
                   % (len(names), what, "one at a time" if params["one_at_a_time"] else "at once", len(state["survivors"]), state["desired"]))
     return result
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=k8s_arg_spec(
-            name=dict(type="str", default="airlock"),
-            names=dict(type="list", elements="str"),
-            only_unready=dict(type="bool", default=False),
-            one_at_a_time=dict(type="bool", default=True),
-            grace_period=dict(type="int"),
-            incident_id=dict(type="str", required=True),
-            action=dict(type="str", default="delete-pods"),
-            confirm=dict(type="str"),
-            wait_timeout=dict(type="int", default=300),
-        ),
-        supports_check_mode=True,
-    )
-    _validate(module)
-    require_kubernetes(module)
-    run_module(module, run)
+    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run, _validate)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: helm_rollback
+module: k8s_helm_rollback
 short_description: Roll the Airlock Helm release back to an earlier revision, idempotently
 version_added: 0.1.0
 description:
@@ -22,6 +22,15 @@ description:
     revision a rollback would create.
   - Before running Helm the module checks with the Kubernetes API (bounded by O(request_timeout)) that the
     API server answers and the namespace exists, so an unreachable cluster fails quickly with a clear message.
+    O(kubeconfig) and O(context) are passed to Helm as C(--kubeconfig) and C(--kube-context).
+  - The rollback follows the action contract - O(incident_id) is required, O(confirm) must equal it outside check
+    mode, and the undo (the revision rolled back from) is returned as RV(undo) and recorded on the release, in the
+    annotations C(airlock.incident/rolled-back-for) (V(<incident_id>/<action>)) and
+    C(airlock.incident/rolled-back-from-revision) of the Secret Helm keeps the new revision in
+    (C(sh.helm.release.v1.<release>.v<revision>)). Helm reads only the Secret's labels and data. A rerun of the same
+    incident action finds the release at the target's content, changes nothing and returns the recorded undo.
+  - With O(wait=true) Helm is run with C(--wait --timeout <wait_timeout>s), so the module returns once the
+    rolled-back resources are ready.
 author:
   - airlock.incident contributors (@airlock-incident)
 attributes:
@@ -37,17 +46,20 @@ attributes:
     description: Needs the C(helm) 3 binary and the kubernetes Python client where the module runs.
 extends_documentation_fragment:
   - airlock.incident.kubernetes
+  - airlock.incident.kubernetes.namespace
+  - airlock.incident.action
+  - airlock.incident.action.named
+  - airlock.incident.action.wait
 options:
+  incident_id:
+    required: true
+  action:
+    default: helm-rollback
   release:
     description:
       - Name of the Helm release.
     type: str
     default: airlock
-  namespace:
-    description:
-      - Namespace of the release.
-    type: str
-    default: airlock-system
   revision:
     description:
       - Revision to roll back to (a positive integer that exists in C(helm history)). Omitted means the
@@ -57,35 +69,13 @@ options:
     description:
       - Path to the C(helm) binary. Defaults to C(helm) on E(PATH).
     type: path
-  wait:
-    description:
-      - Pass C(--wait) to Helm so the module returns once the rolled-back resources are ready.
-    type: bool
-    default: true
-  wait_timeout:
-    description:
-      - Seconds Helm may wait for the resources (C(--timeout)), 1 to 3600.
-    type: int
-    default: 300
-  kubeconfig:
-    description:
-      - Path to a kubeconfig file, passed to Helm as C(--kubeconfig). Defaults to E(K8S_AUTH_KUBECONFIG), then
-        the default of the kubernetes client and Helm (E(KUBECONFIG), then C(~/.kube/config)).
-    type: path
-  context:
-    description:
-      - Kubeconfig context, passed to Helm as C(--kube-context). Defaults to E(K8S_AUTH_CONTEXT).
-    type: str
-  request_timeout:
-    description:
-      - Seconds the API reachability check may take (more than 0, at most 300).
-    type: float
-    default: 10.0
 requirements:
   - helm 3
-  - kubernetes (Python client)
 notes:
-  - A rollback creates a new revision with the target's content; undo it by rolling back to RV(before.revision).
+  - A rollback creates a new revision with the target's content; undo it by rolling back to RV(undo) (the same as
+    RV(before.revision)).
+  - Needs, besides what Helm needs, C(get) and C(patch) on C(secrets) in the namespace (to read and write the undo
+    record on the release revision).
   - Helm restores the chart's objects, including the ConfigMap C(airlock-config); pods restart only when the pod
     template changes. If only C(config.yaml) or C(policy.rego) differ, follow with M(airlock.incident.k8s_rollout_restart).
 seealso:
@@ -98,17 +88,49 @@ EXAMPLES = r"""
   airlock.incident.k8s_helm_rollback:
     release: airlock
     namespace: airlock-system
+    incident_id: "{{ airlock_incident_id }}"
+    confirm: "{{ airlock_incident_id }}"
   register: rollback
+
+- name: Undo - roll forward again to the revision it rolled back from
+  airlock.incident.k8s_helm_rollback:
+    revision: "{{ rollback.undo }}"
+    incident_id: "{{ airlock_incident_id }}"
+    confirm: "{{ airlock_incident_id }}"
+    action: undo-helm-rollback
 
 - name: Roll back to a known good revision with the lab's helm
   airlock.incident.k8s_helm_rollback:
     revision: 3
+    incident_id: INC-20260101-001
+    confirm: INC-20260101-001
     binary_path: "{{ lookup('env', 'HOME') }}/.cache/airlock-lab/bin/helm-v3.22.0/helm"
     kubeconfig: /work/main/.lab/kubeconfig
     wait_timeout: 120
 """
 
 RETURN = r"""
+msg:
+  description: What was done or would be done.
+  returned: always
+  type: str
+  sample: rolled back release airlock-system/airlock from revision 2 to revision 1 (new revision 3)
+undo:
+  description:
+    - The revision rolled back from (roll back to it to undo); for a rerun that changed nothing, the revision recorded
+      by the same incident action on the current revision; null when there is nothing of this action to undo.
+  returned: success
+  type: int
+  sample: 2
+undo_recorded:
+  description: True when the undo is recorded on the release (the annotations of the revision's Secret).
+  returned: success
+  type: bool
+rolled_back_for:
+  description: The C(airlock.incident/rolled-back-for) value recorded (V(<incident_id>/<action>)).
+  returned: success
+  type: str
+  sample: INC-20260101-001/helm-rollback
 release:
   description: Release name.
   returned: always
@@ -165,24 +187,24 @@ command:
   elements: str
 """
 
-import json
 import os
-import re
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import action_arg_spec
+from ansible_collections.airlock.incident.plugins.module_utils.core.contract import action_errors, marker
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
-    K8s,
-    k8s_arg_spec,
-    require_kubernetes,
-    validate_common,
-)
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import K8s, k8s_arg_spec, run_k8s_module, validate_common
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.helm import Helm, RELEASE_RE, current_revision, read_marker, recorded_undo, summary
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.helm import target_revision, write_marker
 
-RELEASE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?$")
-ROLLBACK_RE = re.compile(r"^Rollback to (\d+)$")
-GOOD_STATES = ("deployed", "superseded")
+
+ARGUMENT_SPEC = k8s_arg_spec(**action_arg_spec(
+    action="helm-rollback", wait=True,
+    release=dict(type="str", default="airlock"),
+    revision=dict(type="int"),
+    binary_path=dict(type="path"),
+))
 
 
 def _validate(module):
@@ -194,152 +216,85 @@ def _validate(module):
     if params["revision"] is not None and params["revision"] < 1:
         errors.append("revision: invalid value %r; accepted values: a positive revision number from helm history"
                       % (params["revision"],))
-    if not 1 <= params["wait_timeout"] <= 3600:
-        errors.append("wait_timeout: invalid value %r; accepted values: 1 to 3600 seconds" % (params["wait_timeout"],))
+    errors += action_errors(params, module.check_mode, "roll back release %s/%s" % (params["namespace"], params["release"]))
     binary = params["binary_path"]
     if binary and not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
         errors.append("binary_path: %s is not an executable file; accepted values: the path of a Helm 3 binary" % binary)
-    if errors:
-        module.fail_json(msg="; ".join(errors))
+    return errors
 
 
-class Helm(object):
-    def __init__(self, module):
-        self.module = module
-        params = module.params
-        if params["binary_path"]:
-            self.binary = params["binary_path"]
-        else:
-            self.binary = module.get_bin_path("helm")
-            if not self.binary:
-                raise AirlockIncidentError("binary_path: helm was not found on PATH; install Helm 3 or set binary_path")
-        self.base = [self.binary, "--namespace", params["namespace"]]
-        if params["kubeconfig"]:
-            self.base += ["--kubeconfig", params["kubeconfig"]]
-        if params["context"]:
-            self.base += ["--kube-context", params["context"]]
-        self.release = params["release"]
-        self.namespace = params["namespace"]
-
-    def run(self, *args):
-        cmd = self.base + list(args)
-        try:
-            rc, out, err = self.module.run_command(cmd)
-        except OSError as exc:
-            raise AirlockIncidentError("binary_path: cannot run %s: %s" % (self.binary, exc))
-        if rc != 0:
-            text = (err or out or "").strip()
-            if "release: not found" in text:
-                raise AirlockIncidentError("release %s not found in namespace %s" % (self.release, self.namespace))
-            raise AirlockIncidentError("%s failed (rc=%s): %s" % (" ".join(cmd[:1] + list(args[:2])), rc, text), command=cmd)
-        return out
-
-    def history(self):
-        out = self.run("history", self.release, "--output", "json", "--max", "10000")
-        try:
-            items = json.loads(out or "[]")
-        except ValueError:
-            raise AirlockIncidentError("helm history %s returned output that is not JSON: %s" % (self.release, out[:200]))
-        return sorted(items, key=lambda r: int(r["revision"]))
-
-    def manifest(self, revision):
-        return self.run("get", "manifest", self.release, "--revision", str(revision))
-
-
-def _summary(rev):
-    return dict(revision=int(rev["revision"]), status=rev.get("status"), chart=rev.get("chart"),
-                app_version=rev.get("app_version"), description=rev.get("description"))
-
-
-def _current(history):
-    deployed = [r for r in history if r.get("status") == "deployed"]
-    return deployed[-1] if deployed else history[-1]
-
-
-def _target(history, current, wanted):
-    by_rev = dict((int(r["revision"]), r) for r in history)
-    if wanted is not None:
-        if wanted not in by_rev:
-            raise AirlockIncidentError("revision: %s is not in the history of this release; accepted values: %s"
-                                       % (wanted, ", ".join(str(r) for r in sorted(by_rev))))
-        return by_rev[wanted]
-    match = ROLLBACK_RE.match(current.get("description") or "")
-    if match and int(match.group(1)) in by_rev:
-        return by_rev[int(match.group(1))]
-    cur = int(current["revision"])
-    earlier = [r for r in history if int(r["revision"]) < cur and r.get("status") in GOOD_STATES]
-    if not earlier:
-        raise AirlockIncidentError("release has no earlier successfully deployed revision to roll back to (history: %s)"
-                                   % ", ".join("%s=%s" % (r["revision"], r.get("status")) for r in history))
-    return earlier[-1]
-
-
-def run(module):
-    params = module.params
-    helm = Helm(module)
-    k8s = K8s(params)
-    k8s.ensure_namespace()
-    history = helm.history()
-    if not history:
-        raise AirlockIncidentError("release %s not found in namespace %s" % (helm.release, helm.namespace))
-    current = _current(history)
-    target = _target(history, current, params["revision"])
-    result = dict(changed=False, release=helm.release, namespace=helm.namespace, before=_summary(current),
-                  target_revision=int(target["revision"]), new_revision=None, command=None, history=[_summary(r) for r in history])
-
-    same_chart = current.get("chart") == target.get("chart")
-    cur_manifest = helm.manifest(current["revision"])
-    tgt_manifest = cur_manifest if target is current else helm.manifest(target["revision"])
-    if module._diff:
-        result["diff"] = dict(before=cur_manifest, after=tgt_manifest,
-                              before_header="revision %s" % current["revision"], after_header="revision %s" % target["revision"])
-    if same_chart and cur_manifest == tgt_manifest:
-        result["after"] = result["before"]
-        return result
-
-    cmd = ["rollback", helm.release, str(target["revision"])]
-    if params["wait"]:
-        cmd += ["--wait", "--timeout", "%ss" % params["wait_timeout"]]
-    result["command"] = helm.base + cmd
-    result["changed"] = True
-    newest = max(int(r["revision"]) for r in history)
-    if module.check_mode:
-        result["new_revision"] = newest + 1
-        result["after"] = _summary(target)
-        return result
+def _rollback(module, helm, k8s, cmd, target, mark, result):
+    """Run ``helm rollback`` and record the undo on the new revision; the result after it."""
     try:
         helm.run(*cmd)
     except AirlockIncidentError as exc:
         # The rollback may have created a revision before the wait failed.
         try:
             after = helm.history()
-            result["history"] = [_summary(r) for r in after]
-            result["after"] = _summary(after[-1])
+            result["history"] = [summary(r) for r in after]
+            result["after"] = summary(after[-1])
         except AirlockIncidentError:
             pass
         raise AirlockIncidentError("helm rollback of %s/%s to revision %s failed: %s"
-                                   % (helm.namespace, helm.release, target["revision"], exc.msg), **result)
+                                   % (helm.namespace, helm.release, target["revision"], exc.msg), **result) from exc
     after = helm.history()
-    result["history"] = [_summary(r) for r in after]
-    result["after"] = _summary(_current(after))
+    result["history"] = [summary(r) for r in after]
+    result["after"] = summary(current_revision(after))
     result["new_revision"] = result["after"]["revision"]
+    result["undo_recorded"] = write_marker(k8s, helm.release, result["new_revision"], mark, result["undo"])
+    if not result["undo_recorded"]:
+        module.warn("release %s/%s: the Secret of revision %s was not found (a storage driver other than Secret?); the "
+                    "undo (revision %s) is returned but not recorded on the release"
+                    % (helm.namespace, helm.release, result["new_revision"], result["undo"]))
+    result["msg"] = "rolled back release %s/%s from revision %s to revision %s (new revision %s)" % (
+        helm.namespace, helm.release, result["undo"], target["revision"], result["new_revision"])
     return result
 
 
+def run(module):
+    params = module.params
+    mark = marker(params)
+    helm = Helm(module)
+    k8s = K8s(params)
+    k8s.ensure_namespace()
+    history = helm.history()
+    if not history:
+        raise AirlockIncidentError("release %s not found in namespace %s" % (helm.release, helm.namespace))
+    current = current_revision(history)
+    target = target_revision(history, current, params["revision"])
+    result = dict(changed=False, release=helm.release, namespace=helm.namespace, before=summary(current),
+                  target_revision=int(target["revision"]), new_revision=None, command=None, rolled_back_for=mark,
+                  undo=None, undo_recorded=False, history=[summary(r) for r in history])
+
+    same_chart = current.get("chart") == target.get("chart")
+    cur_manifest = helm.manifest(current["revision"])
+    tgt_manifest = cur_manifest if target is current else helm.manifest(target["revision"])
+    result["diff"] = dict(before=cur_manifest, after=tgt_manifest,
+                          before_header="revision %s" % current["revision"], after_header="revision %s" % target["revision"])
+    if same_chart and cur_manifest == tgt_manifest:
+        # A rerun of this incident action finds its record on the current revision and returns the same undo.
+        recorded = read_marker(k8s, helm.release, int(current["revision"]))
+        result.update(after=result["before"], undo=recorded_undo(recorded, mark))
+        result["undo_recorded"] = result["undo"] is not None
+        result["msg"] = "release %s/%s: revision %s already has the content of revision %s; nothing to roll back" % (
+            helm.namespace, helm.release, current["revision"], target["revision"])
+        return result
+
+    cmd = ["rollback", helm.release, str(target["revision"])]
+    if params["wait"]:
+        cmd += ["--wait", "--timeout", "%ss" % params["wait_timeout"]]
+    result.update(command=helm.base + cmd, changed=True, undo=int(current["revision"]))
+    if module.check_mode:
+        result["new_revision"] = max(int(r["revision"]) for r in history) + 1
+        result["after"] = summary(target)
+        result["msg"] = "would roll back release %s/%s from revision %s to revision %s (new revision %s)" % (
+            helm.namespace, helm.release, current["revision"], target["revision"], result["new_revision"])
+        return result
+    return _rollback(module, helm, k8s, cmd, target, mark, result)
+
+
 def main():
-    module = AnsibleModule(
-        argument_spec=k8s_arg_spec(
-            release=dict(type="str", default="airlock"),
-            revision=dict(type="int"),
-            binary_path=dict(type="path"),
-            wait=dict(type="bool", default=True),
-            wait_timeout=dict(type="int", default=300),
-        ),
-        supports_check_mode=True,
-    )
-    _validate(module)
-    require_kubernetes(module)
-    run_module(module, run)
+    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run, _validate)
 
 
 if __name__ == "__main__":

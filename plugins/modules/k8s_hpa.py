@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: hpa
+module: k8s_hpa
 short_description: Change the replica bounds and utilization targets of the HPA that scales Airlock, with a recorded undo
 version_added: 0.2.0
 description:
@@ -32,29 +32,12 @@ description:
 author:
   - airlock.incident contributors (@airlock-incident)
 attributes:
-  check_mode:
-    support: full
-    description: Server-side dry run of the patch; nothing is stored and nothing waits.
   diff_mode:
-    support: full
     description: Shows the HPA's minReplicas, maxReplicas and metrics before and after.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs where the kubernetes Python client can reach the API server.
-extends_documentation_fragment:
-  - airlock.incident.kubernetes
+extends_documentation_fragment: [airlock.incident.kubernetes, airlock.incident.kubernetes.namespace,
+                                 airlock.incident.kubernetes.recovery, airlock.incident.action,
+                                 airlock.incident.action.named, airlock.incident.action.wait]
 options:
-  name:
-    description:
-      - Name of the Deployment the HPA scales.
-    type: str
-    default: airlock
-  namespace:
-    description:
-      - Namespace of the Deployment and the HPA.
-    type: str
-    default: airlock-system
   hpa:
     description:
       - Name of the HPA. By default the one HPA of the namespace whose C(scaleTargetRef) is the Deployment; when
@@ -85,37 +68,15 @@ options:
     type: str
     choices: [present, reverted]
     default: present
-  incident_id:
-    description:
-      - The incident this change belongs to. Letters, digits, C(.), C(_), C(:) and C(-); at most 63 characters.
-    type: str
-    required: true
   action:
-    description:
-      - Names this change within the incident (lowercase letters, digits, C(.), C(_), C(-)).
-    type: str
     default: hpa
-  confirm:
-    description:
-      - Must equal O(incident_id) for the change to happen. Not needed in check mode.
-    type: str
-  wait:
-    description:
-      - Wait until the Deployment's replicas are within the HPA's bounds and its rollout is complete.
-    type: bool
-    default: true
-  wait_timeout:
-    description:
-      - Seconds to wait, 1 to 3600. The HPA controller acts on its sync period (15 s by default).
-    type: int
-    default: 300
-requirements:
-  - kubernetes (Python client)
 notes:
   - Needs C(get), C(list) and C(patch) on C(horizontalpodautoscalers), C(get) on C(deployments), C(list) on
     C(persistentvolumeclaims) and C(pods) in the namespace.
   - Without a metrics API (metrics-server) the HPA cannot compute utilization; it still keeps the replicas within
-    the bounds. The module warns when the HPA reports C(ScalingActive=False).
+    the bounds. The module warns when the HPA reports C(ScalingActive=False); with O(wait) it first waits (within
+    O(wait_timeout)) until the HPA controller has evaluated its metrics after the change, since a rescale to a new
+    minimum is written before the metrics are tried.
   - The chart's Helm values still hold the old bounds; a later C(helm upgrade) puts them back.
 seealso:
   - module: airlock.incident.k8s_resources
@@ -153,12 +114,12 @@ hpa:
   type: str
   sample: airlock
 name:
-  description: Name of the Deployment.
+  description: The Deployment the HPA scales.
   returned: always
   type: str
   sample: airlock
 namespace:
-  description: Namespace.
+  description: Namespace of the HPA and its Deployment.
   returned: always
   type: str
   sample: airlock-system
@@ -209,84 +170,59 @@ replicas:
   type: int
   sample: 3
 rollout:
-  description: Rollout progress of the Deployment after the run, with the same rules as C(kubectl rollout status).
+  description: Rollout progress after the change of the autoscaler, with the same keys as RV(airlock.incident.k8s_rollout_restart#module:rollout).
   returned: success
   type: dict
 not_ready_pods:
-  description: Pods that were not ready at the end of the wait, with the reason.
+  description: Pods not ready when the wait for the autoscaled Deployment ended, and why.
   returned: when the wait did not finish
   type: list
   elements: dict
 elapsed:
-  description: Seconds spent waiting.
+  description: Seconds spent waiting for the Deployment within the HPA's range.
   returned: success
   type: float
 msg:
-  description: What was done or, in check mode, what would be done.
-  returned: success
+  description: What was changed on the HPA or, in check mode, what would be.
+  returned: always
   type: str
 """
 
-import re
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
+from ansible_collections.airlock.incident.plugins.module_utils.core.contract import marker as incident_marker
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
-    K8s,
-    NotFound,
-    k8s_arg_spec,
-    require_kubernetes,
-    validate_common,
-    validate_name,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.mitigation import (
-    HPA_UNDO,
-    annotation_ops,
-    conflict_message,
-    dump_records,
-    guard_ops,
-    hpa_changes,
-    hpa_fields,
-    hpa_targets,
-    load_records,
-    plan_hpa,
-    read_deployment,
-    record_change,
-    rollout_error,
-    rollout_summary,
-    rwo_claims,
-    utc_now,
-    wait_rollout,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import condition, rollout_state
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import NotFound, recovery_arg_spec, run_k8s_module, validate_name
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import autoscaling_api, deployment_action_errors, open_deployment
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import rollout_error, wait_deployment
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.mitigation import HPA_UNDO, annotation_ops, conflict_message, dump_records
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.mitigation import guard_ops, hpa_changes, hpa_fields, load_records, mark_reverted
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.mitigation import plan_hpa, record_change, recorded_change, rwo_claims
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import condition, hpa_targets_deployment as hpa_targets
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import rollout_state, rollout_summary
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.wait import poll
 
-try:
-    from kubernetes import client as k8s_client
-except ImportError:
-    k8s_client = None  # pylint: disable=invalid-name
-
-INCIDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$")
-ACTION_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 SETTINGS = ("min_replicas", "max_replicas", "target_cpu_utilization", "target_memory_utilization")
+
+
+ARGUMENT_SPEC = recovery_arg_spec(
+    "hpa",
+    state=dict(type="str", default="present", choices=["present", "reverted"]),
+    hpa=dict(type="str"),
+    min_replicas=dict(type="int"),
+    max_replicas=dict(type="int"),
+    target_cpu_utilization=dict(type="int"),
+    target_memory_utilization=dict(type="int"),
+)
 
 
 def _validate(module):
     p = module.params
-    errors = [m for m in (validate_common(p), validate_name("name", p["name"])) if m]
+    errors = deployment_action_errors(p, module.check_mode, "change the autoscaler of")
     if p["hpa"] is not None:
         msg = validate_name("hpa", p["hpa"])
         if msg:
             errors.append(msg)
-    if not INCIDENT_RE.match(p["incident_id"] or ""):
-        errors.append("incident_id: invalid value %r; accepted values: letters, digits, '.', '_', ':', '-' "
-                      "(starting with a letter or digit, at most 63)" % (p["incident_id"],))
-    if not ACTION_RE.match(p["action"] or ""):
-        errors.append("action: invalid value %r; accepted values: lowercase letters, digits, '.', '_', '-' "
-                      "(starting with a letter or digit, at most 63)" % (p["action"],))
-    if not 1 <= p["wait_timeout"] <= 3600:
-        errors.append("wait_timeout: invalid value %r; accepted values: 1 to 3600 seconds" % (p["wait_timeout"],))
     given = [k for k in SETTINGS if p[k] is not None]
     if p["state"] == "present":
         if not given:
@@ -304,11 +240,7 @@ def _validate(module):
     elif given:
         errors.append("%s: not used with state=reverted, which restores the recorded previous values; remove them"
                       % "/".join(given))
-    if not module.check_mode and p["confirm"] != p["incident_id"]:
-        errors.append("confirm: must equal incident_id (%r) to change the autoscaler of deployment %s/%s; got %r"
-                      % (p["incident_id"], p["namespace"], p["name"], p["confirm"]))
-    if errors:
-        module.fail_json(msg="; ".join(errors))
+    return errors
 
 
 def _find_hpa(k8s, api, params):
@@ -317,8 +249,8 @@ def _find_hpa(k8s, api, params):
         what = "horizontalpodautoscaler %s/%s" % (ns, params["hpa"])
         try:
             hpa = k8s.sanitize(k8s.call(what, api.read_namespaced_horizontal_pod_autoscaler, params["hpa"], ns))
-        except NotFound:
-            raise AirlockIncidentError("%s not found (API server %s)" % (what, k8s.host))
+        except NotFound as exc:
+            raise AirlockIncidentError("%s not found (API server %s)" % (what, k8s.host)) from exc
         if not hpa_targets(hpa, ns, name):
             ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
             raise AirlockIncidentError("%s scales %s/%s, not deployment %s" % (what, ref.get("kind"), ref.get("name"), name))
@@ -347,6 +279,15 @@ def _spec_ops(before, target):
     return ops
 
 
+def _read_evaluated(k8s, api, what, hpa_name, seconds):
+    """The HPA once its controller has evaluated the metrics after the change (it reports ScalingActive), waiting
+    at most ``seconds``: a rescale to a new minimum is written before the metrics are tried."""
+    def check():
+        hpa = k8s.sanitize(k8s.call(what, api.read_namespaced_horizontal_pod_autoscaler, hpa_name, k8s.namespace))
+        return bool(condition(hpa, "ScalingActive")), hpa
+    return poll(check, max(seconds, 0))[1]
+
+
 def _status(hpa):
     status = hpa.get("status") or {}
     return dict(current_replicas=status.get("currentReplicas"), desired_replicas=status.get("desiredReplicas"),
@@ -355,14 +296,38 @@ def _status(hpa):
                             for c in status.get("conditions") or []])
 
 
+def _plan(module, hpa, before, records, marker, what, result):
+    """``(target HPA fields, undo records to write)`` for state=present or state=reverted."""
+    p = module.params
+    if p["state"] == "present":
+        target, notes, errors = plan_hpa(hpa.get("spec"), p["min_replicas"], p["max_replicas"], p["target_cpu_utilization"],
+                                         p["target_memory_utilization"])
+        if errors:
+            raise AirlockIncidentError("; ".join(errors) + " (%s)" % what, **result)
+        for note in notes:
+            module.warn(note)
+        rec = records.get(marker)
+        result["undo"] = rec["previous"] if rec else before
+        return target, record_change(records, marker, previous=before, applied=target)
+    try:
+        rec = recorded_change(records, marker, what, HPA_UNDO, "autoscaler")
+    except AirlockIncidentError as exc:
+        raise AirlockIncidentError(exc.msg, **result) from exc
+    target = hpa_fields(dict(minReplicas=rec["previous"].get("minReplicas"), maxReplicas=rec["previous"].get("maxReplicas"),
+                             metrics=rec["previous"].get("metrics")))
+    result["undo"] = target
+    if before != rec.get("applied") and before != target:
+        module.warn("%s changed since %s applied its values (now %s); reverting restores the values from before %s anyway"
+                    % (what, marker, before, marker))
+    return target, mark_reverted(records, marker)
+
+
 def run(module):
     p = module.params
     name = p["name"]
-    marker = "%s/%s" % (p["incident_id"], p["action"])
-    k8s = K8s(p)
-    k8s.ensure_namespace()
-    api = k8s_client.AutoscalingV2Api(k8s.api)
-    dep = read_deployment(k8s, name)
+    marker = incident_marker(p)
+    k8s, dep, dummy = open_deployment(p)
+    api = autoscaling_api(k8s)
     hpa = _find_hpa(k8s, api, p)
     hpa_name = hpa["metadata"]["name"]
     what = "horizontalpodautoscaler %s/%s" % (k8s.namespace, hpa_name)
@@ -374,31 +339,7 @@ def run(module):
     result = dict(changed=False, hpa=hpa_name, name=name, namespace=k8s.namespace, incident_action=marker, before=before,
                   undo_annotation=HPA_UNDO, rwo_claims=claims)
 
-    if p["state"] == "present":
-        target, notes, errors = plan_hpa(hpa.get("spec"), p["min_replicas"], p["max_replicas"], p["target_cpu_utilization"],
-                                         p["target_memory_utilization"])
-        if errors:
-            raise AirlockIncidentError("; ".join(errors) + " (%s)" % what, **result)
-        for note in notes:
-            module.warn(note)
-        rec = records.get(marker)
-        result["undo"] = rec["previous"] if rec else before
-        new_records = record_change(records, marker, previous=before, applied=target)
-    else:
-        rec = records.get(marker)
-        if rec is None:
-            raise AirlockIncidentError("state=reverted: no autoscaler change is recorded for %s on %s (annotation %s); "
-                                       "recorded: %s" % (marker, what, HPA_UNDO, ", ".join(sorted(records)) or "none"),
-                                       **result)
-        target = hpa_fields(dict(minReplicas=rec["previous"].get("minReplicas"), maxReplicas=rec["previous"].get("maxReplicas"),
-                                 metrics=rec["previous"].get("metrics")))
-        result["undo"] = target
-        if before != rec.get("applied") and before != target:
-            module.warn("%s changed since %s applied its values (now %s); reverting restores the values from before %s anyway"
-                        % (what, marker, before, marker))
-        new_records = dict(records)
-        new_records[marker] = dict(rec, reverted_at=utc_now())
-
+    target, new_records = _plan(module, hpa, before, records, marker, what, result)
     changes = hpa_changes(before, target)
     result["changes"] = changes
     raises = (target["minReplicas"] > before["minReplicas"]
@@ -415,7 +356,7 @@ def run(module):
             hpa = k8s.sanitize(k8s.call(what, api.patch_namespaced_horizontal_pod_autoscaler, hpa_name, k8s.namespace, ops,
                                         **kwargs))
         except AirlockIncidentError as exc:
-            raise AirlockIncidentError(conflict_message(what, exc), **result)
+            raise AirlockIncidentError(conflict_message(what, exc), **result) from exc
         result["changed"] = True
         after = hpa_fields(hpa.get("spec"))
     else:
@@ -424,18 +365,17 @@ def run(module):
     verb = "would change" if module.check_mode else ("reverted" if p["state"] == "reverted" else "changed")
     result["msg"] = "%s %s: %s" % (verb, what, "; ".join(changes)) if changes else "no change: %s already has %s" % (
         what, "the recorded previous values" if p["state"] == "reverted" else "these values")
-    if module._diff:
-        result["diff"] = dict(before={"spec": before}, after={"spec": after})
+    result["diff"] = dict(before={"spec": before}, after={"spec": after})
 
     low, high = after["minReplicas"], after["maxReplicas"]
     elapsed = 0.0
     if p["wait"] and not module.check_mode:
-        dep, state, elapsed = wait_rollout(
+        dep, state, elapsed = wait_deployment(
             k8s, name, p["wait_timeout"],
             done=lambda d: low <= ((d.get("spec") or {}).get("replicas") or 0) <= (high or low))
     else:
         state = rollout_state(dep)
-    hpa = k8s.sanitize(k8s.call(what, api.read_namespaced_horizontal_pod_autoscaler, hpa_name, k8s.namespace))
+    hpa = _read_evaluated(k8s, api, what, hpa_name, p["wait_timeout"] - elapsed if p["wait"] and not module.check_mode else 0)
     result["hpa_status"] = _status(hpa)
     scaling = condition(hpa, "ScalingActive")
     if scaling.get("status") == "False":
@@ -454,26 +394,7 @@ def run(module):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=k8s_arg_spec(
-            name=dict(type="str", default="airlock"),
-            hpa=dict(type="str"),
-            min_replicas=dict(type="int"),
-            max_replicas=dict(type="int"),
-            target_cpu_utilization=dict(type="int"),
-            target_memory_utilization=dict(type="int"),
-            state=dict(type="str", default="present", choices=["present", "reverted"]),
-            incident_id=dict(type="str", required=True),
-            action=dict(type="str", default="hpa"),
-            confirm=dict(type="str"),
-            wait=dict(type="bool", default=True),
-            wait_timeout=dict(type="int", default=300),
-        ),
-        supports_check_mode=True,
-    )
-    _validate(module)
-    require_kubernetes(module)
-    run_module(module, run)
+    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run, _validate)
 
 
 if __name__ == "__main__":

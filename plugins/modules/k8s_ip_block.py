@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: ip_block
+module: k8s_ip_block
 short_description: Block source CIDRs in front of Airlock by narrowing its NetworkPolicies, reversibly and with an expiry
 version_added: 0.2.0
 description:
@@ -45,12 +45,10 @@ attributes:
   diff_mode:
     support: full
     description: Shows the C(spec.ingress) of every changed policy before and after.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs where the kubernetes Python client can reach the API server.
 extends_documentation_fragment:
   - airlock.incident.kubernetes
+  - airlock.incident.kubernetes.namespace
+  - airlock.incident.action
 options:
   cidrs:
     description:
@@ -89,14 +87,13 @@ options:
     type: str
   incident_id:
     description:
-      - The incident the block belongs to (letters, digits, C(.), C(_), C(:), C(-); at most 63). Required with
+      - The incident the block belongs to, recorded with the block (the collection's one incident-id rule - letters,
+        digits, C(.), C(_) and C(-), starting with a letter or digit, at most 63 characters). Required with
         O(state=present) and O(state=absent); with O(state=expired) it limits the sweep to that incident.
-    type: str
   confirm:
     description:
       - Must equal O(incident_id) for O(state=present) and O(state=absent) to change anything. Not needed in check mode
         or with O(state=expired).
-    type: str
   now:
     description:
       - The current time as RFC 3339, for tests and replays only (recorded as C(added_at) and compared with
@@ -107,13 +104,6 @@ options:
       - The Airlock Deployment whose pod template labels decide which NetworkPolicies select the pods.
     type: str
     default: airlock
-  namespace:
-    description:
-      - Namespace of the Deployment and of the NetworkPolicies.
-    type: str
-    default: airlock-system
-requirements:
-  - kubernetes (Python client)
 notes:
   - Needs C(get) on the Deployment, C(list) and C(update) on C(networkpolicies) in the namespace and, to find the pods
     that selector peers admit, C(list) on C(namespaces) and C(pods) cluster-wide (without it the module warns and
@@ -153,6 +143,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+msg:
+  description: What was done or would be done (in check mode, the NetworkPolicies that would change), with the status of each CIDR.
+  returned: always
+  type: str
 namespace:
   description: Namespace of the policies.
   returned: always
@@ -267,28 +261,18 @@ remaining:
 
 import ipaddress
 import json
-import re
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import action_arg_spec
+from ansible_collections.airlock.incident.plugins.module_utils.core.contract import confirm_error, incident_id_error
+from ansible_collections.airlock.incident.plugins.module_utils.core.durations import DurationError, parse_go_duration, parse_rfc3339_ns
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.core.durations import (
-    DurationError,
-    parse_go_duration,
-    parse_rfc3339_ns,
-)
 from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import format_ns
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
-    K8s,
-    NotFound,
-    k8s_arg_spec,
-    require_kubernetes,
-    validate_common,
-    validate_name,
-)
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import netpol as nb
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import K8s, NotFound, k8s_arg_spec, run_k8s_module, validate_common
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import validate_name
 
 try:
     from kubernetes.client import NetworkingV1Api
@@ -296,69 +280,87 @@ except ImportError:
     # require_kubernetes reports the missing library.
     NetworkingV1Api = None  # pylint: disable=invalid-name
 
-INCIDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$")
 INGRESS_HINT = ("block the client at the ingress instead (ingress-nginx: the nginx.ingress.kubernetes.io/denylist-source-range "
                 "annotation on the Ingress), where the client address is still known")
 
 
-def _validate(module):
-    """Every input check, before any API call. Returns (cidrs, now_ns, expires_ns)."""
+ARGUMENT_SPEC = k8s_arg_spec(**action_arg_spec(
+    required=False,
+    cidrs=dict(type="list", elements="str", default=[]),
+    state=dict(type="str", default="present", choices=["present", "absent", "expired"]),
+    expires_in=dict(type="str"),
+    expires_at=dict(type="str"),
+    reason=dict(type="str"),
+    now=dict(type="str"),
+    deployment=dict(type="str", default="airlock"),
+))
+
+
+def _expiry(params, now_ns):
+    """``(expires_ns, errors)`` from expires_in / expires_at (at most one of them, in the future)."""
+    if params["expires_in"] is not None and params["expires_at"] is not None:
+        return None, ["expires_in, expires_at: give one of them, not both"]
+    if params["expires_in"] is not None:
+        try:
+            span = parse_go_duration(params["expires_in"])
+        except DurationError as exc:
+            return None, ["expires_in: invalid value %r: %s; accepted values: a Go duration such as 24h, 90m or 1h30m "
+                          "(there is no day unit: 1d is 24h)" % (params["expires_in"], exc)]
+        if span <= 0:
+            return None, ["expires_in: invalid value %r; accepted values: a positive Go duration such as 24h"
+                          % (params["expires_in"],)]
+        return now_ns + span, []
+    if params["expires_at"] is not None:
+        try:
+            expires_ns = parse_rfc3339_ns(params["expires_at"])
+        except DurationError as exc:
+            return None, ["expires_at: %s" % exc]
+        if expires_ns <= now_ns:
+            return None, ["expires_at: %s is not in the future (now %s)" % (params["expires_at"], format_ns(now_ns, "s"))]
+        return expires_ns, []
+    return None, []
+
+
+def _state_errors(params):
+    """What state=present needs (an expiry and a reason) and what only it accepts."""
+    if params["state"] != "present":
+        if params["expires_in"] is not None or params["expires_at"] is not None:
+            return ["expires_in, expires_at: only with state=present"]
+        return []
+    errors = []
+    if params["expires_in"] is None and params["expires_at"] is None:
+        errors.append("expires_in or expires_at: required with state=present; a block must expire (for example expires_in: 24h)")
+    if not (params["reason"] or "").strip():
+        errors.append("reason: required with state=present (recorded with the block)")
+    return errors
+
+
+def _validate(module, inputs):
+    """Every input check, before any API call; fills ``inputs`` with cidrs, now_ns and expires_ns."""
     params = module.params
-    state = params["state"]
+    changes = params["state"] in ("present", "absent")
     errors = [m for m in (validate_common(params), validate_name("deployment", params["deployment"])) if m]
     cidrs, cidr_errors = nb.normalise_cidrs(params["cidrs"] or [])
     errors.extend("cidrs: %s; accepted values: IPv4/IPv6 addresses or CIDRs such as 203.0.113.7 or 198.51.100.0/24" % e
                   for e in cidr_errors)
-    if state in ("present", "absent") and not params["cidrs"]:
-        errors.append("cidrs: required with state=%s; accepted values: a list of IPv4/IPv6 addresses or CIDRs" % state)
-    incident = params["incident_id"]
-    if incident is not None and not INCIDENT_RE.match(incident):
-        errors.append("incident_id: invalid value %r; accepted values: letters, digits, '.', '_', ':', '-' "
-                      "(starting with a letter or digit, at most 63)" % (incident,))
-    if state in ("present", "absent") and not incident:
-        errors.append("incident_id: required with state=%s" % state)
+    if changes and not params["cidrs"]:
+        errors.append("cidrs: required with state=%s; accepted values: a list of IPv4/IPv6 addresses or CIDRs" % params["state"])
+    incident_error = incident_id_error(params["incident_id"], required=changes)
+    if incident_error:
+        errors.append(incident_error + (" (required with state=%s)" % params["state"] if changes else ""))
     now_ns = time.time_ns()
     if params["now"] is not None:
         try:
             now_ns = parse_rfc3339_ns(params["now"])
         except DurationError as exc:
             errors.append("now: %s" % exc)
-    expires_ns = None
-    if params["expires_in"] is not None and params["expires_at"] is not None:
-        errors.append("expires_in, expires_at: give one of them, not both")
-    elif params["expires_in"] is not None:
-        try:
-            span = parse_go_duration(params["expires_in"])
-        except DurationError as exc:
-            span = None
-            errors.append("expires_in: invalid value %r: %s; accepted values: a Go duration such as 24h, 90m or 1h30m "
-                          "(there is no day unit: 1d is 24h)" % (params["expires_in"], exc))
-        if span is not None:
-            if span <= 0:
-                errors.append("expires_in: invalid value %r; accepted values: a positive Go duration such as 24h"
-                              % (params["expires_in"],))
-            else:
-                expires_ns = now_ns + span
-    elif params["expires_at"] is not None:
-        try:
-            expires_ns = parse_rfc3339_ns(params["expires_at"])
-        except DurationError as exc:
-            errors.append("expires_at: %s" % exc)
-        if expires_ns is not None and expires_ns <= now_ns:
-            errors.append("expires_at: %s is not in the future (now %s)" % (params["expires_at"], format_ns(now_ns, "s")))
-    if state == "present":
-        if params["expires_in"] is None and params["expires_at"] is None:
-            errors.append("expires_in or expires_at: required with state=present; a block must expire (for example expires_in: 24h)")
-        if not (params["reason"] or "").strip():
-            errors.append("reason: required with state=present (recorded with the block)")
-    elif params["expires_in"] is not None or params["expires_at"] is not None:
-        errors.append("expires_in, expires_at: only with state=present")
-    if state in ("present", "absent") and not module.check_mode and incident and params["confirm"] != incident:
-        errors.append("confirm: must equal incident_id (%r) to change the NetworkPolicies of namespace %s; got %r"
-                      % (incident, params["namespace"], params["confirm"]))
-    if errors:
-        module.fail_json(msg="; ".join(errors))
-    return cidrs, now_ns, expires_ns
+    expires_ns, expiry_errors = _expiry(params, now_ns)
+    errors += expiry_errors + _state_errors(params)
+    if changes and params["incident_id"]:
+        errors += [e for e in [confirm_error(params, module.check_mode, "change the NetworkPolicies of namespace %s"
+                                             % params["namespace"])] if e]
+    inputs.update(cidrs=cidrs, now_ns=now_ns, expires_ns=expires_ns)
+    return errors
 
 
 def _raw(k8s, what, func, *args, **kwargs):
@@ -379,9 +381,9 @@ class Cluster(object):
         what = "deployment %s/%s" % (self.ns, name)
         try:
             dep = _raw(self.k8s, what, self.k8s.apps.read_namespaced_deployment, name, self.ns)
-        except NotFound:
+        except NotFound as exc:
             raise AirlockIncidentError("deployment %s not found in namespace %s (API server %s); set deployment to the Airlock "
-                                       "Deployment" % (name, self.ns, self.k8s.host))
+                                       "Deployment" % (name, self.ns, self.k8s.host)) from exc
         return ((dep.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels") or {}
 
     def policies(self):
@@ -415,7 +417,7 @@ def _records(policies):
         try:
             record = nb.read_record(policy)
         except nb.BlockError as exc:
-            raise AirlockIncidentError(str(exc))
+            raise AirlockIncidentError(str(exc)) from exc
         if record is not None:
             out[policy["metadata"]["name"]] = record
     return out
@@ -429,7 +431,7 @@ def _check_drift(pairs, result):
         try:
             nb.check_drift(policy, record)
         except nb.BlockError as exc:
-            raise AirlockIncidentError(str(exc), **result)
+            raise AirlockIncidentError(str(exc), **result) from exc
 
 
 def _apply(cluster, policy, record, blocks, result, diff):
@@ -448,7 +450,7 @@ def _apply(cluster, policy, record, blocks, result, diff):
         done = [p["name"] for p in result["policies"]]
         fields = dict(result, changed=bool(done) and not cluster.module.check_mode)
         raise AirlockIncidentError("%s; NetworkPolicies already %s before this failure: %s" % (
-            exc.msg, "checked" if cluster.module.check_mode else "changed", ", ".join(done) or "none"), **fields)
+            exc.msg, "checked" if cluster.module.check_mode else "changed", ", ".join(done) or "none"), **fields) from exc
     result["policies"].append(dict(name=name, ingress_before=before, ingress_after=ingress, changes=changes,
                                    restored=new_record is None and record is not None))
     diff["before"][name] = {"spec.ingress": before, "blocks": [b["cidr"] for b in (record or {}).get("blocks", [])]}
@@ -480,6 +482,50 @@ def _expired(block, now_ns):
         return False
 
 
+def _block_status(module, cluster, cidr, selecting, adm_before, adm_after, recorded, was_recorded, selector_entries):
+    """``(status, effective, message)`` of one CIDR after the run."""
+    if not selecting:
+        status, effective = "not_isolated", False
+        message = ("no NetworkPolicy in %s selects the Airlock pods for ingress, so every source is admitted and there is "
+                   "no rule to narrow; nothing was changed (ip_block does not create policies); %s" % (cluster.ns, INGRESS_HINT))
+    elif adm_after:
+        status, effective = "not_blocked", False
+        message = "%s is still admitted by %s" % (cidr, "; ".join("%s %s" % (a["policy"], a["detail"]) for a in adm_after))
+    elif recorded and adm_before:
+        status, effective = "blocked", True
+        message = "%s %s no longer admitted by address: %s" % (
+            cidr, "would be" if module.check_mode else "is", "; ".join("%s %s" % (a["policy"], a["detail"]) for a in adm_before))
+    elif recorded and was_recorded:
+        status, effective = "already_blocked", True
+        message = "%s is already blocked by a recorded block" % cidr
+    else:
+        status, effective = "not_admitted_directly", False
+        message = ("no NetworkPolicy admits %s directly (by address), so there is nothing to block here: traffic from it can "
+                   "only arrive through a selector peer (%s), where the peer Airlock sees is the ingress or monitoring pod, "
+                   "not the client; %s" % (cidr, "; ".join("%s %s" % (s["policy"], s["detail"]) for s in selector_entries) or "none",
+                                           INGRESS_HINT))
+    return status, effective, message
+
+
+def _planned_blocks(params, record, original, cidrs, now_ns, expires_ns):
+    """The blocks of one policy after adding ``cidrs`` for the incident (a rerun keeps the recorded block)."""
+    incident = params["incident_id"]
+    blocks = [dict(b) for b in (record or {}).get("blocks", [])]
+    for cidr in cidrs:
+        mine = [b for b in blocks if b["cidr"] == cidr and b["incident_id"] == incident]
+        if mine:
+            # expires_at moves the expiry; expires_in renews only a block that has run out (a rerun
+            # with the same expires_in must not extend it on every run).
+            if mine[0]["expires_at"] != format_ns(expires_ns, "s") and (params["expires_at"] is not None or _expired(mine[0], now_ns)):
+                mine[0]["expires_at"] = format_ns(expires_ns, "s")
+            continue
+        if not nb.relevant(original, cidr):
+            continue
+        blocks.append(dict(cidr=cidr, incident_id=incident, reason=params["reason"], added_at=format_ns(now_ns, "s"),
+                           expires_at=format_ns(expires_ns, "s")))
+    return blocks
+
+
 def _present(module, cluster, cidrs, now_ns, expires_ns, result, diff):
     params = module.params
     labels = cluster.pod_labels(params["deployment"])
@@ -488,7 +534,6 @@ def _present(module, cluster, cidrs, now_ns, expires_ns, result, diff):
     selecting = [p for p in policies if nb.policy_selects(p, labels)]
     result["selecting_policies"] = [p["metadata"]["name"] for p in selecting]
     result["expires_at"] = format_ns(expires_ns, "s")
-    incident = params["incident_id"]
     new_records = dict(records)
     before_ingress = dict((p["metadata"]["name"], (p.get("spec") or {}).get("ingress")) for p in selecting)
     after_ingress = dict(before_ingress)
@@ -497,19 +542,7 @@ def _present(module, cluster, cidrs, now_ns, expires_ns, result, diff):
         name = policy["metadata"]["name"]
         record = records.get(name)
         original = record["original_ingress"] if record else (policy.get("spec") or {}).get("ingress")
-        blocks = [dict(b) for b in (record or {}).get("blocks", [])]
-        for cidr in cidrs:
-            mine = [b for b in blocks if b["cidr"] == cidr and b["incident_id"] == incident]
-            if mine:
-                # expires_at moves the expiry; expires_in renews only a block that has run out (a rerun
-                # with the same expires_in must not extend it on every run).
-                if mine[0]["expires_at"] != format_ns(expires_ns, "s") and (params["expires_at"] is not None or _expired(mine[0], now_ns)):
-                    mine[0]["expires_at"] = format_ns(expires_ns, "s")
-                continue
-            if not nb.relevant(original, cidr):
-                continue
-            blocks.append(dict(cidr=cidr, incident_id=incident, reason=params["reason"], added_at=format_ns(now_ns, "s"),
-                               expires_at=format_ns(expires_ns, "s")))
+        blocks = _planned_blocks(params, record, original, cidrs, now_ns, expires_ns)
         if _apply(cluster, policy, record, blocks, result, diff):
             result["changed"] = True
         ingress, new_record, dummy = nb.plan(policy, record, blocks)
@@ -541,26 +574,8 @@ def _present(module, cluster, cidrs, now_ns, expires_ns, result, diff):
             selector_entries.append(entry)
         recorded = any(b["cidr"] == cidr for rec in new_records.values() if rec for b in rec["blocks"])
         was_recorded = any(b["cidr"] == cidr for rec in records.values() if rec for b in rec["blocks"])
-        if not selecting:
-            status, effective = "not_isolated", False
-            message = ("no NetworkPolicy in %s selects the Airlock pods for ingress, so every source is admitted and there is "
-                       "no rule to narrow; nothing was changed (ip_block does not create policies); %s" % (cluster.ns, INGRESS_HINT))
-        elif adm_after:
-            status, effective = "not_blocked", False
-            message = "%s is still admitted by %s" % (cidr, "; ".join("%s %s" % (a["policy"], a["detail"]) for a in adm_after))
-        elif recorded and adm_before:
-            status, effective = "blocked", True
-            message = "%s %s no longer admitted by address: %s" % (
-                cidr, "would be" if module.check_mode else "is", "; ".join("%s %s" % (a["policy"], a["detail"]) for a in adm_before))
-        elif recorded and was_recorded:
-            status, effective = "already_blocked", True
-            message = "%s is already blocked by a recorded block" % cidr
-        else:
-            status, effective = "not_admitted_directly", False
-            message = ("no NetworkPolicy admits %s directly (by address), so there is nothing to block here: traffic from it can "
-                       "only arrive through a selector peer (%s), where the peer Airlock sees is the ingress or monitoring pod, "
-                       "not the client; %s" % (cidr, "; ".join("%s %s" % (s["policy"], s["detail"]) for s in selector_entries) or "none",
-                                               INGRESS_HINT))
+        status, effective, message = _block_status(module, cluster, cidr, bool(selecting), adm_before, adm_after,
+                                                   recorded, was_recorded, selector_entries)
         if status != "blocked" and status != "already_blocked":
             warnings.append(message)
         for pod in not_blockable:
@@ -594,10 +609,10 @@ def _remove(module, cluster, cidrs, now_ns, result, diff):
             if state == "expired":
                 try:
                     expired = parse_rfc3339_ns(block["expires_at"]) <= now_ns
-                except (DurationError, KeyError, TypeError):
+                except (DurationError, KeyError, TypeError) as exc:
                     raise AirlockIncidentError("NetworkPolicy %s: recorded block %s has no valid expires_at (%r); fix or remove "
                                                "the annotation %s" % (name, block.get("cidr"), block.get("expires_at"), nb.ANNOTATION),
-                                               **result)
+                                               **result) from exc
                 hit = hit and expired
             (gone if hit else keep).append(block)
         plans.append((name, record, keep, gone))
@@ -633,32 +648,24 @@ def run(module, cidrs, now_ns, expires_ns):
     else:
         result.pop("blocks")
         _remove(module, cluster, cidrs, now_ns, result, diff)
-    if module._diff and result["changed"]:
+    if result["changed"]:
         result["diff"] = diff
-    if module.check_mode and result["changed"]:
-        result["msg"] = "would change NetworkPolicies %s (server-side dry run; nothing stored)" % ", ".join(
-            p["name"] for p in result["policies"])
+    result["msg"] = _sentence(module, result)
     return result
 
 
+def _sentence(module, result):
+    names = ", ".join(p["name"] for p in result["policies"])
+    if result["changed"] and module.check_mode:
+        return "would change NetworkPolicies %s (server-side dry run; nothing stored)" % names
+    head = "changed NetworkPolicies %s" % names if result["changed"] else "no NetworkPolicy changed"
+    statuses = "; ".join("%s: %s" % (b["cidr"], b["status"]) for b in result.get("blocks") or [])
+    return "%s; %s" % (head, statuses) if statuses else head
+
+
 def main():
-    module = AnsibleModule(
-        argument_spec=k8s_arg_spec(
-            cidrs=dict(type="list", elements="str", default=[]),
-            state=dict(type="str", default="present", choices=["present", "absent", "expired"]),
-            expires_in=dict(type="str"),
-            expires_at=dict(type="str"),
-            reason=dict(type="str"),
-            incident_id=dict(type="str"),
-            confirm=dict(type="str"),
-            now=dict(type="str"),
-            deployment=dict(type="str", default="airlock"),
-        ),
-        supports_check_mode=True,
-    )
-    cidrs, now_ns, expires_ns = _validate(module)
-    require_kubernetes(module)
-    run_module(module, lambda m: run(m, cidrs, now_ns, expires_ns))
+    inputs = {}
+    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), lambda m: run(m, **inputs), lambda m: _validate(m, inputs))
 
 
 if __name__ == "__main__":

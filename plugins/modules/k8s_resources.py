@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: resources
+module: k8s_resources
 short_description: Change the CPU, memory and ephemeral-storage requests and limits of the Airlock container, with a recorded undo
 version_added: 0.2.0
 description:
@@ -32,29 +32,12 @@ description:
 author:
   - airlock.incident contributors (@airlock-incident)
 attributes:
-  check_mode:
-    support: full
-    description: Server-side dry run of the patch; nothing is stored and nothing waits.
   diff_mode:
-    support: full
     description: Shows the container's resources before and after.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs where the kubernetes Python client can reach the API server.
-extends_documentation_fragment:
-  - airlock.incident.kubernetes
+extends_documentation_fragment: [airlock.incident.kubernetes, airlock.incident.kubernetes.namespace,
+                                 airlock.incident.kubernetes.recovery, airlock.incident.action,
+                                 airlock.incident.action.named, airlock.incident.action.wait]
 options:
-  name:
-    description:
-      - Name of the Deployment. The Helm chart names it after the release (V(airlock)).
-    type: str
-    default: airlock
-  namespace:
-    description:
-      - Namespace of the Deployment.
-    type: str
-    default: airlock-system
   container:
     description:
       - Name of the container in the pod template. The chart's container is V(airlock).
@@ -86,34 +69,8 @@ options:
     type: str
     choices: [present, reverted]
     default: present
-  incident_id:
-    description:
-      - The incident this change belongs to, for example V(INC-20260101-001). Letters, digits, C(.), C(_), C(:) and
-        C(-); at most 63 characters.
-    type: str
-    required: true
   action:
-    description:
-      - Names this change within the incident (lowercase letters, digits, C(.), C(_), C(-)). The undo record is
-        kept under O(incident_id)/O(action).
-    type: str
     default: resources
-  confirm:
-    description:
-      - Must equal O(incident_id) for the change to happen. Not needed in check mode.
-    type: str
-  wait:
-    description:
-      - Wait until the rollout is complete (all replicas updated and available, no old pods left).
-    type: bool
-    default: true
-  wait_timeout:
-    description:
-      - Seconds to wait for the rollout, 1 to 3600.
-    type: int
-    default: 300
-requirements:
-  - kubernetes (Python client)
 notes:
   - Needs C(get) and C(patch) on C(deployments) and C(list) on C(pods) in the namespace.
   - An HPA's utilization targets are percentages of the requests; raising the CPU or memory request lowers the
@@ -166,12 +123,12 @@ EXAMPLES = r"""
 
 RETURN = r"""
 name:
-  description: Name of the Deployment.
+  description: The Deployment whose container resources are set.
   returned: always
   type: str
   sample: airlock
 namespace:
-  description: Namespace of the Deployment.
+  description: Namespace of that Deployment.
   returned: always
   type: str
   sample: airlock-system
@@ -219,142 +176,113 @@ oom_kills:
   elements: dict
   sample: [{"pod": "airlock-7d9c-x2", "memory_limit": "512Mi", "finished_at": "2026-01-01T10:00:00Z", "restarts": 6}]
 revision_before:
-  description: The Deployment's C(deployment.kubernetes.io/revision) before the run.
+  description: The C(deployment.kubernetes.io/revision) of the Deployment before its resources were changed.
   returned: success
   type: str
   sample: "3"
 revision_after:
-  description: The Deployment's revision after the run (unchanged in check mode).
+  description: Its revision once the new resources rolled out (in check mode, the revision before).
   returned: success
   type: str
   sample: "4"
 rollout:
-  description: Rollout progress after the run (in check mode, of the Deployment as it is), with the same rules as
-    C(kubectl rollout status).
+  description: Rollout progress after the change of the resources, with the same keys as RV(airlock.incident.k8s_rollout_restart#module:rollout).
   returned: success
   type: dict
-  contains:
-    complete:
-      description: All replicas updated and available and no old replica left.
-      type: bool
-    failed:
-      description: The progress deadline was exceeded.
-      type: bool
-    message:
-      description: Human-readable progress.
-      type: str
-    replicas:
-      description: Desired replicas.
-      type: int
-    updated_replicas:
-      description: Replicas running the current template.
-      type: int
-    available_replicas:
-      description: Available replicas.
-      type: int
-    ready_replicas:
-      description: Ready replicas.
-      type: int
 not_ready_pods:
-  description: Pods that were not ready at the end of the wait, with the reason.
+  description: Pods not ready when the rollout of the new resources stopped, and why.
   returned: when the rollout did not complete
   type: list
   elements: dict
   sample: [{"name": "airlock-7d9c-x2", "node": null, "problem": "Pending, not scheduled: 0/2 nodes are available: 2 Insufficient memory."}]
 elapsed:
-  description: Seconds spent waiting for the rollout.
+  description: Seconds the new resources took to roll out.
   returned: success
   type: float
 msg:
-  description: What was done or, in check mode, what would be done.
-  returned: success
+  description: What was changed in the container's resources or, in check mode, what would be.
+  returned: always
   type: str
   sample: "would change limits.memory: 512Mi -> 2Gi"
 """
 
-import re
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
+from ansible_collections.airlock.incident.plugins.module_utils.core.contract import marker as incident_marker
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
-    DNS_LABEL,
-    K8s,
-    k8s_arg_spec,
-    require_kubernetes,
-    validate_common,
-    validate_name,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.mitigation import (
-    DEFAULT_MEMORY_FLOOR,
-    RESOURCES_UNDO,
-    annotation_ops,
-    clean_resources,
-    conflict_message,
-    container_names,
-    dump_records,
-    find_container,
-    guard_ops,
-    limit_conflicts,
-    list_pods,
-    load_records,
-    low_limit_warnings,
-    merge_resources,
-    oom_kills,
-    read_deployment,
-    record_change,
-    resource_changes,
-    rollout_error,
-    rollout_summary,
-    same_resources,
-    utc_now,
-    validate_wanted,
-    wait_rollout,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import REVISION, rollout_state
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import DNS_LABEL, recovery_arg_spec, run_k8s_module
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import deployment_action_errors, list_pods, open_deployment
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import rollout_error, wait_deployment
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.mitigation import DEFAULT_MEMORY_FLOOR, RESOURCES_UNDO, annotation_ops
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.mitigation import clean_resources, conflict_message, container_names, dump_records
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.mitigation import find_container, guard_ops, limit_conflicts, load_records
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.mitigation import low_limit_warnings, mark_reverted, merge_resources, oom_kills
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.mitigation import record_change, recorded_change, resource_changes, same_resources
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.mitigation import validate_wanted
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import REVISION, rollout_state, rollout_summary
 
-INCIDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$")
-ACTION_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+ARGUMENT_SPEC = recovery_arg_spec(
+    "resources",
+    container=dict(type="str", default="airlock"),
+    requests=dict(type="dict"),
+    limits=dict(type="dict"),
+    min_memory_limit=dict(type="str", default=DEFAULT_MEMORY_FLOOR),
+    state=dict(type="str", default="present", choices=["present", "reverted"]),
+)
 
 
 def _validate(module):
     params = module.params
-    errors = [m for m in (validate_common(params), validate_name("name", params["name"])) if m]
+    errors = deployment_action_errors(params, module.check_mode, "change the resources of")
     if not DNS_LABEL.match(params["container"] or ""):
         errors.append("container: invalid value %r; accepted values: a container name (lowercase letters, digits, '-', "
                       "at most 63)" % (params["container"],))
-    if not INCIDENT_RE.match(params["incident_id"] or ""):
-        errors.append("incident_id: invalid value %r; accepted values: letters, digits, '.', '_', ':', '-' "
-                      "(starting with a letter or digit, at most 63)" % (params["incident_id"],))
-    if not ACTION_RE.match(params["action"] or ""):
-        errors.append("action: invalid value %r; accepted values: lowercase letters, digits, '.', '_', '-' "
-                      "(starting with a letter or digit, at most 63)" % (params["action"],))
-    if not 1 <= params["wait_timeout"] <= 3600:
-        errors.append("wait_timeout: invalid value %r; accepted values: 1 to 3600 seconds" % (params["wait_timeout"],))
-    wanted = None
     if params["state"] == "present":
-        wanted, errs = validate_wanted(params["requests"], params["limits"], params["min_memory_limit"])
-        errors.extend(errs)
+        errors.extend(validate_wanted(params["requests"], params["limits"], params["min_memory_limit"])[1])
     elif params["requests"] is not None or params["limits"] is not None:
         errors.append("requests/limits: not used with state=reverted, which restores the recorded previous resources; "
                       "remove them")
-    if not module.check_mode and params["confirm"] != params["incident_id"]:
-        errors.append("confirm: must equal incident_id (%r) to change the resources of deployment %s/%s; got %r"
-                      % (params["incident_id"], params["namespace"], params["name"], params["confirm"]))
-    if errors:
-        module.fail_json(msg="; ".join(errors))
-    return wanted
+    return errors
 
 
-def run(module, wanted):
+def _plan(module, before, wanted, records, marker, kills, what, result):
+    """``(target resources, undo records to write)`` for state=present or state=reverted."""
+    container = module.params["container"]
+    if module.params["state"] == "present":
+        target = merge_resources(before, wanted)
+        errors = limit_conflicts(target)
+        if errors:
+            raise AirlockIncidentError("; ".join(errors), **result)
+        rec = records.get(marker)
+        result["undo"] = rec["previous"] if rec else before
+        if "memory" in (wanted.get("limits") or {}) and not same_resources(before, target):
+            for warning in low_limit_warnings((target.get("limits") or {}).get("memory"), kills):
+                module.warn(warning)
+        return target, record_change(records, marker, previous=before, applied=target, container=container)
+    try:
+        rec = recorded_change(records, marker, what, RESOURCES_UNDO, "resources")
+    except AirlockIncidentError as exc:
+        raise AirlockIncidentError(exc.msg, **result) from exc
+    if rec.get("container", container) != container:
+        raise AirlockIncidentError("state=reverted: the change recorded for %s was made to container %s, not %s; "
+                                   "set container: %s" % (marker, rec.get("container"), container, rec.get("container")),
+                                   **result)
+    target = clean_resources(rec.get("previous"))
+    result["undo"] = target
+    if not same_resources(before, rec.get("applied")) and not same_resources(before, target):
+        module.warn("the resources of container %s changed since %s applied them (now %s); reverting restores the "
+                    "values from before %s anyway" % (container, marker, before, marker))
+    return target, mark_reverted(records, marker)
+
+
+def run(module):
     params = module.params
+    wanted = validate_wanted(params["requests"], params["limits"], params["min_memory_limit"])[0]
     name, container = params["name"], params["container"]
-    marker = "%s/%s" % (params["incident_id"], params["action"])
-    k8s = K8s(params)
-    k8s.ensure_namespace()
-    what = "deployment %s/%s" % (k8s.namespace, name)
-    dep = current = read_deployment(k8s, name)
+    marker = incident_marker(params)
+    k8s, dep, what = open_deployment(params)
+    current = dep
     index, spec = find_container(dep, container)
     if spec is None:
         raise AirlockIncidentError("container %s is not in the pod template of %s; containers: %s"
@@ -366,35 +294,7 @@ def run(module, wanted):
                   before=before, undo_annotation=RESOURCES_UNDO, oom_kills=kills,
                   revision_before=(dep["metadata"].get("annotations") or {}).get(REVISION))
 
-    if params["state"] == "present":
-        target = merge_resources(before, wanted)
-        errors = limit_conflicts(target)
-        if errors:
-            raise AirlockIncidentError("; ".join(errors), **result)
-        rec = records.get(marker)
-        result["undo"] = rec["previous"] if rec else before
-        if "memory" in (wanted.get("limits") or {}) and not same_resources(before, target):
-            for warning in low_limit_warnings((target.get("limits") or {}).get("memory"), kills):
-                module.warn(warning)
-        new_records = record_change(records, marker, previous=before, applied=target, container=container)
-    else:
-        rec = records.get(marker)
-        if rec is None:
-            raise AirlockIncidentError("state=reverted: no resources change is recorded for %s on %s (annotation %s); "
-                                       "recorded: %s" % (marker, what, RESOURCES_UNDO, ", ".join(sorted(records)) or "none"),
-                                       **result)
-        if rec.get("container", container) != container:
-            raise AirlockIncidentError("state=reverted: the change recorded for %s was made to container %s, not %s; "
-                                       "set container: %s" % (marker, rec.get("container"), container, rec.get("container")),
-                                       **result)
-        target = clean_resources(rec.get("previous"))
-        result["undo"] = target
-        if not same_resources(before, rec.get("applied")) and not same_resources(before, target):
-            module.warn("the resources of container %s changed since %s applied them (now %s); reverting restores the "
-                        "values from before %s anyway" % (container, marker, before, marker))
-        new_records = dict(records)
-        new_records[marker] = dict(rec, reverted_at=utc_now())
-
+    target, new_records = _plan(module, before, wanted, records, marker, kills, what, result)
     changes = resource_changes(before, target)
     result["changes"] = changes
     if changes:
@@ -409,7 +309,7 @@ def run(module, wanted):
         try:
             dep = k8s.sanitize(k8s.call(what, k8s.apps.patch_namespaced_deployment, name, k8s.namespace, ops, **kwargs))
         except AirlockIncidentError as exc:
-            raise AirlockIncidentError(conflict_message(what, exc), **result)
+            raise AirlockIncidentError(conflict_message(what, exc), **result) from exc
         result["changed"] = True
         after = clean_resources((find_container(dep, container)[1] or {}).get("resources"))
     else:
@@ -418,13 +318,12 @@ def run(module, wanted):
     verb = "would change" if module.check_mode else ("reverted" if params["state"] == "reverted" else "changed")
     result["msg"] = ("%s %s" % (verb, "; ".join(changes))) if changes else "no change: the resources of container %s already are %s" % (
         container, "the recorded previous values" if params["state"] == "reverted" else "as requested")
-    if module._diff:
-        key = "spec.template.spec.containers[%s].resources" % container
-        result["diff"] = dict(before={key: before}, after={key: after})
+    key = "spec.template.spec.containers[%s].resources" % container
+    result["diff"] = dict(before={key: before}, after={key: after})
 
     elapsed = 0.0
     if params["wait"] and not module.check_mode:
-        dep, state, elapsed = wait_rollout(k8s, name, params["wait_timeout"])
+        dep, state, elapsed = wait_deployment(k8s, name, params["wait_timeout"])
     else:
         # Check mode: the rollout as it is (the dry-run object has not been seen by the controller).
         state = rollout_state(current if module.check_mode else dep)
@@ -437,25 +336,7 @@ def run(module, wanted):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=k8s_arg_spec(
-            name=dict(type="str", default="airlock"),
-            container=dict(type="str", default="airlock"),
-            requests=dict(type="dict"),
-            limits=dict(type="dict"),
-            min_memory_limit=dict(type="str", default=DEFAULT_MEMORY_FLOOR),
-            state=dict(type="str", default="present", choices=["present", "reverted"]),
-            incident_id=dict(type="str", required=True),
-            action=dict(type="str", default="resources"),
-            confirm=dict(type="str"),
-            wait=dict(type="bool", default=True),
-            wait_timeout=dict(type="int", default=300),
-        ),
-        supports_check_mode=True,
-    )
-    wanted = _validate(module)
-    require_kubernetes(module)
-    run_module(module, lambda m: run(m, wanted))
+    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run, _validate)
 
 
 if __name__ == "__main__":

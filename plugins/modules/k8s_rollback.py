@@ -35,28 +35,13 @@ author:
   - airlock.incident contributors (@airlock-incident)
 attributes:
   check_mode:
-    support: full
     description: Server-side dry run of the template patch; nothing is stored and nothing waits.
   diff_mode:
-    support: full
     description: The pod template before and after.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs where the kubernetes Python client can reach the API server.
-extends_documentation_fragment:
-  - airlock.incident.kubernetes
+extends_documentation_fragment: [airlock.incident.kubernetes, airlock.incident.kubernetes.namespace,
+                                 airlock.incident.kubernetes.recovery, airlock.incident.action,
+                                 airlock.incident.action.named, airlock.incident.action.wait]
 options:
-  name:
-    description:
-      - Name of the Deployment.
-    type: str
-    default: airlock
-  namespace:
-    description:
-      - Namespace of the Deployment.
-    type: str
-    default: airlock-system
   revision:
     description:
       - Revision to roll back to, as shown by C(kubectl rollout history). Omitted means the newest revision before
@@ -67,32 +52,8 @@ options:
       - Roll back a Deployment managed by Helm anyway (the next C(helm upgrade) reverts it).
     type: bool
     default: false
-  incident_id:
-    description:
-      - The incident this rollback belongs to. Letters, digits, C(.), C(_), C(:) and C(-); at most 63 characters.
-    type: str
-    required: true
   action:
-    description:
-      - Names this rollback within the incident (lowercase letters, digits, C(.), C(_), C(-)).
-    type: str
     default: rollback
-  confirm:
-    description:
-      - Must equal O(incident_id) for the rollback to happen. Not needed in check mode.
-    type: str
-  wait:
-    description:
-      - Wait until the rollout is complete (all replicas updated and available, no old pods left).
-    type: bool
-    default: true
-  wait_timeout:
-    description:
-      - Seconds to wait for the rollout, 1 to 3600.
-    type: int
-    default: 300
-requirements:
-  - kubernetes (Python client)
 notes:
   - Needs C(get) and C(patch) on C(deployments) and C(list) on C(replicasets) and C(pods) in the namespace.
   - "Undo: roll back again with O(revision=<revision_before>) (RV(undo)); the ReplicaSet you left keeps its revision number."
@@ -121,12 +82,12 @@ EXAMPLES = r"""
 
 RETURN = r"""
 name:
-  description: Name of the Deployment.
+  description: The Deployment rolled back.
   returned: always
   type: str
   sample: airlock
 namespace:
-  description: Namespace of the Deployment.
+  description: Namespace of the Deployment rolled back.
   returned: always
   type: str
   sample: airlock-system
@@ -175,88 +136,88 @@ helm_managed:
   returned: success
   type: str
 rollout:
-  description: Rollout progress after the run, with the rules of C(kubectl rollout status).
+  description: Rollout progress after the rollback, with the same keys as RV(airlock.incident.k8s_rollout_restart#module:rollout).
   returned: success
   type: dict
-message:
+msg:
   description: What was done or would be done.
   returned: always
   type: str
 not_ready_pods:
-  description: Pods that were not ready at the end of the wait, with the reason.
+  description: Pods not ready when the rollout to the target revision stopped, and why.
   returned: when the rollout did not complete
   type: list
   elements: dict
 elapsed:
-  description: Seconds spent waiting for the rollout.
+  description: Seconds the rolled-back template took to roll out.
   returned: success
   type: float
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
+from ansible_collections.airlock.incident.plugins.module_utils.core.contract import marker
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
-    K8s,
-    k8s_arg_spec,
-    require_kubernetes,
-    validate_common,
-    validate_name,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import (
-    ROLLED_BACK_FOR,
-    ROLLED_BACK_FROM,
-    ROLLED_BACK_TO,
-    annotations_of,
-    deployment_what,
-    describe_pods,
-    flat_diff,
-    helm_managed,
-    label_selector,
-    list_items,
-    list_pods,
-    marker,
-    normalize_template,
-    not_ready_report,
-    owned_replicasets,
-    read_deployment,
-    revision_of,
-    rollback_patch,
-    select_revision,
-    templates_equal,
-    validate_incident,
-    wait_for,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import rollout_state
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import ROLLED_BACK_FOR, ROLLED_BACK_FROM, ROLLED_BACK_TO, flat_diff
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import helm_managed, normalize_template, owned_replicasets, revision_of
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import rollback_patch, select_revision, templates_equal
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import recovery_arg_spec, run_k8s_module
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import deployment_action_errors, list_items, open_deployment
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import rollout_error, wait_deployment
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import annotations_of, label_selector
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import rollout_state, rollout_summary
 
-ROLLOUT_KEYS = ("complete", "failed", "message", "replicas", "updated_replicas", "available_replicas", "ready_replicas")
+
+ARGUMENT_SPEC = recovery_arg_spec(
+    "rollback",
+    revision=dict(type="int"),
+    allow_helm_managed=dict(type="bool", default=False),
+)
 
 
 def _validate(module):
     params = module.params
-    errors = [m for m in (validate_common(params), validate_name("name", params["name"])) if m]
+    errors = deployment_action_errors(params, module.check_mode, "roll back")
     if params["revision"] is not None and params["revision"] < 1:
         errors.append("revision: invalid value %r; accepted values: a positive revision number (kubectl rollout history)"
                       % (params["revision"],))
-    errors += validate_incident(params, module.check_mode, "roll back deployment %s/%s" % (params["namespace"], params["name"]))
-    if errors:
-        module.fail_json(msg="; ".join(errors))
+    return errors
 
 
 def _template_changes(current, target):
     return dict((path, list(values)) for path, values in flat_diff(normalize_template(current), normalize_template(target)).items())
 
 
+def _target(params, dep, replicasets, mark, revisions):
+    """The ReplicaSet to roll back to. A rerun of this incident action: the template it rolled back to is still
+    current. The requested revision number may be gone (the controller renumbered the target); another existing one
+    is honoured."""
+    annotations = annotations_of(dep)
+    recorded_rs = next((rs for rs in replicasets if rs["metadata"]["name"] == annotations.get(ROLLED_BACK_TO)), None)
+    rerun = (annotations.get(ROLLED_BACK_FOR) == mark and recorded_rs is not None
+             and templates_equal(recorded_rs["spec"]["template"], dep["spec"]["template"])
+             and (params["revision"] is None or params["revision"] not in revisions
+                  or params["revision"] == revision_of(recorded_rs)))
+    if rerun:
+        return recorded_rs, None
+    return select_revision(replicasets, revision_of(dep), params["revision"])
+
+
+def _recorded_undo(annotations, mark):
+    """The revision this incident action rolled back from, as recorded on the Deployment, or None."""
+    if annotations.get(ROLLED_BACK_FOR) != mark:
+        return None
+    try:
+        return int(annotations.get(ROLLED_BACK_FROM))
+    except (TypeError, ValueError):
+        return None
+
+
 def run(module):
     params = module.params
     name = params["name"]
     mark = marker(params)
-    k8s = K8s(params)
-    k8s.ensure_namespace()
-    what = deployment_what(k8s, name)
-    dep = read_deployment(k8s, name)
-    annotations = annotations_of(dep)
+    k8s, dep, what = open_deployment(params)
     revision_before = revision_of(dep)
     result = dict(changed=False, name=name, namespace=k8s.namespace, revision_before=revision_before,
                   revision_after=revision_before, helm_managed=helm_managed(dep), undo=None, already_current=False,
@@ -272,32 +233,16 @@ def run(module):
                                                label_selector=selector), dep["metadata"]["uid"])
     result["revisions"] = sorted(revision_of(rs) for rs in replicasets if revision_of(rs) > 0)
     current = dep["spec"]["template"]
-
-    # A rerun of this incident action: the template it rolled back to is still current. The requested
-    # revision number may be gone (the controller renumbered the target); another existing one is honoured.
-    recorded_rs = next((rs for rs in replicasets if rs["metadata"]["name"] == annotations.get(ROLLED_BACK_TO)), None)
-    rerun = (annotations.get(ROLLED_BACK_FOR) == mark and recorded_rs is not None
-             and templates_equal(recorded_rs["spec"]["template"], current)
-             and (params["revision"] is None or params["revision"] not in result["revisions"]
-                  or params["revision"] == revision_of(recorded_rs)))
-    if rerun:
-        target, error = recorded_rs, None
-    else:
-        target, error = select_revision(replicasets, revision_before, params["revision"])
+    target, error = _target(params, dep, replicasets, mark, result["revisions"])
     if error:
         raise AirlockIncidentError("%s: %s" % (what, error), **result)
     result.update(target_revision=revision_of(target), target_replicaset=target["metadata"]["name"],
                   template_changes=_template_changes(current, target["spec"]["template"]))
 
     if templates_equal(target["spec"]["template"], current):
-        result["already_current"] = True
-        result["message"] = "%s already runs the template of revision %d (%s); nothing to roll back" % (
+        result.update(already_current=True, undo=_recorded_undo(annotations_of(dep), mark))
+        result["msg"] = "%s already runs the template of revision %d (%s); nothing to roll back" % (
             what, result["target_revision"], result["target_replicaset"])
-        if annotations.get(ROLLED_BACK_FOR) == mark:
-            try:
-                result["undo"] = int(annotations.get(ROLLED_BACK_FROM))
-            except (TypeError, ValueError):
-                result["undo"] = None
     else:
         if dep["spec"].get("paused"):
             raise AirlockIncidentError("%s is paused; resume it (kubectl rollout resume) before rolling back" % what, **result)
@@ -309,53 +254,27 @@ def run(module):
         if not module.check_mode:
             dep = patched
         result.update(changed=True, undo=revision_before)
-        result["message"] = "%s %s from revision %d to revision %d (%s)" % (
+        result["msg"] = "%s %s from revision %d to revision %d (%s)" % (
             "would roll back" if module.check_mode else "rolled back", what, revision_before, result["target_revision"],
             result["target_replicaset"])
-    if module._diff:
-        result["diff"] = dict(before={"spec.template": normalize_template(current)},
-                              after={"spec.template": normalize_template(target["spec"]["template"])})
+    result["diff"] = dict(before={"spec.template": normalize_template(current)},
+                          after={"spec.template": normalize_template(target["spec"]["template"])})
 
-    if params["wait"] and not module.check_mode:
-        def check():
-            fresh = read_deployment(k8s, name)
-            state = rollout_state(fresh)
-            return state["complete"] or state["failed"], (fresh, state)
-
-        done, (dep, state), result["elapsed"] = wait_for(check, params["wait_timeout"])
+    waited = params["wait"] and not module.check_mode
+    if waited:
+        dep, state, result["elapsed"] = wait_deployment(k8s, name, params["wait_timeout"])
     else:
         state = rollout_state(dep)
     if not module.check_mode:
         result["revision_after"] = revision_of(dep)
-    result["rollout"] = dict((k, state[k]) for k in ROLLOUT_KEYS)
-    if params["wait"] and not module.check_mode and not state["complete"]:
-        report = not_ready_report(list_pods(k8s, dep))
-        result["not_ready_pods"] = report
-        if state["failed"]:
-            head = "%s rollout failed after %ss: %s" % (what, result["elapsed"], state["message"])
-        else:
-            head = "%s did not finish its rollout within wait_timeout=%ss: %s" % (what, params["wait_timeout"], state["message"])
-        raise AirlockIncidentError("%s; not ready: %s" % (head, describe_pods(report)), **result)
+    result["rollout"] = rollout_summary(state)
+    if waited and not state["complete"]:
+        raise rollout_error(k8s, dep, state, result["elapsed"], params["wait_timeout"], name, result)
     return result
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=k8s_arg_spec(
-            name=dict(type="str", default="airlock"),
-            revision=dict(type="int"),
-            allow_helm_managed=dict(type="bool", default=False),
-            incident_id=dict(type="str", required=True),
-            action=dict(type="str", default="rollback"),
-            confirm=dict(type="str"),
-            wait=dict(type="bool", default=True),
-            wait_timeout=dict(type="int", default=300),
-        ),
-        supports_check_mode=True,
-    )
-    _validate(module)
-    require_kubernetes(module)
-    run_module(module, run)
+    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run, _validate)
 
 
 if __name__ == "__main__":

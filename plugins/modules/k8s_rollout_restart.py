@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: rollout_restart
+module: k8s_rollout_restart
 short_description: Rolling restart of the Airlock Deployment, once per incident action
 version_added: 0.1.0
 description:
@@ -29,56 +29,15 @@ author:
   - airlock.incident contributors (@airlock-incident)
 attributes:
   check_mode:
-    support: full
     description: Server-side dry run of the pod-template patch; nothing is stored and nothing waits.
   diff_mode:
-    support: full
     description: Shows the pod-template annotations before and after.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs where the kubernetes Python client can reach the API server.
-extends_documentation_fragment:
-  - airlock.incident.kubernetes
+extends_documentation_fragment: [airlock.incident.kubernetes, airlock.incident.kubernetes.namespace,
+                                 airlock.incident.kubernetes.recovery, airlock.incident.action,
+                                 airlock.incident.action.named, airlock.incident.action.wait]
 options:
-  name:
-    description:
-      - Name of the Deployment. The Helm chart names it after the release (V(airlock)).
-    type: str
-    default: airlock
-  namespace:
-    description:
-      - Namespace of the Deployment.
-    type: str
-    default: airlock-system
-  incident_id:
-    description:
-      - The incident this restart belongs to, for example V(INC-20260101-001). Letters, digits, C(.), C(_),
-        C(:) and C(-); at most 63 characters.
-    type: str
-    required: true
   action:
-    description:
-      - Names this restart within the incident (lowercase letters, digits, C(.), C(_), C(-)). The pair
-        O(incident_id)/O(action) is what makes a rerun a no-op.
-    type: str
     default: restart
-  confirm:
-    description:
-      - Must equal O(incident_id) for the restart to happen. Not needed in check mode.
-    type: str
-  wait:
-    description:
-      - Wait until the rollout is complete (all replicas updated and available, no old pods left).
-    type: bool
-    default: true
-  wait_timeout:
-    description:
-      - Seconds to wait for the rollout, 1 to 3600.
-    type: int
-    default: 300
-requirements:
-  - kubernetes (Python client)
 notes:
   - Needs C(get) and C(patch) on C(deployments) and C(list) on C(pods) in the namespace.
   - To undo, there is nothing to roll back in the configuration; the restart only replaced pods. The
@@ -106,6 +65,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+msg:
+  description: What was done or would be done, and the state of the rollout.
+  returned: always
+  type: str
 name:
   description: Name of the Deployment.
   returned: always
@@ -178,143 +141,70 @@ elapsed:
   type: float
 """
 
-import re
-import time
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
+from ansible_collections.airlock.incident.plugins.module_utils.core.contract import marker
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
-    K8s,
-    NotFound,
-    k8s_arg_spec,
-    require_kubernetes,
-    validate_common,
-    validate_name,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import (
-    RESTARTED_AT,
-    RESTARTED_FOR,
-    REVISION,
-    pod_problem,
-    rollout_state,
-    selector_string,
-    wait_rollout,
-)
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import recovery_arg_spec, run_k8s_module
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import deployment_action_errors, open_deployment, rollout_error
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import wait_deployment
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import RESTARTED_AT, REVISION, restart_patch, rollout_state
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import rollout_summary
 
-INCIDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$")
-ACTION_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+ARGUMENT_SPEC = recovery_arg_spec("restart")
 
 
 def _validate(module):
     params = module.params
-    errors = []
-    for msg in (validate_common(params), validate_name("name", params["name"])):
-        if msg:
-            errors.append(msg)
-    if not INCIDENT_RE.match(params["incident_id"] or ""):
-        errors.append("incident_id: invalid value %r; accepted values: letters, digits, '.', '_', ':', '-' "
-                      "(starting with a letter or digit, at most 63)" % (params["incident_id"],))
-    if not ACTION_RE.match(params["action"] or ""):
-        errors.append("action: invalid value %r; accepted values: lowercase letters, digits, '.', '_', '-' "
-                      "(starting with a letter or digit, at most 63)" % (params["action"],))
-    if not 1 <= params["wait_timeout"] <= 3600:
-        errors.append("wait_timeout: invalid value %r; accepted values: 1 to 3600 seconds" % (params["wait_timeout"],))
-    if not module.check_mode and params["confirm"] != params["incident_id"]:
-        errors.append("confirm: must equal incident_id (%r) to restart deployment %s/%s; got %r"
-                      % (params["incident_id"], params["namespace"], params["name"], params["confirm"]))
-    if errors:
-        module.fail_json(msg="; ".join(errors))
-
-
-def _not_ready_pods(k8s, dep):
-    selector = selector_string(((dep.get("spec") or {}).get("selector") or {}).get("matchLabels"))
-    pods = k8s.sanitize(k8s.call("pods %s in %s" % (selector, k8s.namespace), k8s.core.list_namespaced_pod,
-                                 k8s.namespace, label_selector=selector))
-    out = []
-    for pod in pods.get("items") or []:
-        problem = pod_problem(pod)
-        if problem:
-            out.append(dict(name=pod["metadata"]["name"], node=(pod.get("spec") or {}).get("nodeName"), problem=problem))
-    return sorted(out, key=lambda p: p["name"])
-
-
-def _wait(k8s, name, timeout):
-    what = "deployment %s/%s" % (k8s.namespace, name)
-    return wait_rollout(lambda: k8s.sanitize(k8s.call(what, k8s.apps.read_namespaced_deployment, name, k8s.namespace)), timeout)
+    errors = deployment_action_errors(params, module.check_mode, "restart")
+    return errors
 
 
 def run(module):
     params = module.params
     name = params["name"]
-    marker = "%s/%s" % (params["incident_id"], params["action"])
-    k8s = K8s(params)
-    k8s.ensure_namespace()
-    what = "deployment %s/%s" % (k8s.namespace, name)
-    try:
-        dep = k8s.sanitize(k8s.call(what, k8s.apps.read_namespaced_deployment, name, k8s.namespace))
-    except NotFound:
-        raise AirlockIncidentError("deployment %s not found in namespace %s (API server %s)" % (name, k8s.namespace, k8s.host))
-
-    annotations = ((dep["spec"]["template"].get("metadata") or {}).get("annotations")) or {}
-    before = dict((k, annotations[k]) for k in (RESTARTED_FOR, RESTARTED_AT) if k in annotations)
-    revision_before = (dep["metadata"].get("annotations") or {}).get(REVISION)
-    result = dict(changed=False, name=name, namespace=k8s.namespace, revision_before=revision_before,
-                  restarted_for=marker, already_restarted=before.get(RESTARTED_FOR) == marker)
-
-    if result["already_restarted"]:
-        after = before
-    else:
+    k8s, dep, what = open_deployment(params)
+    before, after, result = restart_patch(dep, marker(params))
+    result.update(name=name, namespace=k8s.namespace)
+    if after is not None:
         if dep["spec"].get("paused"):
             raise AirlockIncidentError("%s is paused; resume it (kubectl rollout resume) before restarting" % what, **result)
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        after = {RESTARTED_FOR: marker, RESTARTED_AT: now}
         patch = {"spec": {"template": {"metadata": {"annotations": after}}}}
         kwargs = {"dry_run": "All"} if module.check_mode else {}
         dep = k8s.sanitize(k8s.call(what, k8s.apps.patch_namespaced_deployment, name, k8s.namespace, patch, **kwargs))
         result["changed"] = True
+    else:
+        after = before
     result["restarted_at"] = after.get(RESTARTED_AT)
-    if module._diff:
-        result["diff"] = dict(before={"spec.template.metadata.annotations": before},
-                              after={"spec.template.metadata.annotations": after})
+    result["diff"] = dict(before={"spec.template.metadata.annotations": before},
+                          after={"spec.template.metadata.annotations": after})
 
     elapsed = 0.0
-    if params["wait"] and not module.check_mode:
-        dep, state, elapsed = _wait(k8s, name, params["wait_timeout"])
+    waited = params["wait"] and not module.check_mode
+    if waited:
+        dep, state, elapsed = wait_deployment(k8s, name, params["wait_timeout"])
     else:
         state = rollout_state(dep)
     result["elapsed"] = elapsed
-    result["revision_after"] = (dep["metadata"].get("annotations") or {}).get(REVISION) if not module.check_mode else revision_before
-    result["rollout"] = dict((k, state[k]) for k in ("complete", "failed", "message", "replicas", "updated_replicas",
-                                                     "available_replicas", "ready_replicas"))
-    if params["wait"] and not module.check_mode and not state["complete"]:
-        pods = _not_ready_pods(k8s, dep)
-        result["not_ready_pods"] = pods
-        detail = "; ".join("%s (%s)" % (p["name"], p["problem"]) for p in pods) or "no pod reports a problem"
-        if state["failed"]:
-            head = "%s rollout failed after %ss: %s" % (what, elapsed, state["message"])
-        else:
-            head = "%s did not finish its rollout within wait_timeout=%ss: %s" % (what, params["wait_timeout"], state["message"])
-        raise AirlockIncidentError("%s; not ready: %s" % (head, detail), **result)
+    result["revision_after"] = (dep["metadata"].get("annotations") or {}).get(REVISION) if not module.check_mode else result["revision_before"]
+    result["rollout"] = rollout_summary(state)
+    if waited and not state["complete"]:
+        raise rollout_error(k8s, dep, state, elapsed, params["wait_timeout"], name, result)
+    result["msg"] = _sentence(module, what, result, waited)
     return result
 
 
+def _sentence(module, what, result, waited):
+    if not result["changed"]:
+        head = "%s was already restarted for %s; nothing to do" % (what, result["restarted_for"])
+    else:
+        head = "%s %s for %s" % ("would restart" if module.check_mode else "restarted", what, result["restarted_for"])
+    return "%s; %s" % (head, result["rollout"]["message"]) if waited else head
+
+
 def main():
-    module = AnsibleModule(
-        argument_spec=k8s_arg_spec(
-            name=dict(type="str", default="airlock"),
-            incident_id=dict(type="str", required=True),
-            action=dict(type="str", default="restart"),
-            confirm=dict(type="str"),
-            wait=dict(type="bool", default=True),
-            wait_timeout=dict(type="int", default=300),
-        ),
-        supports_check_mode=True,
-    )
-    _validate(module)
-    require_kubernetes(module)
-    run_module(module, run)
+    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run, _validate)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: scale
+module: k8s_scale
 short_description: Set the replicas of the Airlock Deployment, with the undo recorded
 version_added: 0.2.0
 description:
@@ -35,62 +35,19 @@ description:
 author:
   - airlock.incident contributors (@airlock-incident)
 attributes:
-  check_mode:
-    support: full
-    description: Server-side dry run of the patch; nothing is stored and nothing waits.
   diff_mode:
-    support: full
     description: Shows C(spec.replicas) and the incident annotations before and after.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs where the kubernetes Python client can reach the API server.
-extends_documentation_fragment:
-  - airlock.incident.kubernetes
+extends_documentation_fragment: [airlock.incident.kubernetes, airlock.incident.kubernetes.namespace,
+                                 airlock.incident.kubernetes.recovery, airlock.incident.action,
+                                 airlock.incident.action.named, airlock.incident.action.wait]
 options:
   replicas:
     description:
       - The number of replicas, 0 to 100. V(0) stops the gateway (an outage).
     type: int
     required: true
-  name:
-    description:
-      - Name of the Deployment. The Helm chart names it after the release (V(airlock)).
-    type: str
-    default: airlock
-  namespace:
-    description:
-      - Namespace of the Deployment.
-    type: str
-    default: airlock-system
-  incident_id:
-    description:
-      - The incident this scale belongs to, for example V(INC-20260101-001). Letters, digits, C(.), C(_), C(:) and
-        C(-); at most 63 characters.
-    type: str
-    required: true
   action:
-    description:
-      - Names this change within the incident (lowercase letters, digits, C(.), C(_), C(-)); recorded in the
-        C(airlock.incident/scaled-for) annotation.
-    type: str
     default: scale
-  confirm:
-    description:
-      - Must equal O(incident_id) for the change to happen. Not needed in check mode.
-    type: str
-  wait:
-    description:
-      - Wait until O(replicas) replicas are ready (for V(0), until no pod is left).
-    type: bool
-    default: true
-  wait_timeout:
-    description:
-      - Seconds to wait, 1 to 3600.
-    type: int
-    default: 300
-requirements:
-  - kubernetes (Python client)
 notes:
   - Needs C(get) and C(patch) on C(deployments), C(list) on C(pods) and C(persistentvolumeclaims), and C(list) on
     C(horizontalpodautoscalers) (autoscaling/v2) in the namespace. Without the HPA permission the module warns that
@@ -133,12 +90,12 @@ EXAMPLES = r"""
 
 RETURN = r"""
 name:
-  description: Name of the Deployment.
+  description: The Deployment scaled.
   returned: always
   type: str
   sample: airlock
 namespace:
-  description: Namespace of the Deployment.
+  description: Namespace of the scaled Deployment.
   returned: always
   type: str
   sample: airlock-system
@@ -190,93 +147,63 @@ ready_replicas:
   description: Ready replicas at the end of the run.
   returned: success
   type: int
-message:
+msg:
   description: What was done or would be done, or the state of the wait.
   returned: always
   type: str
 not_ready_pods:
-  description: Pods that were not ready at the end of the wait, with the reason.
+  description: Pods not ready when the wait for O(replicas) ran out, and why.
   returned: when the wait did not finish
   type: list
   elements: dict
   sample: [{"name": "airlock-7d9c-x2", "node": "kwok-node-1", "problem": "airlock: running but not ready (readiness probe failing)"}]
 elapsed:
-  description: Seconds spent waiting.
+  description: Seconds spent waiting for the replicas.
   returned: success
   type: float
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
+from ansible_collections.airlock.incident.plugins.module_utils.core.contract import marker
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
-    K8s,
-    k8s_arg_spec,
-    require_kubernetes,
-    validate_common,
-    validate_name,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import (
-    PREVIOUS_REPLICAS,
-    SCALED_FOR,
-    annotations_of,
-    autoscaling_api,
-    deployment_what,
-    describe_pods,
-    hpa_check,
-    hpas_targeting,
-    list_items,
-    list_pods,
-    marker,
-    not_ready_report,
-    read_deployment,
-    rwo_claims,
-    rwo_warning,
-    scale_progress,
-    scale_undo,
-    template_claims,
-    validate_incident,
-    wait_for,
-)
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import PREVIOUS_REPLICAS, SCALED_FOR, hpa_check, rwo_claims, rwo_warning
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import scale_progress, scale_undo, template_claims
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import recovery_arg_spec, run_k8s_module
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import autoscaling_api, deployment_action_errors, list_items, list_pods
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import open_deployment, optional_items, read_deployment
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import annotations_of, describe_pods, hpas_targeting, not_ready_report
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.wait import poll
 
 MAX_REPLICAS = 100
 
 
+ARGUMENT_SPEC = recovery_arg_spec(
+    "scale",
+    replicas=dict(type="int", required=True),
+)
+
+
 def _validate(module):
     params = module.params
-    errors = [m for m in (validate_common(params), validate_name("name", params["name"])) if m]
+    errors = deployment_action_errors(params, module.check_mode, "scale")
     if params["replicas"] is None or not 0 <= params["replicas"] <= MAX_REPLICAS:
         errors.append("replicas: invalid value %r; accepted values: 0 to %d" % (params["replicas"], MAX_REPLICAS))
-    errors += validate_incident(params, module.check_mode, "scale deployment %s/%s" % (params["namespace"], params["name"]))
-    if errors:
-        module.fail_json(msg="; ".join(errors))
-
-
-def _hpas(module, k8s, name):
-    try:
-        return hpas_targeting(list_items(k8s, "horizontalpodautoscalers", autoscaling_api(k8s).list_namespaced_horizontal_pod_autoscaler), name)
-    except AirlockIncidentError as exc:
-        if exc.result.get("status") in (401, 403, 404):
-            module.warn("could not check HorizontalPodAutoscalers: %s" % exc.msg)
-            return []
-        raise
+    return errors
 
 
 def run(module):
     params = module.params
     name, desired = params["name"], params["replicas"]
     mark = marker(params)
-    k8s = K8s(params)
-    k8s.ensure_namespace()
-    what = deployment_what(k8s, name)
-    dep = read_deployment(k8s, name)
+    k8s, dep, what = open_deployment(params)
     before = dep["spec"].get("replicas", 1)
     annotations = annotations_of(dep)
     result = dict(changed=False, name=name, namespace=k8s.namespace, before=before, after=before, scaled_for=mark,
                   rwo_claims=[], hpa=[], elapsed=0.0)
 
-    hpas = _hpas(module, k8s, name)
+    hpas = hpas_targeting(optional_items(module, k8s, "horizontalpodautoscalers",
+                                         autoscaling_api(k8s).list_namespaced_horizontal_pod_autoscaler), k8s.namespace, name)
     result["hpa"] = sorted(h["metadata"]["name"] for h in hpas)
     for hpa in hpas:
         error, warning = hpa_check(hpa, desired)
@@ -309,10 +236,10 @@ def run(module):
         dep = k8s.sanitize(k8s.call(what, k8s.apps.patch_namespaced_deployment, name, k8s.namespace, patch, **kwargs))
         result.update(changed=True, after=desired)
         diff_after = {"spec.replicas": desired, "metadata.annotations": new}
-        result["message"] = "%s %s from %d to %d replicas" % ("would scale" if module.check_mode else "scaled", what, before, desired)
+        result["msg"] = "%s %s from %d to %d replicas" % ("would scale" if module.check_mode else "scaled", what, before, desired)
     else:
         diff_after = diff_before
-        result["message"] = "%s already has %d replicas" % (what, desired)
+        result["msg"] = "%s already has %d replicas" % (what, desired)
     result["undo"] = scale_undo(annotations, mark, before, desired)
     if module._diff:
         result["diff"] = dict(before=diff_before, after=diff_after)
@@ -324,7 +251,7 @@ def run(module):
             done, message = scale_progress(current, now_pods, desired)
             return done, (current, now_pods, message)
 
-        done, (dep, pods, message), result["elapsed"] = wait_for(check, params["wait_timeout"])
+        done, (dep, pods, message), result["elapsed"] = poll(check, params["wait_timeout"])
         result["ready_replicas"] = (dep.get("status") or {}).get("readyReplicas") or 0
         if not done:
             report = not_ready_report(pods)
@@ -333,31 +260,17 @@ def run(module):
                                problem="still present" + (" (terminating)" if p["metadata"].get("deletionTimestamp") else ""))
                           for p in pods]
             result["not_ready_pods"] = report
-            result["message"] = message
+            fields = dict((k, v) for k, v in result.items() if k != "msg")
             raise AirlockIncidentError("%s did not reach %d ready replicas within wait_timeout=%ss: %s; not ready: %s"
-                                       % (what, desired, params["wait_timeout"], message, describe_pods(report)), **result)
-        result["message"] += "; %s" % message
+                                       % (what, desired, params["wait_timeout"], message, describe_pods(report)), **fields)
+        result["msg"] += "; %s" % message
     else:
         result["ready_replicas"] = (dep.get("status") or {}).get("readyReplicas") or 0
     return result
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=k8s_arg_spec(
-            replicas=dict(type="int", required=True),
-            name=dict(type="str", default="airlock"),
-            incident_id=dict(type="str", required=True),
-            action=dict(type="str", default="scale"),
-            confirm=dict(type="str"),
-            wait=dict(type="bool", default=True),
-            wait_timeout=dict(type="int", default=300),
-        ),
-        supports_check_mode=True,
-    )
-    _validate(module)
-    require_kubernetes(module)
-    run_module(module, run)
+    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run, _validate)
 
 
 if __name__ == "__main__":

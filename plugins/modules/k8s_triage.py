@@ -12,7 +12,7 @@ short_description: Read-only triage of the Airlock deployment on Kubernetes, wit
 version_added: 0.1.0
 description:
   - Collects in one pass what the P0 outage steps of the operator playbook look at with C(kubectl), and returns
-    it as one structured result plus a short human summary in RV(summary).
+    it as one structured result plus a short human summary in RV(msg).
   - Pods (phase, readiness, restarts, state and last termination reason including C(OOMKilled)), the log lines
     that explain a CrashLoopBackOff (previous container's log), Deployment conditions and replica counts,
     ReplicaSet revisions, namespace events newest first, node conditions (NotReady, memory, disk and PID
@@ -39,10 +39,6 @@ attributes:
   diff_mode:
     support: none
     description: Nothing changes, so there is no diff.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs where the kubernetes Python client can reach the API server.
 extends_documentation_fragment:
   - airlock.incident.kubernetes
 options:
@@ -109,7 +105,7 @@ status:
   returned: always
   type: str
   sample: outage
-summary:
+msg:
   description: Short human-readable summary, one line per pod and per finding.
   returned: always
   type: str
@@ -191,33 +187,23 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
-    K8s,
-    NotFound,
-    k8s_arg_spec,
-    require_kubernetes,
-    validate_common,
-    validate_name,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import selector_string
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.triage import (
-    analyse,
-    container_resources,
-    decode_helm_release,
-    event_time,
-    human_summary,
-    overall,
-    summarize_deployment,
-    summarize_event,
-    summarize_node,
-    summarize_pod,
-    summarize_pvc,
-    summarize_replicaset,
-)
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import K8s, NotFound, k8s_arg_spec, run_k8s_module, validate_common
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import validate_name
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import label_selector
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.triage import analyse, container_resources, decode_helm_release, event_time
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.triage import human_summary, overall, summarize_deployment, summarize_event
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.triage import summarize_node, summarize_pod, summarize_pvc, summarize_replicaset
 
 RELEASE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?$")
+
+
+ARGUMENT_SPEC = k8s_arg_spec(
+    name=dict(type="str", default="airlock"),
+    release=dict(type="str", default="airlock"),
+    log_lines=dict(type="int", default=20),
+    events_limit=dict(type="int", default=30),
+)
 
 
 def _validate(module):
@@ -230,8 +216,7 @@ def _validate(module):
         errors.append("log_lines: invalid value %r; accepted values: 0 to 500" % (p["log_lines"],))
     if not 1 <= p["events_limit"] <= 500:
         errors.append("events_limit: invalid value %r; accepted values: 1 to 500" % (p["events_limit"],))
-    if errors:
-        module.fail_json(msg="; ".join(errors))
+    return errors
 
 
 def _optional(notes, what, func):
@@ -258,8 +243,8 @@ def collect(module):
     except NotFound:
         dep_raw = None
     deployment = summarize_deployment(dep_raw)
-    labels = deployment["selector"] if deployment else {"app.kubernetes.io/name": "airlock", "app.kubernetes.io/instance": p["release"]}
-    selector = selector_string(labels)
+    chart_labels = {"app.kubernetes.io/name": "airlock", "app.kubernetes.io/instance": p["release"]}
+    selector = label_selector(dep_raw["spec"].get("selector") if dep_raw else {"matchLabels": chart_labels})
 
     pods_raw = S(k8s.call("pods %s" % selector, k8s.core.list_namespaced_pod, ns, label_selector=selector)).get("items") or []
     pods = sorted((summarize_pod(x) for x in pods_raw), key=lambda x: x["name"])
@@ -325,25 +310,14 @@ def collect(module):
     return dict(
         changed=False,
         status=overall(findings, deployment),
-        summary=human_summary(ns, name, deployment, pods, findings, helm_history),
+        msg=human_summary(ns, name, deployment, pods, findings, helm_history),
         findings=findings, deployment=deployment, pods=pods, logs=logs, replicasets=replicasets, events=events,
         nodes=nodes, pvcs=pvcs, resources=resources, helm_history=helm_history, notes=notes,
     )
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=k8s_arg_spec(
-            name=dict(type="str", default="airlock"),
-            release=dict(type="str", default="airlock"),
-            log_lines=dict(type="int", default=20),
-            events_limit=dict(type="int", default=30),
-        ),
-        supports_check_mode=True,
-    )
-    _validate(module)
-    require_kubernetes(module)
-    run_module(module, collect)
+    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), collect, _validate)
 
 
 if __name__ == "__main__":

@@ -2,31 +2,33 @@
 # Copyright (c) 2026, airlock.incident contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Shared logic of the Kubernetes recovery actions scale, delete_pods and k8s_rollback.
+"""Shared logic of the Kubernetes recovery actions k8s_scale, k8s_delete_pods and k8s_rollback.
 
-The first part is pure (plain dicts with camelCase keys in, plain values out) and
-unit-tested: input checks, incident markers, ReadWriteOnce claims, HPA bounds,
-PodDisruptionBudget arithmetic, pod selection, revisions and template
-comparison. The second part reads the cluster through
-:class:`~ansible_collections.airlock.incident.plugins.module_utils.k8s.client.K8s`
-(bounded, clear errors) and waits with a deadline.
+Pure (plain dicts with camelCase keys in, plain values out) and unit-tested:
+ReadWriteOnce claims, HPA bounds, PodDisruptionBudget arithmetic, pod
+selection, revisions and template comparison. The input contract is
+:mod:`...core.contract`, reading the cluster :mod:`.deployments`, waiting
+:mod:`.wait`.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-import re
-import time
+import typing as t
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import NotFound
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import REVISION, pod_problem, pod_ready, selector_matches
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import (
+    annotations_of,
+    json_pointer,
+    labels_of,
+    pod_name,
+    pod_ready,
+    selector_matches,
+    terminating,
+)
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import REVISION
 
-try:
-    from kubernetes import client as k8s_client
-except ImportError:  # the modules call require_kubernetes() first
-    k8s_client = None
+Obj = t.Dict[str, t.Any]
 
 #: Deployment metadata annotations (never the pod template: writing them restarts nothing).
 SCALED_FOR = "airlock.incident/scaled-for"
@@ -41,87 +43,31 @@ RWO_MODES = ("ReadWriteOnce", "ReadWriteOncePod")
 HELM_MANAGED_BY = "app.kubernetes.io/managed-by"
 HELM_RELEASE_ANNOTATION = "meta.helm.sh/release-name"
 
-INCIDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$")
-ACTION_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
-POLL = 1.0
-
-
-# --------------------------------------------------------------------------- input
-
-
-def validate_incident(params, check_mode, doing):
-    """Errors for incident_id, action, wait_timeout and confirm (the confirmation is not needed in check mode)."""
-    errors = []
-    if not INCIDENT_RE.match(params.get("incident_id") or ""):
-        errors.append("incident_id: invalid value %r; accepted values: letters, digits, '.', '_', ':', '-' "
-                      "(starting with a letter or digit, at most 63)" % (params.get("incident_id"),))
-    if not ACTION_RE.match(params.get("action") or ""):
-        errors.append("action: invalid value %r; accepted values: lowercase letters, digits, '.', '_', '-' "
-                      "(starting with a letter or digit, at most 63)" % (params.get("action"),))
-    timeout = params.get("wait_timeout")
-    if timeout is None or not 1 <= timeout <= 3600:
-        errors.append("wait_timeout: invalid value %r; accepted values: 1 to 3600 seconds" % (timeout,))
-    if not check_mode and params.get("confirm") != params.get("incident_id"):
-        errors.append("confirm: must equal incident_id (%r) to %s; got %r" % (params.get("incident_id"), doing, params.get("confirm")))
-    return errors
-
-
-def marker(params):
-    """``<incident_id>/<action>``: what the annotations record."""
-    return "%s/%s" % (params["incident_id"], params["action"])
-
-
-def annotations_of(obj):
-    return ((obj or {}).get("metadata") or {}).get("annotations") or {}
-
-
-def labels_of(obj):
-    return ((obj or {}).get("metadata") or {}).get("labels") or {}
-
-
-# --------------------------------------------------------------------------- selectors
-
-
-def label_selector(selector):
-    """A LabelSelector (matchLabels and matchExpressions) as a selector string for list calls."""
-    selector = selector or {}
-    parts = ["%s=%s" % (k, v) for k, v in sorted((selector.get("matchLabels") or {}).items())]
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), sorted(expr.get("values") or [])
-        if op == "In":
-            parts.append("%s in (%s)" % (key, ",".join(values)))
-        elif op == "NotIn":
-            parts.append("%s notin (%s)" % (key, ",".join(values)))
-        elif op == "Exists":
-            parts.append(key)
-        elif op == "DoesNotExist":
-            parts.append("!%s" % key)
-    return ",".join(parts)
-
 
 # --------------------------------------------------------------------------- scale
 
 
-def template_claims(template):
+def template_claims(template: t.Optional[Obj]) -> t.List[str]:
     """Names of the PersistentVolumeClaims the pod template mounts (ephemeral claims are per pod and not listed)."""
     spec = (template or {}).get("spec") or {}
     return sorted(set(v["persistentVolumeClaim"]["claimName"] for v in spec.get("volumes") or []
                       if (v.get("persistentVolumeClaim") or {}).get("claimName")))
 
 
-def rwo_only(access_modes):
+def rwo_only(access_modes: t.Optional[t.Iterable[str]]) -> bool:
     """True when a claim can only be mounted by one node (ReadWriteOnce) or one pod (ReadWriteOncePod)."""
     modes = set(access_modes or [])
     return bool(modes) and modes <= set(RWO_MODES)
 
 
-def rwo_claims(template, pvcs, pods):
+def rwo_claims(template: t.Optional[Obj], pvcs: t.Mapping[str, Obj], pods: t.Optional[t.Iterable[Obj]]) -> t.List[Obj]:
     """The claims of the template whose access modes are only RWO/RWOP, with the nodes the pods run on.
 
     ``pvcs`` maps claim name -> PVC object (missing claims are skipped: nothing to judge); ``pods`` are the
     Deployment's pods now.
     """
-    nodes = sorted(set((p.get("spec") or {}).get("nodeName") for p in pods or [] if (p.get("spec") or {}).get("nodeName")))
+    nodes = sorted(set(str((p.get("spec") or {}).get("nodeName")) for p in pods or []
+                       if (p.get("spec") or {}).get("nodeName")))
     out = []
     for name in template_claims(template):
         pvc = pvcs.get(name)
@@ -133,7 +79,7 @@ def rwo_claims(template, pvcs, pods):
     return out
 
 
-def rwo_warning(what, claims, replicas):
+def rwo_warning(what: str, claims: t.List[Obj], replicas: int) -> t.Optional[str]:
     """The warning for scaling a Deployment with RWO-only claims to more than one replica, or None."""
     if replicas <= 1 or not claims:
         return None
@@ -149,17 +95,7 @@ def rwo_warning(what, claims, replicas):
             "keep one replica or pin the replicas to one node." % (what, replicas, "; ".join(parts)))
 
 
-def hpas_targeting(hpas, name):
-    """The HorizontalPodAutoscalers whose scaleTargetRef is the Deployment ``name``."""
-    out = []
-    for hpa in hpas or []:
-        ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
-        if ref.get("kind") == "Deployment" and ref.get("name") == name:
-            out.append(hpa)
-    return out
-
-
-def hpa_check(hpa, replicas):
+def hpa_check(hpa: Obj, replicas: int) -> t.Tuple[t.Optional[str], t.Optional[str]]:
     """``(error, warning)`` for setting ``replicas`` on a Deployment the HPA scales.
 
     Outside [minReplicas, maxReplicas] the HPA scales the Deployment back at its next sync, so that is an
@@ -181,17 +117,17 @@ def hpa_check(hpa, replicas):
                   "%d may not last" % (name, low, high, replicas))
 
 
-def previous_replicas(annotations):
+def previous_replicas(annotations: t.Optional[t.Mapping[str, str]]) -> t.Optional[int]:
     """The replica count recorded by the last scale, or None when absent or not a number."""
     value = (annotations or {}).get(PREVIOUS_REPLICAS)
     try:
-        number = int(value)
+        number = int(value or "")
     except (TypeError, ValueError):
         return None
     return number if number >= 0 else None
 
 
-def scale_undo(annotations, mark, before, after):
+def scale_undo(annotations: t.Optional[t.Mapping[str, str]], mark: str, before: int, after: int) -> t.Optional[int]:
     """The replicas to scale back to: the count before this run when it changed something, else what the
     annotations recorded for this same incident action, else None (nothing of ours to undo)."""
     if before != after:
@@ -201,7 +137,7 @@ def scale_undo(annotations, mark, before, after):
     return None
 
 
-def scale_progress(dep, pods, desired):
+def scale_progress(dep: Obj, pods: t.Optional[t.List[Obj]], desired: int) -> t.Tuple[bool, str]:
     """``(done, message)`` for a scale to ``desired``: the controller saw the change and ``desired`` replicas are
     ready; scaling down also waits for the status to drop to ``desired``, and zero for every pod to be gone."""
     meta = dep.get("metadata") or {}
@@ -225,15 +161,8 @@ def scale_progress(dep, pods, desired):
 # --------------------------------------------------------------------------- delete pods
 
 
-def pod_name(pod):
-    return (pod.get("metadata") or {}).get("name")
-
-
-def terminating(pod):
-    return bool((pod.get("metadata") or {}).get("deletionTimestamp"))
-
-
-def select_pods(pods, names=None, only_unready=False):
+def select_pods(pods: t.List[Obj], names: t.Optional[t.List[str]] = None,
+                only_unready: bool = False) -> t.Tuple[t.List[Obj], t.List[str]]:
     """``(selected, errors)``: the pods to delete out of the Deployment's ``pods``.
 
     ``names`` must all be pods of the Deployment (an error names the strangers and lists the candidates);
@@ -253,16 +182,16 @@ def select_pods(pods, names=None, only_unready=False):
     return sorted(live, key=pod_name), errors
 
 
-def ready_survivors(pods, deleted):
+def ready_survivors(pods: t.List[Obj], deleted: t.Iterable[str]) -> t.List[str]:
     """Names of the ready, not terminating pods that are not among ``deleted``."""
     return sorted(pod_name(p) for p in pods if pod_ready(p) and not terminating(p) and pod_name(p) not in deleted)
 
 
-def pdb_desired_healthy(pdb, expected):
+def pdb_desired_healthy(pdb: Obj, expected: int) -> int:
     """The number of healthy pods the PDB demands for ``expected`` pods (minAvailable or maxUnavailable, ints or %)."""
     spec = pdb.get("spec") or {}
 
-    def scaled(value):
+    def scaled(value: t.Any) -> int:
         if isinstance(value, str) and value.endswith("%"):
             return int(math.ceil(expected * int(value[:-1]) / 100.0))
         return int(value)
@@ -274,7 +203,8 @@ def pdb_desired_healthy(pdb, expected):
     return 0
 
 
-def pdb_shortfalls(pdbs, pod_labels, ready_now, deleting, expected):
+def pdb_shortfalls(pdbs: t.Optional[t.List[Obj]], pod_labels: t.Mapping[str, str], ready_now: int, deleting: int,
+                   expected: int) -> t.List[str]:
     """Messages for the PDBs that ``deleting`` ready pods at once would break (delete ignores PDBs, eviction would not)."""
     out = []
     for pdb in pdbs or []:
@@ -292,7 +222,7 @@ def pdb_shortfalls(pdbs, pod_labels, ready_now, deleting, expected):
 # --------------------------------------------------------------------------- rollback
 
 
-def revision_of(obj):
+def revision_of(obj: t.Optional[Obj]) -> int:
     """The ``deployment.kubernetes.io/revision`` of an object as int, 0 when absent."""
     try:
         return int(annotations_of(obj).get(REVISION) or 0)
@@ -300,14 +230,14 @@ def revision_of(obj):
         return 0
 
 
-def owned_replicasets(replicasets, dep_uid):
+def owned_replicasets(replicasets: t.Optional[t.List[Obj]], dep_uid: str) -> t.List[Obj]:
     """The ReplicaSets controlled by the Deployment with uid ``dep_uid``, newest revision first."""
     out = [rs for rs in replicasets or []
            if any(ref.get("controller") and ref.get("uid") == dep_uid for ref in (rs.get("metadata") or {}).get("ownerReferences") or [])]
     return sorted(out, key=revision_of, reverse=True)
 
 
-def normalize_template(template):
+def normalize_template(template: t.Optional[Obj]) -> Obj:
     """A copy of a pod template without the ``pod-template-hash`` label (what a ReplicaSet adds)."""
     tpl = copy.deepcopy(template or {})
     meta = tpl.get("metadata") or {}
@@ -326,12 +256,13 @@ def normalize_template(template):
     return tpl
 
 
-def templates_equal(a, b):
+def templates_equal(a: t.Optional[Obj], b: t.Optional[Obj]) -> bool:
     """Pod templates equal apart from the ``pod-template-hash`` label (kubectl's equalIgnoreHash)."""
     return normalize_template(a) == normalize_template(b)
 
 
-def select_revision(replicasets, current_revision, requested=None):
+def select_revision(replicasets: t.Optional[t.List[Obj]], current_revision: int,
+                    requested: t.Optional[int] = None) -> t.Tuple[t.Optional[Obj], t.Optional[str]]:
     """``(replicaset, error)``: the ReplicaSet of ``requested`` or, when None, the newest revision below the current one."""
     by_rev = dict((revision_of(rs), rs) for rs in replicasets or [] if revision_of(rs) > 0)
     existing = ", ".join(str(r) for r in sorted(by_rev)) or "none"
@@ -345,7 +276,7 @@ def select_revision(replicasets, current_revision, requested=None):
     return by_rev[max(older)], None
 
 
-def helm_managed(dep):
+def helm_managed(dep: Obj) -> t.Optional[str]:
     """Why the Deployment is managed by Helm, or None."""
     if (labels_of(dep).get(HELM_MANAGED_BY) or "").lower() == "helm":
         return "label %s=%s" % (HELM_MANAGED_BY, labels_of(dep)[HELM_MANAGED_BY])
@@ -355,22 +286,18 @@ def helm_managed(dep):
     return None
 
 
-def _pointer(key):
-    return key.replace("~", "~0").replace("/", "~1")
-
-
-def rollback_patch(dep, template, annotations):
+def rollback_patch(dep: Obj, template: Obj, annotations: t.Mapping[str, str]) -> t.List[Obj]:
     """A JSON patch that replaces the pod template and sets metadata ``annotations``, only if the Deployment is unchanged."""
     ops = [dict(op="test", path="/metadata/resourceVersion", value=dep["metadata"]["resourceVersion"]),
            dict(op="replace", path="/spec/template", value=template)]
     if annotations_of(dep):
-        ops += [dict(op="add", path="/metadata/annotations/" + _pointer(k), value=v) for k, v in sorted(annotations.items())]
+        ops += [dict(op="add", path="/metadata/annotations/" + json_pointer(k), value=v) for k, v in sorted(annotations.items())]
     else:
         ops.append(dict(op="add", path="/metadata/annotations", value=dict(annotations)))
     return ops
 
 
-def flat_diff(before, after, prefix=""):
+def flat_diff(before: t.Any, after: t.Any, prefix: str = "") -> t.Dict[str, t.Tuple[t.Any, t.Any]]:
     """Paths whose values differ between two JSON-like values, as ``{path: (before, after)}``."""
     out = {}
     if isinstance(before, dict) and isinstance(after, dict):
@@ -382,67 +309,3 @@ def flat_diff(before, after, prefix=""):
     elif before != after:
         out[prefix or "."] = (before, after)
     return out
-
-
-def not_ready_report(pods):
-    """``[{name, node, problem}]`` for the pods that are not ready, sorted by name."""
-    out = []
-    for pod in pods or []:
-        problem = pod_problem(pod)
-        if problem:
-            out.append(dict(name=pod_name(pod), node=(pod.get("spec") or {}).get("nodeName"), problem=problem))
-    return sorted(out, key=lambda p: p["name"])
-
-
-def describe_pods(report):
-    return "; ".join("%s (%s)" % (p["name"], p["problem"]) for p in report) or "no pod reports a problem"
-
-
-# --------------------------------------------------------------------------- cluster access
-
-
-def deployment_what(k8s, name):
-    return "deployment %s/%s" % (k8s.namespace, name)
-
-
-def read_deployment(k8s, name):
-    """The Deployment as a dict; a missing one fails with a clear message."""
-    try:
-        return k8s.sanitize(k8s.call(deployment_what(k8s, name), k8s.apps.read_namespaced_deployment, name, k8s.namespace))
-    except NotFound:
-        raise AirlockIncidentError("deployment %s not found in namespace %s (API server %s)" % (name, k8s.namespace, k8s.host))
-
-
-def list_pods(k8s, dep):
-    """The pods matching the Deployment's selector."""
-    selector = label_selector((dep.get("spec") or {}).get("selector"))
-    res = k8s.sanitize(k8s.call("pods %s in %s" % (selector, k8s.namespace), k8s.core.list_namespaced_pod,
-                                k8s.namespace, label_selector=selector))
-    return res.get("items") or []
-
-
-def list_items(k8s, what, func, **kwargs):
-    return k8s.sanitize(k8s.call("%s in %s" % (what, k8s.namespace), func, k8s.namespace, **kwargs)).get("items") or []
-
-
-def autoscaling_api(k8s):
-    return k8s_client.AutoscalingV2Api(k8s.api)
-
-
-def policy_api(k8s):
-    return k8s_client.PolicyV1Api(k8s.api)
-
-
-def wait_for(check, timeout, deadline=None):
-    """Call ``check()`` -> ``(done, value)`` every POLL seconds until done or the timeout (or ``deadline``, a monotonic time).
-
-    Returns ``(done, value, elapsed)``.
-    """
-    start = time.monotonic()
-    end = deadline if deadline is not None else start + timeout
-    while True:
-        done, value = check()
-        now = time.monotonic()
-        if done or now >= end:
-            return done, value, round(now - start, 1)
-        time.sleep(min(POLL, max(0.1, end - now)))

@@ -5,8 +5,9 @@
 """Kubernetes access shared by the airlock.incident Kubernetes modules.
 
 Uses the ``kubernetes`` Python client directly. The import is guarded: modules
-call :func:`require_kubernetes` before anything else, which fails with
-``missing_required_lib`` when the package is absent. Every API call goes
+run through :func:`run_k8s_module`, which checks their input and then calls
+:func:`require_kubernetes`, refusing with ``missing_required_lib`` when the
+package is absent. Every API call goes
 through :class:`K8s`, which bounds it with ``request_timeout``, does not retry
 (so an unreachable API server fails within one timeout) and turns client
 exceptions into :class:`AirlockIncidentError` with a message that names the
@@ -19,10 +20,13 @@ import copy
 import json
 import re
 import traceback
+import typing as t
 
-from ansible.module_utils.basic import env_fallback, missing_required_lib
+from ansible.module_utils.basic import env_fallback, missing_required_lib  # type: ignore[import-untyped]
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import action_arg_spec
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError, InputError
+from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 
 KUBERNETES_IMPORT_ERROR = None
 try:
@@ -38,10 +42,10 @@ except ImportError:
 try:
     import urllib3
 except ImportError:  # pragma: no cover - a dependency of kubernetes
-    urllib3 = None
+    urllib3 = None  # type: ignore[assignment]
 
 #: Options every Kubernetes module of the collection accepts. Documented in each module.
-K8S_ARG_SPEC = dict(
+K8S_ARG_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(
     kubeconfig=dict(type="path", fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
     context=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
     namespace=dict(type="str", default="airlock-system"),
@@ -53,21 +57,47 @@ DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
-def k8s_arg_spec(**extra):
+def k8s_arg_spec(**extra: t.Dict[str, t.Any]) -> t.Dict[str, t.Dict[str, t.Any]]:
     """A fresh copy of the Kubernetes connection options, extended with ``extra``."""
     spec = copy.deepcopy(K8S_ARG_SPEC)
     spec.update(extra)
     return spec
 
 
+def recovery_arg_spec(action: str, wait: bool = True, **extra: t.Dict[str, t.Any]) -> t.Dict[str, t.Dict[str, t.Any]]:
+    """The options of a recovery action on a Deployment: the Kubernetes connection, the action contract (with the
+    action's default name and, with ``wait``, ``wait``/``wait_timeout``), the Deployment ``name``, and ``extra``.
+    Documented by the fragments airlock.incident.kubernetes(.namespace, .recovery) and airlock.incident.action(.named,
+    .wait)."""
+    spec = action_arg_spec(action=action, wait=wait)
+    spec["name"] = dict(type="str", default="airlock")
+    spec.update(extra)
+    return k8s_arg_spec(**spec)
 
-def require_kubernetes(module):
-    """Fail the module with missing_required_lib when the kubernetes package is absent."""
+
+def require_kubernetes(module: t.Any) -> None:
+    """Refuse (AirlockIncidentError with the import traceback) when the kubernetes package is absent."""
     if KUBERNETES_IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
+        raise AirlockIncidentError(missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
 
 
-def validate_common(params):
+def run_k8s_module(module: t.Any, run: t.Callable[[t.Any], t.Dict[str, t.Any]],
+                   validate: t.Callable[[t.Any], t.List[str]]) -> None:
+    """The ``main()`` of a Kubernetes module after its AnsibleModule: every input refusal at once (``validate``
+    returns the messages, each naming its option) before anything else, then the kubernetes package, then
+    ``run`` through the core runner."""
+
+    def checked(mod: t.Any) -> t.Dict[str, t.Any]:
+        errors = validate(mod)
+        if errors:
+            raise InputError("; ".join(errors))
+        require_kubernetes(mod)
+        return run(mod)
+
+    run_module(module, checked)
+
+
+def validate_common(params: t.Mapping[str, t.Any]) -> t.Optional[str]:
     """Check the shared options; returns an error message or None."""
     namespace = params.get("namespace")
     if not namespace or not DNS_LABEL.match(namespace):
@@ -78,7 +108,7 @@ def validate_common(params):
     return None
 
 
-def validate_name(field, value):
+def validate_name(field: str, value: t.Optional[str]) -> t.Optional[str]:
     """Error message for an object name that Kubernetes would reject, or None."""
     if not value or not DNS_SUBDOMAIN.match(value):
         return "%s: invalid value %r; accepted values: a Kubernetes object name (lowercase letters, digits, '-', '.')" % (field, value)
@@ -89,23 +119,23 @@ class NotFound(AirlockIncidentError):
     """The API server answered 404 for the object."""
 
 
-def _api_message(exc):
+def _api_message(exc: BaseException) -> str:
     """The API server's own message out of an ApiException, if any."""
     body = getattr(exc, "body", None)
     if body:
         try:
             data = json.loads(body)
             if isinstance(data, dict) and data.get("message"):
-                return data["message"]
+                return str(data["message"])
         except (ValueError, TypeError):
             pass
-    return "%s %s" % (getattr(exc, "status", ""), getattr(exc, "reason", "")).strip()
+    return ("%s %s" % (getattr(exc, "status", ""), getattr(exc, "reason", ""))).strip()
 
 
-class K8s(object):
+class K8s:
     """A thin, bounded proxy over the kubernetes client APIs the modules use."""
 
-    def __init__(self, params):
+    def __init__(self, params: t.Mapping[str, t.Any]) -> None:
         self.timeout = params["request_timeout"]
         self.namespace = params["namespace"]
         cfg = k8s_client.Configuration()
@@ -118,7 +148,7 @@ class K8s(object):
             )
         except (ConfigException, OSError, TypeError, ValueError) as exc:
             where = params.get("kubeconfig") or "KUBECONFIG / ~/.kube/config"
-            raise AirlockIncidentError("kubeconfig: cannot load a Kubernetes configuration from %s: %s" % (where, exc))
+            raise AirlockIncidentError("kubeconfig: cannot load a Kubernetes configuration from %s: %s" % (where, exc)) from exc
         # No retries: an unreachable API server must fail within one request_timeout.
         cfg.retries = False
         self.host = cfg.host
@@ -126,7 +156,7 @@ class K8s(object):
         self.core = k8s_client.CoreV1Api(self.api)
         self.apps = k8s_client.AppsV1Api(self.api)
 
-    def call(self, what, func, *args, **kwargs):
+    def call(self, what: str, func: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> t.Any:
         """Run one API call; ``what`` names the object for error messages."""
         # A (connect, read) pair: urllib3 2.x does not apply a total-only timeout
         # to the TLS handshake, so a server that accepts and never answers would hang.
@@ -137,41 +167,41 @@ class K8s(object):
             if ApiException is not None and isinstance(exc, ApiException):
                 status = getattr(exc, "status", None)
                 if status == 404:
-                    raise NotFound("%s not found (API server %s)" % (what, self.host), status=404)
+                    raise NotFound("%s not found (API server %s)" % (what, self.host), status=404) from exc
                 if status in (401, 403):
                     raise AirlockIncidentError(
                         "not allowed to access %s on %s (HTTP %s): %s; check the kubeconfig user and its RBAC"
-                        % (what, self.host, status, _api_message(exc)), status=status)
+                        % (what, self.host, status, _api_message(exc)), status=status) from exc
                 raise AirlockIncidentError("%s: API server %s answered HTTP %s: %s" % (what, self.host, status, _api_message(exc)),
-                                           status=status)
+                                           status=status) from exc
             if urllib3 is not None and isinstance(exc, (urllib3.exceptions.HTTPError,)):
                 raise AirlockIncidentError(
                     "Kubernetes API server %s is unreachable while reading %s (request_timeout=%ss): %s"
-                    % (self.host, what, self.timeout, _short(exc)), unreachable=True)
+                    % (self.host, what, self.timeout, _short(exc)), unreachable=True) from exc
             if isinstance(exc, OSError):
                 raise AirlockIncidentError("Kubernetes API server %s is unreachable while reading %s: %s" % (self.host, what, exc),
-                                           unreachable=True)
+                                           unreachable=True) from exc
             raise
 
-    def ensure_namespace(self, namespace=None):
+    def ensure_namespace(self, namespace: t.Optional[str] = None) -> t.Any:
         """Fail with a clear message when the namespace does not exist."""
         namespace = namespace or self.namespace
         try:
             return self.call("namespace %s" % namespace, self.core.read_namespace, namespace)
-        except NotFound:
-            raise AirlockIncidentError("namespace %s does not exist on %s" % (namespace, self.host), status=404)
+        except NotFound as exc:
+            raise AirlockIncidentError("namespace %s does not exist on %s" % (namespace, self.host), status=404) from exc
         except AirlockIncidentError as exc:
             if exc.result.get("status") == 403:
                 # Namespaced RBAC may forbid reading namespaces; the next call tells.
                 return None
             raise
 
-    def sanitize(self, obj):
+    def sanitize(self, obj: t.Any) -> t.Any:
         """A plain dict (JSON types, camelCase keys) of a client model object."""
         return self.api.sanitize_for_serialization(obj)
 
 
-def _short(exc):
+def _short(exc: BaseException) -> str:
     """The innermost reason of a urllib3 error, without the pool repr noise."""
     reason = getattr(exc, "reason", None)
     text = str(reason if reason is not None else exc)

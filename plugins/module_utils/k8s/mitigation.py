@@ -8,8 +8,8 @@
 Pure parts (no client calls, unit-tested with literal dicts): validating and
 merging container requests/limits, comparing them by value, planning an HPA
 change, the undo records kept in an annotation, JSON-patch operations, and the
-OOMKilled evidence of pods. The parts that talk to the API server take a
-:class:`~k8s_common.K8s` and reuse the rollout rules of ``k8s_rollout``.
+OOMKilled evidence of pods. The parts that talk to the API server
+:class:`.client.K8s` live in :mod:`.deployments`.
 
 Undo records: each module keeps one annotation on the object it changes (the
 Deployment's own metadata for resources, not its pod template, so recording
@@ -26,18 +26,16 @@ import copy
 import json
 import time
 
+import typing as t
+
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import actions as k8s_actions
-from ansible_collections.airlock.incident.plugins.module_utils.k8s import rollout as k8s_rollout
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import list_pods, read_deployment
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import json_pointer
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.quantity import (
     QuantityError,
     check_resource,
     equal as quantity_equal,
     parse as parse_quantity,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import (
-    pod_problem,
 )
 
 RESOURCE_NAMES = ("cpu", "memory", "ephemeral-storage")
@@ -49,20 +47,24 @@ DEFAULT_MEMORY_FLOOR = "128Mi"
 #: The implicit target of an autoscaling/v2 HPA without metrics.
 DEFAULT_HPA_CPU = 80
 
+Obj = t.Dict[str, t.Any]
 
-def utc_now():
+
+def utc_now() -> str:
+    """Now, UTC, to the second (``2026-01-01T12:00:00Z``): when a record was written."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 # ---------------------------------------------------------------- container resources
 
-def normalize_section(section, value):
+def normalize_section(section: str, value: t.Any) -> t.Tuple[t.Dict[str, t.Optional[str]], t.List[str]]:
     """The ``requests``/``limits`` option -> (``{name: text or None}``, errors). None removes a value."""
     if value is None:
         return {}, []
     if not isinstance(value, dict):
         return {}, ["%s: invalid value %r; accepted values: a mapping of cpu, memory, ephemeral-storage to quantities" % (section, value)]
-    out, errors = {}, []
+    out: t.Dict[str, t.Optional[str]] = {}
+    errors: t.List[str] = []
     for key in sorted(value):
         field = "%s.%s" % (section, key)
         if key not in RESOURCE_NAMES:
@@ -79,7 +81,8 @@ def normalize_section(section, value):
     return out, errors
 
 
-def validate_wanted(requests, limits, memory_floor, need_change=True):
+def validate_wanted(requests: t.Any, limits: t.Any, memory_floor: t.Any,
+                    need_change: bool = True) -> t.Tuple[t.Dict[str, t.Dict[str, t.Optional[str]]], t.List[str]]:
     """Check the wanted requests/limits on their own (before any API call).
 
     Returns ``(wanted, errors)`` with ``wanted = {"requests": {...}, "limits": {...}}``.
@@ -112,7 +115,7 @@ def validate_wanted(requests, limits, memory_floor, need_change=True):
     return wanted, errors
 
 
-def find_container(dep, container):
+def find_container(dep: Obj, container: str) -> t.Tuple[t.Optional[int], t.Optional[Obj]]:
     """(index, container dict) of the named container in a Deployment's pod template, or (None, None)."""
     containers = (((dep.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
     for index, c in enumerate(containers):
@@ -121,11 +124,12 @@ def find_container(dep, container):
     return None, None
 
 
-def container_names(dep):
+def container_names(dep: Obj) -> t.List[str]:
+    """The names of the containers of the Deployment's pod template."""
     return [c.get("name") for c in (((dep.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []]
 
 
-def clean_resources(res):
+def clean_resources(res: t.Optional[Obj]) -> Obj:
     """A copy of a container's resources without empty sections (what the API server stores)."""
     out = copy.deepcopy(res or {})
     for section in SECTIONS:
@@ -134,7 +138,7 @@ def clean_resources(res):
     return out
 
 
-def merge_resources(current, wanted):
+def merge_resources(current: t.Optional[Obj], wanted: t.Mapping[str, t.Any]) -> Obj:
     """The container's resources after applying ``wanted`` (None removes a value).
 
     A value equal to the current one (``1Gi`` for ``1024Mi``) keeps the current text, so
@@ -157,14 +161,14 @@ def merge_resources(current, wanted):
     return new
 
 
-def _same_value(a, b):
+def _same_value(a: t.Any, b: t.Any) -> bool:
     try:
         return quantity_equal(a, b)
     except QuantityError:
         return a == b
 
 
-def same_resources(a, b):
+def same_resources(a: t.Optional[Obj], b: t.Optional[Obj]) -> bool:
     """True when two resources mappings hold the same amounts (compared by value)."""
     a, b = clean_resources(a), clean_resources(b)
     for section in SECTIONS:
@@ -176,7 +180,7 @@ def same_resources(a, b):
     return a == b
 
 
-def resource_changes(before, after):
+def resource_changes(before: t.Optional[Obj], after: t.Optional[Obj]) -> t.List[str]:
     """``["limits.memory: 512Mi -> 1Gi", "limits.cpu: 1 -> (removed)"]`` by value."""
     before, after = clean_resources(before), clean_resources(after)
     out = []
@@ -189,7 +193,7 @@ def resource_changes(before, after):
     return out
 
 
-def limit_conflicts(res):
+def limit_conflicts(res: t.Optional[Obj]) -> t.List[str]:
     """Errors for a request above its limit in a complete resources mapping."""
     errors = []
     requests, limits = (res or {}).get("requests") or {}, (res or {}).get("limits") or {}
@@ -205,7 +209,7 @@ def limit_conflicts(res):
 
 # ---------------------------------------------------------------- undo records
 
-def load_records(obj, key):
+def load_records(obj: t.Optional[Obj], key: str) -> Obj:
     """The undo records in annotation ``key`` of an object; fails on an annotation that is not ours to overwrite."""
     raw = (((obj or {}).get("metadata") or {}).get("annotations") or {}).get(key)
     if not raw:
@@ -217,32 +221,28 @@ def load_records(obj, key):
     if not isinstance(records, dict):
         raise AirlockIncidentError("annotation %s of %s is not a JSON object of undo records; it is not overwritten: "
                                    "inspect it and remove it (kubectl annotate ... %s-) before retrying"
-                                   % (key, (obj.get("metadata") or {}).get("name"), key))
+                                   % (key, ((obj or {}).get("metadata") or {}).get("name"), key))
     return records
 
 
-def dump_records(records):
+def dump_records(records: Obj) -> str:
+    """Undo records as the compact, sorted JSON kept in the annotation."""
     return json.dumps(records, sort_keys=True, separators=(",", ":"))
 
 
-def escape_pointer(token):
-    """One JSON-pointer token (RFC 6901)."""
-    return token.replace("~", "~0").replace("/", "~1")
-
-
-def annotation_ops(obj, key, value):
+def annotation_ops(obj: Obj, key: str, value: str) -> t.List[Obj]:
     """JSON-patch operations that set annotation ``key`` of ``obj`` to ``value``."""
     if not ((obj.get("metadata") or {}).get("annotations")):
         return [dict(op="add", path="/metadata/annotations", value={key: value})]
-    return [dict(op="add", path="/metadata/annotations/%s" % escape_pointer(key), value=value)]
+    return [dict(op="add", path="/metadata/annotations/%s" % json_pointer(key), value=value)]
 
 
-def guard_ops(obj):
+def guard_ops(obj: Obj) -> t.List[Obj]:
     """A JSON-patch test of the resourceVersion read: the patch applies only to the object as it was read."""
     return [dict(op="test", path="/metadata/resourceVersion", value=(obj.get("metadata") or {}).get("resourceVersion"))]
 
 
-def record_change(records, marker, previous, applied, **extra):
+def record_change(records: Obj, marker: str, previous: t.Any, applied: t.Any, **extra: t.Any) -> Obj:
     """Records with this incident action's change added; an existing record keeps its ``previous``."""
     records = copy.deepcopy(records)
     rec = records.get(marker)
@@ -256,7 +256,7 @@ def record_change(records, marker, previous, applied, **extra):
     return records
 
 
-def conflict_message(what, exc):
+def conflict_message(what: str, exc: AirlockIncidentError) -> str:
     """A clearer message for a failed resourceVersion test (someone changed the object meanwhile)."""
     if exc.result.get("status") == 422 and "test" in exc.msg.lower():
         return "%s changed while it was being patched (resourceVersion test failed); nothing was changed, rerun" % what
@@ -265,7 +265,7 @@ def conflict_message(what, exc):
 
 # ---------------------------------------------------------------- OOM evidence
 
-def oom_kills(pods, container):
+def oom_kills(pods: t.Optional[t.List[Obj]], container: str) -> t.List[Obj]:
     """Containers named ``container`` whose last (or current) termination was OOMKilled, with the limit they had."""
     out = []
     for pod in pods or []:
@@ -284,7 +284,7 @@ def oom_kills(pods, container):
     return out
 
 
-def low_limit_warnings(new_limit, kills):
+def low_limit_warnings(new_limit: t.Optional[str], kills: t.List[Obj]) -> t.List[str]:
     """Warnings when a new memory limit is not above a limit at which the container was OOMKilled."""
     if new_limit is None:
         return []
@@ -303,17 +303,8 @@ def low_limit_warnings(new_limit, kills):
 
 # ---------------------------------------------------------------- HPA
 
-def hpa_view(spec):
-    """The fields this collection manages of an HPA spec."""
-    spec = spec or {}
-    return dict(min_replicas=spec.get("minReplicas") or 1,
-                max_replicas=spec.get("maxReplicas"),
-                target_cpu_utilization=metric_utilization(spec.get("metrics"), "cpu"),
-                target_memory_utilization=metric_utilization(spec.get("metrics"), "memory"),
-                metrics=copy.deepcopy(spec.get("metrics") or []))
-
-
-def metric_utilization(metrics, resource):
+def metric_utilization(metrics: t.Optional[t.List[Obj]], resource: str) -> t.Optional[int]:
+    """The Utilization target (percent) of the Resource metric ``resource``, or None."""
     for m in metrics or []:
         if m.get("type") == "Resource" and (m.get("resource") or {}).get("name") == resource:
             target = (m.get("resource") or {}).get("target") or {}
@@ -322,7 +313,7 @@ def metric_utilization(metrics, resource):
     return None
 
 
-def set_utilization(metrics, resource, value):
+def set_utilization(metrics: t.Optional[t.List[Obj]], resource: str, value: int) -> t.List[Obj]:
     """Metrics with the Resource metric ``resource`` targeting ``value`` percent (added when missing)."""
     metrics = copy.deepcopy(metrics or [])
     target = dict(type="Utilization", averageUtilization=value)
@@ -334,7 +325,8 @@ def set_utilization(metrics, resource, value):
     return metrics
 
 
-def plan_hpa(spec, min_replicas=None, max_replicas=None, cpu=None, memory=None):
+def plan_hpa(spec: t.Optional[Obj], min_replicas: t.Optional[int] = None, max_replicas: t.Optional[int] = None,
+             cpu: t.Optional[int] = None, memory: t.Optional[int] = None) -> t.Tuple[Obj, t.List[str], t.List[str]]:
     """The HPA fields after the change: ``(fields, notes, errors)``; fields has minReplicas, maxReplicas, metrics."""
     spec = spec or {}
     notes, errors = [], []
@@ -356,14 +348,15 @@ def plan_hpa(spec, min_replicas=None, max_replicas=None, cpu=None, memory=None):
     return fields, notes, errors
 
 
-def hpa_fields(spec):
+def hpa_fields(spec: t.Optional[Obj]) -> Obj:
     """The managed fields of an HPA spec, in the shape :func:`plan_hpa` returns."""
     spec = spec or {}
     return dict(minReplicas=spec.get("minReplicas") or 1, maxReplicas=spec.get("maxReplicas"),
                 metrics=copy.deepcopy(spec.get("metrics") or []))
 
 
-def hpa_changes(before, after):
+def hpa_changes(before: Obj, after: Obj) -> t.List[str]:
+    """``["minReplicas: 1 -> 2", "cpu utilization target: 80% -> 60%"]``."""
     out = []
     for key in ("minReplicas", "maxReplicas"):
         if before.get(key) != after.get(key):
@@ -378,53 +371,24 @@ def hpa_changes(before, after):
     return out
 
 
-def hpa_targets(hpa, namespace, deployment):
-    ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
-    return (ref.get("kind") == "Deployment" and ref.get("name") == deployment
-            and (ref.get("apiVersion") or "apps/v1").split("/")[0] in ("apps", "extensions")
-            and (hpa.get("metadata") or {}).get("namespace", namespace) == namespace)
-
-
-def rwo_claims(dep, pvcs):
+def rwo_claims(dep: t.Optional[Obj], pvcs: t.Optional[t.List[Obj]]) -> t.List[str]:
     """Names of the single-node (ReadWriteOnce/ReadWriteOncePod) claims the Deployment's pods mount."""
     template = ((dep or {}).get("spec") or {}).get("template")
-    by_name = dict(((p.get("metadata") or {}).get("name"), p) for p in pvcs or [])
+    by_name = dict((str((p.get("metadata") or {}).get("name")), p) for p in pvcs or [])
     return [c["name"] for c in k8s_actions.rwo_claims(template, by_name, [])]
 
 
-# ---------------------------------------------------------------- API helpers
-
-def not_ready_pods(k8s, dep):
-    out = []
-    for pod in list_pods(k8s, dep):
-        problem = pod_problem(pod)
-        if problem:
-            out.append(dict(name=pod["metadata"]["name"], node=(pod.get("spec") or {}).get("nodeName"), problem=problem))
-    return sorted(out, key=lambda p: p["name"])
+def recorded_change(records: Obj, marker: str, what: str, annotation: str, kind: str) -> Obj:
+    """The undo record of ``marker`` to revert; :class:`AirlockIncidentError` naming the recorded ones when absent."""
+    rec = records.get(marker)
+    if rec is None:
+        raise AirlockIncidentError("state=reverted: no %s change is recorded for %s on %s (annotation %s); recorded: %s"
+                                   % (kind, marker, what, annotation, ", ".join(sorted(records)) or "none"))
+    return t.cast(Obj, rec)
 
 
-def wait_rollout(k8s, name, timeout, done=None):
-    """Poll the Deployment until its rollout is complete (and ``done(dep)`` when given), failed, or ``timeout`` passed.
-
-    Returns ``(deployment, state, elapsed)``.
-    """
-    return k8s_rollout.wait_rollout(lambda: read_deployment(k8s, name), timeout, done)
-
-
-def rollout_summary(state):
-    return dict((k, state[k]) for k in ("complete", "failed", "message", "replicas", "updated_replicas",
-                                        "available_replicas", "ready_replicas"))
-
-
-def rollout_error(k8s, dep, state, elapsed, timeout, name, result, waiting_for=None):
-    """The AirlockIncidentError for a rollout that did not complete, naming the pods that are not ready."""
-    what = "deployment %s/%s" % (k8s.namespace, name)
-    pods = not_ready_pods(k8s, dep)
-    result["not_ready_pods"] = pods
-    detail = "; ".join("%s (%s)" % (p["name"], p["problem"]) for p in pods) or "no pod reports a problem"
-    if state["failed"]:
-        head = "%s rollout failed after %ss: %s" % (what, elapsed, state["message"])
-    else:
-        head = "%s did not finish its rollout within wait_timeout=%ss: %s" % (what, timeout, waiting_for or state["message"])
-    fields = dict((k, v) for k, v in result.items() if k != "msg")
-    return AirlockIncidentError("%s; not ready: %s" % (head, detail), **fields)
+def mark_reverted(records: Obj, marker: str) -> Obj:
+    """Records with ``marker``'s record marked as reverted now (records are kept, never dropped)."""
+    new_records = dict(records)
+    new_records[marker] = dict(records[marker], reverted_at=utc_now())
+    return new_records

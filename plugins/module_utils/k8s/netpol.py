@@ -37,22 +37,29 @@ from __future__ import annotations
 import copy
 import ipaddress
 import json
+import typing as t
 
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import selector_matches
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import InputError
+
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import selector_matches
 
 ANNOTATION = "airlock.incident/ip-blocks"
 RECORD_VERSION = 1
 ALL_V4 = "0.0.0.0/0"
 ALL_V6 = "::/0"
 
+Obj = t.Dict[str, t.Any]
+#: An ipaddress.IPv4Network or IPv6Network; the two families are compared only after a version check.
+Net = t.Any
 
-class BlockError(ValueError):
+
+class BlockError(InputError):
     """Input or recorded state the module cannot work with."""
 
 
 # ---------------------------------------------------------------- CIDRs
 
-def normalise_cidr(value):
+def normalise_cidr(value: t.Any) -> str:
     """``"203.0.113.7"`` -> ``"203.0.113.7/32"``; ``"2001:DB8::/32"`` -> ``"2001:db8::/32"``.
 
     Refuses host bits (``10.0.0.5/24`` is ambiguous: one address or the
@@ -67,17 +74,18 @@ def normalise_cidr(value):
         try:
             loose = ipaddress.ip_network(text, strict=False)
         except ValueError:
-            raise BlockError("%r is not an IPv4/IPv6 address or CIDR (%s)" % (value, exc))
+            raise BlockError("%r is not an IPv4/IPv6 address or CIDR (%s)" % (value, exc)) from exc
         raise BlockError("%r has host bits set; use the network %s or the single address %s/%d"
-                         % (value, loose, text.split("/")[0], loose.max_prefixlen))
+                         % (value, loose, text.split("/")[0], loose.max_prefixlen)) from exc
     if net.prefixlen == 0:
         raise BlockError("%r covers every address; block a narrower CIDR" % (value,))
     return str(net)
 
 
-def normalise_cidrs(values):
+def normalise_cidrs(values: t.Any) -> t.Tuple[t.List[str], t.List[str]]:
     """Normalised, de-duplicated CIDRs in input order, and the list of error messages."""
-    out, errors = [], []
+    out: t.List[str] = []
+    errors: t.List[str] = []
     if not isinstance(values, list):
         return out, ["%r is not a list" % (values,)]
     for value in values:
@@ -91,27 +99,27 @@ def normalise_cidrs(values):
     return out, errors
 
 
-def _net(text):
+def _net(text: str) -> Net:
     """An ip_network from a CIDR the API server accepted (host bits tolerated, as the server does)."""
     return ipaddress.ip_network(text, strict=False)
 
 
-def _sort_key(net):
+def _sort_key(net: Net) -> t.Tuple[int, int, int]:
     return (net.version, int(net.network_address), net.prefixlen)
 
 
-def strict_subnet(inner, outer):
+def strict_subnet(inner: Net, outer: Net) -> bool:
     """True when ``inner`` is inside ``outer`` and smaller (same family)."""
     return inner.version == outer.version and inner.subnet_of(outer) and inner.prefixlen > outer.prefixlen
 
 
-def covered(net, nets):
+def covered(net: Net, nets: t.Iterable[Net]) -> bool:
     """True when every address of ``net`` is in the union of ``nets``."""
     rest = [net]
     for other in nets:
         if other.version != net.version:
             continue
-        remaining = []
+        remaining: t.List[Net] = []
         for part in rest:
             if part.subnet_of(other):
                 continue
@@ -125,16 +133,16 @@ def covered(net, nets):
     return not rest
 
 
-def collapse(nets):
+def collapse(nets: t.Iterable[Net]) -> t.List[Net]:
     """Drop every network that lies inside another one of the list; sorted, de-duplicated."""
     uniq = sorted(set(nets), key=_sort_key)
     return [n for n in uniq if not any(o != n and o.version == n.version and n.subnet_of(o) for o in uniq)]
 
 
 # ---------------------------------------------------------------- selectors
-# (selector_matches comes from k8s_rollout)
+# (selector_matches comes from k8s.objects)
 
-def selector_text(selector):
+def selector_text(selector: Obj) -> str:
     """``{matchLabels: {name: x}}`` -> ``"name=x"``; ``{}`` -> ``"(all)"``."""
     parts = ["%s=%s" % (k, v) for k, v in sorted((selector.get("matchLabels") or {}).items())]
     for expr in selector.get("matchExpressions") or []:
@@ -142,7 +150,7 @@ def selector_text(selector):
     return ",".join(parts) if parts else "(all)"
 
 
-def ingress_applies(policy):
+def ingress_applies(policy: Obj) -> bool:
     """True when the policy governs ingress (policyTypes contains Ingress; the server defaults it)."""
     spec = policy.get("spec") or {}
     types = spec.get("policyTypes")
@@ -151,7 +159,7 @@ def ingress_applies(policy):
     return "Ingress" in types
 
 
-def policy_selects(policy, pod_labels):
+def policy_selects(policy: Obj, pod_labels: t.Optional[t.Mapping[str, str]]) -> bool:
     """True when the policy's podSelector selects pods with ``pod_labels`` and it governs ingress."""
     spec = policy.get("spec") or {}
     return ingress_applies(policy) and selector_matches(spec.get("podSelector") or {}, pod_labels)
@@ -159,7 +167,7 @@ def policy_selects(policy, pod_labels):
 
 # ---------------------------------------------------------------- what admits a CIDR
 
-def peer_admits(peer, net):
+def peer_admits(peer: Obj, net: Net) -> bool:
     """True when an ipBlock peer admits at least one address of ``net``."""
     ipb = peer.get("ipBlock")
     if not ipb:
@@ -171,7 +179,7 @@ def peer_admits(peer, net):
     return not covered(part, [_net(e) for e in ipb.get("except") or []])
 
 
-def admitted_by_ip(policy_name, ingress, net):
+def admitted_by_ip(policy_name: str, ingress: t.Optional[t.List[Obj]], net: Net) -> t.List[Obj]:
     """Rules and peers of one policy's ingress that admit addresses of ``net`` by address."""
     out = []
     for i, rule in enumerate(ingress or []):
@@ -190,7 +198,7 @@ def admitted_by_ip(policy_name, ingress, net):
     return out
 
 
-def selector_peers(policy_name, policy_namespace, ingress):
+def selector_peers(policy_name: str, policy_namespace: str, ingress: t.Optional[t.List[Obj]]) -> t.List[Obj]:
     """Peers that admit pods by label (cannot be narrowed by address)."""
     out = []
     for i, rule in enumerate(ingress or []):
@@ -210,7 +218,7 @@ def selector_peers(policy_name, policy_namespace, ingress):
     return out
 
 
-def pods_admitted(peer, namespaces, pods, net):
+def pods_admitted(peer: Obj, namespaces: t.Mapping[str, t.Mapping[str, str]], pods: t.List[Obj], net: Net) -> t.List[Obj]:
     """Pods a selector peer admits whose IPs are in ``net``.
 
     ``namespaces``: {name: labels}; ``pods``: plain pod dicts. A peer with only a
@@ -225,7 +233,7 @@ def pods_admitted(peer, namespaces, pods, net):
         status = pod.get("status") or {}
         if status.get("phase") in ("Succeeded", "Failed"):
             continue
-        namespace = meta.get("namespace")
+        namespace = meta.get("namespace") or ""
         if ns_sel is not None:
             if namespace not in namespaces or not selector_matches(ns_sel, namespaces[namespace]):
                 continue
@@ -248,7 +256,7 @@ def pods_admitted(peer, namespaces, pods, net):
 
 # ---------------------------------------------------------------- rule editing
 
-def apply_blocks(original, cidrs):
+def apply_blocks(original: t.Optional[t.List[Obj]], cidrs: t.Iterable[str]) -> t.Tuple[t.Optional[t.List[Obj]], t.List[Obj]]:
     """The ingress rules ``original`` narrowed so that no rule admits ``cidrs`` by address.
 
     Returns ``(ingress, changes)``. ``original`` is never modified; ``None``
@@ -259,7 +267,8 @@ def apply_blocks(original, cidrs):
     nets = collapse([_net(c) for c in cidrs])
     if original is None:
         return None, []
-    ingress, changes = [], []
+    ingress: t.List[Obj] = []
+    changes: t.List[Obj] = []
     for i, rule in enumerate(original):
         peers = rule.get("from")
         new_rule = copy.deepcopy(rule)
@@ -268,7 +277,7 @@ def apply_blocks(original, cidrs):
                 new_from = []
                 for family, everything in ((4, ALL_V4), (6, ALL_V6)):
                     excepts = [str(n) for n in nets if n.version == family]
-                    ipb = {"cidr": everything}
+                    ipb: Obj = {"cidr": everything}
                     if excepts:
                         ipb["except"] = excepts
                     new_from.append({"ipBlock": ipb})
@@ -311,7 +320,7 @@ def apply_blocks(original, cidrs):
     return ingress, changes
 
 
-def canonical(value):
+def canonical(value: t.Any) -> t.Any:
     """Value with None and empty lists dropped (the API server treats them as absent); ``{}`` is kept."""
     if isinstance(value, dict):
         out = {}
@@ -326,14 +335,14 @@ def canonical(value):
     return value
 
 
-def same_ingress(left, right):
+def same_ingress(left: t.Any, right: t.Any) -> bool:
     """True when two ingress lists mean the same to the API server."""
     return json.dumps(canonical({"i": left}), sort_keys=True) == json.dumps(canonical({"i": right}), sort_keys=True)
 
 
 # ---------------------------------------------------------------- the record
 
-def read_record(policy):
+def read_record(policy: Obj) -> t.Optional[Obj]:
     """The ip-blocks record of a policy, or None. Raises BlockError when the annotation is unusable."""
     meta = policy.get("metadata") or {}
     text = (meta.get("annotations") or {}).get(ANNOTATION)
@@ -342,7 +351,7 @@ def read_record(policy):
     try:
         record = json.loads(text)
     except ValueError as exc:
-        raise BlockError("NetworkPolicy %s: annotation %s is not JSON (%s)" % (meta.get("name"), ANNOTATION, exc))
+        raise BlockError("NetworkPolicy %s: annotation %s is not JSON (%s)" % (meta.get("name"), ANNOTATION, exc)) from exc
     if not isinstance(record, dict) or record.get("version") != RECORD_VERSION or not isinstance(record.get("blocks"), list) \
             or "original_ingress" not in record:
         raise BlockError("NetworkPolicy %s: annotation %s is not a version %d ip-blocks record"
@@ -350,12 +359,12 @@ def read_record(policy):
     return record
 
 
-def record_text(record):
+def record_text(record: Obj) -> str:
     """Compact, stable JSON for the annotation."""
     return json.dumps(record, sort_keys=True, separators=(",", ":"))
 
 
-def check_drift(policy, record):
+def check_drift(policy: Obj, record: Obj) -> None:
     """Raise BlockError when the policy's ingress is not what the recorded blocks produce."""
     expected, dummy = apply_blocks(record["original_ingress"], [b["cidr"] for b in record["blocks"]])
     current = (policy.get("spec") or {}).get("ingress")
@@ -368,11 +377,11 @@ def check_drift(policy, record):
             "to start over" % (name, ", ".join(b["cidr"] for b in record["blocks"]) or "none", ANNOTATION))
 
 
-def _attributed(changes, cidr):
+def _attributed(changes: t.List[Obj], cidr: str) -> t.List[Obj]:
     return [dict((k, v) for k, v in c.items() if k not in ("cidr",)) for c in changes if c.get("cidr") == cidr]
 
 
-def plan(policy, record, blocks):
+def plan(policy: Obj, record: t.Optional[Obj], blocks: t.List[Obj]) -> t.Tuple[t.Optional[t.List[Obj]], t.Optional[Obj], t.List[Obj]]:
     """New spec.ingress and record of a policy for the list of ``blocks`` that should be active.
 
     Returns ``(ingress, record_or_None, changes)``: with no block left the
@@ -394,7 +403,7 @@ def plan(policy, record, blocks):
     return ingress, new_record, changes
 
 
-def with_ingress(policy, ingress, record):
+def with_ingress(policy: Obj, ingress: t.Optional[t.List[Obj]], record: t.Optional[Obj]) -> Obj:
     """A copy of ``policy`` for a PUT: new spec.ingress, the record annotation set or removed, no managedFields."""
     body = copy.deepcopy(policy)
     body.pop("status", None)
@@ -417,7 +426,7 @@ def with_ingress(policy, ingress, record):
     return body
 
 
-def relevant(original, cidr):
+def relevant(original: t.Optional[t.List[Obj]], cidr: str) -> bool:
     """True when blocking ``cidr`` alone changes ``original`` (some rule admits it by address)."""
     dummy, changes = apply_blocks(original, [cidr])
     return bool(changes)

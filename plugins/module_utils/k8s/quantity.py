@@ -24,6 +24,9 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
+import typing as t
+
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import InputError
 
 BINARY_SI = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
 DECIMAL_SI = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
@@ -49,49 +52,49 @@ MAX_VALUE = 2 ** 63 - 1
 BYTE_RESOURCES = ("memory", "ephemeral-storage")
 
 
-class QuantityError(ValueError):
+class QuantityError(InputError):
     """A string that is not a Kubernetes quantity, or a value a field does not accept."""
 
 
-class Quantity(object):
+class Quantity:
     """An exact quantity: ``value`` (Fraction) and the ``format`` its suffix implies."""
 
     __slots__ = ("value", "format", "text")
 
-    def __init__(self, value, fmt=DECIMAL, text=None):
+    def __init__(self, value: t.Union[int, Fraction], fmt: str = DECIMAL, text: t.Optional[str] = None) -> None:
         self.value = Fraction(value)
         self.format = fmt
         self.text = text
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, Quantity) and self.value == other.value
 
-    def __ne__(self, other):
+    def __ne__(self, other: object) -> bool:
         return not self.__eq__(other)
 
-    def __lt__(self, other):
+    def __lt__(self, other: Quantity) -> bool:
         return self.value < other.value
 
-    def __le__(self, other):
+    def __le__(self, other: Quantity) -> bool:
         return self.value <= other.value
 
-    def __gt__(self, other):
+    def __gt__(self, other: Quantity) -> bool:
         return self.value > other.value
 
-    def __ge__(self, other):
+    def __ge__(self, other: Quantity) -> bool:
         return self.value >= other.value
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash(self.value)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Quantity(%r)" % (self.text or canonical_of(self),)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return canonical_of(self)
 
 
-def to_text(value):
+def to_text(value: t.Any) -> t.Optional[str]:
     """A YAML scalar (``2``, ``0.5``, ``"1Gi"``) as quantity text; None for booleans and other types."""
     if isinstance(value, bool) or value is None:
         return None
@@ -105,7 +108,7 @@ def to_text(value):
     return None
 
 
-def parse(text):
+def parse(text: t.Any) -> Quantity:
     """Parse quantity text into a :class:`Quantity`; raise :class:`QuantityError` when it is not one."""
     raw = to_text(text)
     if raw is None:
@@ -118,8 +121,8 @@ def parse(text):
     sign, number, suffix = match.groups()
     try:
         value = Fraction(number if not number.endswith(".") else number[:-1])
-    except (ValueError, ZeroDivisionError):
-        raise QuantityError("%r is not a quantity; accepted values: %s" % (raw, FORMS))
+    except (ValueError, ZeroDivisionError) as exc:
+        raise QuantityError("%r is not a quantity; accepted values: %s" % (raw, FORMS)) from exc
     if sign == "-":
         value = -value
     if suffix in BINARY_SI:
@@ -135,7 +138,7 @@ def parse(text):
     raise QuantityError("%r has an unknown suffix %r; accepted values: %s" % (raw, suffix, FORMS))
 
 
-def _round_up_nano(value):
+def _round_up_nano(value: Fraction) -> Fraction:
     """Kubernetes keeps at most nano precision and rounds up (away from zero)."""
     scaled = value * 10 ** 9
     if scaled.denominator == 1:
@@ -144,7 +147,7 @@ def _round_up_nano(value):
     return Fraction(whole, 10 ** 9)
 
 
-def canonical_of(q):
+def canonical_of(q: Quantity) -> str:
     """Canonical text of a :class:`Quantity`, as the API server stores it."""
     value = _round_up_nano(q.value)
     if value == 0:
@@ -182,19 +185,19 @@ def canonical_of(q):
     return "%s%d%s" % (sign, mantissa, suffix)
 
 
-def canonical(text):
+def canonical(text: t.Any) -> str:
     """Canonical text of quantity text: ``canonical("1024Mi") == "1Gi"``."""
     return canonical_of(parse(text))
 
 
-def equal(a, b):
+def equal(a: t.Any, b: t.Any) -> bool:
     """True when two quantity texts denote the same amount (None equals only None)."""
     if a is None or b is None:
         return a is None and b is None
     return parse(a) == parse(b)
 
 
-def check_resource(field, resource, text):
+def check_resource(field: str, resource: str, text: t.Any) -> Quantity:
     """Parse the value of a container resource and check it is usable for that resource.
 
     ``field`` names the option for the message (``limits.memory``). Returns the Quantity.
@@ -202,7 +205,7 @@ def check_resource(field, resource, text):
     try:
         q = parse(text)
     except QuantityError as exc:
-        raise QuantityError("%s: %s" % (field, exc))
+        raise QuantityError("%s: %s" % (field, exc)) from exc
     if q.value < 0:
         raise QuantityError("%s: %r is negative; accepted values: a quantity >= 0" % (field, q.text))
     if q.value > MAX_VALUE:
@@ -214,8 +217,3 @@ def check_resource(field, resource, text):
         raise QuantityError("%s: %r is not a whole number of bytes; accepted values: bytes or Ki/Mi/Gi "
                             "(e.g. 512Mi, 1Gi, 1.5Gi) or k/M/G (e.g. 500M)" % (field, q.text))
     return q
-
-
-def human_bytes(value):
-    """Bytes (int or Fraction) as a short binary text for messages: ``536870912`` -> ``512Mi``."""
-    return canonical_of(Quantity(int(value), BINARY))

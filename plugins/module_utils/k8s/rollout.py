@@ -2,39 +2,28 @@
 # Copyright (c) 2026, airlock.incident contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Pure helpers over Kubernetes objects (plain dicts with camelCase keys).
-
-No client calls here, so everything is unit-testable with literal dicts:
-rollout progress of a Deployment (the rules of ``kubectl rollout status``),
-a one-line account of what is wrong with a pod, and label selectors.
+"""The rollout progress of a Deployment (the rules of ``kubectl rollout status``) and the annotations of a
+rollout restart. Pure: plain dicts with camelCase keys in, plain values out. Waiting is in :mod:`.wait`,
+pod health and selectors in :mod:`.objects`.
 """
 
 from __future__ import annotations
 
 import time
+import typing as t
 
-POLL = 1.0
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import condition
 
 #: Pod-template annotations written by rollout_restart.
 RESTARTED_FOR = "airlock.incident/restarted-for"
 RESTARTED_AT = "airlock.incident/restarted-at"
 REVISION = "deployment.kubernetes.io/revision"
 
-
-def selector_string(match_labels):
-    """``{"a": "1", "b": "2"}`` -> ``"a=1,b=2"`` (sorted, stable)."""
-    return ",".join("%s=%s" % (k, v) for k, v in sorted((match_labels or {}).items()))
+#: The keys of :func:`rollout_state` the modules return as ``rollout``.
+ROLLOUT_KEYS = ("complete", "failed", "message", "replicas", "updated_replicas", "available_replicas", "ready_replicas")
 
 
-def condition(obj, ctype):
-    """The status condition of type ``ctype`` of an object, or an empty dict."""
-    for cond in (obj.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == ctype:
-            return cond
-    return {}
-
-
-def rollout_state(dep):
+def rollout_state(dep: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
     """Progress of a Deployment's rollout.
 
     Returns a dict with ``complete`` (bool), ``failed`` (bool: the progress
@@ -82,86 +71,24 @@ def rollout_state(dep):
     return state
 
 
-def pod_ready(pod):
-    """True when the pod's Ready condition is True."""
-    return condition(pod, "Ready").get("status") == "True"
+def rollout_summary(state: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
+    """The part of a :func:`rollout_state` the modules return as ``rollout``."""
+    return dict((k, state[k]) for k in ROLLOUT_KEYS)
 
 
-def container_problem(cs):
-    """A short reason why a container status is not healthy, or None."""
-    state = cs.get("state") or {}
-    last = (cs.get("lastState") or {}).get("terminated") or {}
-    parts = []
-    if state.get("waiting"):
-        waiting = state["waiting"]
-        parts.append(waiting.get("reason") or "Waiting")
-        if waiting.get("message"):
-            parts.append(waiting["message"])
-    elif state.get("terminated"):
-        term = state["terminated"]
-        parts.append("Terminated %s (exit code %s)" % (term.get("reason") or "", term.get("exitCode")))
-    elif not cs.get("ready"):
-        parts.append("running but not ready (readiness probe failing)")
-    if parts and last.get("reason"):
-        parts.append("last exit: %s (exit code %s)" % (last.get("reason"), last.get("exitCode")))
-    return ": ".join(parts) if parts else None
+def restart_patch(dep: t.Dict[str, t.Any], mark: str, now: t.Optional[str] = None
+                  ) -> t.Tuple[t.Dict[str, str], t.Optional[t.Dict[str, str]], t.Dict[str, t.Any]]:
+    """What a rollout restart for ``mark`` (``<incident_id>/<action>``) writes into the pod template.
 
-
-def pod_problem(pod):
-    """One line on what keeps a pod from being ready, or None when it is ready."""
-    if pod_ready(pod) and not (pod.get("metadata") or {}).get("deletionTimestamp"):
-        return None
-    status = pod.get("status") or {}
-    if (pod.get("metadata") or {}).get("deletionTimestamp"):
-        return "terminating"
-    scheduled = condition(pod, "PodScheduled")
-    if scheduled.get("status") == "False":
-        return "Pending, not scheduled: %s" % (scheduled.get("message") or scheduled.get("reason") or "unschedulable")
-    problems = []
-    for cs in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
-        problem = container_problem(cs)
-        if problem:
-            problems.append("%s: %s" % (cs.get("name"), problem))
-    if problems:
-        return "; ".join(problems)
-    return "%s, not ready" % (status.get("phase") or "Unknown")
-
-
-def selector_matches(selector, labels):
-    """Kubernetes LabelSelector semantics (matchLabels, matchExpressions); ``{}`` matches everything, None nothing."""
-    if selector is None:
-        return False
-    labels = labels or {}
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        if op == "In" and labels.get(key) not in values:
-            return False
-        if op == "NotIn" and key in labels and labels[key] in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-        if op not in ("In", "NotIn", "Exists", "DoesNotExist"):
-            return False
-    return True
-
-
-def wait_rollout(read, timeout, done=None):
-    """Poll ``read()`` (the Deployment) until its rollout is complete (and ``done(dep)`` when given), failed, or
-    ``timeout`` seconds passed. Returns ``(deployment, state, elapsed)``; ``state["complete"]`` is False unless
-    the wait finished."""
-    start = time.monotonic()
-    while True:
-        dep = read()
-        state = rollout_state(dep)
-        elapsed = round(time.monotonic() - start, 1)
-        finished = state["complete"] and (done is None or done(dep))
-        if finished or state["failed"] or elapsed >= timeout:
-            if not finished:
-                state = dict(state, complete=False)
-            return dep, state, elapsed
-        time.sleep(min(POLL, max(0.1, timeout - elapsed)))
+    Returns ``(before, after, result)``: the restart annotations of the template now, the annotations to write
+    (None when the template already carries ``mark``: a rerun of the same incident action restarts nothing) and
+    the result fields known before the patch.
+    """
+    annotations = ((((dep.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("annotations")) or {}
+    before = dict((k, annotations[k]) for k in (RESTARTED_FOR, RESTARTED_AT) if k in annotations)
+    result = dict(changed=False, revision_before=((dep.get("metadata") or {}).get("annotations") or {}).get(REVISION),
+                  restarted_for=mark, already_restarted=before.get(RESTARTED_FOR) == mark)
+    if result["already_restarted"]:
+        return before, None, result
+    now = now or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return before, {RESTARTED_FOR: mark, RESTARTED_AT: now}, result

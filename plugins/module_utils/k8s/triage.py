@@ -27,14 +27,12 @@ import base64
 import gzip
 import json
 import re
+import typing as t
 
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import quantity as k8s_quantity
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import PREVIOUS_REPLICAS
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import (
-    pod_problem,
-    pod_ready,
-    rollout_state,
-)
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import pod_problem, pod_ready
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import rollout_state
 
 #: Log lines that explain a crash at start.
 CONFIG_ERROR_RE = re.compile(
@@ -44,15 +42,18 @@ DUMB_INIT_RE = re.compile(r"dumb-init", re.I)
 PRESSURE = ("MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable")
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
+Obj = t.Dict[str, t.Any]
 
-def event_time(ev):
+
+def event_time(ev: Obj) -> str:
     """Best timestamp of an event (RFC 3339 text sorts correctly)."""
     series = ev.get("series") or {}
     return (series.get("lastObservedTime") or ev.get("lastTimestamp") or ev.get("eventTime")
             or (ev.get("metadata") or {}).get("creationTimestamp") or "")
 
 
-def summarize_event(ev):
+def summarize_event(ev: Obj) -> Obj:
+    """The fields of an event triage reports."""
     obj = ev.get("involvedObject") or ev.get("regarding") or {}
     return dict(
         time=event_time(ev),
@@ -64,7 +65,8 @@ def summarize_event(ev):
     )
 
 
-def summarize_container(cs):
+def summarize_container(cs: Obj) -> Obj:
+    """State, restarts and last termination of a container status."""
     state = cs.get("state") or {}
     kind = next(iter(state), None) if state else None
     detail = state.get(kind) or {} if kind else {}
@@ -84,7 +86,8 @@ def summarize_container(cs):
     return out
 
 
-def summarize_pod(pod):
+def summarize_pod(pod: Obj) -> Obj:
+    """Phase, readiness, restarts, containers, problem and claims of a pod."""
     status = pod.get("status") or {}
     meta = pod.get("metadata") or {}
     containers = [summarize_container(cs) for cs in status.get("containerStatuses") or []]
@@ -103,7 +106,8 @@ def summarize_pod(pod):
     )
 
 
-def summarize_node(node):
+def summarize_node(node: Obj) -> Obj:
+    """Readiness, pressure conditions and allocatable resources of a node."""
     meta = node.get("metadata") or {}
     conds = dict((c.get("type"), c) for c in (node.get("status") or {}).get("conditions") or [])
     ready = conds.get("Ready", {}).get("status") == "True"
@@ -113,7 +117,8 @@ def summarize_node(node):
                 pressure=pressure, allocatable=(node.get("status") or {}).get("allocatable") or {})
 
 
-def summarize_pvc(pvc):
+def summarize_pvc(pvc: Obj) -> Obj:
+    """Phase, access modes, size and class of a claim."""
     spec = pvc.get("spec") or {}
     status = pvc.get("status") or {}
     return dict(name=(pvc.get("metadata") or {}).get("name"), phase=status.get("phase"),
@@ -122,7 +127,8 @@ def summarize_pvc(pvc):
                 volume=spec.get("volumeName"))
 
 
-def summarize_replicaset(rs):
+def summarize_replicaset(rs: Obj) -> Obj:
+    """Revision, replicas and images of a ReplicaSet."""
     meta = rs.get("metadata") or {}
     status = rs.get("status") or {}
     containers = (((rs.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
@@ -133,7 +139,8 @@ def summarize_replicaset(rs):
                 images=[c.get("image") for c in containers], created=meta.get("creationTimestamp"))
 
 
-def container_resources(dep):
+def container_resources(dep: t.Optional[Obj]) -> t.List[Obj]:
+    """Requests and limits of every container of the pod template."""
     out = []
     spec = (((dep or {}).get("spec") or {}).get("template") or {}).get("spec") or {}
     for c in spec.get("containers") or []:
@@ -142,7 +149,8 @@ def container_resources(dep):
     return out
 
 
-def summarize_deployment(dep):
+def summarize_deployment(dep: t.Optional[Obj]) -> t.Optional[Obj]:
+    """Replica counts, rollout state, conditions and selector of a Deployment (None when absent)."""
     if dep is None:
         return None
     state = rollout_state(dep)
@@ -157,7 +165,7 @@ def summarize_deployment(dep):
                 previous_replicas=_positive_int((meta.get("annotations") or {}).get(PREVIOUS_REPLICAS)))
 
 
-def decode_helm_release(secret):
+def decode_helm_release(secret: Obj) -> Obj:
     """Helm 3 release secret (sh.helm.release.v1.NAME.vN) -> revision summary."""
     labels = (secret.get("metadata") or {}).get("labels") or {}
     out = dict(revision=int(labels.get("version", 0) or 0), status=labels.get("status"), chart=None,
@@ -179,21 +187,21 @@ def decode_helm_release(secret):
     return out
 
 
-def _explaining_lines(lines, limit=5):
+def _explaining_lines(lines: t.List[str], limit: int = 5) -> t.List[str]:
     picked = [ln for ln in lines if ERROR_LINE_RE.search(ln)]
     return (picked or lines)[-limit:]
 
 
-def _positive_int(text: object) -> int | None:
+def _positive_int(text: object) -> t.Optional[int]:
     """The positive integer a text such as an annotation holds, else None."""
     return int(text) if isinstance(text, str) and re.fullmatch(r"[0-9]+", text) and int(text) > 0 else None
 
 
-def _finding(fid, severity, summary, **evidence):
+def _finding(fid: str, severity: str, summary: str, **evidence: t.Any) -> Obj:
     return dict(id=fid, severity=severity, summary=summary, evidence=evidence)
 
 
-def suggested_memory_limit(limit):
+def suggested_memory_limit(limit: t.Optional[str]) -> t.Optional[str]:
     """Twice the memory limit the container was OOMKilled at (at least 256Mi), or None when it had none."""
     if not limit:
         return None
@@ -206,10 +214,10 @@ def suggested_memory_limit(limit):
     return k8s_quantity.canonical_of(k8s_quantity.Quantity(int(quantity.value * 2), quantity.format))
 
 
-def oom_finding(pod, c, resources, lines):
+def oom_finding(pod: Obj, c: Obj, resources: t.List[Obj], lines: t.List[str]) -> Obj:
     """The ``oom_killed`` finding: container, limit, restarts, last termination, the previous log tail and what to do."""
     last = c.get("last_termination") or {}
-    res = next((r for r in resources if r["name"] == c["name"]), {"requests": {}, "limits": {}})
+    res: Obj = next((r for r in resources if r["name"] == c["name"]), {"requests": {}, "limits": {}})
     limit, request = res["limits"].get("memory"), res["requests"].get("memory")
     suggested = suggested_memory_limit(limit)
     if suggested:
@@ -237,85 +245,61 @@ def oom_finding(pod, c, resources, lines):
         log_lines=list(lines[-20:]), suggested_memory_limit=suggested, mitigation=steps)
 
 
-def analyse(data):
-    """Findings from collected data. ``data`` keys: deployment (dict or None), pods, replicasets,
-    events, nodes, pvcs, logs ({pod: {container: [lines]}}), namespace, name."""
-    findings = []
-    dep = data.get("deployment")
-    pods = data.get("pods") or []
-    events = data.get("events") or []
-    pvcs = dict((p["name"], p) for p in data.get("pvcs") or [])
-    logs = data.get("logs") or {}
-    ns, name = data.get("namespace"), data.get("name")
+def _crash_findings(pod: Obj, c: Obj, last: Obj, lines: t.List[str]) -> t.List[Obj]:
+    """A crash loop that is not an OOM kill: a configuration error at start (from the log), or another crash."""
+    findings: t.List[Obj] = []
+    crashing = c["reason"] == "CrashLoopBackOff" or (last.get("reason") == "Error" and not c["ready"])
+    if crashing and last.get("reason") != "OOMKilled":
+        config_lines = [ln for ln in lines if CONFIG_ERROR_RE.search(ln) and ERROR_LINE_RE.search(ln)]
+        if config_lines or any(DUMB_INIT_RE.search(ln) for ln in lines):
+            findings.append(_finding(
+                "config_error_at_start", "critical",
+                "pod %s crash-loops on a configuration error at start (exit %s, %d restarts): %s. "
+                "Airlock rejects an invalid config.yaml at start (Go durations only, server.addr required); "
+                "fix the ConfigMap by merging into the existing document, or roll the release back, then restart."
+                % (pod["name"], last.get("exit_code"), c["restarts"], config_lines[-1] if config_lines else lines[-1]),
+                pod=pod["name"], container=c["name"], log_lines=_explaining_lines(config_lines or lines)))
+        else:
+            findings.append(_finding(
+                "crash_loop", "critical",
+                "pod %s container %s is in CrashLoopBackOff (last exit %s %s, %d restarts)%s"
+                % (pod["name"], c["name"], last.get("reason"), last.get("exit_code"), c["restarts"],
+                   ": " + _explaining_lines(lines, 1)[0] if lines else "; no log lines available"),
+                pod=pod["name"], container=c["name"], log_lines=_explaining_lines(lines)))
+    return findings
 
-    if dep is None:
-        findings.append(_finding("deployment_missing", "critical", "deployment %s/%s does not exist" % (ns, name)))
-    else:
-        if dep["replicas"] == 0:
-            findings.append(_finding("scaled_to_zero", "critical",
-                                     "complete outage: deployment %s is scaled to 0 replicas, no pod serves; scale it back "
-                                     "(airlock.incident.k8s_scale, or the outage role's recovery)" % name,
-                                     previous_replicas=dep.get("previous_replicas")))
-        if dep["replicas"] and dep["available_replicas"] == 0:
-            findings.append(_finding("no_available_replicas", "critical",
-                                     "complete outage: 0 of %d replicas of %s are available" % (dep["replicas"], name)))
-        elif dep["available_replicas"] < dep["replicas"]:
-            findings.append(_finding("replicas_unavailable", "warning", "%d of %d replicas of %s are available"
-                                     % (dep["available_replicas"], dep["replicas"], name)))
-        if not dep["rollout_complete"]:
-            prog = next((c for c in dep["conditions"] if c["type"] == "Progressing"), {})
-            sev = "critical" if prog.get("reason") == "ProgressDeadlineExceeded" else "warning"
-            findings.append(_finding("rollout_incomplete", sev, "rollout of %s is not complete: %s" % (name, dep["rollout_message"]),
-                                     progressing=prog))
-        if dep["paused"]:
-            findings.append(_finding("rollout_paused", "warning", "deployment %s is paused (kubectl rollout resume)" % name))
 
-    for pod in pods:
-        for c in pod["containers"]:
-            last = c.get("last_termination") or {}
-            lines = (logs.get(pod["name"]) or {}).get(c["name"]) or []
-            crashing = c["reason"] == "CrashLoopBackOff" or (last.get("reason") == "Error" and not c["ready"])
-            if crashing and last.get("reason") != "OOMKilled":
-                config_lines = [ln for ln in lines if CONFIG_ERROR_RE.search(ln) and ERROR_LINE_RE.search(ln)]
-                if config_lines or any(DUMB_INIT_RE.search(ln) for ln in lines):
-                    findings.append(_finding(
-                        "config_error_at_start", "critical",
-                        "pod %s crash-loops on a configuration error at start (exit %s, %d restarts): %s. "
-                        "Airlock rejects an invalid config.yaml at start (Go durations only, server.addr required); "
-                        "fix the ConfigMap by merging into the existing document, or roll the release back, then restart."
-                        % (pod["name"], last.get("exit_code"), c["restarts"], config_lines[-1] if config_lines else lines[-1]),
-                        pod=pod["name"], container=c["name"], log_lines=_explaining_lines(config_lines or lines)))
-                else:
-                    findings.append(_finding(
-                        "crash_loop", "critical",
-                        "pod %s container %s is in CrashLoopBackOff (last exit %s %s, %d restarts)%s"
-                        % (pod["name"], c["name"], last.get("reason"), last.get("exit_code"), c["restarts"],
-                           ": " + _explaining_lines(lines, 1)[0] if lines else "; no log lines available"),
-                        pod=pod["name"], container=c["name"], log_lines=_explaining_lines(lines)))
-            if last.get("reason") == "OOMKilled":
-                findings.append(oom_finding(pod, c, data.get("resources") or [], lines))
-            if c["reason"] == "CreateContainerError":
-                msg = c.get("message") or ""
-                if "seccomp" in msg.lower():
-                    findings.append(_finding(
-                        "seccomp_profile_missing", "critical",
-                        "pod %s cannot create its container: the seccomp profile the chart names is missing on node %s (%s). "
-                        "Use seccompProfile type RuntimeDefault or install the profile on the nodes."
-                        % (pod["name"], pod["node"], msg), pod=pod["name"], node=pod["node"], message=msg))
-                else:
-                    findings.append(_finding("create_container_error", "critical", "pod %s: CreateContainerError: %s"
-                                             % (pod["name"], msg), pod=pod["name"], message=msg))
-            if c["reason"] in ("ErrImagePull", "ImagePullBackOff", "InvalidImageName"):
-                findings.append(_finding("image_pull", "critical", "pod %s cannot pull its image: %s %s"
-                                         % (pod["name"], c["reason"], c.get("message") or ""), pod=pod["name"]))
-            if c["state"] == "running" and not c["ready"] and not pod["deleting"]:
-                findings.append(_finding("readiness_failing", "warning",
-                                         "pod %s container %s runs but is not ready (readiness probe /ready failing)"
-                                         % (pod["name"], c["name"]), pod=pod["name"]))
-        if pod["phase"] == "Pending" and not pod["node"]:
-            findings.append(_finding("unschedulable", "critical", "pod %s: %s" % (pod["name"], pod["problem"]),
-                                     pod=pod["name"]))
+def _container_findings(pod: Obj, c: Obj, lines: t.List[str], resources: t.List[Obj]) -> t.List[Obj]:
+    """What is wrong with one container of a pod: crash loop (config error or other), OOM, create/pull errors, readiness."""
+    findings: t.List[Obj] = []
+    last = c.get("last_termination") or {}
+    findings += _crash_findings(pod, c, last, lines)
+    if last.get("reason") == "OOMKilled":
+        findings.append(oom_finding(pod, c, resources, lines))
+    if c["reason"] == "CreateContainerError":
+        msg = c.get("message") or ""
+        if "seccomp" in msg.lower():
+            findings.append(_finding(
+                "seccomp_profile_missing", "critical",
+                "pod %s cannot create its container: the seccomp profile the chart names is missing on node %s (%s). "
+                "Use seccompProfile type RuntimeDefault or install the profile on the nodes."
+                % (pod["name"], pod["node"], msg), pod=pod["name"], node=pod["node"], message=msg))
+        else:
+            findings.append(_finding("create_container_error", "critical", "pod %s: CreateContainerError: %s"
+                                     % (pod["name"], msg), pod=pod["name"], message=msg))
+    if c["reason"] in ("ErrImagePull", "ImagePullBackOff", "InvalidImageName"):
+        findings.append(_finding("image_pull", "critical", "pod %s cannot pull its image: %s %s"
+                                 % (pod["name"], c["reason"], c.get("message") or ""), pod=pod["name"]))
+    if c["state"] == "running" and not c["ready"] and not pod["deleting"]:
+        findings.append(_finding("readiness_failing", "warning",
+                                 "pod %s container %s runs but is not ready (readiness probe /ready failing)"
+                                 % (pod["name"], c["name"]), pod=pod["name"]))
+    return findings
 
+
+def _claim_findings(pvcs: t.Dict[str, Obj], pods: t.List[Obj], events: t.List[Obj]) -> t.List[Obj]:
+    """The claims: the chart's single RWO claim blocking replicas on other nodes, unbound and missing claims."""
+    findings: t.List[Obj] = []
     # The chart's single RWO claim: replicas on more than one node cannot all attach it.
     for claim, pvc in pvcs.items():
         if "ReadWriteOnce" not in pvc["access_modes"]:
@@ -342,19 +326,71 @@ def analyse(data):
             findings.append(_finding("pvc_unbound", "critical", "claim %s is %s, not Bound" % (claim, pvc["phase"]), claim=claim))
     for missing in sorted(set(c for p in pods for c in p["claims"]) - set(pvcs)):
         findings.append(_finding("pvc_missing", "critical", "claim %s used by the pods does not exist" % missing, claim=missing))
+    return findings
 
-    for node in data.get("nodes") or []:
+
+def _node_findings(nodes: t.List[Obj]) -> t.List[Obj]:
+    """Nodes that are NotReady or report pressure."""
+    findings: t.List[Obj] = []
+    for node in nodes:
         if not node["ready"]:
             findings.append(_finding("node_not_ready", "critical", "node %s is NotReady" % node["name"], node=node["name"]))
         for pr in node["pressure"]:
             findings.append(_finding("node_pressure", "warning", "node %s reports %s: %s"
                                      % (node["name"], pr["type"], pr.get("message") or pr.get("reason")), node=node["name"]))
+    return findings
+
+
+def analyse(data: Obj) -> t.List[Obj]:
+    """Findings from collected data. ``data`` keys: deployment (dict or None), pods, replicasets,
+    events, nodes, pvcs, logs ({pod: {container: [lines]}}), namespace, name."""
+    findings: t.List[Obj] = []
+    dep = data.get("deployment")
+    pods = data.get("pods") or []
+    events = data.get("events") or []
+    pvcs = dict((p["name"], p) for p in data.get("pvcs") or [])
+    logs = data.get("logs") or {}
+    ns, name = data.get("namespace"), data.get("name")
+
+    if dep is None:
+        findings.append(_finding("deployment_missing", "critical", "deployment %s/%s does not exist" % (ns, name)))
+    else:
+        if dep["replicas"] == 0:
+            findings.append(_finding("scaled_to_zero", "critical",
+                                     "complete outage: deployment %s is scaled to 0 replicas, no pod serves; scale it back "
+                                     "(airlock.incident.k8s_scale, or the outage role's recovery)" % name,
+                                     previous_replicas=dep.get("previous_replicas")))
+        if dep["replicas"] and dep["available_replicas"] == 0:
+            findings.append(_finding("no_available_replicas", "critical",
+                                     "complete outage: 0 of %d replicas of %s are available" % (dep["replicas"], name)))
+        elif dep["available_replicas"] < dep["replicas"]:
+            findings.append(_finding("replicas_unavailable", "warning", "%d of %d replicas of %s are available"
+                                     % (dep["available_replicas"], dep["replicas"], name)))
+        if not dep["rollout_complete"]:
+            prog: Obj = next((c for c in dep["conditions"] if c["type"] == "Progressing"), {})
+            sev = "critical" if prog.get("reason") == "ProgressDeadlineExceeded" else "warning"
+            findings.append(_finding("rollout_incomplete", sev, "rollout of %s is not complete: %s" % (name, dep["rollout_message"]),
+                                     progressing=prog))
+        if dep["paused"]:
+            findings.append(_finding("rollout_paused", "warning", "deployment %s is paused (kubectl rollout resume)" % name))
+
+    for pod in pods:
+        for c in pod["containers"]:
+            lines = (logs.get(pod["name"]) or {}).get(c["name"]) or []
+            findings += _container_findings(pod, c, lines, data.get("resources") or [])
+        if pod["phase"] == "Pending" and not pod["node"]:
+            findings.append(_finding("unschedulable", "critical", "pod %s: %s" % (pod["name"], pod["problem"]),
+                                     pod=pod["name"]))
+
+    findings += _claim_findings(pvcs, pods, events)
+    findings += _node_findings(data.get("nodes") or [])
 
     findings.sort(key=lambda f: SEVERITY_ORDER.get(f["severity"], 9))
     return findings
 
 
-def overall(findings, deployment):
+def overall(findings: t.List[Obj], deployment: t.Optional[Obj]) -> str:
+    """``outage``, ``degraded`` or ``ok``."""
     if deployment is None or any(f["id"] in ("no_available_replicas", "scaled_to_zero") for f in findings):
         return "outage"
     if findings:
@@ -362,7 +398,9 @@ def overall(findings, deployment):
     return "ok"
 
 
-def human_summary(ns, name, deployment, pods, findings, helm):
+def human_summary(ns: str, name: str, deployment: t.Optional[Obj], pods: t.List[Obj], findings: t.List[Obj],
+                  helm: t.List[Obj]) -> str:
+    """The triage as text: the Deployment, one line per pod, the Helm revision and one line per finding."""
     lines = []
     if deployment is None:
         lines.append("%s/%s: deployment not found" % (ns, name))

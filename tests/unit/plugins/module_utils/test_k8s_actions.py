@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.airlock.incident.plugins.module_utils.core import contract
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import actions as ka
 
 UID = "dep-uid"
@@ -41,42 +42,23 @@ def rs(name, revision, tpl, uid=UID):
                 spec=dict(template=tpl))
 
 
-# ------------------------------------------------------------------ input
+# ------------------------------------------------------------------ input (the core action contract)
 
 
 def test_validate_incident_names_each_option():
     params = dict(incident_id="bad id", action="Bad", wait_timeout=0, confirm=None)
-    errors = ka.validate_incident(params, False, "scale deployment x/y")
+    errors = contract.action_errors(params, False, "scale deployment x/y")
     assert [e.split(":")[0] for e in errors] == ["incident_id", "action", "wait_timeout", "confirm"]
     assert "to scale deployment x/y" in errors[-1]
 
 
 def test_confirm_not_needed_in_check_mode():
     params = dict(incident_id="INC-1", action="scale", wait_timeout=300, confirm=None)
-    assert ka.validate_incident(params, True, "x") == []
-    assert ka.validate_incident(params, False, "x")[0].startswith("confirm: must equal incident_id")
+    assert contract.action_errors(params, True, "x") == []
+    assert contract.action_errors(params, False, "x")[0].startswith("confirm: must equal incident_id")
     params["confirm"] = "INC-1"
-    assert ka.validate_incident(params, False, "x") == []
-    assert ka.marker(params) == "INC-1/scale"
-
-
-# ------------------------------------------------------------------ selectors
-
-
-def test_label_selector_and_matching():
-    sel = {"matchLabels": {"b": "2", "a": "1"},
-           "matchExpressions": [{"key": "tier", "operator": "In", "values": ["web", "api"]},
-                                {"key": "canary", "operator": "DoesNotExist"},
-                                {"key": "zone", "operator": "Exists"},
-                                {"key": "env", "operator": "NotIn", "values": ["dev"]}]}
-    assert ka.label_selector(sel) == "a=1,b=2,tier in (api,web),!canary,zone,env notin (dev)"
-    good = {"a": "1", "b": "2", "tier": "api", "zone": "z1"}
-    assert ka.selector_matches(sel, good)
-    assert not ka.selector_matches(sel, dict(good, canary="x"))
-    assert not ka.selector_matches(sel, dict(good, env="dev"))
-    assert not ka.selector_matches(sel, dict(good, tier="db"))
-    assert ka.selector_matches({}, {"x": "y"})
-    assert not ka.selector_matches(None, {"x": "y"})
+    assert contract.action_errors(params, False, "x") == []
+    assert contract.marker(params) == "INC-1/scale"
 
 
 # ------------------------------------------------------------------ scale: RWO claims
@@ -127,11 +109,6 @@ def hpa(name="airlock", low=2, high=10, target="airlock", kind="Deployment"):
     if low is not None:
         spec["minReplicas"] = low
     return dict(metadata=dict(name=name), spec=spec)
-
-
-def test_hpas_targeting_only_this_deployment():
-    hpas = [hpa("a"), hpa("b", target="other"), hpa("c", kind="StatefulSet")]
-    assert [h["metadata"]["name"] for h in ka.hpas_targeting(hpas, "airlock")] == ["a"]
 
 
 @pytest.mark.parametrize("replicas,error,warning", [
@@ -278,10 +255,3 @@ def test_flat_diff():
     assert ka.flat_diff(before, after) == {"spec.containers[0].image": ("v1", "v2")}
     assert ka.flat_diff(before, before) == {}
     assert ka.flat_diff({"a": [1]}, {"a": [1, 2]}) == {"a": ([1], [1, 2])}
-
-
-def test_not_ready_report():
-    report = ka.not_ready_report([pod("b", ready=False), pod("a")])
-    assert [p["name"] for p in report] == ["b"]
-    assert "b (" in ka.describe_pods(report)
-    assert ka.describe_pods([]) == "no pod reports a problem"

@@ -12,6 +12,7 @@ import json
 import pytest
 
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import mitigation as m
+from ansible_collections.airlock.incident.plugins.module_utils.k8s import objects
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
 
 CHART = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
@@ -129,7 +130,7 @@ def test_annotation_ops_escape_the_key_and_create_the_map():
     assert m.annotation_ops({"metadata": {"annotations": {"a": "b"}}}, "airlock.incident/resources-undo", "{}") == [
         dict(op="add", path="/metadata/annotations/airlock.incident~1resources-undo", value="{}")]
     assert m.annotation_ops({"metadata": {}}, "x/y", "v") == [dict(op="add", path="/metadata/annotations", value={"x/y": "v"})]
-    assert m.escape_pointer("a~b/c") == "a~0b~1c"
+    assert objects.json_pointer("a~b/c") == "a~0b~1c"
     assert m.guard_ops({"metadata": {"resourceVersion": "42"}}) == [dict(op="test", path="/metadata/resourceVersion", value="42")]
 
 
@@ -199,16 +200,16 @@ def test_plan_hpa_refuses_min_above_max_of_the_merged_result(spec, kwargs, fragm
     assert errors and fragment in errors[0]
 
 
-def test_hpa_view_and_targets():
+def test_hpa_targets():
     spec = {"minReplicas": 2, "maxReplicas": 10, "metrics": CPU80,
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "airlock"}}
-    assert m.hpa_view(spec)["target_cpu_utilization"] == 80 and m.hpa_view(spec)["target_memory_utilization"] is None
-    assert m.hpa_view({})["min_replicas"] == 1
+    assert m.metric_utilization(spec["metrics"], "cpu") == 80 and m.metric_utilization(spec["metrics"], "memory") is None
+    assert m.hpa_fields({})["minReplicas"] == 1
     hpa = {"metadata": {"name": "h", "namespace": "ns"}, "spec": spec}
-    assert m.hpa_targets(hpa, "ns", "airlock")
-    assert not m.hpa_targets(hpa, "ns", "other")
-    assert not m.hpa_targets({"metadata": {}, "spec": dict(spec, scaleTargetRef={"kind": "StatefulSet", "name": "airlock"})},
-                             "ns", "airlock")
+    assert objects.hpa_targets_deployment(hpa, "ns", "airlock")
+    assert not objects.hpa_targets_deployment(hpa, "ns", "other")
+    statefulset = {"metadata": {}, "spec": dict(spec, scaleTargetRef={"kind": "StatefulSet", "name": "airlock"})}
+    assert not objects.hpa_targets_deployment(statefulset, "ns", "airlock")
 
 
 def test_rwo_claims():

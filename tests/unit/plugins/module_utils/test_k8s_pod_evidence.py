@@ -13,7 +13,10 @@ import os
 
 import pytest
 
+from ansible_collections.airlock.incident.plugins.module_utils.k8s import custody
+from ansible_collections.airlock.incident.plugins.module_utils.k8s import objects
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import pod_evidence as pe
+from ansible_collections.airlock.incident.plugins.module_utils.k8s import pod_exec
 
 
 def params(**over):
@@ -61,14 +64,14 @@ def test_commands_use_no_shell():
 
 
 def test_argv_text_quotes_what_needs_it():
-    assert pe.argv_text(["sqlite3", "/a.db", ".backup /t.db"]) == "sqlite3 /a.db '.backup /t.db'"
+    assert pod_exec.argv_text(["sqlite3", "/a.db", ".backup /t.db"]) == "sqlite3 /a.db '.backup /t.db'"
 
 
 def test_parse_sha256sum():
     digest = "a" * 64
     assert pe.parse_sha256sum("%s  /tmp/x.db\n" % digest, "/tmp/x.db") == digest
     assert pe.parse_sha256sum("%s */tmp/x.db\n" % digest.upper(), "/tmp/x.db") == digest
-    with pytest.raises(pe.PodEvidenceError):
+    with pytest.raises(pod_exec.PodEvidenceError):
         pe.parse_sha256sum("%s  /tmp/other.db\n" % digest, "/tmp/x.db")
 
 
@@ -85,7 +88,7 @@ def test_parse_df_posix_and_busybox():
     busybox = "Filesystem           1024-blocks    Used Available Capacity Mounted on\ntmpfs                   512000       0    512000   0% /tmp\n"
     assert pe.parse_df(gnu) == 60 * 1024
     assert pe.parse_df(busybox) == 512000 * 1024
-    with pytest.raises(pe.PodEvidenceError):
+    with pytest.raises(pod_exec.PodEvidenceError):
         pe.parse_df("df: /nope: No such file or directory\n")
 
 
@@ -94,14 +97,14 @@ def status(**fields):
 
 
 def test_exec_status_success_and_exit_codes():
-    assert pe.parse_exec_status(status(status="Success")) == (0, None, False)
+    assert pod_exec.parse_exec_status(status(status="Success")) == (0, None, False)
     nonzero = status(status="Failure", reason="NonZeroExitCode", message="command terminated with non-zero exit code",
                      details=dict(causes=[dict(reason="ExitCode", message="3")]))
-    assert pe.parse_exec_status(nonzero) == (3, None, False)
+    assert pod_exec.parse_exec_status(nonzero) == (3, None, False)
     # kwok's local exec (and some runtimes) only say it in the message.
     kwok = status(status="Failure", reason="InternalError",
                   message="Internal error occurred: error executing command in container: cmd wait: sqlite3 x: exit status 1")
-    assert pe.parse_exec_status(kwok) == (1, None, False)
+    assert pod_exec.parse_exec_status(kwok) == (1, None, False)
 
 
 def test_exec_status_missing_executable():
@@ -109,24 +112,24 @@ def test_exec_status_missing_executable():
         'Internal error occurred: error executing command in container: failed to exec in container: '
         'OCI runtime exec failed: exec failed: unable to start container process: exec: "sqlite3": '
         'executable file not found in $PATH: unknown'))
-    rc, error, missing = pe.parse_exec_status(runc)
+    rc, error, missing = pod_exec.parse_exec_status(runc)
     assert rc is None and missing and "sqlite3" in error
-    res = pe.ExecResult(["sqlite3", "-readonly", "/db", ".backup /t"])
+    res = pod_exec.ExecResult(["sqlite3", "-readonly", "/db", ".backup /t"])
     res.rc, res.error, res.missing = rc, error, missing
-    with pytest.raises(pe.PodEvidenceError, match="sqlite3 is not available in container airlock"):
-        pe.check_ok(res, "container airlock of pod ns/p", "sqlite3 .backup")
+    with pytest.raises(pod_exec.PodEvidenceError, match="sqlite3 is not available in container airlock"):
+        pod_exec.check_ok(res, "container airlock of pod ns/p", "sqlite3 .backup")
 
 
 def test_exec_status_without_status():
-    assert pe.parse_exec_status("")[1] == "the exec stream closed without an exit status"
-    assert pe.parse_exec_status("not json")[0] is None
+    assert pod_exec.parse_exec_status("")[1] == "the exec stream closed without an exit status"
+    assert pod_exec.parse_exec_status("not json")[0] is None
 
 
 def test_check_ok_surfaces_stderr():
-    res = pe.ExecResult(["sqlite3", "-readonly", "/x", ".backup /t"])
+    res = pod_exec.ExecResult(["sqlite3", "-readonly", "/x", ".backup /t"])
     res.rc, res.stderr = 1, "Error: file is not a database\n"
-    with pytest.raises(pe.PodEvidenceError) as exc:
-        pe.check_ok(res, "container airlock of pod ns/p", "sqlite3 .backup of /x")
+    with pytest.raises(pod_exec.PodEvidenceError) as exc:
+        pod_exec.check_ok(res, "container airlock of pod ns/p", "sqlite3 .backup of /x")
     assert "exit code 1" in exc.value.msg and "file is not a database" in exc.value.msg
 
 
@@ -135,7 +138,7 @@ def test_base64_decoder_any_split():
     text = base64.encodebytes(data).decode("ascii")  # 76-column lines like base64(1)
     for step in (1, 3, 7, 76, 77, 4096):
         sink = io.BytesIO()
-        decoder = pe.Base64Decoder(sink)
+        decoder = custody.Base64Decoder(sink)
         for i in range(0, len(text), step):
             decoder.feed(text[i:i + step])
         decoder.close()
@@ -144,12 +147,12 @@ def test_base64_decoder_any_split():
 
 
 def test_base64_decoder_rejects_corruption_and_truncation():
-    decoder = pe.Base64Decoder(io.BytesIO())
-    with pytest.raises(pe.PodEvidenceError, match="not valid base64"):
+    decoder = custody.Base64Decoder(io.BytesIO())
+    with pytest.raises(pod_exec.PodEvidenceError, match="not valid base64"):
         decoder.feed("QUJD\ufffdREVG\n")
-    decoder = pe.Base64Decoder(io.BytesIO())
+    decoder = custody.Base64Decoder(io.BytesIO())
     decoder.feed("QUJDRE")
-    with pytest.raises(pe.PodEvidenceError, match="cut short"):
+    with pytest.raises(pod_exec.PodEvidenceError, match="cut short"):
         decoder.close()
 
 
@@ -195,14 +198,14 @@ def test_selector_of():
     dep = dict(spec=dict(selector=dict(
         matchLabels={"app.kubernetes.io/name": "airlock", "app.kubernetes.io/instance": "airlock"},
         matchExpressions=[dict(key="tier", operator="In", values=["a", "b"]), dict(key="x", operator="DoesNotExist")])))
-    assert pe.selector_of(dep) == ("app.kubernetes.io/instance=airlock,app.kubernetes.io/name=airlock,"
-                                   "tier in (a,b),!x")
+    assert objects.label_selector(dep["spec"]["selector"]) == (
+        "app.kubernetes.io/instance=airlock,app.kubernetes.io/name=airlock,tier in (a,b),!x")
 
 
 def test_resolve_dest(tmp_path):
-    assert pe.resolve_dest(str(tmp_path) + "/", "INC-1") == str(tmp_path / "airlock-audit-INC-1.db")
-    assert pe.resolve_dest(str(tmp_path / "x.db"), None) == str(tmp_path / "x.db")
-    with pytest.raises(pe.PodEvidenceError, match="dest: directory"):
-        pe.resolve_dest(str(tmp_path / "missing" / "x.db"), None)
-    with pytest.raises(pe.PodEvidenceError, match="reserved for temporary files"):
-        pe.resolve_dest(str(tmp_path / ".x.db"), None)
+    assert custody.resolve_dest(str(tmp_path) + "/", "INC-1") == str(tmp_path / "airlock-audit-INC-1.db")
+    assert custody.resolve_dest(str(tmp_path / "x.db"), None) == str(tmp_path / "x.db")
+    with pytest.raises(pod_exec.PodEvidenceError, match="dest: directory"):
+        custody.resolve_dest(str(tmp_path / "missing" / "x.db"), None)
+    with pytest.raises(pod_exec.PodEvidenceError, match="reserved for temporary files"):
+        custody.resolve_dest(str(tmp_path / ".x.db"), None)

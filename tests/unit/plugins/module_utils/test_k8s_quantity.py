@@ -119,9 +119,3 @@ def test_to_text_of_yaml_scalars():
     assert q.to_text("1Gi") == "1Gi"
     assert q.to_text(True) is None
     assert q.to_text(None) is None
-
-
-def test_human_bytes():
-    assert q.human_bytes(512 * MI) == "512Mi"
-    assert q.human_bytes(GI) == "1Gi"
-    assert q.human_bytes(1000) == "1k"

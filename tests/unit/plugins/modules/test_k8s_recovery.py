@@ -21,9 +21,13 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.airlock.incident.plugins.module_utils.k8s import helm as k8s_helm
+from ansible_collections.airlock.incident.plugins.module_utils.k8s import objects as k8s_objects
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import rollout as k8s_rollout
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import triage as k8s_triage
-from ansible_collections.airlock.incident.plugins.modules import k8s_helm_rollback as helm_rollback, k8s_triage as triage_mod, k8s_rollout_restart as rollout_restart
+from ansible_collections.airlock.incident.plugins.modules import k8s_helm_rollback as helm_rollback
+from ansible_collections.airlock.incident.plugins.modules import k8s_rollout_restart as rollout_restart
+from ansible_collections.airlock.incident.plugins.modules import k8s_triage as triage_mod
 
 NOW = "2026-01-01T10:00:00Z"
 
@@ -66,7 +70,7 @@ def test_rollout_state_follows_kubectl_rules(kwargs, complete, failed, fragment)
 
 
 def test_selector_string_is_sorted():
-    assert k8s_rollout.selector_string({"b": "2", "a": "1"}) == "a=1,b=2"
+    assert k8s_objects.label_selector({"matchLabels": {"b": "2", "a": "1"}}) == "a=1,b=2"
 
 
 # ---------------------------------------------------------------- pods
@@ -88,13 +92,13 @@ def pod(name, node="kwok-node-0", ready=True, phase="Running", waiting=None, mes
 
 
 def test_pod_problem_lines():
-    assert k8s_rollout.pod_problem(pod("a")) is None
-    crash = k8s_rollout.pod_problem(pod("b", ready=False, waiting="CrashLoopBackOff", message="back-off 5m0s",
+    assert k8s_objects.pod_problem(pod("a")) is None
+    crash = k8s_objects.pod_problem(pod("b", ready=False, waiting="CrashLoopBackOff", message="back-off 5m0s",
                                         last="Error", exit_code=1, restarts=6))
     assert crash == "airlock: CrashLoopBackOff: back-off 5m0s: last exit: Error (exit code 1)"
-    assert "not scheduled: 0/2 nodes are available: 2 Insufficient memory." in k8s_rollout.pod_problem(
+    assert "not scheduled: 0/2 nodes are available: 2 Insufficient memory." in k8s_objects.pod_problem(
         pod("c", ready=False, phase="Pending", scheduled=False))
-    assert "readiness probe failing" in k8s_rollout.pod_problem(pod("d", ready=False))
+    assert "readiness probe failing" in k8s_objects.pod_problem(pod("d", ready=False))
 
 
 PVC = dict(metadata=dict(name="airlock-data"),
@@ -104,7 +108,7 @@ RESOURCES = [dict(name="airlock", requests={"memory": "128Mi"}, limits={"memory"
 
 
 def triage(pods, logs=None, events=None, pvcs=(PVC,), nodes=(), dep=None):
-    dep = k8s_triage.summarize_deployment(dep or deployment(available=sum(1 for p in pods if k8s_rollout.pod_ready(p))))
+    dep = k8s_triage.summarize_deployment(dep or deployment(available=sum(1 for p in pods if k8s_objects.pod_ready(p))))
     summarized = [k8s_triage.summarize_pod(p) for p in pods]
     findings = k8s_triage.analyse(dict(deployment=dep, pods=summarized, events=events or [], logs=logs or {},
                                        pvcs=[k8s_triage.summarize_pvc(c) for c in pvcs],
@@ -216,18 +220,18 @@ HISTORY = [dict(revision=1, status="superseded", chart="airlock-0.1.0", descript
 
 
 def test_helm_previous_skips_failed_revisions():
-    assert helm_rollback._target(HISTORY, HISTORY[2], None)["revision"] == 1
+    assert k8s_helm.target_revision(HISTORY, HISTORY[2], None)["revision"] == 1
 
 
 def test_helm_rerun_after_rollback_targets_the_same_revision():
     hist = HISTORY[:2] + [dict(HISTORY[2], status="superseded"),
                           dict(revision=4, status="deployed", chart="airlock-0.1.0", description="Rollback to 1")]
-    assert helm_rollback._target(hist, hist[3], None)["revision"] == 1
+    assert k8s_helm.target_revision(hist, hist[3], None)["revision"] == 1
 
 
 def test_helm_unknown_revision_lists_the_accepted_ones():
     with pytest.raises(Exception) as err:
-        helm_rollback._target(HISTORY, HISTORY[2], 9)
+        k8s_helm.target_revision(HISTORY, HISTORY[2], 9)
     assert "revision: 9 is not in the history" in str(err.value) and "1, 2, 3" in str(err.value)
 
 
@@ -248,8 +252,30 @@ def test_rollout_restart_rejects_bad_input(capsys, tmp_path, args, fragment):
 
 
 def test_helm_rollback_rejects_bad_input(capsys, tmp_path):
-    result = run(capsys, helm_rollback, dict(release="Airlock!", revision=0, kubeconfig=str(tmp_path / "none")))
+    result = run(capsys, helm_rollback, dict(release="Airlock!", revision=0, incident_id="INC-1", confirm="INC-1",
+                                             kubeconfig=str(tmp_path / "none")))
     assert "release: invalid value" in result["msg"] and "revision: invalid value 0" in result["msg"]
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (dict(), "missing required arguments: incident_id"),
+    (dict(incident_id="INC-1"), "confirm: must equal incident_id ('INC-1') to roll back release airlock-system/airlock"),
+    (dict(incident_id="INC 1", confirm="INC 1"), "incident_id: invalid value"),
+    (dict(incident_id="INC-1", confirm="INC-1", action="Roll Back"), "action: invalid value"),
+    (dict(incident_id="INC-1", confirm="INC-1", wait_timeout=0), "wait_timeout: invalid value 0"),
+])
+def test_helm_rollback_follows_the_action_contract(capsys, tmp_path, args, fragment):
+    result = run(capsys, helm_rollback, dict(args, kubeconfig=str(tmp_path / "none")))
+    assert result["failed"] is True and fragment in result["msg"]
+
+
+def test_helm_rollback_undo_record():
+    assert k8s_helm.release_secret_name("airlock", 3) == "sh.helm.release.v1.airlock.v3"
+    mine = {k8s_helm.ROLLED_BACK_FOR: "INC-1/helm-rollback", k8s_helm.ROLLED_BACK_FROM: "2"}
+    assert k8s_helm.recorded_undo(mine, "INC-1/helm-rollback") == 2
+    assert k8s_helm.recorded_undo(mine, "INC-2/helm-rollback") is None
+    assert k8s_helm.recorded_undo({}, "INC-1/helm-rollback") is None
+    assert k8s_helm.recorded_undo(dict(mine, **{k8s_helm.ROLLED_BACK_FROM: "x"}), "INC-1/helm-rollback") is None
 
 
 def test_triage_rejects_bad_input(capsys, tmp_path):
