@@ -33,13 +33,13 @@ import time
 import typing as t
 from urllib.error import HTTPError, URLError
 
-from ansible.module_utils.common.text.converters import to_native, to_text  # type: ignore[import-untyped, unused-ignore]
-from ansible.module_utils.urls import Request  # type: ignore[import-untyped, unused-ignore]
+from ansible.module_utils.common.text.converters import to_native, to_text
+from ansible.module_utils.urls import Request
 
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import InputError
 
 try:
-    from ansible.module_utils.urls import make_context  # type: ignore[import-untyped, unused-ignore]
+    from ansible.module_utils.urls import make_context
 except ImportError:  # pragma: no cover - older ansible-core builds a context per request
     make_context = None
 

@@ -57,7 +57,7 @@ def safe_change_arg_spec(**extra: t.Dict[str, t.Any]) -> t.Dict[str, t.Dict[str,
         incident_id=dict(type="str"),
     )
     spec.update(extra)
-    return t.cast(t.Dict[str, t.Dict[str, t.Any]], spec)
+    return spec
 
 
 def check_change_params(params: t.Dict[str, t.Any], check_mode: bool, file_only: t.Sequence[str]) -> None:

@@ -30,8 +30,8 @@ import time
 import typing as t
 from urllib.error import HTTPError, URLError
 
-from ansible.module_utils.common.text.converters import to_native  # type: ignore[import-untyped, unused-ignore]
-from ansible.module_utils.urls import Request  # type: ignore[import-untyped, unused-ignore]
+from ansible.module_utils.common.text.converters import to_native
+from ansible.module_utils.urls import Request
 
 from ansible_collections.airlock.incident.plugins.module_utils.airlock.http import (
     AirlockClient,

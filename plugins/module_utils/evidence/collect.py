@@ -19,7 +19,7 @@ import typing as t
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlsplit, urlunsplit
 
-from ansible.module_utils.urls import open_url  # type: ignore[import-untyped, unused-ignore]
+from ansible.module_utils.urls import open_url
 
 from ansible_collections.airlock.incident.plugins.module_utils.evidence import hashing
 from ansible_collections.airlock.incident.plugins.module_utils.evidence import store

@@ -41,7 +41,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.evidence.hashing 
 )
 
 try:
-    from ansible.module_utils.ansible_release import __version__ as ANSIBLE_CORE_VERSION  # type: ignore[import-untyped, unused-ignore]
+    from ansible.module_utils.ansible_release import __version__ as ANSIBLE_CORE_VERSION
 except ImportError:  # pragma: no cover - ansible-core always ships it
     ANSIBLE_CORE_VERSION = "unknown"
 

@@ -22,7 +22,7 @@ import re
 import traceback
 import typing as t
 
-from ansible.module_utils.basic import env_fallback, missing_required_lib  # type: ignore[import-untyped]
+from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import action_arg_spec
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError, InputError

@@ -382,7 +382,7 @@ def apply_configmap_change(target: ConfigMapTarget, new_data: bytes, old_data: t
     outcome["restarted"] = bool(first["ok"])
     if first["ok"] and not verify_url:
         return outcome
-    if first["ok"]:
+    if first["ok"] and verify_url:
         health = wait_healthy(verify_url, verify_timeout, validate_certs=validate_certs)
         outcome["health"] = health
         if health["ok"]:

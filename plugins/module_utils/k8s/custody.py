@@ -26,7 +26,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.audit import db a
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
 from ansible_collections.airlock.incident.plugins.module_utils.core.fileutil import fsync_dir
 from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import utc_stamp
-from ansible_collections.airlock.incident.plugins.module_utils.evidence import store
+from ansible_collections.airlock.incident.plugins.module_utils.evidence import hashing, store
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.pod_exec import PodEvidenceError
 
 TRANSPORT = "base64 over the Kubernetes exec stream (stdout), decoded block by block"
@@ -222,7 +222,7 @@ def keep(local_tmp: str, target: str, custody: Obj, exists: bool, moment: dateti
     try:
         store.place_new(record_tmp, custody_path(target))
     except BaseException:
-        store.discard(record_tmp)
+        hashing.discard(record_tmp)
         raise
     fsync_dir(directory)
     return superseded

@@ -39,7 +39,7 @@ import uuid
 
 from ansible_collections.airlock.incident.plugins.module_utils.core.contract import incident_id_error
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.evidence import store
+from ansible_collections.airlock.incident.plugins.module_utils.evidence import hashing, store
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import K8s, NotFound, validate_common, validate_name
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.custody import (
     Base64Decoder,
@@ -323,7 +323,7 @@ def _copy_out(ex: PodExec, params: t.Mapping[str, t.Any], tmp: str, target: str,
                                % (tmp, where, res.stdout.strip()[:100]))
     pod_sha256 = parse_sha256sum(check_ok(ex.run(hash_argv(tmp)), where, "sha256sum of the copy").stdout, tmp)
     pod_size = parse_wc(check_ok(ex.run(size_argv(tmp)), where, "measuring the copy").stdout, tmp)
-    fd, state["local_tmp"] = store.temp_path(os.path.dirname(target), os.path.basename(target))
+    fd, state["local_tmp"] = hashing.temp_path(os.path.dirname(target), os.path.basename(target))
     with os.fdopen(fd, "wb") as out:
         decoder = Base64Decoder(out)
         check_ok(ex.run(copy_argv(tmp), on_stdout=decoder.feed), where, "copying the snapshot out (base64)")
@@ -419,7 +419,7 @@ def run_snapshot(module: t.Any, k8s_factory: t.Callable[[t.Mapping[str, t.Any]],
         raise
     finally:
         if state["local_tmp"] is not None:
-            store.discard(state["local_tmp"])
+            hashing.discard(state["local_tmp"])
     result.update(facts, changed=True, sha256=digest.sha256, blake3=digest.blake3, custody=custody,
                   custody_path=custody_path(target), superseded=superseded,
                   evidence_item=evidence_item(target, facts, custody))
