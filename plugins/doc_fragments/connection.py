@@ -46,6 +46,19 @@ options:
     # Kubernetes connection it uses, the incident and the health check after
     # the change. Use as airlock.incident.connection.safe_change.
     SAFE_CHANGE = r"""
+notes:
+  - With O(target=configmap) only the module's own key of the Helm chart's ConfigMap C(<fullname>-config)
+    (O(configmap), default V(airlock-config)) is written; the other key stays byte-identical. The resourceVersion
+    read before is sent as a precondition, so a concurrent edit makes the task fail instead of being overwritten.
+  - On Kubernetes Airlock loads the change by a rolling restart of O(deployment) through the pod-template
+    annotation C(airlock.incident/config-checksum) (the sha256 of the ConfigMap's C(config.yaml) and
+    C(policy.rego)), so unchanged content restarts nothing. The module waits for the rollout (at most
+    O(wait_timeout)) and then, with O(verify_url), for C(/live) and C(/ready). If the rollout does not complete or
+    the service is not healthy, the previous content and the previous annotation are restored, the module waits
+    for that rollout, and the task fails saying what was restored and why. Changing the ConfigMap needs
+    O(confirm) equal to O(incident_id); the previous content is kept in O(backup_dir) (required).
+  - In check mode with O(target=configmap) the ConfigMap and Deployment patches are sent as server-side dry runs
+    (validated, stored nowhere).
 options:
   configmap:
     description:

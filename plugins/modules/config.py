@@ -36,18 +36,8 @@ description:
     O(revert_to=oldest) to undo every change of the incident), restarting and verifying the same way.
   - With ruamel.yaml on the host, comments, key order and quoting are kept; with PyYAML only, comments are
     lost (the backup keeps them).
-  - With O(target=configmap) the document is the C(config.yaml) key of the Helm chart's ConfigMap
-    C(<fullname>-config) (O(configmap), default V(airlock-config)) instead of a file. Only that key is written
-    (C(policy.rego) stays byte-identical), with the resourceVersion read before as a precondition, so a
-    concurrent edit makes the task fail instead of being overwritten. The same validation, backup (in
-    O(backup_dir), required), diff, check mode and O(state=reverted) apply.
-  - On Kubernetes Airlock loads the change by a rolling restart of O(deployment) (O(restart=rollout), the default
-    there); the pod-template annotation C(airlock.incident/config-checksum) is set to the sha256 of the
-    ConfigMap's C(config.yaml) and C(policy.rego), so unchanged content restarts nothing. The module waits for
-    the rollout (at most O(wait_timeout)) and then, with O(verify_url), for C(/live) and C(/ready). If the
-    rollout does not complete or the service is not healthy, the previous C(config.yaml) and the previous
-    annotation are restored, the module waits for that rollout, and the task fails saying what was restored and
-    why. Changing the ConfigMap needs O(confirm) equal to O(incident_id).
+  - With O(target=configmap) the document is the C(config.yaml) key of the chart's ConfigMap; the same validation,
+    backup, diff, check mode and O(state=reverted) apply (see the notes).
   - There is never a C(kill -HUP 1) reload, because the released Airlock does not handle SIGHUP (the process dies).
 author:
   - airlock.incident contributors (@airlock-incident)
@@ -57,8 +47,7 @@ attributes:
   check_mode:
     support: full
     description: Validates and reports the change (RV(changed_keys), RV(diff), RV(would_restart)); writes nothing,
-      makes no backup and restarts nothing. With O(target=configmap) the ConfigMap and Deployment patches are sent
-      as server-side dry runs (validated, stored nowhere).
+      makes no backup and restarts nothing.
   diff_mode:
     support: full
     description: Shows the YAML text before and after the change.
@@ -336,14 +325,14 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.airlock.incident.plugins.module_utils.airlock import config_schema as schema
 from ansible_collections.airlock.incident.plugins.module_utils.change.backups import BackupStore, sha256_bytes
 from ansible_collections.airlock.incident.plugins.module_utils.change.flow import (
-    SafeChange,
     check_change_params,
     decode,
     failure,
+    open_target,
     run_change,
     safe_change_arg_spec,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.change.safe_change import FileTarget, Reloader
+from ansible_collections.airlock.incident.plugins.module_utils.change.safe_change import Reloader
 from ansible_collections.airlock.incident.plugins.module_utils.change.yaml_merge import (
     HAS_YAML,
     YAML_IMPORT_ERROR,
@@ -357,7 +346,6 @@ from ansible_collections.airlock.incident.plugins.module_utils.core.errors impor
 from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.config_target import (
     CONFIG_KEY,
-    Cluster,
     precheck_settings,
 )
 
@@ -521,35 +509,12 @@ def reverted(module, change, before):
     return result
 
 
-def _open_target(module):
-    """(SafeChange, content before); refuses a configuration that does not exist."""
-    params = module.params
-    if params["target"] == "configmap":
-        cluster = Cluster(module, CONFIG_KEY, params["restart"] == "rollout")
-        before = cluster.read()
-        if before is None:
-            raise AirlockIncidentError("configmap: %s/%s has no %s key; this module changes an existing Airlock "
-                                       "configuration, it never creates one"
-                                       % (cluster.target.namespace, cluster.target.name, CONFIG_KEY))
-        if cluster.warning:
-            module.warn(cluster.warning)
-        return SafeChange(params, "airlock.incident.config", "configuration", "restarted", cluster.target, cluster), before
-    target = FileTarget(params["path"])
-    try:
-        before = target.read()
-    except (IOError, OSError) as exc:
-        raise AirlockIncidentError("path: cannot read %s: %s" % (target.path, exc)) from exc
-    if before is None:
-        raise AirlockIncidentError("path: %s does not exist; this module changes an existing Airlock configuration, "
-                                   "it never creates one" % target.path)
-    return SafeChange(params, "airlock.incident.config", "configuration", "restarted", target), before
-
-
 def run(module):
     if not HAS_YAML:
         raise AirlockIncidentError(missing_required_lib("PyYAML"), exception=str(YAML_IMPORT_ERROR))
     _check_params(module)
-    change, before = _open_target(module)
+    change, before = open_target(module, "airlock.incident.config", CONFIG_KEY, "configuration", "restarted",
+                                 module.params["restart"] == "rollout", "path", must_exist=True)
     if module.params["state"] == "present":
         return present(module, change, before)
     return reverted(module, change, before)

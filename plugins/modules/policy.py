@@ -28,17 +28,9 @@ description:
   - The released Airlock has no policy reload. It does not handle SIGHUP (which kills it) and has no
     C(/admin) endpoints, so O(reload=restart) is the default; use V(signal) or V(admin) only for a build
     that documents them.
-  - With O(target=configmap) the policy is deployed as the C(policy.rego) key of the Helm chart's ConfigMap
-    C(<fullname>-config) (O(configmap), default V(airlock-config)), never to an C(airlock-policy) ConfigMap
-    (the chart has none). Only that key is written (C(config.yaml) stays byte-identical), with the
-    resourceVersion read before as a precondition, so a concurrent edit makes the task fail instead of being
-    overwritten. The cluster is contacted only after the policy passed every check.
-  - On Kubernetes O(reload=restart) is a rolling restart of O(deployment) through the pod-template annotation
-    C(airlock.incident/config-checksum) (sha256 of the ConfigMap's C(config.yaml) and C(policy.rego); the same
-    policy changes nothing and restarts nothing). The module waits for the rollout (at most O(wait_timeout)),
-    then, with O(verify_url), for C(/live) and C(/ready); otherwise the previous policy and the previous
-    annotation are restored, the module waits for that rollout, and the task fails saying what was restored and
-    why. The previous policy is kept in O(backup_dir) (required). O(confirm) must equal O(incident_id).
+  - With O(target=configmap) the policy is deployed as the C(policy.rego) key of the chart's ConfigMap, never to
+    an C(airlock-policy) ConfigMap (the chart has none); the cluster is contacted only after the policy passed
+    every check, and O(reload=restart) is the rolling restart the notes describe.
 author:
   - airlock.incident contributors (@airlock-incident)
 extends_documentation_fragment:
@@ -47,8 +39,7 @@ attributes:
   check_mode:
     support: full
     description: Validates the policy and reports what would be deployed (RV(decisions), RV(sha256_after));
-      writes nothing and reloads nothing. With O(target=configmap) the ConfigMap and Deployment patches are sent
-      as server-side dry runs (validated, stored nowhere).
+      writes nothing and reloads nothing.
   diff_mode:
     support: full
     description: Shows the policy text before and after (a unified diff).
@@ -274,48 +265,34 @@ target:
   type: str
   version_added: 0.2.0
 configmap:
-  description: The ConfigMap changed (or checked) and its resourceVersion after the task.
+  description: The ConfigMap (C(namespace), C(name), C(key) V(policy.rego), C(resource_version) after the task), as
+    RV(airlock.incident.config#module:configmap) describes it.
   returned: with O(target=configmap)
   type: dict
   version_added: 0.2.0
-  contains:
-    namespace:
-      description: Its namespace.
-      type: str
-    name:
-      description: Its name.
-      type: str
-    key:
-      description: The key written, V(policy.rego).
-      type: str
-    resource_version:
-      description: The resourceVersion after the task (unchanged in check mode and when nothing changed).
-      type: str
   sample: {namespace: airlock-system, name: airlock-config, key: policy.rego, resource_version: "4711"}
 deployment:
   description: The Deployment rolled after a change; null with O(reload=none).
   returned: with O(target=configmap)
   type: str
   version_added: 0.2.0
-checksum_annotation:
-  description: The pod-template annotation C(airlock.incident/config-checksum) before and after the task (what it
-    would be, in check mode); null means absent.
-  returned: with O(target=configmap)
-  type: dict
-  version_added: 0.2.0
 would_restart:
   description: The change rolls (or would roll, in check mode) the Deployment.
   returned: with O(target=configmap)
   type: bool
   version_added: 0.2.0
+checksum_annotation:
+  description: As RV(airlock.incident.config#module:checksum_annotation) (C(before) and C(after)).
+  returned: with O(target=configmap)
+  type: dict
+  version_added: 0.2.0
 rollout:
-  description: Rollout progress at the end of the last wait (C(complete), C(failed), C(message), replica counts);
-    null when nothing rolled.
+  description: As RV(airlock.incident.config#module:rollout); null when nothing rolled.
   returned: with O(target=configmap)
   type: dict
   version_added: 0.2.0
 not_ready_pods:
-  description: Pods that were not ready when the rollout of the change timed out, with the reason.
+  description: As RV(airlock.incident.config#module:not_ready_pods), for the rollout of the policy.
   returned: with O(target=configmap), when the change was rolled back
   type: list
   elements: dict
@@ -408,8 +385,8 @@ from ansible_collections.airlock.incident.plugins.module_utils.airlock.rego_engi
 )
 from ansible_collections.airlock.incident.plugins.module_utils.change.backups import sha256_bytes
 from ansible_collections.airlock.incident.plugins.module_utils.change.flow import (
-    SafeChange,
     check_change_params,
+    open_target,
     read_text,
     run_change,
     safe_change_arg_spec,
@@ -418,7 +395,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.change.safe_chang
 from ansible_collections.airlock.incident.plugins.module_utils.change.yaml_merge import text_diff
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError, InputError
 from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.config_target import POLICY_KEY, Cluster
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.config_target import POLICY_KEY
 
 
 def _check_params(module):
@@ -507,19 +484,6 @@ def _preview(module, change, before, source, report, result):
     return result
 
 
-def _open_target(module):
-    """(SafeChange, deployed policy or None)."""
-    params = module.params
-    if params["target"] == "configmap":
-        cluster = Cluster(module, POLICY_KEY, params["reload"] == "restart")
-        before = cluster.read()
-        if cluster.warning:
-            module.warn(cluster.warning)
-        return SafeChange(params, "airlock.incident.policy", "policy", "reloaded", cluster.target, cluster), before
-    target = FileTarget(params["dest"])
-    return SafeChange(params, "airlock.incident.policy", "policy", "reloaded", target), target.read()
-
-
 def _deploy(module, change, before, source, report, result):
     """Back up, write, reload, verify (and roll back); the success message."""
     params = module.params
@@ -562,7 +526,8 @@ def run(module):
             errors=errors, decisions=report["decisions"], rego_tests=report["rego_tests"], changed=False,
             rolled_back=False, backup_path=None)
     # The cluster is contacted only after the policy was checked.
-    change, before = _open_target(module)
+    change, before = open_target(module, "airlock.incident.policy", POLICY_KEY, "policy", "reloaded",
+                                  params["reload"] == "restart", "dest", must_exist=False)
     extra = {"dest": None if configmap else change.target.path, "decisions": report["decisions"],
              "rego_tests": report["rego_tests"], "errors": errors, "engine": "regopy %s" % report["engine"]}
     if configmap:

@@ -34,6 +34,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.audit.db import (
 from ansible_collections.airlock.incident.plugins.module_utils.core.contract import validate_incident_id
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import InputError
 from ansible_collections.airlock.incident.plugins.module_utils.core.fileutil import fsync_dir
+from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import utc_stamp
 
 SNAPSHOT_MODE = 0o444
 Facts = t.Dict[str, t.Any]
@@ -41,26 +42,27 @@ Facts = t.Dict[str, t.Any]
 
 def snapshot_name(incident_id: t.Optional[str], now: t.Optional[datetime.datetime] = None) -> str:
     """``airlock-audit-<incident_id>.db``, or ``airlock-audit-<UTC time>.db`` without an incident id."""
-    if incident_id:
-        return "airlock-audit-%s.db" % incident_id
-    moment = now or datetime.datetime.now(datetime.timezone.utc)
-    return "airlock-audit-%s.db" % moment.strftime("%Y%m%dT%H%M%SZ")
+    return "airlock-audit-%s.db" % (incident_id or utc_stamp(now, fraction=False))
+
+
+def snapshot_destination(dest: str, incident_id: t.Optional[str], now: t.Optional[datetime.datetime] = None) -> str:
+    """The absolute destination file for ``dest``: that file, or :func:`snapshot_name` in the directory ``dest``
+    names (an existing directory, or a path ending in '/'); InputError when the directory does not exist."""
+    if os.path.isdir(dest) or dest.endswith(os.sep):
+        if not os.path.isdir(dest):
+            raise InputError("dest: directory %s does not exist" % dest)
+        return os.path.abspath(os.path.join(dest, snapshot_name(incident_id, now)))
+    parent = os.path.dirname(os.path.abspath(dest))
+    if not os.path.isdir(parent):
+        raise InputError("dest: directory %s does not exist" % parent)
+    return os.path.abspath(dest)
 
 
 def resolve_dest(path: str, dest: str, incident_id: t.Optional[str],
                  now: t.Optional[datetime.datetime] = None) -> str:
     """The destination file for ``dest``; InputError on an unusable incident id or destination."""
     validate_incident_id(incident_id, required=False)
-    if os.path.isdir(dest) or dest.endswith(os.sep):
-        if not os.path.isdir(dest):
-            raise InputError("dest: directory %s does not exist" % dest)
-        target = os.path.join(dest, snapshot_name(incident_id, now))
-    else:
-        target = dest
-        parent = os.path.dirname(os.path.abspath(target))
-        if not os.path.isdir(parent):
-            raise InputError("dest: directory %s does not exist" % parent)
-    target = os.path.abspath(target)
+    target = snapshot_destination(dest, incident_id, now)
     clash = side_file_clash(target, path)
     if clash is not None:
         raise InputError("dest: %s is the source database%s; choose another destination" % (target, clash_text(clash)))

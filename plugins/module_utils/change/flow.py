@@ -27,6 +27,7 @@ import typing as t
 
 from ansible_collections.airlock.incident.plugins.module_utils.change.backups import BackupStore, sha256_bytes
 from ansible_collections.airlock.incident.plugins.module_utils.change.safe_change import (
+    FileTarget,
     Reloader,
     apply_change,
     check_verify_url,
@@ -34,6 +35,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.change.safe_chang
 from ansible_collections.airlock.incident.plugins.module_utils.core.contract import validate_incident_id
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError, InputError
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.config_target import (
+    Cluster,
     apply_configmap_change,
     file_only_options,
     mark_backup,
@@ -220,3 +222,32 @@ class SafeChange:
         if result["verified"]:
             return ", %s and verified" % how
         return ", %s" % how if result[self.done_key] else ""
+
+
+def open_target(module: t.Any, module_name: str, key: str, what: str, done_key: str, rolls: bool, path_field: str,
+                must_exist: bool) -> t.Tuple[SafeChange, t.Optional[bytes]]:
+    """The change ``module_name`` makes and the content before it: the ConfigMap key ``key`` with ``target=configmap``
+    (``rolls``: the change rolls the Deployment), else the file ``params[path_field]``.
+
+    With ``must_exist`` a target without content is refused (the module changes an existing Airlock
+    ``what``, it never creates one); a file that cannot be read is refused naming ``path_field``.
+    """
+    params = module.params
+    never = "; this module changes an existing Airlock %s, it never creates one" % what
+    if params["target"] == "configmap":
+        cluster = Cluster(module, key, rolls)
+        before = cluster.read()
+        if before is None and must_exist:
+            raise AirlockIncidentError("configmap: %s/%s has no %s key%s"
+                                       % (cluster.target.namespace, cluster.target.name, key, never))
+        if cluster.warning:
+            module.warn(cluster.warning)
+        return SafeChange(params, module_name, what, done_key, cluster.target, cluster), before
+    target = FileTarget(params[path_field])
+    try:
+        before = target.read()
+    except (IOError, OSError) as exc:
+        raise AirlockIncidentError("%s: cannot read %s: %s" % (path_field, target.path, exc)) from exc
+    if before is None and must_exist:
+        raise AirlockIncidentError("%s: %s does not exist%s" % (path_field, target.path, never))
+    return SafeChange(params, module_name, what, done_key, target), before

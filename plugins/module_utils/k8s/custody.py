@@ -23,7 +23,8 @@ import os
 import typing as t
 
 from ansible_collections.airlock.incident.plugins.module_utils.audit import db as audit_db
-from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.audit.snapshot import snapshot_destination
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError, InputError
 from ansible_collections.airlock.incident.plugins.module_utils.core.fileutil import fsync_dir
 from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import utc_stamp
 from ansible_collections.airlock.incident.plugins.module_utils.evidence import hashing, store
@@ -37,18 +38,10 @@ Obj = t.Dict[str, t.Any]
 
 def resolve_dest(dest: str, incident_id: t.Optional[str], moment: t.Optional[datetime.datetime] = None) -> str:
     """The local destination file for ``dest`` (a file, or a directory / path ending in '/')."""
-    is_directory = os.path.isdir(dest) or dest.endswith(os.sep)
-    if is_directory:
-        if not os.path.isdir(dest):
-            raise PodEvidenceError("dest: directory %s does not exist" % dest)
-        name = "airlock-audit-%s.db" % (incident_id or utc_stamp(moment, fraction=False))
-        target = os.path.join(dest, name)
-    else:
-        target = dest
-        parent = os.path.dirname(os.path.abspath(target))
-        if not os.path.isdir(parent):
-            raise PodEvidenceError("dest: directory %s does not exist" % parent)
-    target = os.path.abspath(target)
+    try:
+        target = snapshot_destination(dest, incident_id, moment)
+    except InputError as exc:
+        raise PodEvidenceError(exc.msg) from exc
     if os.path.basename(target).startswith("."):
         raise PodEvidenceError("dest: %s starts with '.', which is reserved for temporary files" % target)
     return target
