@@ -13,6 +13,7 @@ human sentence is ``msg``.
 
 from __future__ import annotations
 
+import time
 import typing as t
 
 from ansible_collections.airlock.incident.plugins.module_utils.airlock.http import NO_UPSTREAM_CODE, AirlockClient
@@ -187,3 +188,53 @@ def probe(client: AirlockClient, metrics: bool = True, mcp: bool = True,
         "mcp": mcp_result,
         "metrics": metrics_result,
     }
+
+
+#: Seconds between two health polls of :func:`wait_healthy`.
+POLL_INTERVAL = 0.5
+
+
+def wait_healthy(url: str, timeout: float, interval: float = POLL_INTERVAL, validate_certs: bool = True,
+                 ca_path: t.Optional[str] = None) -> t.Dict[str, t.Any]:
+    """Poll ``/live`` and ``/ready`` of ``url`` until both answer 2xx or ``timeout`` passes.
+
+    Returns ``{"ok", "elapsed", "attempts", "live", "ready"}`` where live/ready
+    are the last ``{status, error}`` seen.
+    """
+    started = time.monotonic()
+    deadline = started + timeout
+    attempts = 0
+    last: t.Dict[str, t.Any] = {"live": None, "ready": None}
+    while True:
+        attempts += 1
+        remaining = max(0.2, min(5.0, deadline - time.monotonic()))
+        client = AirlockClient(url, timeout=remaining, validate_certs=validate_certs, ca_path=ca_path)
+        ok = True
+        for path in ("/live", "/ready"):
+            result = client.get(path)
+            last[path[1:]] = {"status": result["status"], "error": result["error"]}
+            if result["status"] is None or not 200 <= result["status"] < 300:
+                ok = False
+                break
+        if ok:
+            return {"ok": True, "elapsed": round(time.monotonic() - started, 3), "attempts": attempts,
+                    "live": last["live"], "ready": last["ready"]}
+        if time.monotonic() + interval > deadline:
+            return {"ok": False, "elapsed": round(time.monotonic() - started, 3), "attempts": attempts,
+                    "live": last["live"], "ready": last["ready"]}
+        time.sleep(interval)
+
+
+def describe_health(health: t.Optional[t.Mapping[str, t.Any]]) -> str:
+    if health is None:
+        return "not checked"
+    parts = []
+    for name in ("live", "ready"):
+        entry = health.get(name)
+        if entry is None:
+            parts.append("/%s not reached" % name)
+        elif entry.get("status") is not None and 200 <= entry["status"] < 300:
+            parts.append("/%s %s" % (name, entry["status"]))
+        else:
+            parts.append("/%s %s" % (name, entry.get("error") or entry.get("status")))
+    return "%s after %.1fs" % (", ".join(parts), health.get("elapsed", 0.0))

@@ -16,7 +16,7 @@ Used by ``airlock.incident.config`` and ``airlock.incident.policy`` through :mod
   systemd restart, a signal to the PID in a PID file, or an admin HTTP call.
   SIGHUP kills the released Airlock (it does not handle it), so restart is
   the default everywhere.
-* ``wait_healthy`` polls ``/live`` and ``/ready`` until both answer 2xx.
+* ``wait_healthy`` (from ``airlock.probes``) polls ``/live`` and ``/ready`` until both answer 2xx.
 * ``apply_change`` ties them together and restores the previous content
   (and reloads again) when the service does not come back healthy.
 """
@@ -26,25 +26,19 @@ from __future__ import annotations
 import errno
 import os
 import signal
-import time
 import typing as t
 from urllib.error import HTTPError, URLError
 
 from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.urls import Request
 
-from ansible_collections.airlock.incident.plugins.module_utils.airlock.http import (
-    AirlockClient,
-    validate_base_url,
-)
+from ansible_collections.airlock.incident.plugins.module_utils.airlock.http import validate_base_url
+from ansible_collections.airlock.incident.plugins.module_utils.airlock.probes import describe_health, wait_healthy
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError, InputError
 from ansible_collections.airlock.incident.plugins.module_utils.core.fileutil import atomic_write
 
 #: Signals a reload may send, by name.
 SIGNALS = ("HUP", "USR1", "USR2")
-
-#: Seconds between two health polls.
-POLL_INTERVAL = 0.5
 
 
 class FileTarget:
@@ -178,52 +172,6 @@ class Reloader:
         text = to_native(body, errors="surrogate_or_replace")[:500]
         return {"ok": 200 <= status < 300, "method": "admin", "status": status,
                 "detail": "HTTP %d%s" % (status, (": " + text) if text else "")}
-
-
-def wait_healthy(url: str, timeout: float, interval: float = POLL_INTERVAL, validate_certs: bool = True,
-                 ca_path: t.Optional[str] = None) -> t.Dict[str, t.Any]:
-    """Poll ``/live`` and ``/ready`` of ``url`` until both answer 2xx or ``timeout`` passes.
-
-    Returns ``{"ok", "elapsed", "attempts", "live", "ready"}`` where live/ready
-    are the last ``{status, error}`` seen.
-    """
-    started = time.monotonic()
-    deadline = started + timeout
-    attempts = 0
-    last: t.Dict[str, t.Any] = {"live": None, "ready": None}
-    while True:
-        attempts += 1
-        remaining = max(0.2, min(5.0, deadline - time.monotonic()))
-        client = AirlockClient(url, timeout=remaining, validate_certs=validate_certs, ca_path=ca_path)
-        ok = True
-        for path in ("/live", "/ready"):
-            result = client.get(path)
-            last[path[1:]] = {"status": result["status"], "error": result["error"]}
-            if result["status"] is None or not 200 <= result["status"] < 300:
-                ok = False
-                break
-        if ok:
-            return {"ok": True, "elapsed": round(time.monotonic() - started, 3), "attempts": attempts,
-                    "live": last["live"], "ready": last["ready"]}
-        if time.monotonic() + interval > deadline:
-            return {"ok": False, "elapsed": round(time.monotonic() - started, 3), "attempts": attempts,
-                    "live": last["live"], "ready": last["ready"]}
-        time.sleep(interval)
-
-
-def describe_health(health: t.Optional[t.Mapping[str, t.Any]]) -> str:
-    if health is None:
-        return "not checked"
-    parts = []
-    for name in ("live", "ready"):
-        entry = health.get(name)
-        if entry is None:
-            parts.append("/%s not reached" % name)
-        elif entry.get("status") is not None and 200 <= entry["status"] < 300:
-            parts.append("/%s %s" % (name, entry["status"]))
-        else:
-            parts.append("/%s %s" % (name, entry.get("error") or entry.get("status")))
-    return "%s after %.1fs" % (", ".join(parts), health.get("elapsed", 0.0))
 
 
 def check_verify_url(url: t.Optional[str]) -> t.Optional[str]:

@@ -44,7 +44,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments i
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import describe_pods
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import REVISION, rollout_state, rollout_summary
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.wait import wait_rollout
-from ansible_collections.airlock.incident.plugins.module_utils.change.safe_change import describe_health, wait_healthy
+from ansible_collections.airlock.incident.plugins.module_utils.airlock.probes import describe_health, wait_healthy
 
 #: Pod-template annotation that records which ConfigMap content the pods were started with.
 CHECKSUM_ANNOTATION = "airlock.incident/config-checksum"
