@@ -77,7 +77,7 @@ ACTIONS = (
 )
 
 
-class AuditStore(object):
+class AuditStore:
     """The single writer of one audit database."""
 
     def __init__(self, path, logger=None):

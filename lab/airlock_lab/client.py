@@ -18,7 +18,7 @@ import time
 from urllib.parse import urlparse
 
 
-class Response(object):
+class Response:
     def __init__(self, status, headers, body=b"", events=None, reply=None, elapsed=0.0):
         self.status = status
         self.headers = headers

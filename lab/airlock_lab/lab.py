@@ -36,11 +36,11 @@ class LabError(Exception):
     """A lab command failed; the message is printed as one line, exit code 1."""
 
     def __init__(self, message, code=1):
-        super(LabError, self).__init__(message)
+        super().__init__(message)
         self.code = code
 
 
-class Lab(object):
+class Lab:
     def __init__(self, lab_dir):
         self.dir = os.path.abspath(lab_dir)
 

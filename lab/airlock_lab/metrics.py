@@ -49,7 +49,7 @@ def _num(value):
     return str(value)
 
 
-class Metrics(object):
+class Metrics:
     """Counters, histograms and process gauges of one Airlock process."""
 
     def __init__(self):

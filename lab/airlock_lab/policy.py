@@ -56,7 +56,7 @@ def _first_error_line(text, source=None):
     return lines[0] if lines else "policy compilation failed"
 
 
-class PolicyEngine(object):
+class PolicyEngine:
     """A compiled policy source and its evaluation."""
 
     def __init__(self, source, path=None):

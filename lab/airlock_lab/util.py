@@ -62,7 +62,7 @@ def read_json(path, default=None):
         return default
 
 
-class ZapLogger(object):
+class ZapLogger:
     """JSON lines in the shape of zap's production encoder.
 
     ``{"level":"info","ts":1732812345.123456,"msg":"...", <fields>}``; the

@@ -26,7 +26,7 @@ for _path in (os.path.join(REPO_ROOT, ".collections"), LAB_ROOT):
         sys.path.insert(0, _path)
 
 
-class CLI(object):
+class CLI:
     """Runs ``lab/bin/airlock-lab --dir DIR ...`` as a real subprocess."""
 
     def __init__(self, lab_dir, env=None):

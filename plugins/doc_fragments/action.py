@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     # The action contract (plugins/module_utils/core/contract.py): every module
     # that changes something takes the incident id, a confirmation where the
     # change is destructive, and records its undo. Use as

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     # The forensic modules (audit_snapshot, audit_query, audit_verify, log_scan).
     # airlock.incident.forensics: no diff mode. airlock.incident.forensics.read_only:
     # modules that never change anything. airlock.incident.forensics.database: the
