@@ -288,7 +288,8 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.evidence import store as evidence_store
+from ansible_collections.airlock.incident.plugins.module_utils.evidence import hashing
+from ansible_collections.airlock.incident.plugins.module_utils.evidence.errors import EvidenceError
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import K8s, k8s_arg_spec, run_k8s_module
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.pod_evidence import PodEvidenceError, run_snapshot, validate
 
@@ -307,14 +308,14 @@ ARGUMENT_SPEC = k8s_arg_spec(
 
 
 def _run(module):
-    if not evidence_store.HAS_BLAKE3:
-        raise AirlockIncidentError(missing_required_lib("blake3"), exception=str(evidence_store.BLAKE3_IMPORT_ERROR))
+    if not hashing.HAS_BLAKE3:
+        raise AirlockIncidentError(missing_required_lib("blake3"), exception=str(hashing.BLAKE3_IMPORT_ERROR))
     try:
         return run_snapshot(module, K8s)
     except (IOError, OSError) as exc:
         raise PodEvidenceError("cannot write the snapshot under %s: %s" % (module.params["dest"], exc),
                                exception=traceback.format_exc()) from exc
-    except evidence_store.EvidenceError as exc:
+    except EvidenceError as exc:
         raise PodEvidenceError(str(exc)) from exc
 
 
