@@ -323,29 +323,8 @@ escalation:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
-from ansible_collections.airlock.incident.plugins.module_utils.incident.model import (
-    NOTICE_KINDS,
-    IncidentError,
-    normalize_entry,
-    parse_time,
-    record_changed,
-    escalation,
-    next_update,
-    utcnow,
-    validate_id,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.incident.render import auto_notice_kind, render_notice
-from ansible_collections.airlock.incident.plugins.module_utils.incident.store import (
-    directory_lock,
-    dump_record,
-    load_record,
-    record_paths,
-    resolve_id,
-    update_incident,
-)
-
-CHANGE_KEYS = ("severity", "type", "status", "commander", "title", "started_at", "symptoms", "impact", "timeline",
-               "root_cause", "resolution", "preventive_measures", "communication", "reopen")
+from ansible_collections.airlock.incident.plugins.module_utils.incident import task
+from ansible_collections.airlock.incident.plugins.module_utils.incident.model import NOTICE_KINDS
 
 
 def argument_spec():
@@ -385,119 +364,13 @@ def argument_spec():
     )
 
 
-def _precheck(params):
-    """Validate everything that can be checked before touching the file system."""
-    if params["id"] is not None:
-        validate_id(params["id"])
-    if params["started_at"]:
-        parse_time(params["started_at"], "started_at")
-    for index, entry in enumerate(params["timeline"] or []):
-        normalize_entry(entry, index)
-
-
-def _check_new(params, existing, what):
-    """Refuse, before anything is written, input that cannot declare or notify."""
-    if existing is None:
-        missing = [name for name in ("severity", "type") if params[name] is None]
-        if missing:
-            raise IncidentError("%s: required to declare %s; severity accepts P0, P1, P2, P3 and type accepts "
-                                "service_outage, security_incident, performance_degradation, "
-                                "authentication_issues, policy_failures, data_issues"
-                                % (" and ".join(missing), what))
-    if params["notify"] == "resolution":
-        status = params["status"] or (existing or {}).get("status") or "INVESTIGATING"
-        if status != "RESOLVED":
-            raise IncidentError("notify: a resolution notice needs status RESOLVED (the incident would be %s); "
-                                "set status: RESOLVED or choose notify: update" % status)
-
-
-def run(module, now=None):
-    params = module.params
-    now = now or utcnow()
-    directory = params["directory"]
-    changes = dict((key, params[key]) for key in CHANGE_KEYS)
-    _precheck(params)
-
-    incident_id = params["id"]
-    id_reused = False
-    if incident_id is None:
-        # Decide without writing anything whether this declares a new incident, to refuse bad input first.
-        _candidate, would_reuse = resolve_id(directory, now, params["title"], params["type"], check_mode=True)
-        existing = load_record(record_paths(directory, _candidate)["record"]) if would_reuse else None
-        _check_new(params, existing, "a new incident")
-        if module.check_mode:
-            incident_id, id_reused = resolve_id(directory, now, params["title"], params["type"], check_mode=True)
-        else:
-            with directory_lock(directory):
-                incident_id, id_reused = resolve_id(directory, now, params["title"], params["type"])
-                if not id_reused:
-                    # Declare while holding the directory lock, so a concurrent rerun finds this title.
-                    return _finish(module, params, now, incident_id, id_reused,
-                                   update_incident(directory, incident_id, changes, now=now))
-    else:
-        paths = record_paths(directory, incident_id)
-        existing = load_record(paths["record"])
-        _check_new(params, existing, "the new incident %s (no record at %s)" % (incident_id, paths["record"]))
-    outcome = update_incident(directory, incident_id, changes, now=now, check_mode=module.check_mode)
-    return _finish(module, params, now, incident_id, id_reused, outcome)
-
-
-def _finish(module, params, now, incident_id, id_reused, outcome):
-    before, after, _written, report_pending = outcome
-    paths = record_paths(params["directory"], incident_id)
-    changed = record_changed(before, after) or report_pending
-    kind = params["notify"]
-    if kind == "auto":
-        kind = auto_notice_kind(before, after)
-    notice = "" if kind == "none" else render_notice(kind, after, now)
-    due, overdue = next_update(after, now)
-    result = dict(
-        changed=changed,
-        id=incident_id,
-        id_reused=id_reused,
-        created=before is None,
-        incident=after,
-        record_path=paths["record"],
-        report_path=paths["report"],
-        notice_kind=kind,
-        notice=notice,
-        next_update_due=due,
-        update_overdue=overdue,
-        escalation=escalation(after, now),
-        msg=_message(module, incident_id, before, after, changed),
-    )
-    if module._diff:
-        result["diff"] = dict(
-            before="" if before is None else dump_record(before),
-            after=dump_record(after),
-            before_header=paths["record"],
-            after_header=paths["record"],
-        )
-    return result
-
-
-def _message(module, incident_id, before, after, changed):
-    """The human sentence of the result."""
-    if before is None:
-        verb = "would declare" if module.check_mode else "declared"
-        return "%s incident %s (%s %s)" % (verb, incident_id, after.get("severity"), after.get("type"))
-    if not changed:
-        return "incident %s is up to date (status %s); nothing to do" % (incident_id, after.get("status"))
-    verb = "would update" if module.check_mode else "updated"
-    return "%s incident %s (status %s)" % (verb, incident_id, after.get("status"))
-
-
-def run_incident(module):
-    """The module's run: I/O errors become IncidentError with the cause chained."""
-    try:
-        return run(module)
-    except (IOError, OSError) as exc:
-        raise IncidentError("incident record I/O error: %s" % exc) from exc
+def run(module):
+    return task.run(module.params, module.check_mode, diff=module._diff)
 
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    run_module(module, run_incident)
+    run_module(module, run)
 
 
 if __name__ == "__main__":

@@ -369,182 +369,11 @@ msg:
   type: str
 """
 
-import os
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.airlock.incident.plugins.module_utils.airlock.rego import (
-    check_policy,
-    summarize_failures,
-    validate_known_requests,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.airlock.rego_engine import (
-    HAS_REGOPY,
-    REGOPY_IMPORT_ERROR,
-    RegoCheckError,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.change.backups import sha256_bytes
-from ansible_collections.airlock.incident.plugins.module_utils.change.flow import (
-    check_change_params,
-    open_target,
-    read_text,
-    run_change,
-    safe_change_arg_spec,
-)
-from ansible_collections.airlock.incident.plugins.module_utils.change.safe_change import FileTarget, Reloader
-from ansible_collections.airlock.incident.plugins.module_utils.change.yaml_merge import text_diff
-from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError, InputError
+from ansible_collections.airlock.incident.plugins.module_utils.change import policy_change
+from ansible_collections.airlock.incident.plugins.module_utils.change.flow import run_change, safe_change_arg_spec
 from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.config_target import POLICY_KEY
-
-
-def _check_params(module):
-    """The normalised known requests and their warnings; InputError for an option that does not fit."""
-    params = module.params
-    method = params["reload"]
-    configmap = params["target"] == "configmap"
-    check_change_params(params, module.check_mode, ("dest", "restart_command", "service_name", "reload_command",
-                                                    "pid_file", "admin_url", "admin_token"))
-    if configmap and method not in ("restart", "none"):
-        raise InputError("reload: invalid value %r with target=configmap; accepted values: restart (a rolling restart "
-                         "of the deployment through the checksum annotation), none. A signal would have to be sent "
-                         "with kubectl exec (kill -HUP 1), which kills the released Airlock" % method)
-    if not configmap and method == "restart" and not (params["restart_command"] or params["service_name"]):
-        raise InputError("reload=restart needs restart_command (an argv list) or service_name (a systemd unit); "
-                         "set reload=none to deploy without reloading")
-    if method == "signal" and not (params["pid_file"] or params["reload_command"]):
-        raise InputError("reload=signal needs pid_file or reload_command")
-    if method == "admin" and not params["admin_url"]:
-        raise InputError("reload=admin needs admin_url (the full URL of the policy reload endpoint)")
-    if params["verify_url"] and method == "none":
-        module.warn("verify_url is only used after a reload; reload=none, so the service is not checked")
-    return validate_known_requests(params["tests"])
-
-
-def _reloaders(module):
-    """(reloader, rollback_reloader) for the configured reload method."""
-    params = module.params
-    method = params["reload"]
-    restart = None
-    if params["restart_command"]:
-        restart = Reloader(module, "command", command=params["restart_command"])
-    elif params["service_name"]:
-        restart = Reloader(module, "systemd", service_name=params["service_name"])
-    if method == "restart":
-        return restart, restart
-    if method == "signal":
-        reloader = Reloader(module, "signal", command=params["reload_command"], signal_name=params["signal"],
-                            pid_file=params["pid_file"])
-    elif method == "admin":
-        reloader = Reloader(module, "admin", admin_url=params["admin_url"], admin_token=params["admin_token"],
-                            validate_certs=params["validate_certs"])
-    else:
-        reloader = Reloader(module, "none")
-        return reloader, reloader
-    return reloader, restart or reloader
-
-
-def _validate(module, source, filename, tests, warnings):
-    """The check_policy report of ``source``; warnings are shown."""
-    params = module.params
-    test_modules = [(os.path.basename(path), read_text(path, "test_files")) for path in params["test_files"] or []]
-    if not HAS_REGOPY:
-        raise AirlockIncidentError(missing_required_lib("regopy"), exception=str(REGOPY_IMPORT_ERROR))
-    try:
-        report = check_policy(source, filename=filename, tests=tests, test_modules=test_modules,
-                              run_rego_tests=params["run_rego_tests"])
-    except RegoCheckError as exc:
-        raise AirlockIncidentError("cannot validate the policy: %s; nothing was deployed" % exc) from exc
-    warnings.extend(report["warnings"])
-    if not tests:
-        warnings.append("no known requests (tests): only compilation was checked; a policy that denies every "
-                        "request (like the project's sample) would pass")
-    for warning in warnings:
-        module.warn(warning)
-    return report
-
-
-def _preview(module, change, before, source, report, result):
-    """Check mode: what would be deployed (and the diff)."""
-    params = module.params
-    name = change.name()
-    result["diff"] = text_diff(before.decode("utf-8", "replace") if before is not None else "", source,
-                               "%s (deployed)" % name, "%s (new)" % (params["src"] or "content"))
-    if not module.check_mode:
-        return None
-    result["changed"] = True
-    if change.cluster is not None:
-        change.cluster.preview(source.encode("utf-8"), result)
-        reload_text = " and roll out deployment %s" % params["deployment"] if result["would_restart"] else ""
-    else:
-        reloader = _reloaders(module)[0]
-        reload_text = " and reload Airlock with %s" % reloader.describe() if reloader.active else ""
-    result["msg"] = "would deploy the policy to %s (%d known requests passed)%s" % (
-        name, len(report["decisions"]), reload_text)
-    return result
-
-
-def _deploy(module, change, before, source, report, result):
-    """Back up, write, reload, verify (and roll back); the success message."""
-    params = module.params
-    name = change.name()
-    extra = {"new_sha256": result["sha256_after"]}
-    if change.cluster is not None:
-        result["would_restart"] = change.cluster.reloader is not None
-        change.commit(before, source.encode("utf-8"), result, "pre-change", extra)
-        if change.cluster.reloader is None:
-            module.warn("reload=none: the Airlock pods keep the previous policy until they restart")
-        return "deployed the policy to %s%s" % (name, change.done(result, "reloaded"))
-    reloader, rollback_reloader = _reloaders(module)
-    change.commit(before, source.encode("utf-8"), result, "pre-change", extra, reloader=reloader,
-                  rollback_reloader=rollback_reloader)
-    if not reloader.active:
-        module.warn("reload=none: Airlock keeps the previous policy until it is restarted")
-        return "deployed the policy to %s" % name
-    return "deployed the policy to %s, reloaded with %s%s" % (
-        name, reloader.describe(), " and verified" if result["verified"] else "")
-
-
-def run(module):
-    params = module.params
-    tests, warnings = _check_params(module)
-    configmap = params["target"] == "configmap"
-    if params["src"]:
-        source = read_text(params["src"], "src")
-        filename = os.path.basename(params["src"])
-    else:
-        source = params["content"]
-        filename = POLICY_KEY if configmap else (os.path.basename(params["dest"]) or "policy.rego")
-    report = _validate(module, source, filename, tests, warnings)
-    errors = summarize_failures(report)
-    if not report["ok"]:
-        where = ("%s of configmap %s/%s" % (POLICY_KEY, params["namespace"], params["configmap"]) if configmap
-                 else FileTarget(params["dest"]).path)
-        raise AirlockIncidentError(
-            "refusing to deploy the policy to %s, nothing was touched%s: %s"
-            % (where, " (no API call was made)" if configmap else "", "; ".join(errors)),
-            errors=errors, decisions=report["decisions"], rego_tests=report["rego_tests"], changed=False,
-            rolled_back=False, backup_path=None)
-    # The cluster is contacted only after the policy was checked.
-    change, before = open_target(module, "airlock.incident.policy", POLICY_KEY, "policy", "reloaded",
-                                  params["reload"] == "restart", "dest", must_exist=False)
-    extra = {"dest": None if configmap else change.target.path, "decisions": report["decisions"],
-             "rego_tests": report["rego_tests"], "errors": errors, "engine": "regopy %s" % report["engine"]}
-    if configmap:
-        extra["would_restart"] = False
-    result = change.result(before, **extra)
-    result["sha256_after"] = sha256_bytes(source.encode("utf-8"))
-    if before == source.encode("utf-8"):
-        result["msg"] = "%s already holds this policy (sha256 %s); nothing to do" % (change.name(), result["sha256_after"])
-        return result
-    if _preview(module, change, before, source, report, result) is not None:
-        return result
-    result["msg"] = _deploy(module, change, before, source, report, result)
-    return result
-
-
-def _where(module):
-    return module.params["dest"] or module.params["backup_dir"]
 
 
 def main():
@@ -572,7 +401,7 @@ def main():
         required_if=[("target", "file", ["dest"])],
         supports_check_mode=True,
     )
-    run_module(module, run_change(run, _where))
+    run_module(module, run_change(policy_change.run, policy_change.where))
 
 
 if __name__ == "__main__":

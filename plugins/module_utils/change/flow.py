@@ -15,9 +15,10 @@ the Helm chart's ConfigMap (``k8s.config_target``). The flow is the same:
    result that says what was restored (:meth:`SafeChange.commit` raises
    :class:`AirlockIncidentError` carrying it; only the runner exits).
 
-What differs stays in the modules: how the new content is made and checked
-(YAML merge and schema, Rego compile and known requests), the restart or
-reload options, and ``state=reverted`` (config).
+What differs lives in one file per module: how the new content is made and
+checked (YAML merge and schema, Rego compile and known requests), the restart
+or reload options, and ``state=reverted`` (config): :mod:`.config_change` and
+:mod:`.policy_change`.
 """
 
 from __future__ import annotations

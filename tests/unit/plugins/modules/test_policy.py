@@ -447,8 +447,9 @@ def test_the_module_imports_without_regopy_and_fails_only_when_validating(tmp_pa
 import json, sys
 sys.modules["regopy"] = None  # as if it were not installed
 from ansible.module_utils.testing import patch_module_args
+from ansible_collections.airlock.incident.plugins.module_utils.change import policy_change
 from ansible_collections.airlock.incident.plugins.modules import policy
-assert policy.HAS_REGOPY is False
+assert policy_change.HAS_REGOPY is False
 with patch_module_args({"content": sys.argv[2], "dest": sys.argv[1], "reload": "none"}):
     try:
         policy.main()
