@@ -181,13 +181,8 @@ ARGUMENT_SPEC = recovery_arg_spec(
 )
 
 
-def run(module):
-    """Delete the pods (module_utils/k8s/delete.py)."""
-    return delete.run(module)
-
-
 def main():
-    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run, delete.validate)
+    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), delete.run, delete.validate)
 
 
 if __name__ == "__main__":

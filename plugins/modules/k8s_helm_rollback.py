@@ -203,13 +203,9 @@ ARGUMENT_SPEC = k8s_arg_spec(**action_arg_spec(
 ))
 
 
-def run(module):
-    """Roll the release back (module_utils/k8s/helm_rollback.py)."""
-    return helm_rollback.run(module)
-
-
 def main():
-    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run, helm_rollback.validate)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    run_k8s_module(module, helm_rollback.run, helm_rollback.validate)
 
 
 if __name__ == "__main__":

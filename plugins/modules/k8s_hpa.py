@@ -205,13 +205,8 @@ ARGUMENT_SPEC = recovery_arg_spec(
 )
 
 
-def run(module):
-    """Change or revert the autoscaler (module_utils/k8s/hpa_change.py)."""
-    return hpa_change.run(module)
-
-
 def main():
-    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run, hpa_change.validate)
+    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), hpa_change.run, hpa_change.validate)
 
 
 if __name__ == "__main__":

@@ -223,13 +223,8 @@ ARGUMENT_SPEC = recovery_arg_spec(
 )
 
 
-def run(module):
-    """Change or revert the container's resources (module_utils/k8s/resources_change.py)."""
-    return resources_change.run(module)
-
-
 def main():
-    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run, resources_change.validate)
+    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), resources_change.run, resources_change.validate)
 
 
 if __name__ == "__main__":

@@ -167,13 +167,8 @@ ARGUMENT_SPEC = recovery_arg_spec(
 )
 
 
-def run(module):
-    """Roll the Deployment back (module_utils/k8s/rollback.py)."""
-    return rollback.run(module)
-
-
 def main():
-    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run, rollback.validate)
+    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), rollback.run, rollback.validate)
 
 
 if __name__ == "__main__":

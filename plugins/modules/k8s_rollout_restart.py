@@ -150,13 +150,8 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import
 ARGUMENT_SPEC = recovery_arg_spec("restart")
 
 
-def run(module):
-    """Restart the Deployment (module_utils/k8s/restart.py)."""
-    return restart.run(module)
-
-
 def main():
-    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run, restart.validate)
+    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), restart.run, restart.validate)
 
 
 if __name__ == "__main__":

@@ -175,13 +175,8 @@ ARGUMENT_SPEC = recovery_arg_spec(
 )
 
 
-def run(module):
-    """Scale the Deployment (module_utils/k8s/scale.py)."""
-    return scale.run(module)
-
-
 def main():
-    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run, scale.validate)
+    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), scale.run, scale.validate)
 
 
 if __name__ == "__main__":

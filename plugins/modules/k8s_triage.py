@@ -198,13 +198,8 @@ ARGUMENT_SPEC = k8s_arg_spec(
 )
 
 
-def run(module):
-    """Read the cluster and triage it (module_utils/k8s/triage_collect.py)."""
-    return triage_collect.collect(module)
-
-
 def main():
-    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run, triage_collect.validate)
+    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), triage_collect.collect, triage_collect.validate)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,8 @@ import typing as t
 from ansible_collections.airlock.incident.plugins.module_utils.core.contract import action_errors, marker
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import K8s, validate_common
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.helm import Helm, Revision, current_revision, read_marker, recorded_undo, release_error, summary
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.helm import target_revision, write_marker
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.helm import Helm, Revision, current_revision, read_marker, recorded_undo
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.helm import release_error, summary, target_revision, write_marker
 
 Obj = t.Dict[str, t.Any]
 

@@ -142,11 +142,11 @@ def plan(module: t.Any, hpa: Obj, before: Obj, records: Obj, marker: str, what: 
 def run(module: t.Any) -> Obj:
     """Change (or revert) the HPA's settings, then wait for the Deployment and report the HPA's status."""
     p = module.params
-    name = p["name"]
-    marker = incident_marker(p)
     k8s, dep, dummy = open_deployment(p)
     api = autoscaling_api(k8s)
     hpa = find_hpa(k8s, api, p)
+    name = p["name"]
+    marker = incident_marker(p)
     hpa_name = hpa["metadata"]["name"]
     what = "horizontalpodautoscaler %s/%s" % (k8s.namespace, hpa_name)
     before = hpa_fields(hpa.get("spec"))
