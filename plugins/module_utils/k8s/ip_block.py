@@ -323,7 +323,7 @@ def present(module: t.Any, cluster: Cluster, cidrs: t.List[str], now_ns: int, ex
         recorded = any(b["cidr"] == cidr for rec in new_records.values() if rec for b in rec["blocks"])
         was_recorded = any(b["cidr"] == cidr for rec in records.values() if rec for b in rec["blocks"])
         status, effective, message = block_status(module.check_mode, cluster.ns, cidr, bool(selecting), adm_before, adm_after,
-                                                   recorded, was_recorded, selector_entries)
+                                                  recorded, was_recorded, selector_entries)
         if status != "blocked" and status != "already_blocked":
             warnings.append(message)
         for pod in not_blockable:

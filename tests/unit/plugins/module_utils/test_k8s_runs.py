@@ -290,8 +290,8 @@ def test_triage_collect_reads_only(monkeypatch):
 HPA = {"metadata": {"name": "airlock", "annotations": {}, "resourceVersion": "4"},
        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "airlock"},
                 "minReplicas": 1, "maxReplicas": 3,
-                "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization",
-                                                                                         "averageUtilization": 80}}}]},
+                "metrics": [{"type": "Resource",
+                             "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]},
        "status": {"currentReplicas": 1, "desiredReplicas": 1,
                   "conditions": [{"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound", "message": "ok"}]}}
 
