@@ -164,19 +164,11 @@ elapsed:
   type: float
 """
 
-import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.contract import marker
-from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import PODS_DELETED_FOR, pdb_shortfalls, ready_survivors, select_pods
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import NotFound, recovery_arg_spec, run_k8s_module, validate_name
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import deployment_action_errors, deployment_what, list_pods
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import open_deployment, optional_items, policy_api, read_deployment
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import annotations_of, describe_pods, not_ready_report, pod_name
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import terminating
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.wait import poll
+from ansible_collections.airlock.incident.plugins.module_utils.k8s import delete
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import recovery_arg_spec, run_k8s_module
 
 
 ARGUMENT_SPEC = recovery_arg_spec(
@@ -189,135 +181,8 @@ ARGUMENT_SPEC = recovery_arg_spec(
 )
 
 
-def _validate(module):
-    params = module.params
-    errors = deployment_action_errors(params, module.check_mode, "delete pods of")
-    for pod in params["names"] or []:
-        msg = validate_name("names", pod)
-        if msg:
-            errors.append(msg)
-    if params["names"] is not None and not params["names"]:
-        errors.append("names: an empty list selects no pod; omit names to select all pods of the Deployment")
-    if params["grace_period"] is not None and not 0 <= params["grace_period"] <= 3600:
-        errors.append("grace_period: invalid value %r; accepted values: 0 to 3600 seconds" % (params["grace_period"],))
-    return errors
-
-
-def run(module):
-    params = module.params
-    mark = marker(params)
-    k8s, dep, what = open_deployment(params)
-    desired = dep["spec"].get("replicas", 1)
-    recorded = annotations_of(dep).get(PODS_DELETED_FOR)
-    pods = list_pods(k8s, dep)
-    result = dict(changed=False, name=params["name"], namespace=k8s.namespace, pods_deleted_for=mark, already_done=recorded == mark,
-                  selected=[], deleted=[], replicas=desired, pdb_warnings=[], elapsed=0.0,
-                  ready_pods=ready_survivors(pods, ()))
-    if result["already_done"]:
-        result["msg"] = "%s already carries %s=%s: the pods were deleted for this incident action; nothing to do" % (
-            what, PODS_DELETED_FOR, mark)
-        return result
-
-    selected, errors = select_pods(pods, params["names"], params["only_unready"])
-    if errors:
-        raise AirlockIncidentError("%s: %s" % (what, "; ".join(errors)), **result)
-    names = [pod_name(p) for p in selected]
-    result["selected"] = names
-    if not selected:
-        result["msg"] = "%s: no %spod to delete" % (what, "not-ready " if params["only_unready"] else "")
-        return result
-
-    ready_now = len(result["ready_pods"])
-    ready_selected = len([n for n in names if n in result["ready_pods"]])
-    labels = (dep["spec"]["template"].get("metadata") or {}).get("labels") or {}
-    pdbs = optional_items(module, k8s, "poddisruptionbudgets", policy_api(k8s).list_namespaced_pod_disruption_budget)
-    result["pdb_warnings"] = pdb_shortfalls(pdbs, labels, ready_now,
-                                            min(1, ready_selected) if params["one_at_a_time"] else ready_selected, desired)
-    for warning in result["pdb_warnings"]:
-        module.warn("%s: %s" % (what, warning))
-
-    dry = {"dry_run": "All"} if module.check_mode else {}
-    result["diff"] = _diff(pods, names, recorded, mark)
-    patch = {"metadata": {"resourceVersion": dep["metadata"]["resourceVersion"], "annotations": {PODS_DELETED_FOR: mark}}}
-    k8s.call(what, k8s.apps.patch_namespaced_deployment, params["name"], k8s.namespace, patch, **dry)
-    result["changed"] = True
-
-    delete_kwargs = dict(dry)
-    if params["grace_period"] is not None:
-        delete_kwargs["grace_period_seconds"] = params["grace_period"]
-
-    def delete(pod):
-        try:
-            k8s.call("pod %s/%s" % (k8s.namespace, pod), k8s.core.delete_namespaced_pod, pod, k8s.namespace, **delete_kwargs)
-        except NotFound:
-            pass  # gone already: what we wanted
-        if not module.check_mode:
-            result["deleted"].append(pod)
-
-    if module.check_mode:
-        for pod in names:
-            delete(pod)
-        result["msg"] = "would delete %d pod(s) of %s %s: %s" % (
-            len(names), what, "one at a time" if params["one_at_a_time"] else "at once", ", ".join(names))
-        return result
-
-    return _delete_waiting(module, k8s, dep, pods, names, delete, result)
-
-
-def _diff(pods, names, recorded, mark):
-    live = sorted(pod_name(p) for p in pods if not terminating(p))
-    return dict(before={"pods": live, "metadata.annotations": {PODS_DELETED_FOR: recorded} if recorded else {}},
-                after={"pods": [n for n in live if n not in names] + ["(%d replacement(s))" % len(names)],
-                       "metadata.annotations": {PODS_DELETED_FOR: mark}})
-
-
-def _delete_waiting(module, k8s, dep, pods, names, delete, result):
-    """Delete the pods (one at a time: each waits for its replacement) and wait for the Deployment's ready pods."""
-    params = module.params
-    name, what, desired = dep["metadata"]["name"], deployment_what(k8s, dep["metadata"]["name"]), dep["spec"].get("replicas", 1)
-    deadline = time.monotonic() + params["wait_timeout"]
-    start = time.monotonic()
-    state = {}
-
-    def check(target):
-        def inner():
-            current = read_deployment(k8s, name)
-            now_pods = list_pods(k8s, current)
-            survivors = ready_survivors(now_pods, result["deleted"])
-            state.update(pods=now_pods, survivors=survivors, desired=current["spec"].get("replicas", 1))
-            return len(survivors) >= min(target(), state["desired"]), survivors
-        return inner
-
-    def fail(step):
-        report = not_ready_report([p for p in state.get("pods", []) if pod_name(p) not in result["deleted"]])
-        result.update(not_ready_pods=report, ready_pods=state.get("survivors", []), elapsed=round(time.monotonic() - start, 1))
-        raise AirlockIncidentError("%s within wait_timeout=%ss (deleted %s; %d of %d pod(s) ready, none of them deleted); not ready: %s"
-                                   % (step, params["wait_timeout"], ", ".join(result["deleted"]), len(result["ready_pods"]),
-                                      state.get("desired", desired), describe_pods(report)), **result)
-
-    if params["one_at_a_time"]:
-        for i, pod in enumerate(names):
-            # The others that serve now, plus one: the replacement of this pod.
-            baseline = len([n for n in ready_survivors(state.get("pods", pods), result["deleted"]) if n != pod])
-            delete(pod)
-            done = poll(check(lambda b=baseline: b + 1), None, deadline)[0]
-            if not done:
-                more = " (stopped; %d more pod(s) not deleted)" % (len(names) - i - 1) if i + 1 < len(names) else ""
-                fail("%s: the replacement of pod %s did not become ready%s" % (what, pod, more))
-    else:
-        for pod in names:
-            delete(pod)
-    done = poll(check(lambda: state.get("desired", desired)), None, deadline)[0]
-    if not done:
-        fail("%s did not get back to %d ready pod(s) that were not deleted" % (what, state.get("desired", desired)))
-    result.update(ready_pods=state["survivors"], elapsed=round(time.monotonic() - start, 1),
-                  msg="deleted %d pod(s) of %s %s; %d of %d ready pod(s) now, none of them deleted"
-                  % (len(names), what, "one at a time" if params["one_at_a_time"] else "at once", len(state["survivors"]), state["desired"]))
-    return result
-
-
 def main():
-    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run, _validate)
+    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), delete.run, delete.validate)
 
 
 if __name__ == "__main__":

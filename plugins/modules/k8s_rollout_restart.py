@@ -143,68 +143,15 @@ elapsed:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.airlock.incident.plugins.module_utils.core.contract import marker
-from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.k8s import restart
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import recovery_arg_spec, run_k8s_module
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import deployment_action_errors, open_deployment, rollout_error
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import wait_deployment
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import RESTARTED_AT, REVISION, restart_patch, rollout_state
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.rollout import rollout_summary
 
 
 ARGUMENT_SPEC = recovery_arg_spec("restart")
 
 
-def _validate(module):
-    params = module.params
-    errors = deployment_action_errors(params, module.check_mode, "restart")
-    return errors
-
-
-def run(module):
-    params = module.params
-    name = params["name"]
-    k8s, dep, what = open_deployment(params)
-    before, after, result = restart_patch(dep, marker(params))
-    result.update(name=name, namespace=k8s.namespace)
-    if after is not None:
-        if dep["spec"].get("paused"):
-            raise AirlockIncidentError("%s is paused; resume it (kubectl rollout resume) before restarting" % what, **result)
-        patch = {"spec": {"template": {"metadata": {"annotations": after}}}}
-        kwargs = {"dry_run": "All"} if module.check_mode else {}
-        dep = k8s.sanitize(k8s.call(what, k8s.apps.patch_namespaced_deployment, name, k8s.namespace, patch, **kwargs))
-        result["changed"] = True
-    else:
-        after = before
-    result["restarted_at"] = after.get(RESTARTED_AT)
-    result["diff"] = dict(before={"spec.template.metadata.annotations": before},
-                          after={"spec.template.metadata.annotations": after})
-
-    elapsed = 0.0
-    waited = params["wait"] and not module.check_mode
-    if waited:
-        dep, state, elapsed = wait_deployment(k8s, name, params["wait_timeout"])
-    else:
-        state = rollout_state(dep)
-    result["elapsed"] = elapsed
-    result["revision_after"] = (dep["metadata"].get("annotations") or {}).get(REVISION) if not module.check_mode else result["revision_before"]
-    result["rollout"] = rollout_summary(state)
-    if waited and not state["complete"]:
-        raise rollout_error(k8s, dep, state, elapsed, params["wait_timeout"], name, result)
-    result["msg"] = _sentence(module, what, result, waited)
-    return result
-
-
-def _sentence(module, what, result, waited):
-    if not result["changed"]:
-        head = "%s was already restarted for %s; nothing to do" % (what, result["restarted_for"])
-    else:
-        head = "%s %s for %s" % ("would restart" if module.check_mode else "restarted", what, result["restarted_for"])
-    return "%s; %s" % (head, result["rollout"]["message"]) if waited else head
-
-
 def main():
-    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run, _validate)
+    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), restart.run, restart.validate)
 
 
 if __name__ == "__main__":

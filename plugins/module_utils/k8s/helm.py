@@ -38,6 +38,14 @@ ROLLED_BACK_FROM = "airlock.incident/rolled-back-from-revision"
 Revision = t.Dict[str, t.Any]
 
 
+def release_error(release: t.Optional[str]) -> t.Optional[str]:
+    """The refusal of a ``release`` that is not a Helm release name, or None."""
+    if not RELEASE_RE.match(release or ""):
+        return ("release: invalid value %r; accepted values: a Helm release name (lowercase letters, digits, '-', "
+                "at most 53)" % (release,))
+    return None
+
+
 class Helm:
     """The ``helm`` binary for one release in one namespace (``run_command`` of the module)."""
 
