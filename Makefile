@@ -22,7 +22,7 @@ sanity: venv ## ansible-test sanity (offline-safe, no ignore entries)
 units: venv ## ansible-test units
 	@hack/test.sh units
 
-types: venv ## mypy type check of plugins/module_utils
+types: venv ## mypy: plugins/ (module_utils fully annotated)
 	@hack/test.sh types
 
 lint: venv ## ansible-lint, production profile

@@ -51,10 +51,12 @@ for suite in "${suites[@]}"; do
       rm -rf "$ANSIBLE_HOME/collections/ansible_collections/airlock/incident"
       run_step "ansible-lint (production profile)" "$VENV/bin/ansible-lint" --profile production --offline ;;
     types)
-      # mypy on plugins/module_utils (every function annotated; see mypy.ini).
-      run_step "mypy: plugins/module_utils type check" \
+      # mypy on plugins/: module_utils with every function annotated, modules and
+      # filters checked as they are (a name a split moved away is found here,
+      # not in a playbook run); see mypy.ini.
+      run_step "mypy: plugins type check (module_utils fully annotated)" \
         env MYPYPATH="$ROOT/.collections" "$VENV/bin/mypy" --config-file "$ROOT/mypy.ini" --cache-dir "$ROOT/.mypy_cache" \
-        -p ansible_collections.airlock.incident.plugins.module_utils ;;
+        -p ansible_collections.airlock.incident.plugins ;;
     lab)
       run_step "lab Airlock test suite (real processes on loopback)" \
         "$VENV/bin/python" -m pytest -q -p no:cacheprovider lab/tests ;;

@@ -279,7 +279,7 @@ ARGUMENT_SPEC = k8s_arg_spec(**action_arg_spec(
 
 
 def main():
-    inputs = {}
+    inputs: dict = {}
 
     def validate(module):
         """Every input check (module_utils/k8s/ip_block.py), before any API call; keeps the normalised inputs."""
