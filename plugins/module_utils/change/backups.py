@@ -21,7 +21,7 @@ import os
 import typing as t
 
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.core.fileutil import atomic_write
+from ansible_collections.airlock.incident.plugins.module_utils.core.fileutil import atomic_write, write_new
 from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import utc_stamp
 
 
@@ -36,12 +36,9 @@ class BackupStore:
         self.directory = os.path.abspath(os.path.expanduser(directory))
 
     def _create(self, name: str, data: bytes, mode: int = 0o600) -> str:
+        """Create ``name`` all-or-nothing (never a 0-byte or short backup); FileExistsError when taken."""
         path = os.path.join(self.directory, name)
-        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
+        write_new(path, data, mode)
         return path
 
     def save(self, target: t.Any, data: bytes, incident_id: t.Optional[str] = None, kind: str = "pre-change",

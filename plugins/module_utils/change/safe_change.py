@@ -66,7 +66,9 @@ class FileTarget:
             raise
 
     def write(self, data: bytes) -> None:
-        atomic_write(self.path, data)
+        # Documented (config/policy docs, test_a_symlinked_config_is_written_through): a symlinked
+        # target file named by the operator is written through, the link kept.
+        atomic_write(self.path, data, follow_link=True)
 
     def remove(self) -> None:
         try:

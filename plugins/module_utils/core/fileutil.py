@@ -2,17 +2,68 @@
 # Copyright (c) 2026, airlock.incident contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Crash-safe file writes shared by every module that records something.
+"""Crash-safe file writes that never follow a link the collection did not create.
 
-Incident records, evidence manifests, exports, snapshots and changed Airlock
-files all go through ``atomic_write``: readers see the old content or the new
-one, never a partial file, and the rename is made durable with ``fsync_dir``.
+Every writer of the collection goes through these helpers:
+
+* :func:`atomic_write` replaces a file all-or-nothing: the data goes to a new
+  temporary file created with ``O_CREAT|O_EXCL|O_NOFOLLOW`` in the target's
+  directory (opened once, every name resolved relative to that directory fd),
+  is flushed, then renamed over the target. An existing target that is a
+  symbolic link or not a regular file is refused (:class:`UnsafePathError`,
+  naming the path) before anything is written. Only a caller that documents it
+  (the host file of ``config``/``policy``) passes ``follow_link=True`` to
+  replace the link's target instead.
+* :func:`write_new` creates a file that must not exist yet, all-or-nothing
+  (temp file, then a hard link to the final name): a failed or short write
+  (a full disk) leaves no file, never a truncated one.
+* :func:`open_lock` opens (creating) a lock file with ``O_NOFOLLOW``: a link
+  there, even a dangling one, is refused and its target never created.
+* :func:`read_regular` reads a file without following a link and without
+  blocking on a FIFO; :func:`check_real_dirs` checks that every path component
+  under a base directory (an incident directory, an evidence bundle) is a real
+  directory, not a link.
 """
 
 from __future__ import annotations
 
+import errno
 import os
-import tempfile
+import stat
+import typing as t
+
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import InputError
+
+O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+#: The errno an ``O_NOFOLLOW`` open of a symbolic link fails with (ELOOP on Linux, EMLINK on some BSDs).
+_LINK_ERRNOS = (errno.ELOOP, errno.EMLINK)
+
+
+class UnsafePathError(InputError):
+    """A path the collection refuses to write or read: a symbolic link or a non-regular file."""
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def refusal(path: str, mode: int, what: str = "file") -> UnsafePathError:
+    """The refusal of ``path`` (of file mode ``mode``), naming it and what is accepted."""
+    return UnsafePathError("%s is %s; refused: the collection only writes and reads a regular %s it can open "
+                           "without following a link (remove or move it)" % (path, _kind(mode), what))
 
 
 def fsync_dir(directory: str) -> None:
@@ -21,46 +72,239 @@ def fsync_dir(directory: str) -> None:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:
         return
+    _fsync_quietly(fd)
+    os.close(fd)
+
+
+def _fsync_quietly(fd: int) -> None:
     try:
         os.fsync(fd)
     except OSError:
         pass
-    finally:
-        os.close(fd)
 
 
-def atomic_write(path: str, data: bytes, default_mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory.
+def lstat_or_none(path: str, dir_fd: t.Optional[int] = None) -> t.Optional[os.stat_result]:
+    """``lstat`` of ``path`` (relative to ``dir_fd`` when given), or None when it does not exist."""
+    try:
+        return os.stat(path, dir_fd=dir_fd, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return None
+        raise
 
-    A symlinked ``path`` is written through (its target is replaced, the link
-    kept). The mode, owner and group of the replaced file are kept.
+
+def check_regular_or_absent(path: str, dir_fd: t.Optional[int] = None, shown: t.Optional[str] = None) -> bool:
+    """True when ``path`` is a regular file, False when absent; :class:`UnsafePathError` otherwise."""
+    info = lstat_or_none(path, dir_fd)
+    if info is None:
+        return False
+    if not stat.S_ISREG(info.st_mode):
+        raise refusal(shown or path, info.st_mode)
+    return True
+
+
+def check_real_dirs(base: str, path: str) -> None:
+    """Every existing component of ``path`` below ``base`` is a real directory (not a link, not a file).
+
+    ``base`` itself may be reached through links (it is the operator's choice); what lies under it is
+    the collection's own and must be what the collection created.
     """
-    real = os.path.realpath(path)
-    directory = os.path.dirname(real) or "."
+    relative = os.path.relpath(os.path.abspath(path), os.path.abspath(base))
+    if relative == os.curdir:
+        return
+    if relative == os.pardir or relative.startswith(os.pardir + os.sep):
+        raise UnsafePathError("%s is not under %s; refused" % (path, base))
+    current = os.path.abspath(base)
+    for part in relative.split(os.sep):
+        current = os.path.join(current, part)
+        info = lstat_or_none(current)
+        if info is None:
+            return
+        if not stat.S_ISDIR(info.st_mode):
+            raise refusal(current, info.st_mode, "directory")
+
+
+def open_dir(path: str, nofollow: bool = False) -> int:
+    """A read-only fd of the directory ``path``; with ``nofollow`` its last component must not be a link.
+
+    Without ``nofollow`` the directory may be reached through links: it is the operator's (a bundle,
+    a backup directory); the names created in it are resolved relative to the fd.
+    """
+    flags = os.O_RDONLY | O_DIRECTORY | O_CLOEXEC | (O_NOFOLLOW if nofollow else 0)
     try:
-        current = os.stat(real)
-    except OSError:
-        current = None
-    handle, temp = tempfile.mkstemp(prefix="." + os.path.basename(real) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        if current is not None:
-            os.chmod(temp, current.st_mode & 0o7777)
-            if hasattr(os, "chown") and (current.st_uid, current.st_gid) != (os.getuid(), os.getgid()):
-                try:
-                    os.chown(temp, current.st_uid, current.st_gid)
-                except OSError:
-                    pass
-        else:
-            os.chmod(temp, default_mode)
-        os.replace(temp, real)
-    except Exception:
+        return os.open(path, flags)
+    except OSError as exc:
+        if exc.errno in _LINK_ERRNOS or exc.errno == errno.ENOTDIR:
+            info = lstat_or_none(path)
+            if info is not None:
+                raise refusal(path, info.st_mode, "directory") from exc
+        raise
+
+
+def create_temp(dir_fd: int, name: str, suffix: str = ".tmp", mode: int = 0o600) -> t.Tuple[int, str]:
+    """A new empty file ``.<name>.<random><suffix>`` in the directory ``dir_fd``: (fd, its name).
+
+    Created with ``O_CREAT|O_EXCL|O_NOFOLLOW``: never an existing file, never through a link.
+    """
+    for _attempt in range(100):
+        temp = ".%s.%s%s" % (name[:100], os.urandom(6).hex(), suffix)
         try:
-            os.unlink(temp)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode, dir_fd=dir_fd)
+        except FileExistsError:
+            continue
+        return fd, temp
+    raise FileExistsError(errno.EEXIST, "no free temporary name in the directory", name)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte of ``data`` to ``fd`` (a short write is continued; ENOSPC raises) and fsync."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(errno.EIO, "short write")
+        view = view[written:]
+    os.fsync(fd)
+
+
+def _unlink_quietly(name: str, dir_fd: t.Optional[int] = None) -> None:
+    try:
+        os.unlink(name, dir_fd=dir_fd)
+    except OSError:
+        pass
+
+
+def _keep_owner_and_mode(fd: int, current: t.Optional[os.stat_result], default_mode: int) -> None:
+    if current is None:
+        os.fchmod(fd, default_mode)
+        return
+    os.fchmod(fd, current.st_mode & 0o7777)
+    if (current.st_uid, current.st_gid) != (os.getuid(), os.getgid()):
+        try:
+            os.fchown(fd, current.st_uid, current.st_gid)
         except OSError:
             pass
+
+
+def atomic_write(path: str, data: bytes, default_mode: int = 0o644, follow_link: bool = False) -> None:
+    """Replace ``path`` with ``data`` all-or-nothing; the mode, owner and group of a replaced file are kept.
+
+    An existing ``path`` that is a symbolic link or not a regular file is refused
+    (:class:`UnsafePathError`) before anything is written, unless ``follow_link`` is set: then the
+    link's target is replaced and the link kept (only for a target the operator names explicitly).
+    A failed write (a full disk) removes the temporary file and leaves ``path`` as it was.
+    """
+    target = os.path.realpath(path) if follow_link else os.path.abspath(path)
+    directory, name = os.path.split(target)
+    dir_fd = open_dir(directory)
+    try:
+        current = lstat_or_none(name, dir_fd)
+        if current is not None and not stat.S_ISREG(current.st_mode):
+            raise refusal(path, current.st_mode)
+        fd, temp = create_temp(dir_fd, name)
+        try:
+            try:
+                write_all(fd, data)
+                _keep_owner_and_mode(fd, current, default_mode)
+            finally:
+                os.close(fd)
+            # Looked at again just before the rename: a link planted meanwhile is refused too.
+            check_regular_or_absent(name, dir_fd, shown=path)
+            os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            _unlink_quietly(temp, dir_fd)
+            raise
+        _fsync_quietly(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def link_new(dir_fd: int, temp: str, name: str) -> None:
+    """Give the finished temp file ``temp`` its final ``name`` (both in ``dir_fd``), never replacing a file.
+
+    A hard link fails when ``name`` exists (even as a dangling link) and the temp name is removed; on file
+    systems without hard links the name is checked and the file renamed (a narrow race, documented).
+    Raises FileExistsError when ``name`` is taken.
+    """
+    try:
+        os.link(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno == errno.EEXIST or exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP,
+                                                          errno.EXDEV, errno.ENOSYS):
+            raise
+        if lstat_or_none(name, dir_fd) is not None:
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), name) from exc
+        os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        return
+    os.unlink(temp, dir_fd=dir_fd)
+
+
+def write_new(path: str, data: bytes, mode: int = 0o600) -> None:
+    """Create ``path`` holding ``data``, all-or-nothing; FileExistsError when it exists (as anything).
+
+    The data is written and flushed under a temporary name first, so a failed or short write (a full
+    disk) leaves no file behind, never an empty or truncated one.
+    """
+    directory, name = os.path.split(os.path.abspath(path))
+    dir_fd = open_dir(directory)
+    try:
+        fd, temp = create_temp(dir_fd, name)
+        try:
+            try:
+                write_all(fd, data)
+                os.fchmod(fd, mode)
+            finally:
+                os.close(fd)
+            link_new(dir_fd, temp, name)
+        except BaseException:
+            _unlink_quietly(temp, dir_fd)
+            raise
+        _fsync_quietly(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def open_lock(path: str, mode: int = 0o640) -> int:
+    """An fd of the lock file ``path`` (created if missing) for ``fcntl.flock``.
+
+    Opened with ``O_NOFOLLOW`` and without blocking: a symbolic link there (even a dangling one, whose
+    target would otherwise be created) or a non-regular file is refused with :class:`UnsafePathError`.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode)
+    except OSError as exc:
+        info = lstat_or_none(path) if exc.errno in _LINK_ERRNOS + (errno.ENXIO, errno.EISDIR) else None
+        if info is not None:
+            raise refusal(path, info.st_mode, "lock file") from exc
         raise
-    fsync_dir(directory)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise refusal(path, info.st_mode, "lock file")
+    return fd
+
+
+def open_regular(path: str) -> int:
+    """A read-only fd of the regular file ``path``, opened without following a link and without blocking."""
+    try:
+        fd = os.open(path, os.O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+    except OSError as exc:
+        info = lstat_or_none(path) if exc.errno in _LINK_ERRNOS + (errno.ENXIO,) else None
+        if info is not None:
+            raise refusal(path, info.st_mode) from exc
+        raise
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise refusal(path, info.st_mode)
+    return fd
+
+
+def read_regular(path: str) -> t.Optional[bytes]:
+    """The content of the regular file ``path``, None when it does not exist; links are refused."""
+    try:
+        fd = open_regular(path)
+    except FileNotFoundError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()

@@ -39,8 +39,9 @@ Record = t.Dict[str, t.Any]
 
 SCHEMA_VERSION = 1
 
-ID_PATTERN = r"^INC-\d{8}-\d{6}(-[A-Za-z0-9]+)?$"
-ID_RE = re.compile(ID_PATTERN)
+ID_PATTERN = r"^INC-[0-9]{8}-[0-9]{6}(-[A-Za-z0-9]+)?$"
+#: ASCII digits only: ``\d`` (and ``str.isdigit``) would also accept other scripts' digits.
+ID_RE = re.compile(ID_PATTERN, re.ASCII)
 
 #: Severity levels: playbook table "Severity Levels" and "Update Schedule";
 #: ``escalate_after`` from "Escalation Triggers" (time-based).
@@ -111,7 +112,7 @@ def format_time(moment: datetime.datetime) -> str:
     return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-_NAIVE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?$")
+_NAIVE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?$", re.ASCII)
 
 
 def _parse_naive(text: str, value: t.Any, field: str) -> datetime.datetime:

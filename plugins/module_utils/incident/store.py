@@ -25,6 +25,7 @@ except ImportError:  # pragma: no cover - not POSIX
     fcntl = None  # type: ignore[assignment]
 
 from ansible_collections.airlock.incident.plugins.module_utils.core import fileutil
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import InputError
 from ansible_collections.airlock.incident.plugins.module_utils.incident.model import (
     ID_RE,
     IncidentError,
@@ -58,14 +59,18 @@ def dump_record(record: Record) -> str:
 
 
 def load_record(path: str) -> t.Optional[Record]:
-    """The record at ``path``, or None if there is none; IncidentError if unreadable."""
+    """The record at ``path``, or None if there is none; IncidentError if unreadable.
+
+    A link or a non-regular file there is refused (:class:`.fileutil.UnsafePathError`), never read.
+    """
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = fileutil.read_regular(path)
+    except fileutil.UnsafePathError:
+        raise
     except (IOError, OSError) as exc:
-        if exc.errno == errno.ENOENT:
-            return None
         raise IncidentError("cannot read %s: %s" % (path, exc)) from exc
+    if data is None:
+        return None
     try:
         record = json.loads(data.decode("utf-8"))
     except ValueError as exc:
@@ -78,29 +83,28 @@ def load_record(path: str) -> t.Optional[Record]:
 
 
 def read_text(path: str) -> t.Optional[str]:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read().decode("utf-8", "replace")
-    except (IOError, OSError) as exc:
-        if exc.errno == errno.ENOENT:
-            return None
-        raise
+    """The text at ``path``, None when there is none; a link or non-regular file is refused."""
+    data = fileutil.read_regular(path)
+    return None if data is None else data.decode("utf-8", "replace")
 
 
 def atomic_write(path: str, text: str, mode: int = FILE_MODE) -> None:
-    """Write ``text`` to ``path`` atomically (see fileutil.atomic_write); an existing file keeps its mode."""
+    """Write ``text`` to ``path`` atomically (see fileutil.atomic_write); an existing file keeps its mode.
+
+    A link or non-regular file at ``path`` is refused, never written through.
+    """
     fileutil.atomic_write(path, text.encode("utf-8"), default_mode=mode)
 
 
 class FileLock:
-    """An exclusive ``fcntl.flock`` on ``path`` (created if missing) for a ``with`` block."""
+    """An exclusive ``fcntl.flock`` on ``path`` (created if missing, never through a link) for a ``with`` block."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.fd: t.Optional[int] = None
 
     def __enter__(self) -> "FileLock":
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        self.fd = fileutil.open_lock(self.path, FILE_MODE)
         if fcntl is not None:
             fcntl.flock(self.fd, fcntl.LOCK_EX)
         return self
@@ -121,6 +125,26 @@ def ensure_dir(path: str) -> None:
     except OSError as exc:
         if exc.errno != errno.EEXIST or not os.path.isdir(path):
             raise
+
+
+def check_paths(directory: str, paths: t.Mapping[str, str]) -> None:
+    """Refuse, before anything is read or written, links and non-regular files where the record lives.
+
+    ``<id>`` must be a real directory under ``directory``; the record, the report and the lock file
+    must be regular files when they exist. The collection never creates links there, so one is
+    someone else's (a write through it would overwrite a file outside the incident directory).
+    """
+    fileutil.check_real_dirs(directory, paths["dir"])
+    for key in ("record", "report", "lock"):
+        fileutil.check_regular_or_absent(paths[key])
+
+
+def check_directory(directory: t.Any) -> str:
+    """The records directory; an empty value is refused (it would write into the current directory)."""
+    if not isinstance(directory, str) or not directory.strip():
+        raise InputError("directory: invalid value %r; accepted values: a non-empty path of the directory that "
+                         "holds the incident records (for example /var/lib/airlock-incidents)" % (directory,))
+    return directory
 
 
 def write_incident(paths: t.Mapping[str, str], record: Record) -> t.List[str]:
@@ -148,7 +172,8 @@ def update_incident(directory: str, incident_id: str, changes: t.Mapping[str, t.
     is created (no directory, no lock file); the record is read as it is.
     """
     now = now or utcnow()
-    paths = record_paths(directory, incident_id)
+    paths = record_paths(check_directory(directory), incident_id)
+    check_paths(directory, paths)
     if check_mode:
         before = load_record(paths["record"])
         after = apply_changes(before, changes, now, incident_id)
@@ -157,7 +182,9 @@ def update_incident(directory: str, incident_id: str, changes: t.Mapping[str, t.
     # Validate on the current record first, so bad input fails before anything is created.
     apply_changes(load_record(paths["record"]), changes, now, incident_id)
     ensure_dir(paths["dir"])
+    check_paths(directory, paths)
     with FileLock(paths["lock"]):
+        check_paths(directory, paths)
         before = load_record(paths["record"])
         after = apply_changes(before, changes, now, incident_id)
         written = write_incident(paths, after)
@@ -174,9 +201,12 @@ def list_records(directory: str) -> t.List[Record]:
     for name in names:
         if not ID_RE.fullmatch(name):
             continue
+        base = os.path.join(directory, name)
+        if os.path.islink(base):
+            continue  # not the collection's: never read through it
         try:
-            record = load_record(os.path.join(directory, name, RECORD_FILE))
-        except IncidentError:
+            record = load_record(os.path.join(base, RECORD_FILE))
+        except (IncidentError, InputError):
             continue
         if record is not None:
             records.append(record)
@@ -223,5 +253,5 @@ def resolve_id(directory: str, now: datetime.datetime, title: t.Optional[str] = 
 
 def directory_lock(directory: str) -> FileLock:
     """A lock on the whole records directory (used while choosing a new id)."""
-    ensure_dir(directory)
+    ensure_dir(check_directory(directory))
     return FileLock(os.path.join(directory, DIRECTORY_LOCK_FILE))

@@ -28,6 +28,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.incident.model im
 )
 from ansible_collections.airlock.incident.plugins.module_utils.incident.render import auto_notice_kind, render_notice
 from ansible_collections.airlock.incident.plugins.module_utils.incident.store import (
+    check_directory,
     directory_lock,
     dump_record,
     load_record,
@@ -45,6 +46,7 @@ Outcome = t.Tuple[t.Optional[Record], Record, t.List[str], bool]
 
 def precheck(params: t.Mapping[str, t.Any]) -> None:
     """Validate everything that can be checked before touching the file system."""
+    check_directory(params["directory"])
     if params["id"] is not None:
         validate_id(params["id"])
     if params["started_at"]:
