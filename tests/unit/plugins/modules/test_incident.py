@@ -150,3 +150,61 @@ def test_timeline_entries_appended_once(tmp_path, capsys):
     assert first["changed"] is True and second["changed"] is False
     assert len(second["incident"]["timeline"]) == len(first["incident"]["timeline"])
     assert "Actions Taken:\n- Rolled back ConfigMap" in second["notice"]
+
+
+# ---------------------------------------------------------------- links (issue #16)
+
+
+@pytest.mark.parametrize("name", ["incident.json", "incident.md"])
+def test_a_record_file_linked_outside_is_refused_and_its_target_untouched(tmp_path, capsys, name):
+    directory = tmp_path / "incidents"
+    run_module(capsys, declare_args(directory))
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"precious, not the collection's\n")
+    path = directory / IID / name
+    path.unlink()
+    os.symlink(str(outside), str(path))
+    for extra in ({"severity": "P1"}, {"status": "IDENTIFIED"}):
+        result = run_module(capsys, declare_args(directory, **extra))
+        assert result["failed"] is True and str(path) in result["msg"] and "symbolic link" in result["msg"]
+        assert outside.read_bytes() == b"precious, not the collection's\n"
+        assert os.path.islink(str(path))
+
+
+def test_a_dangling_lock_link_is_refused_and_its_target_not_created(tmp_path, capsys):
+    directory = tmp_path / "incidents"
+    os.makedirs(str(directory / IID))
+    target = tmp_path / "created-through-the-lock"
+    os.symlink(str(target), str(directory / IID / ".incident.lock"))
+    result = run_module(capsys, declare_args(directory))
+    assert result["failed"] is True and ".incident.lock" in result["msg"] and "symbolic link" in result["msg"]
+    assert not os.path.lexists(str(target))
+    assert os.listdir(str(directory / IID)) == [".incident.lock"]
+
+
+def test_an_incident_directory_that_is_a_link_is_refused(tmp_path, capsys):
+    directory = tmp_path / "incidents"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    directory.mkdir()
+    os.symlink(str(elsewhere), str(directory / IID))
+    result = run_module(capsys, declare_args(directory))
+    assert result["failed"] is True and IID in result["msg"] and "symbolic link" in result["msg"]
+    assert os.listdir(str(elsewhere)) == []
+
+
+@pytest.mark.parametrize("value", ["", "   "])
+def test_an_empty_directory_is_refused_before_anything_is_written(tmp_path, capsys, monkeypatch, value):
+    monkeypatch.chdir(str(tmp_path))
+    result = run_module(capsys, declare_args(value))
+    assert result["failed"] is True and result["msg"].startswith("directory: invalid value")
+    assert "accepted values" in result["msg"]
+    assert os.listdir(str(tmp_path)) == []
+
+
+@pytest.mark.parametrize("bad_id", ["INC-\u0662\u0660\u0662\u0666\u0661\u0661\u0662\u0668-160000",
+                                    "INC-20261128-16000\uff10"])
+def test_non_ascii_digits_are_refused_in_the_id(tmp_path, capsys, bad_id):
+    result = run_module(capsys, declare_args(tmp_path / "incidents", id=bad_id))
+    assert result["failed"] is True and result["msg"].startswith("id: invalid value")
+    assert not os.path.exists(str(tmp_path / "incidents"))
