@@ -8,12 +8,17 @@ Order of a collection, so that a failure leaves the bundle as it was:
 
 1. every option and item is checked (:func:`validate`), the manifest is read
    and must match its own hash, names already in the bundle are checked;
-2. the bundle directory is created and locked; sources are read and hashed,
-   names already collected first, so a conflict fails before anything new is staged;
+2. the bundle directory is created and locked (``fcntl.flock``: a second run
+   waits its turn, then reads the bundle as the first one left it); what an
+   interrupted run left is repaired (:func:`.journal.recover`); sources are read
+   and hashed into a staging directory, names already collected first, so a
+   conflict fails before anything new is staged;
 3. the new manifest is built in memory; in check mode the task stops here;
-4. new files are staged, superseded copies renamed, new files linked into
-   place read-only, then ``SHA256SUMS``, ``manifest.json`` and its hash are
-   replaced atomically.
+4. new files, ``SHA256SUMS``, ``manifest.json`` and its hash are staged and the
+   run is committed (:class:`.journal.Staging`), then published: superseded
+   copies renamed, new files linked into place read-only, the manifest files
+   replaced. A crash or a full disk after the commit is completed by the next
+   run; before it, nothing was visible and the staging directory is removed.
 """
 
 from __future__ import annotations
@@ -22,14 +27,15 @@ import copy
 import fcntl
 import hashlib
 import os
+import stat
 import typing as t
 from urllib.parse import urlsplit
 
 from ansible_collections.airlock.incident.plugins.module_utils.core.contract import incident_id_error
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import choices_message
-from ansible_collections.airlock.incident.plugins.module_utils.core.fileutil import fsync_dir
+from ansible_collections.airlock.incident.plugins.module_utils.core import fileutil
 from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import utc_now
-from ansible_collections.airlock.incident.plugins.module_utils.evidence import collect, hashing, store
+from ansible_collections.airlock.incident.plugins.module_utils.evidence import collect, hashing, journal, store
 from ansible_collections.airlock.incident.plugins.module_utils.evidence.collect import Planned
 from ansible_collections.airlock.incident.plugins.module_utils.evidence.errors import EvidenceError
 
@@ -132,9 +138,10 @@ def run_verify(params: Params) -> Result:
     if not os.path.isdir(path):
         raise EvidenceError("path: %r is not an evidence bundle directory" % path)
     verified, mismatches, checked = store.verify_bundle(path)
+    leftovers, pending = journal.leftovers(path)
     try:
         manifest, manifest_sha, _problems = store.read_manifest(path)
-    except EvidenceError:
+    except (EvidenceError, fileutil.UnsafePathError):
         manifest, manifest_sha = None, None
     items = manifest["items"] if manifest else []
     _check_owner(path, manifest, params.get("incident_id"))
@@ -145,7 +152,13 @@ def run_verify(params: Params) -> Result:
     else:
         msg = "bundle %s does NOT match its manifest: %s" % (
             path, ", ".join("%s %s" % (m["name"], m["reason"]) for m in mismatches))
+    if leftovers:
+        msg += "; ignored what an interrupted collection left: %s" % ", ".join(leftovers)
+    if pending:
+        msg += ("; %s was committed but not completely published: run state=present on this bundle "
+                "(items may be empty) to complete it" % ", ".join(pending))
     return dict(
+        leftovers=leftovers,
         changed=False,
         msg=msg,
         verified=verified,
@@ -187,6 +200,8 @@ class _Collection:
         self.created_dirs: t.List[str] = []
         self.lock_fd: t.Optional[int] = None
         self.renames: t.List[t.Tuple[Planned, str]] = []
+        self.staging: t.Optional[journal.Staging] = None
+        self.recovered: t.List[str] = []
 
     # -- before anything is touched ------------------------------------------
     def read_bundle(self) -> None:
@@ -195,6 +210,10 @@ class _Collection:
             raise EvidenceError("path: %r exists and is not a directory" % path)
         self.exists = os.path.isdir(path)
         problems: t.List[store.Item] = []
+        if self.exists and self.check_mode and journal.leftovers(path)[1]:
+            raise EvidenceError("%s holds a committed collection that was interrupted before it was completely "
+                                "published (%s); run without check mode to complete it"
+                                % (path, ", ".join(journal.leftovers(path)[1])))
         if self.exists:
             self.manifest, self.manifest_sha, problems = store.read_manifest(path)
         if problems:
@@ -218,9 +237,11 @@ class _Collection:
                     "manifest); nothing is overwritten: choose another name" % (planned.label, planned.name))
         if planned.existing is None:
             return None
-        if not os.path.isfile(target):
-            return "%s: recorded in the manifest but missing from the bundle; run state=verify" % planned.label
-        if os.path.getsize(target) != planned.existing["size"]:
+        info = fileutil.lstat_or_none(target)
+        if info is None or not stat.S_ISREG(info.st_mode):
+            return ("%s: recorded in the manifest but missing from the bundle (or replaced by a link or a "
+                    "non-regular file); run state=verify" % planned.label)
+        if info.st_size != planned.existing["size"]:
             return "%s: the bundle copy no longer has its recorded size; run state=verify" % planned.label
         return None
 
@@ -239,28 +260,54 @@ class _Collection:
             raise EvidenceError(MISSING_SNAPSHOT)
 
     # -- the bundle directory ---------------------------------------------------
+    def _lock(self) -> None:
+        """Wait for the bundle lock, then repair what an interrupted run left."""
+        self.lock_fd = fileutil.open_dir(self.path)
+        fcntl.flock(self.lock_fd, fcntl.LOCK_EX)
+        self.recovered.extend(journal.recover(self.path))
+
+    def lock_existing(self) -> None:
+        """Outside check mode, lock an existing bundle before reading it (a second run waits its turn)."""
+        if not self.check_mode and os.path.isdir(self.path):
+            self._lock()
+
     def open_directory(self) -> None:
-        """Create (outside check mode) and lock the bundle; the manifest must not have changed meanwhile."""
+        """Create (outside check mode) and lock the bundle, and open this run's staging directory.
+
+        When another run created the bundle meanwhile, it is read again (under the lock) and the names
+        are checked again, so the second run completes instead of failing.
+        """
         if self.check_mode:
             return
         path = self.path
-        if not self.exists:
-            missing = path
-            while missing and not os.path.exists(missing):
-                self.created_dirs.append(missing)
-                missing = os.path.dirname(missing.rstrip(os.sep))
-            os.makedirs(path, store.DIR_MODE)
-        self.lock_fd = os.open(path, os.O_RDONLY)
-        fcntl.flock(self.lock_fd, fcntl.LOCK_EX)
-        # Another run may have written the manifest while we waited for the lock.
-        _manifest, sha_now, _problems = store.read_manifest(path)
-        if sha_now != self.manifest_sha:
-            raise EvidenceError("%s changed while waiting for the bundle lock; run the task again"
-                                % store.MANIFEST_NAME)
+        if self.lock_fd is None:
+            if not self.exists:
+                missing = path
+                while missing and not os.path.exists(missing):
+                    self.created_dirs.append(missing)
+                    missing = os.path.dirname(missing.rstrip(os.sep))
+                os.makedirs(path, store.DIR_MODE, exist_ok=True)
+            self._lock()
+            _manifest, sha_now, _problems = store.read_manifest(path)
+            if sha_now != self.manifest_sha:
+                self.created_dirs = []  # another run's bundle: never removed by this one
+                self.read_bundle()
+                self.check_names()
+                self.check_snapshot_required()
+
+    def staging_path(self) -> str:
+        """This run's staging directory, created when the first new file is staged (a run that adds
+        nothing leaves the bundle directory untouched, its mtime included)."""
+        if self.staging is None:
+            self.staging = journal.Staging(self.path)
+            self.staging.create()
+        return self.staging.path
 
     def close(self, succeeded: bool) -> None:
         for planned in self.plans:
             planned.close()
+        if self.staging is not None:
+            self.staging.discard()
         if self.lock_fd is not None:
             os.close(self.lock_fd)
             self.lock_fd = None
@@ -287,7 +334,7 @@ class _Collection:
             hashing.discard(planned.temp)
             planned.temp = None
             return None
-        if self.params["force"]:
+        if self.params["force"] or planned.item.get("versioned"):
             planned.action = "replace"
             return None
         return _conflict(planned)
@@ -298,7 +345,9 @@ class _Collection:
         for planned in sorted(self.plans, key=lambda p: p.existing is None):
             if conflicts and planned.existing is None:
                 break
-            collect.acquire(planned, self.params, self.path, self.check_mode)
+            # Only a new name outside check mode is copied while it is read (into the staging directory).
+            where = self.staging_path() if planned.existing is None and not self.check_mode else self.path
+            collect.acquire(planned, self.params, where, self.check_mode)
             conflict = self._decide(planned)
             if conflict:
                 conflicts.append(conflict)
@@ -336,37 +385,44 @@ class _Collection:
 
     # -- writing ------------------------------------------------------------------
     def write(self, after: store.Manifest) -> str:
-        """Stage, rename, place, then replace the manifest files; the new manifest's SHA-256."""
+        """Stage and commit the new files and manifest, then publish them; the new manifest's SHA-256."""
         path = self.path
-        # Stage every new file first, so a failure leaves the bundle as it was.
+        self.staging_path()
+        staging = t.cast(journal.Staging, self.staging)
         for planned in self.plans:
             if planned.action in ("add", "replace") and planned.temp is None and not planned.adopt:
-                collect.stage(planned, path)
-        for planned, old_name in self.renames:
-            os.rename(os.path.join(path, planned.name), os.path.join(path, old_name))
+                collect.stage(planned, staging.path)
         for planned in self.plans:
-            target = os.path.join(path, planned.name)
             if planned.adopt:
+                target = os.path.join(path, planned.name)
                 os.chmod(target, store.READ_ONLY)
-                if hashing.hash_file(target) != planned.digest:
+                if hashing.hash_file(target, nofollow=True) != planned.digest:
                     raise EvidenceError("%s: %s changed while it was being collected; run the task again"
                                         % (planned.label, planned.item["src"]))
-            elif planned.action in ("add", "replace"):
-                store.place_new(t.cast(str, planned.temp), target)
-                planned.temp = None
+        items = [(p.name, t.cast(str, p.temp)) for p in self.plans
+                 if p.action in ("add", "replace") and not p.adopt]
         manifest_bytes = store.render_manifest(after)
-        store.write_atomic(path, store.SUMS_NAME, store.render_sums(after))
-        store.write_atomic(path, store.MANIFEST_NAME, manifest_bytes)
-        store.write_atomic(path, store.MANIFEST_HASH_NAME, store.render_manifest_hash(manifest_bytes))
-        fsync_dir(path)
+        staging.commit([(p.name, old_name) for p, old_name in self.renames], items, {
+            store.SUMS_NAME: store.render_sums(after),
+            store.MANIFEST_NAME: manifest_bytes,
+            store.MANIFEST_HASH_NAME: store.render_manifest_hash(manifest_bytes)})
+        for planned in self.plans:
+            planned.temp = None  # owned by the committed staging directory now
+        try:
+            staging.publish()
+        except (OSError, EvidenceError) as exc:
+            raise EvidenceError("evidence bundle %s: the collection was committed (%s) but publishing it failed: "
+                                "%s; the next run on this bundle completes it (state=verify reports it meanwhile)"
+                                % (path, staging.name, exc)) from exc
         return hashlib.sha256(manifest_bytes).hexdigest()
 
     def run(self) -> Result:
-        self.read_bundle()
-        self.check_names()
-        self.check_snapshot_required()
         succeeded = False
         try:
+            self.lock_existing()
+            self.read_bundle()
+            self.check_names()
+            self.check_snapshot_required()
             self.open_directory()
             self.acquire_all()
             after, changed_items, superseded = self.build_manifest()
@@ -384,6 +440,9 @@ class _Collection:
                           after=dict(items=store.summary(after["items"]))),
                 msg=_present_summary(self.path, changed_items, superseded, changed, self.check_mode),
             )
+            if self.recovered:
+                result["recovered"] = self.recovered
+                result["msg"] += "; repaired first: %s" % "; ".join(self.recovered)
             if changed and not self.check_mode:
                 result["manifest_sha256"] = self.write(after)
             succeeded = True

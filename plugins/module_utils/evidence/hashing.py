@@ -17,9 +17,9 @@ import collections
 import concurrent.futures
 import hashlib
 import os
-import tempfile
 import typing as t
 
+from ansible_collections.airlock.incident.plugins.module_utils.core import fileutil
 from ansible_collections.airlock.incident.plugins.module_utils.core.optional import optional_import
 from ansible_collections.airlock.incident.plugins.module_utils.evidence.errors import EvidenceError
 
@@ -150,11 +150,18 @@ def _read_blocks(handle: t.Any, hasher: _Hasher, buffer_size: int, sink: t.Optio
         turn ^= 1
 
 
-def hash_file(path: str, buffer_size: int = HASH_BUFFER, parallel: t.Optional[bool] = None) -> Digest:
-    """Digest of a file, read in ``buffer_size`` blocks into reused buffers."""
+def hash_file(path: str, buffer_size: int = HASH_BUFFER, parallel: t.Optional[bool] = None,
+              nofollow: bool = False) -> Digest:
+    """Digest of a file, read in ``buffer_size`` blocks into reused buffers.
+
+    With ``nofollow`` (a file inside a bundle) a link or a non-regular file is refused
+    (:class:`.fileutil.UnsafePathError`) instead of read through, and a FIFO never blocks.
+    """
     hasher = _Hasher(parallel)
     try:
-        with open(path, "rb", buffering=0) as handle:
+        opened = os.fdopen(fileutil.open_regular(path), "rb", buffering=0) if nofollow else open(path, "rb",
+                                                                                                  buffering=0)
+        with opened as handle:
             _read_blocks(handle, hasher, buffer_size)
         return hasher.digest()
     finally:
@@ -186,8 +193,16 @@ def hash_stream(reader: t.Any, max_bytes: t.Optional[int] = None, buffer_size: i
 
 
 def temp_path(directory: str, name: str) -> t.Tuple[int, str]:
-    """A new empty temporary file in ``directory`` (same file system as the item): (fd, path)."""
-    return tempfile.mkstemp(prefix="." + name[:100] + ".", suffix=".partial", dir=directory)
+    """A new empty temporary file in ``directory`` (same file system as the item): (fd, path).
+
+    Created by :func:`.fileutil.create_temp` (``O_CREAT|O_EXCL|O_NOFOLLOW`` relative to the directory fd).
+    """
+    dir_fd = fileutil.open_dir(directory)
+    try:
+        fd, temp = fileutil.create_temp(dir_fd, name, suffix=".partial")
+    finally:
+        os.close(dir_fd)
+    return fd, os.path.join(directory, temp)
 
 
 def _hashed_temp(directory: str, name: str, hasher: _Hasher,
@@ -238,10 +253,10 @@ def copy_to_temp(src: str, directory: str, name: str, buffer_size: int = HASH_BU
 def bytes_to_temp(data: bytes, directory: str, name: str) -> str:
     fd, path = temp_path(directory, name)
     try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
+        try:
+            fileutil.write_all(fd, data)
+        finally:
+            os.close(fd)
         return path
     except BaseException:
         unlink_quietly(path)

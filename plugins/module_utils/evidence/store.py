@@ -30,9 +30,12 @@ import os
 import platform
 import re
 import socket
+import stat
 import typing as t
 
+from ansible_collections.airlock.incident.plugins.module_utils.core import fileutil
 from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import utc_stamp
+from ansible_collections.airlock.incident.plugins.module_utils.evidence import journal
 from ansible_collections.airlock.incident.plugins.module_utils.evidence.errors import EvidenceError
 from ansible_collections.airlock.incident.plugins.module_utils.evidence.hashing import (
     bytes_to_temp,
@@ -152,14 +155,8 @@ def place_new(temp: str, final: str, mode: int = READ_ONLY) -> None:
 
 
 def write_atomic(directory: str, name: str, data: bytes, mode: int = READ_ONLY) -> None:
-    """Replace ``directory/name`` with ``data`` atomically (temp file, fsync, os.replace)."""
-    temp = bytes_to_temp(data, directory, name)
-    try:
-        os.chmod(temp, mode)
-        os.replace(temp, os.path.join(directory, name))
-    except BaseException:
-        unlink_quietly(temp)
-        raise
+    """Replace ``directory/name`` with ``data`` atomically (:func:`.fileutil.atomic_write`: links refused)."""
+    fileutil.atomic_write(os.path.join(directory, name), data, default_mode=mode)
 
 
 # ------------------------------------------------------------------ manifest
@@ -202,10 +199,9 @@ def read_manifest(directory: str) -> t.Tuple[t.Optional[Manifest], t.Optional[st
     Raises EvidenceError when manifest.json exists but is not a manifest.
     """
     path = os.path.join(directory, MANIFEST_NAME)
-    if not os.path.exists(path):
+    raw = fileutil.read_regular(path)  # a link or FIFO there is refused, never read through
+    if raw is None:
         return None, None, []
-    with open(path, "rb") as handle:
-        raw = handle.read()
     actual = hashlib.sha256(raw).hexdigest()
     try:
         manifest = json.loads(raw.decode("utf-8"))
@@ -217,11 +213,14 @@ def read_manifest(directory: str) -> t.Tuple[t.Optional[Manifest], t.Optional[st
     manifest.setdefault("history", [])
     problems: t.List[Item] = []
     hash_path = os.path.join(directory, MANIFEST_HASH_NAME)
-    if not os.path.exists(hash_path):
+    hash_info = fileutil.lstat_or_none(hash_path)
+    if hash_info is None:
         problems.append(dict(name=MANIFEST_HASH_NAME, expected_sha256=None, actual_sha256=None, reason="missing"))
+    elif not stat.S_ISREG(hash_info.st_mode):
+        problems.append(dict(name=MANIFEST_HASH_NAME, expected_sha256=None, actual_sha256=None,
+                             reason=_not_a_file(hash_info.st_mode)))
     else:
-        with open(hash_path, "rb") as handle:
-            recorded = handle.read().decode("utf-8", "replace").split()
+        recorded = (fileutil.read_regular(hash_path) or b"").decode("utf-8", "replace").split()
         expected = recorded[0] if recorded else None
         if expected != actual:
             problems.append(dict(name=MANIFEST_NAME, expected_sha256=expected, actual_sha256=actual,
@@ -275,48 +274,86 @@ def superseded_name(directory: str, name: str, moment: datetime.datetime) -> str
 # -------------------------------------------------------------------- verify
 
 
+def _not_a_file(mode: int) -> str:
+    """The mismatch reason of something that is not a regular file: ``symlink`` or ``not_regular``."""
+    return "symlink" if stat.S_ISLNK(mode) else "not_regular"
+
+
+def _check_item(directory: str, item: Item) -> t.Optional[Item]:
+    """The mismatch of one listed item, or None; never follows a link (``lstat``) nor opens a FIFO."""
+    name = item.get("name")
+    path = os.path.join(directory, name)
+    info = fileutil.lstat_or_none(path)
+    if info is None:
+        return dict(name=name, expected_sha256=item.get("sha256"), actual_sha256=None, reason="missing")
+    if not stat.S_ISREG(info.st_mode):
+        return dict(name=name, expected_sha256=item.get("sha256"), actual_sha256=None,
+                    reason=_not_a_file(info.st_mode))
+    try:
+        digest = hash_file(path, nofollow=True)
+    except fileutil.UnsafePathError:  # replaced between the lstat and the open
+        return dict(name=name, expected_sha256=item.get("sha256"), actual_sha256=None, reason="symlink")
+    if digest.sha256 != item.get("sha256") or digest.blake3 != item.get("blake3") or digest.size != item.get("size"):
+        return dict(name=name, expected_sha256=item.get("sha256"), actual_sha256=digest.sha256, reason="modified")
+    return None
+
+
+def _check_sums(directory: str, manifest: Manifest) -> t.Optional[Item]:
+    sums_path = os.path.join(directory, SUMS_NAME)
+    expected_sums = render_sums(manifest)
+    expected = hashlib.sha256(expected_sums).hexdigest()
+    info = fileutil.lstat_or_none(sums_path)
+    if info is None:
+        return dict(name=SUMS_NAME, expected_sha256=expected, actual_sha256=None, reason="missing")
+    if not stat.S_ISREG(info.st_mode):
+        return dict(name=SUMS_NAME, expected_sha256=expected, actual_sha256=None, reason=_not_a_file(info.st_mode))
+    actual_sums = fileutil.read_regular(sums_path) or b""
+    if actual_sums != expected_sums:
+        return dict(name=SUMS_NAME, expected_sha256=expected, actual_sha256=hashlib.sha256(actual_sums).hexdigest(),
+                    reason="modified")
+    return None
+
+
+def _read_manifest_for_verify(directory: str) -> t.Tuple[t.Optional[Manifest], t.List[Item]]:
+    """The manifest and the problems of the manifest files; a linked manifest is a mismatch, not a failure."""
+    try:
+        manifest, _sha, problems = read_manifest(directory)
+    except fileutil.UnsafePathError:
+        info = os.lstat(os.path.join(directory, MANIFEST_NAME))
+        return None, [dict(name=MANIFEST_NAME, expected_sha256=None, actual_sha256=None,
+                           reason=_not_a_file(info.st_mode))]
+    if manifest is None:
+        problems.append(dict(name=MANIFEST_NAME, expected_sha256=None, actual_sha256=None, reason="missing"))
+    return manifest, problems
+
+
 def verify_bundle(directory: str) -> t.Tuple[bool, t.List[Item], int]:
     """Re-hash every listed file: (verified, mismatches, checked item count).
 
     Mismatches are dicts {name, expected_sha256, actual_sha256, reason} with
-    reason ``modified``, ``missing`` or ``extra``. Nothing is written.
+    reason ``modified``, ``missing``, ``extra``, ``symlink`` (a link where a file
+    was collected, never followed) or ``not_regular``. What an interrupted run left
+    (:func:`.journal.leftovers`) is not a mismatch: see :func:`verify_leftovers`.
+    Nothing is written.
     """
-    manifest, _sha, problems = read_manifest(directory)
-    mismatches = list(problems)
+    manifest, mismatches = _read_manifest_for_verify(directory)
     listed = set(RESERVED_NAMES)
     checked = 0
-    if manifest is None:
-        mismatches.append(dict(name=MANIFEST_NAME, expected_sha256=None, actual_sha256=None, reason="missing"))
-    else:
-        for item in manifest["items"]:
-            name = item.get("name")
-            listed.add(name)
-            path = os.path.join(directory, name)
-            checked += 1
-            if not os.path.isfile(path):
-                mismatches.append(dict(name=name, expected_sha256=item.get("sha256"), actual_sha256=None,
-                                       reason="missing"))
-                continue
-            digest = hash_file(path)
-            if digest.sha256 != item.get("sha256") or digest.blake3 != item.get("blake3") or digest.size != item.get(
-                    "size"):
-                mismatches.append(dict(name=name, expected_sha256=item.get("sha256"), actual_sha256=digest.sha256,
-                                       reason="modified"))
-        sums_path = os.path.join(directory, SUMS_NAME)
-        expected_sums = render_sums(manifest)
-        if not os.path.exists(sums_path):
-            mismatches.append(dict(name=SUMS_NAME, expected_sha256=hashlib.sha256(expected_sums).hexdigest(),
-                                   actual_sha256=None, reason="missing"))
-        else:
-            with open(sums_path, "rb") as handle:
-                actual_sums = handle.read()
-            if actual_sums != expected_sums:
-                mismatches.append(dict(name=SUMS_NAME, expected_sha256=hashlib.sha256(expected_sums).hexdigest(),
-                                       actual_sha256=hashlib.sha256(actual_sums).hexdigest(), reason="modified"))
+    for item in (manifest or {}).get("items", []):
+        listed.add(item.get("name"))
+        checked += 1
+        mismatch = _check_item(directory, item)
+        if mismatch:
+            mismatches.append(mismatch)
+    if manifest is not None:
+        mismatch = _check_sums(directory, manifest)
+        if mismatch:
+            mismatches.append(mismatch)
     for entry in sorted(os.listdir(directory)):
-        if entry in listed:
+        if entry in listed or journal.is_leftover(directory, entry):
             continue
         path = os.path.join(directory, entry)
-        actual = hash_file(path).sha256 if os.path.isfile(path) else None
+        info = os.lstat(path)
+        actual = hash_file(path, nofollow=True).sha256 if stat.S_ISREG(info.st_mode) else None
         mismatches.append(dict(name=entry, expected_sha256=None, actual_sha256=actual, reason="extra"))
     return not mismatches, mismatches, checked
