@@ -23,7 +23,16 @@ description:
     already collected is never overwritten; the task fails naming the item unless O(force=true),
     which keeps the old copy as C(<name>.superseded-<UTC timestamp>) and records both.
   - O(state=verify) re-hashes everything the manifest lists and reports modified, missing and
-    extra files; it never changes anything.
+    extra files, and files replaced by a symbolic link (never followed) or by a non-regular file;
+    it never changes anything.
+  - A collection is journaled, so that its items, C(SHA256SUMS) and manifest become visible together.
+    Everything is staged in a C(.staging-<UTC timestamp>-<random>) directory inside the bundle and
+    committed with a journal before anything in the bundle changes. A run interrupted before the
+    commit (killed, disk full) leaves nothing visible; one interrupted after it is completed. Either
+    way the next O(state=present) run on the bundle repairs the leftover first and reports it in
+    RV(recovered), and O(state=verify) ignores such leftovers and reports them in RV(leftovers).
+  - The bundle's own files are never written through a link, and a link or non-regular file where the
+    manifest or an item should be is refused or reported, never read through.
   - An item of O(items[].kind=audit_snapshot) records the audit chain head and event count at
     collection time, without which the audit hash chain proves nothing (whoever can write the
     database can rebuild the chain). O(require_audit_snapshot) enforces its presence.
@@ -124,6 +133,15 @@ options:
         description:
           - For V(audit_snapshot) only, the number of audit events at snapshot time.
         type: int
+      versioned:
+        description:
+          - For an observation that changes between runs, such as the body of a health endpoint. When the
+            content differs from the copy already collected under this name, the old copy is kept as
+            C(<name>.superseded-<UTC timestamp>) and the new one is recorded (both in the manifest items
+            and history), as O(force=true) does, but for this item only. Nothing is ever deleted.
+          - Without it (the default), a different content under a collected name fails the task naming the item.
+        type: bool
+        default: false
   force:
     description:
       - Allow a different file or content under a name that is already collected. The old copy is
@@ -160,7 +178,8 @@ notes:
     directory (C(chmod -R u+w) first); the module itself never deletes anything.
   - O(state=present) checks that listed files still exist with their recorded size; only
     O(state=verify) re-hashes their content.
-  - Concurrent runs on the same bundle are serialised with a lock on the bundle directory.
+  - Concurrent runs on the same bundle are serialised with a lock on the bundle directory (C(fcntl.flock));
+    a second run waits for the first, then reads the bundle as the first one left it.
 seealso:
   - module: airlock.incident.audit_snapshot
   - module: airlock.incident.audit_verify
@@ -200,6 +219,7 @@ EXAMPLES = r"""
       - name: ready.json
         url: http://airlock.airlock-system.svc:8080/ready
         kind: health
+        versioned: true  # the body changes between runs: a rerun keeps the old copy and records the new
   register: bundle
 
 - name: Hand the manifest to the next workflow node
@@ -271,8 +291,9 @@ verified:
 mismatches:
   description:
     - One entry per problem. C(reason) is C(modified) (content differs from the manifest, or the
-      manifest differs from C(manifest.json.sha256)), C(missing) or C(extra) (in the directory
-      but not in the manifest).
+      manifest differs from C(manifest.json.sha256)), C(missing), C(extra) (in the directory
+      but not in the manifest), C(symlink) (a symbolic link where a file was collected; never
+      followed) or C(not_regular) (a FIFO, directory or device there).
   returned: when state is verify
   type: list
   elements: dict
@@ -281,6 +302,20 @@ mismatches:
       expected_sha256: 0b0d3bd0e6b4b3d3a5f1b2f0ad43d4c2e1f0a5b6c7d8e9f00112233445566778
       actual_sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
       reason: modified
+leftovers:
+  description:
+    - What an interrupted collection left in the bundle (staging directories, temporary files), ignored
+      by the verification. The next O(state=present) run removes or completes them.
+  returned: when state is verify
+  type: list
+  elements: str
+  sample: [.staging-20261128T102104Z-5f3a9c01]
+recovered:
+  description: What this run repaired first, left by an interrupted collection (removed or completed).
+  returned: when state is present and something was repaired
+  type: list
+  elements: str
+  sample: ["removed .staging-20261128T102104Z-5f3a9c01, left by a collection interrupted before it committed (nothing of it was in the bundle)"]
 audit_snapshot:
   description: Chain head and event count of the current audit snapshot item, if any.
   returned: always
@@ -324,6 +359,7 @@ def main():
                     kind=dict(type="str", choices=list(store.KINDS), default="other"),
                     chain_head=dict(type="str"),
                     events=dict(type="int"),
+                    versioned=dict(type="bool", default=False),
                 ),
             ),
             force=dict(type="bool", default=False),

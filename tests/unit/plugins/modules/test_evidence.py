@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -19,7 +20,9 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.airlock.incident.plugins.module_utils.evidence import hashing, store
+from ansible_collections.airlock.incident.plugins.module_utils.core import fileutil
+from ansible_collections.airlock.incident.plugins.module_utils.evidence import bundle as bundle_mod
+from ansible_collections.airlock.incident.plugins.module_utils.evidence import hashing, journal, store
 from ansible_collections.airlock.incident.plugins.modules import evidence
 
 blake3 = pytest.importorskip("blake3")
@@ -414,3 +417,166 @@ def test_hashing_and_copying_match_hashlib_and_blake3(tmp_path, parallel):
     assert (digest.size, digest.sha256, digest.blake3) == expected
     with open(temp, "rb") as handle:
         assert handle.read() == data  # two reused buffers: no block was overwritten before it was hashed
+
+
+# ------------------------------------------- hostile files, crashes and full disks (issue #16)
+
+ITEMS = [{"name": "pods.yaml", "content": "kind: List\n", "kind": "state"},
+         {"name": "notes.txt", "content": "first look\n"}]
+
+
+def collect(capsys, bundle, items=None, **extra):
+    """One state=present run (ITEMS by default)."""
+    args = {"path": bundle, "incident_id": INCIDENT, "items": ITEMS if items is None else items}
+    args.update(extra)
+    return run_module(capsys, args)
+
+
+def verify(capsys, bundle):
+    return run_module(capsys, {"path": bundle, "state": "verify"})
+
+
+def _writable(bundle):
+    os.chmod(bundle, 0o750)
+
+
+def test_verify_flags_an_item_replaced_by_a_symlink_without_following_it(capsys, bundle, tmp_path):
+    collect(capsys, bundle)
+    outside = tmp_path / "outside.yaml"
+    outside.write_bytes(b"kind: List\n")  # same content: only lstat tells it apart
+    _writable(bundle)
+    os.unlink(os.path.join(bundle, "pods.yaml"))
+    os.symlink(str(outside), os.path.join(bundle, "pods.yaml"))
+    result = verify(capsys, bundle)
+    assert result["verified"] is False
+    assert [(m["name"], m["reason"]) for m in result["mismatches"]] == [("pods.yaml", "symlink")]
+
+
+def test_verify_flags_a_fifo_without_blocking(capsys, bundle):
+    collect(capsys, bundle)
+    _writable(bundle)
+    os.unlink(os.path.join(bundle, "notes.txt"))
+    os.mkfifo(os.path.join(bundle, "notes.txt"))
+    os.mkfifo(os.path.join(bundle, "planted"))
+    result = verify(capsys, bundle)
+    reasons = dict((m["name"], m["reason"]) for m in result["mismatches"])
+    assert reasons == {"notes.txt": "not_regular", "planted": "extra"}
+
+
+def test_a_linked_manifest_is_refused_and_its_target_untouched(capsys, bundle, tmp_path):
+    collect(capsys, bundle)
+    outside = tmp_path / "outside.json"
+    outside.write_bytes(b"not the collection's\n")
+    _writable(bundle)
+    manifest = os.path.join(bundle, "manifest.json")
+    os.unlink(manifest)
+    os.symlink(str(outside), manifest)
+    result = collect(capsys, bundle, [{"name": "more.txt", "content": "x"}])
+    assert result["failed"] is True and manifest in result["msg"] and "symbolic link" in result["msg"]
+    assert outside.read_bytes() == b"not the collection's\n"
+    assert os.path.islink(manifest) and not os.path.exists(os.path.join(bundle, "more.txt"))
+    checked = verify(capsys, bundle)
+    assert checked["verified"] is False
+    assert ("manifest.json", "symlink") in [(m["name"], m["reason"]) for m in checked["mismatches"]]
+
+
+def test_a_killed_run_leaves_leftovers_that_verify_ignores_and_the_next_run_removes(capsys, bundle):
+    collect(capsys, bundle)
+    _writable(bundle)
+    staging = os.path.join(bundle, ".staging-20261128T102104Z-0badc0de")
+    os.mkdir(staging)
+    with open(os.path.join(staging, ".big.log.abcdef.partial"), "wb") as handle:
+        handle.write(b"half a co")
+    with open(os.path.join(bundle, ".old.log.xyz123.partial"), "wb") as handle:  # the previous layout
+        handle.write(b"half")
+    checked = verify(capsys, bundle)
+    assert checked["verified"] is True, checked["mismatches"]
+    assert checked["leftovers"] == [".old.log.xyz123.partial", ".staging-20261128T102104Z-0badc0de"]
+    assert "interrupted" in checked["msg"]
+    result = collect(capsys, bundle, ITEMS + [{"name": "big.log", "content": "all of it\n"}])
+    assert "failed" not in result, result.get("msg")
+    assert result["changed_items"] == ["big.log"] and len(result["recovered"]) == 2
+    assert sorted(os.listdir(bundle)) == ["SHA256SUMS", "big.log", "manifest.json", "manifest.json.sha256",
+                                          "notes.txt", "pods.yaml"]
+    assert verify(capsys, bundle)["verified"] is True
+
+
+def _disk_full_on(monkeypatch, name):
+    real = fileutil.atomic_write
+
+    def atomic_write(path, data, *args, **kwargs):
+        if os.path.basename(path) == name:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, data, *args, **kwargs)
+
+    monkeypatch.setattr(fileutil, "atomic_write", atomic_write)
+
+
+def test_a_full_disk_while_publishing_is_completed_by_the_next_run(capsys, bundle, monkeypatch):
+    collect(capsys, bundle)
+    _disk_full_on(monkeypatch, "manifest.json")
+    items = ITEMS + [{"name": "new.txt", "content": "after the outage\n"}]
+    failed = collect(capsys, bundle, items)
+    monkeypatch.undo()
+    assert failed["failed"] is True and "No space left" in failed["msg"] and "next run" in failed["msg"]
+    pending = verify(capsys, bundle)
+    assert pending["leftovers"] and "state=present" in pending["msg"]
+    again = collect(capsys, bundle, items)  # the same task again: no name is refused for ever
+    assert "failed" not in again, again.get("msg")
+    assert again["changed"] is False and "completed the interrupted collection" in again["recovered"][0]
+    assert verify(capsys, bundle)["verified"] is True
+    names = [i["name"] for i in json.load(open(os.path.join(bundle, "manifest.json")))["items"]]
+    assert names == ["pods.yaml", "notes.txt", "new.txt"]
+
+
+def test_a_full_disk_while_staging_leaves_the_bundle_as_it_was(capsys, bundle, monkeypatch):
+    collect(capsys, bundle)
+    before = tree(bundle)
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(fileutil.os, "write", full)
+    failed = collect(capsys, bundle, ITEMS + [{"name": "new.txt", "content": "x" * 10000}])
+    monkeypatch.undo()
+    assert failed["failed"] is True and "No space left" in failed["msg"]
+    after = tree(bundle)
+    assert after.pop(".")[2] == before.pop(".")[2]  # the same names (the staging directory came and went)
+    assert after == before
+    assert "failed" not in collect(capsys, bundle, ITEMS + [{"name": "new.txt", "content": "x"}])
+
+
+def test_two_runs_into_one_bundle_wait_for_each_other(tmp_path, monkeypatch):
+    path = str(tmp_path / "evidence")
+    params = dict(path=path, incident_id=INCIDENT, state="present", force=False, require_audit_snapshot=False,
+                  timeout=30.0, validate_certs=True, ca_path=None, url_max_bytes=1024)
+    real_flock = bundle_mod.fcntl.flock
+    interleaved = []
+
+    def flock(fd, operation):
+        if not interleaved:
+            # The first run has read the (missing) bundle; another run collects before it gets the lock.
+            interleaved.append(None)
+            interleaved[0] = bundle_mod.run_present(dict(params, items=[dict(name="a.txt", content="a")]))
+        return real_flock(fd, operation)
+
+    monkeypatch.setattr(bundle_mod.fcntl, "flock", flock)
+    result = bundle_mod.run_present(dict(params, items=[dict(name="b.txt", content="b")]))
+    assert interleaved[0]["changed_items"] == ["a.txt"]
+    assert result["changed_items"] == ["b.txt"] and [i["name"] for i in result["items"]] == ["a.txt", "b.txt"]
+
+
+def test_a_versioned_url_item_records_each_new_body(capsys, bundle, http_url):
+    items = [{"name": "counter.txt", "url": http_url + "/counter", "kind": "metrics", "versioned": True}]
+    first = collect(capsys, bundle, items)
+    second = collect(capsys, bundle, items)
+    assert "failed" not in second, second.get("msg")
+    assert second["changed_items"] == ["counter.txt"] and len(second["superseded"]) == 1
+    assert first["items"][0]["sha256"] == [i for i in second["items"] if i["status"] == "superseded"][0]["sha256"]
+    assert verify(capsys, bundle)["verified"] is True
+
+
+def test_journal_leftover_names_are_only_the_collections():
+    assert journal.LEFTOVER_RE.match(".staging-20261128T102104Z-0badc0de")
+    assert journal.LEFTOVER_RE.match(".pods.yaml.1a2b.partial")
+    assert not journal.LEFTOVER_RE.match("planted") and not journal.LEFTOVER_RE.match(".staging-../x")
