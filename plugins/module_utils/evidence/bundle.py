@@ -442,7 +442,7 @@ class _Collection:
             )
             if self.recovered:
                 result["recovered"] = self.recovered
-                result["msg"] += "; repaired first: %s" % "; ".join(self.recovered)
+                result["msg"] = "%s; repaired first: %s" % (result["msg"], "; ".join(self.recovered))
             if changed and not self.check_mode:
                 result["manifest_sha256"] = self.write(after)
             succeeded = True

@@ -281,7 +281,7 @@ def _not_a_file(mode: int) -> str:
 
 def _check_item(directory: str, item: Item) -> t.Optional[Item]:
     """The mismatch of one listed item, or None; never follows a link (``lstat``) nor opens a FIFO."""
-    name = item.get("name")
+    name = str(item.get("name"))
     path = os.path.join(directory, name)
     info = fileutil.lstat_or_none(path)
     if info is None:
