@@ -159,8 +159,10 @@ def hash_file(path: str, buffer_size: int = HASH_BUFFER, parallel: t.Optional[bo
     """
     hasher = _Hasher(parallel)
     try:
-        opened = os.fdopen(fileutil.open_regular(path), "rb", buffering=0) if nofollow else open(path, "rb",
-                                                                                                  buffering=0)
+        if nofollow:
+            opened = os.fdopen(fileutil.open_regular(path), "rb", buffering=0)
+        else:
+            opened = open(path, "rb", buffering=0)
         with opened as handle:
             _read_blocks(handle, hasher, buffer_size)
         return hasher.digest()

@@ -37,11 +37,8 @@ from ansible_collections.airlock.incident.plugins.module_utils.core import fileu
 from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import utc_stamp
 from ansible_collections.airlock.incident.plugins.module_utils.evidence import journal
 from ansible_collections.airlock.incident.plugins.module_utils.evidence.errors import EvidenceError
-from ansible_collections.airlock.incident.plugins.module_utils.evidence.hashing import (
-    bytes_to_temp,
-    hash_file,
-    unlink_quietly,
-)
+from ansible_collections.airlock.incident.plugins.module_utils.evidence import hashing
+from ansible_collections.airlock.incident.plugins.module_utils.evidence.hashing import hash_file
 
 try:
     from ansible.module_utils.ansible_release import __version__ as ANSIBLE_CORE_VERSION
@@ -152,6 +149,11 @@ def place_new(temp: str, final: str, mode: int = READ_ONLY) -> None:
         os.rename(temp, final)
         return
     os.unlink(temp)
+
+
+def bytes_to_temp(data: bytes, directory: str, name: str) -> str:
+    """A flushed temp file holding ``data`` in ``directory`` (see :func:`.hashing.bytes_to_temp`)."""
+    return hashing.bytes_to_temp(data, directory, name)
 
 
 def write_atomic(directory: str, name: str, data: bytes, mode: int = READ_ONLY) -> None:
