@@ -226,8 +226,8 @@ count_sql:
 damaged_rows:
   description:
     - Values that could not be read as stored, one entry per value (at most 1000; RV(damaged_count)
-      counts them all). The row is still returned and exported, with the damaged value shown as
-      decoded text (undecodable bytes as U+FFFD) or, for a time out of range, a null RFC 3339 twin.
+      counts them all): text that is not UTF-8, such as a binary BLOB written into a text column.
+      The row is still returned and exported, with the undecodable bytes shown as U+FFFD.
     - C(rowid) is the event's rowid (null for the grouped queries), C(row) the 1-based position of
       the row in the result, C(column) the column, C(problem) what is wrong with it.
   returned: always

@@ -257,7 +257,6 @@ def build_query(query: str, start_ns: t.Optional[int] = None, end_ns: t.Optional
 #: At most this many entries in ``damaged_rows`` (``damaged_count`` counts them all).
 MAX_DAMAGED = 1000
 _NOT_UTF8 = "not UTF-8 text: undecodable bytes shown as U+FFFD"
-_OUT_OF_RANGE = "time out of range (years 1 to 9999): shown as null"
 
 
 def _decode(value: t.Any) -> t.Tuple[t.Any, bool]:
@@ -272,7 +271,7 @@ def _decode(value: t.Any) -> t.Tuple[t.Any, bool]:
 
 def _finish_row(row: t.Dict[str, t.Any]) -> t.List[t.Tuple[str, str]]:
     """Decode the text of ``row`` and add RFC 3339 twins of the ``*_ns`` columns (null when the stored value
-    is not an integer); the damaged ``(column, problem)`` pairs found on the way."""
+    is not an integer); the ``(column, problem)`` pairs of the values that are not UTF-8."""
     damaged = []
     for key, value in row.items():
         row[key], bad = _decode(value)
@@ -280,13 +279,8 @@ def _finish_row(row: t.Dict[str, t.Any]) -> t.List[t.Tuple[str, str]]:
             damaged.append((key, _NOT_UTF8))
     for key in NS_COLUMNS:
         if key in row:
-            twin = None
-            if isinstance(row[key], int):
-                try:
-                    twin = format_ns(row[key])
-                except (OverflowError, ValueError):
-                    damaged.append((key, _OUT_OF_RANGE))
-            row[key[:-3]] = twin
+            # SQLite integers are 64-bit: every one is a time format_ns can write (1677 to 2262).
+            row[key[:-3]] = format_ns(row[key]) if isinstance(row[key], int) else None
     return damaged
 
 
