@@ -226,7 +226,7 @@ count_sql:
 damaged_rows:
   description:
     - Values that could not be read as stored, one entry per value (at most 1000; RV(damaged_count)
-      counts them all): text that is not UTF-8, such as a binary BLOB written into a text column.
+      counts them all), that is text that is not UTF-8, such as a binary BLOB in a text column.
       The row is still returned and exported, with the undecodable bytes shown as U+FFFD.
     - C(rowid) is the event's rowid (null for the grouped queries), C(row) the 1-based position of
       the row in the result, C(column) the column, C(problem) what is wrong with it.

@@ -81,4 +81,3 @@ def read_head(path: str, field: str, size: int, what: str = "a regular file") ->
     fd = open_regular(path, field, what)
     with os.fdopen(fd, "rb") as handle:
         return handle.read(size)
-
