@@ -223,6 +223,22 @@ count_sql:
       (window column C(total_events) of RV(sql), not included in RV(rows)).
   returned: always
   type: str
+damaged_rows:
+  description:
+    - Values that could not be read as stored, one entry per value (at most 1000; RV(damaged_count)
+      counts them all), that is text that is not UTF-8, such as a binary BLOB in a text column.
+      The row is still returned and exported, with the undecodable bytes shown as U+FFFD.
+    - C(rowid) is the event's rowid (null for the grouped queries), C(row) the 1-based position of
+      the row in the result, C(column) the column, C(problem) what is wrong with it.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"rowid": 42, "row": 7, "column": "subject", "problem": "not UTF-8 text: undecodable bytes shown as U+FFFD"}]
+damaged_count:
+  description: Number of damaged values found (all of them, not only those in RV(damaged_rows)).
+  returned: always
+  type: int
+  sample: 0
 export_path:
   description: Path of the export file, when O(export_path) was given.
   returned: when export_path is set

@@ -34,7 +34,9 @@ attributes:
     support: full
     description: >-
       A second run for the same destination file (same O(incident_id) and O(dest)) returns the
-      existing copy's facts and changes nothing, unless O(force=true).
+      existing copy's facts and changes nothing, unless O(force=true). The source is still read:
+      the run fails when the source cannot be read, or when the existing copy's chain head is not
+      a row of the source (a copy of another database, or a rewritten source chain).
 extends_documentation_fragment:
   - airlock.incident.forensics.database
 options:
@@ -142,6 +144,16 @@ source:
   returned: always
   type: str
   sample: /var/lib/airlock/audit.db
+source_events:
+  description: Number of events in the source now, when an existing copy was kept (without O(force)).
+  returned: when the destination existed and was kept
+  type: int
+  sample: 125340
+source_chain_head:
+  description: Chain head of the source now, when an existing copy was kept (without O(force)).
+  returned: when the destination existed and was kept
+  type: str
+  sample: 0b5d7e3a9c1f2e4d6b8a0c2e4f6a8b0d2c4e6f8a0b2d4c6e8f0a2b4c6d8e0f2a
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -192,6 +192,21 @@ files:
   type: list
   elements: dict
   sample: [{path: pod-logs.txt, gzip: false, lines: 1200, bytes: 350000}]
+damaged_lines:
+  description:
+    - Lines that could not be read as they claim (at most 1000; RV(damaged_count) counts them all),
+      each with C(path), C(line) (1-based line number) and C(problem), for example a timestamp of
+      C(1e400) or one that falls in year 10000. The line is still scanned and counted in the
+      C(unknown) time bucket; the scan finishes the file.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"path": "pod-logs.txt", "line": 1042, "problem": "timestamp 1e400 is not a finite number; counted in the unknown bucket"}]
+damaged_count:
+  description: Number of damaged lines (all of them, not only those in RV(damaged_lines)).
+  returned: always
+  type: int
+  sample: 0
 engine:
   description: The engine that ran, C(hyperscan) or C(re).
   returned: always

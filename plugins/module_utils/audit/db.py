@@ -35,11 +35,22 @@ from ansible_collections.airlock.incident.plugins.module_utils.audit.schema impo
     REQUIRED_COLUMNS,
     SALT_KEY,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.core.durations import check_number
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError, InputError
+from ansible_collections.airlock.incident.plugins.module_utils.core.regular import check_regular, read_head
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 #: The database file and the files SQLite keeps beside it.
 SIDE_FILES = ("", "-wal", "-shm", "-journal")
+
+
+#: SQLite keeps its busy timeout in milliseconds in a C int.
+MAX_BUSY_TIMEOUT = 2147483
+
+
+def check_busy_timeout(value: t.Any) -> float:
+    """``busy_timeout`` when it is a finite number of seconds SQLite can wait; InputError otherwise."""
+    return float(check_number("busy_timeout", value, 0, MAX_BUSY_TIMEOUT, "seconds"))
 
 
 class AuditDbError(AirlockIncidentError):
@@ -57,13 +68,15 @@ def check_database_file(path: str, field: str = "path") -> None:
         raise AuditDbError("%s: no database path given" % field)
     if not os.path.exists(path):
         raise AuditDbError("%s: %s does not exist" % (field, path))
-    if os.path.isdir(path):
-        raise AuditDbError("%s: %s is a directory, not an SQLite database file" % (field, path))
-    if not os.access(path, os.R_OK):
-        raise AuditDbError("%s: %s is not readable by this user (uid %d)" % (field, path, os.getuid()))
     try:
-        with open(path, "rb") as handle:
-            header = handle.read(len(SQLITE_HEADER))
+        # A FIFO, socket or device would block SQLite (and us) for ever: refused by type first,
+        # then read with O_NONBLOCK and checked again on the descriptor.
+        check_regular(path, field, "an SQLite database file")
+        if not os.access(path, os.R_OK):
+            raise AuditDbError("%s: %s is not readable by this user (uid %d)" % (field, path, os.getuid()))
+        header = read_head(path, field, len(SQLITE_HEADER), "an SQLite database file")
+    except InputError as exc:
+        raise AuditDbError(exc.msg) from exc
     except (IOError, OSError) as exc:
         raise AuditDbError("%s: cannot read %s: %s" % (field, path, exc)) from exc
     if not header:

@@ -23,14 +23,17 @@ import typing as t
 from ansible_collections.airlock.incident.plugins.module_utils.audit import export as audit_export
 from ansible_collections.airlock.incident.plugins.module_utils.audit.db import (
     AuditDbError,
+    check_busy_timeout,
     check_schema,
-    decode_text,
     describe_sqlite_error,
     open_readonly,
 )
 from ansible_collections.airlock.incident.plugins.module_utils.audit.schema import EVENTS_TABLE, event_columns_sql
 from ansible_collections.airlock.incident.plugins.module_utils.core.durations import (
+    INT64_MAX,
     DurationError,
+    check_ns_range,
+    check_number,
     parse_rfc3339_ns,
     parse_window,
 )
@@ -66,6 +69,8 @@ _JSON_TEXT = "(CASE WHEN json_valid(metadata) THEN json_extract(metadata, '%s') 
 #: Number of events behind all groups (before LIMIT), computed in the same scan.
 TOTAL_COLUMN = "total_events"
 TOTAL_SQL = "SUM(COUNT(*)) OVER () AS " + TOTAL_COLUMN
+#: The largest ``limit``: ``limit + 1`` is bound as a 64-bit SQLite integer.
+MAX_LIMIT = INT64_MAX - 1
 
 
 def client_ip(remote_addr: t.Optional[str]) -> t.Optional[str]:
@@ -87,9 +92,10 @@ def _parse_time(field: str, value: t.Optional[str]) -> t.Optional[int]:
     if value is None:
         return None
     try:
-        return parse_rfc3339_ns(value)
+        moment = parse_rfc3339_ns(value)
     except DurationError as exc:
         raise QueryError("%s: %s" % (field, exc)) from exc
+    return check_ns_range(field, moment)
 
 
 def resolve_window(since: t.Optional[str] = None, start: t.Optional[str] = None, end: t.Optional[str] = None,
@@ -109,7 +115,10 @@ def resolve_window(since: t.Optional[str] = None, start: t.Optional[str] = None,
             raise QueryError("since: %s" % exc) from exc
         if end_ns is None:
             end_ns = now_ns if now_ns is not None else time.time_ns()
-        start_ns = end_ns - span
+        try:
+            start_ns = check_ns_range("since", end_ns - span)
+        except DurationError as exc:
+            raise QueryError("%s (the window would start before the earliest time)" % exc) from exc
     if start_ns is not None and end_ns is not None and start_ns >= end_ns:
         raise QueryError("start (%s) must be earlier than end (%s)" % (format_ns(start_ns), format_ns(end_ns)))
     return start_ns, end_ns
@@ -245,12 +254,34 @@ def build_query(query: str, start_ns: t.Optional[int] = None, end_ns: t.Optional
     return _BUILDERS[query](filters)
 
 
-def _finish_row(row: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
-    """Add RFC 3339 twins of the ``*_ns`` columns (null when the stored value is not an integer)."""
+#: At most this many entries in ``damaged_rows`` (``damaged_count`` counts them all).
+MAX_DAMAGED = 1000
+_NOT_UTF8 = "not UTF-8 text: undecodable bytes shown as U+FFFD"
+
+
+def _decode(value: t.Any) -> t.Tuple[t.Any, bool]:
+    """A value read with ``text_factory=bytes`` as str: ``(text, damaged)``, invalid UTF-8 replaced."""
+    if not isinstance(value, (bytes, bytearray)):
+        return value, False
+    try:
+        return bytes(value).decode("utf-8"), False
+    except UnicodeDecodeError:
+        return bytes(value).decode("utf-8", "replace"), True
+
+
+def _finish_row(row: t.Dict[str, t.Any]) -> t.List[t.Tuple[str, str]]:
+    """Decode the text of ``row`` and add RFC 3339 twins of the ``*_ns`` columns (null when the stored value
+    is not an integer); the ``(column, problem)`` pairs of the values that are not UTF-8."""
+    damaged = []
+    for key, value in row.items():
+        row[key], bad = _decode(value)
+        if bad:
+            damaged.append((key, _NOT_UTF8))
     for key in NS_COLUMNS:
         if key in row:
+            # SQLite integers are 64-bit: every one is a time format_ns can write (1677 to 2262).
             row[key[:-3]] = format_ns(row[key]) if isinstance(row[key], int) else None
-    return row
+    return damaged
 
 
 class _Rows:
@@ -264,13 +295,27 @@ class _Rows:
         self.rows: t.List[t.Dict[str, t.Any]] = []
         self.truncated = False
         self.total: t.Optional[int] = None
+        self.seen = 0
+        self.damaged: t.List[t.Dict[str, t.Any]] = []
+        self.damaged_count = 0
+
+    def _damage(self, row: t.Dict[str, t.Any], found: t.List[t.Tuple[str, str]]) -> None:
+        """Record the damaged columns of the row at position ``self.seen`` (rowid when the query has one)."""
+        for column, problem in found:
+            self.damaged_count += 1
+            if len(self.damaged) < MAX_DAMAGED:
+                self.damaged.append(dict(rowid=row.get("rowid"), row=self.seen, column=column, problem=problem))
 
     def add(self, values: t.Sequence[t.Any]) -> bool:
         """Take one row; False when no more rows are wanted."""
         if self.total_index is not None:
             values = list(values)
             self.total = values.pop(self.total_index)
-        row = _finish_row(dict(zip(self.columns, values)))
+        row = dict(zip(self.columns, values))
+        self.seen += 1
+        found = _finish_row(row)
+        if found:
+            self._damage(row, found)
         if self.export is not None:
             self.export.write(row)
         if not self.limit or len(self.rows) < self.limit:
@@ -311,7 +356,7 @@ def run_query(conn: sqlite3.Connection, query: str, start_ns: t.Optional[int] = 
     """Execute a query on an open read-only connection; returns the result dict (without export facts)."""
     sql, params, count_sql, count_params = build_query(query, start_ns, end_ns, subject, tenant, action, decision,
                                                        admin_patterns or DEFAULT_ADMIN_PATTERNS)
-    conn.text_factory = decode_text
+    conn.text_factory = bytes  # decoded per value, so that a damaged value is found and reported
     conn.execute("BEGIN")  # one read snapshot for the count and the rows
     try:
         total = 0
@@ -335,7 +380,7 @@ def run_query(conn: sqlite3.Connection, query: str, start_ns: t.Optional[int] = 
     if rows.total is not None:
         total = rows.total
     return dict(total=total, rows=rows.rows, truncated=rows.truncated, summary=summary, sql=run_sql,
-                params=run_params, count_sql=count_sql)
+                params=run_params, count_sql=count_sql, damaged_rows=rows.damaged, damaged_count=rows.damaged_count)
 
 
 def check_options(params: Params) -> t.Tuple[t.Optional[int], t.Optional[int]]:
@@ -348,8 +393,8 @@ def check_options(params: Params) -> t.Tuple[t.Optional[int], t.Optional[int]]:
                                  % (name, params["query"]))
     if params["limit"] < 0:
         raise QueryError("limit: must be 0 (no limit) or more, got %d" % params["limit"])
-    if params["busy_timeout"] < 0:
-        raise QueryError("busy_timeout: must be 0 or more seconds")
+    check_number("limit", params["limit"], 0, MAX_LIMIT)
+    check_busy_timeout(params["busy_timeout"])
     if params["query"] == "privilege_escalation" and not [x for x in params["admin_patterns"] if x]:
         raise QueryError("admin_patterns: give at least one non-empty pattern")
     if params.get("export_path") is not None:
@@ -396,6 +441,8 @@ def query_audit(params: Params, check_mode: bool = False) -> t.Dict[str, t.Any]:
     result["window"] = window
     result["changed"] = False
     msg = "%s: %d matching events, %d rows" % (params["query"], result["total"], len(result["rows"]))
+    if result["damaged_count"]:
+        msg += "; %d damaged value(s) reported in damaged_rows" % result["damaged_count"]
     if export is not None:
         try:
             facts, result["changed"], done = audit_export.settle(export, params["force"], check_mode)

@@ -14,6 +14,7 @@ made read-only and renamed into place.
 from __future__ import annotations
 
 import datetime
+import errno
 import os
 import sqlite3
 import tempfile
@@ -22,6 +23,7 @@ import typing as t
 from ansible_collections.airlock.incident.plugins.module_utils.audit.db import (
     SIDE_FILES,
     AuditDbError,
+    check_busy_timeout,
     check_schema,
     clash_text,
     count_events,
@@ -135,6 +137,12 @@ def _backup(source: sqlite3.Connection, path: str, tmp: str) -> Facts:
     return facts
 
 
+def _is_full(exc: sqlite3.Error) -> bool:
+    """SQLITE_FULL: the copy being written ran out of space (the source is only read)."""
+    return getattr(exc, "sqlite_errorcode", None) == getattr(sqlite3, "SQLITE_FULL", 13) \
+        or "disk is full" in str(exc).lower()
+
+
 def take_snapshot(path: str, target: str, busy_timeout: float = 5.0) -> Facts:
     """Back up ``path`` into ``target`` (atomically, mode 0444); returns the copy's facts."""
     source = open_readonly(path, busy_timeout)
@@ -144,6 +152,10 @@ def take_snapshot(path: str, target: str, busy_timeout: float = 5.0) -> Facts:
     try:
         try:
             facts = _backup(source, path, tmp)
+        except sqlite3.Error as exc:
+            if _is_full(exc):
+                raise OSError(errno.ENOSPC, "no space left writing the copy (%s)" % exc) from exc
+            raise
         finally:
             source.close()
         with open(tmp, "rb") as handle:
@@ -168,12 +180,38 @@ def _existing(target: str, busy_timeout: float) -> Facts:
                            "without force=true" % (target, exc.msg)) from exc
 
 
+def _against_source(path: str, target: str, facts: Facts, busy_timeout: float) -> Facts:
+    """Compare the existing snapshot ``facts`` with the source: the source's facts, with ``msg``.
+
+    The snapshot is kept only when it is a copy of this source's chain (its head is a row of the source);
+    AuditDbError when it is not (another database, or the source's chain was rewritten).
+    """
+    conn = open_readonly(path, busy_timeout)
+    try:
+        check_schema(conn, path)
+        source = _db_facts(conn)
+        found = facts["chain_head"] is None or conn.execute(
+            "SELECT 1 FROM audit_events WHERE hash = ? LIMIT 1", (facts["chain_head"],)).fetchone() is not None
+    finally:
+        conn.close()
+    extra = dict(source_events=source["events"], source_chain_head=source["chain_head"])
+    if not found:
+        raise AuditDbError(
+            "dest: %s exists but is not a snapshot of %s: its chain head %s is not in the source (another "
+            "database, or the source's chain was rewritten since); refusing to replace it without force=true"
+            % (target, path, facts["chain_head"]), **dict(facts, **extra))
+    newer = source["events"] - facts["events"]
+    extra["msg"] = "snapshot %s already exists (%d events, head found in the source, which now has %d events%s); " \
+        "use force=true for a new one" % (target, facts["events"], source["events"],
+                                          ", %d newer" % newer if newer > 0 else "")
+    return extra
+
+
 def _snapshot(path: str, target: str, params: t.Mapping[str, t.Any], check_mode: bool) -> Facts:
     busy_timeout = params["busy_timeout"]
     if os.path.lexists(target) and not params["force"]:
         facts = _existing(target, busy_timeout)
-        facts["msg"] = "snapshot %s already exists (%d events); use force=true for a new one" % (
-            target, facts["events"])
+        facts.update(_against_source(path, target, facts, busy_timeout))
         return facts
     if check_mode:
         facts = source_facts(path, busy_timeout)
@@ -195,8 +233,7 @@ def snapshot_audit(params: t.Mapping[str, t.Any], check_mode: bool = False) -> F
     The caller warns when ``integrity_check`` is not ``ok``.
     """
     path = params["path"]
-    if params["busy_timeout"] < 0:
-        raise InputError("busy_timeout: must be 0 or more seconds")
+    check_busy_timeout(params["busy_timeout"])
     result: Facts = dict(changed=False, source=os.path.abspath(path))
     target = resolve_dest(path, params["dest"], params["incident_id"])
     result["dest"] = target
@@ -208,5 +245,9 @@ def snapshot_audit(params: t.Mapping[str, t.Any], check_mode: bool = False) -> F
     except sqlite3.Error as exc:
         raise AuditDbError(describe_sqlite_error(exc, path, params["busy_timeout"]), **result) from exc
     except OSError as exc:
+        if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            raise AuditDbError("dest: cannot write the snapshot %s: the destination file system is full or over "
+                               "quota (%s); free space there or choose another dest (the source %s was only "
+                               "read, and nothing was left behind)" % (target, exc, path), **result) from exc
         raise AuditDbError("cannot write the snapshot %s: %s" % (target, exc), **result) from exc
     return result

@@ -20,6 +20,7 @@ import typing as t
 from ansible_collections.airlock.incident.plugins.module_utils.audit import chain as audit_chain
 from ansible_collections.airlock.incident.plugins.module_utils.audit.db import (
     AuditDbError,
+    check_busy_timeout,
     check_schema,
     describe_sqlite_error,
     open_readonly,
@@ -31,6 +32,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.audit.schema impo
     SELECT_CHAIN_ROW_SQL,
     WALK_SQL,
 )
+from ansible_collections.airlock.incident.plugins.module_utils.core.durations import INT64_MAX, check_number
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError, InputError
 from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import format_ns
 
@@ -346,8 +348,10 @@ def check_options(params: t.Mapping[str, t.Any]) -> t.Optional[str]:
         raise InputError("max_problems: must be 0 or more, got %d" % params["max_problems"])
     if params["expected_events"] is not None and params["expected_events"] < 1:
         raise InputError("expected_events: must be 1 or more, got %d" % params["expected_events"])
-    if params["busy_timeout"] < 0:
-        raise InputError("busy_timeout: must be 0 or more seconds")
+    check_busy_timeout(params["busy_timeout"])
+    check_number("max_problems", params["max_problems"], 0, INT64_MAX)
+    if params["expected_events"] is not None:
+        check_number("expected_events", params["expected_events"], 1, INT64_MAX)
     expected_head = params["expected_head"]
     if expected_head is None:
         return None

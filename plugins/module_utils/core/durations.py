@@ -39,8 +39,46 @@ _RFC3339 = re.compile(
 )
 
 
+#: Nanosecond values (durations, Unix times) are 64-bit signed integers, as in Go and SQLite.
+INT64_MIN = -(1 << 63)
+INT64_MAX = (1 << 63) - 1
+#: The longest window parse_window accepts, in days (Go's longest duration, about 292 years).
+MAX_WINDOW_DAYS = INT64_MAX // (86400 * 1000 * 1000 * 1000)
+#: The Unix-nanosecond range as RFC 3339 text, for messages.
+NS_RANGE_TEXT = "1677-09-21T00:12:43.145224192Z to 2262-04-11T23:47:16.854775807Z"
+
+
 class DurationError(InputError):
     """A duration or timestamp that cannot be parsed."""
+
+
+def check_ns_range(field: str, value: int) -> int:
+    """``value`` (Unix nanoseconds) when it fits 64 bits; DurationError naming ``field`` and the range."""
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise DurationError("%s: out of range; accepted values: times from %s (Unix nanoseconds in 64 bits)"
+                            % (field, NS_RANGE_TEXT))
+    return value
+
+
+def check_number(field: str, value: t.Any, low: float, high: float, unit: str = "") -> t.Any:
+    """``value`` when it is a finite number with ``low <= value <= high``; InputError naming the field and range.
+
+    Refuses inf, nan and values no 64-bit or C ``int`` consumer (SQLite, sockets, ``time.sleep``) can hold,
+    before anything is opened.
+    """
+    shown = "%g" % value if isinstance(value, float) else repr(value)
+    try:
+        fits = low <= value <= high
+    except TypeError:
+        fits = False
+    if isinstance(value, bool) or not fits:
+        raise InputError("%s: invalid value %s; accepted values: %s to %s%s"
+                         % (field, shown, _plain(low), _plain(high), " " + unit if unit else ""))
+    return value
+
+
+def _plain(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else "%g" % number
 
 
 def parse_go_duration(text: str) -> int:
@@ -107,6 +145,9 @@ def parse_window(text: str) -> int:
             raise DurationError("invalid duration %r: use forms such as 30m, 2h, 7d" % (text,))
     if value <= 0:
         raise DurationError("invalid duration %r: it must be greater than zero" % (text,))
+    if value > INT64_MAX:
+        raise DurationError("invalid duration %r: out of range; accepted values: up to %dd (about 292 years)"
+                            % (text, MAX_WINDOW_DAYS))
     return value
 
 
@@ -125,8 +166,8 @@ def parse_rfc3339_ns(text: str) -> int:
             offset = int(zone[1:3]) * 60 + int(zone[4:6])
             tz = datetime.timezone(datetime.timedelta(minutes=offset if zone[0] == "+" else -offset))
         moment = datetime.datetime(year, month, day, hour, minute, second, tzinfo=tz)
-    except ValueError as exc:
-        raise DurationError("invalid RFC 3339 timestamp %r: %s" % (text, exc))
-    seconds = int((moment - datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)).total_seconds())
+        seconds = (moment - datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)) // datetime.timedelta(seconds=1)
+    except (ValueError, OverflowError) as exc:
+        raise DurationError("invalid RFC 3339 timestamp %r: %s; accepted values: years 0001 to 9999" % (text, exc))
     nanos = int((fraction[1:] + "000000000")[:9]) if fraction else 0
     return seconds * NS["s"] + nanos

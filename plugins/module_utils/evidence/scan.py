@@ -34,6 +34,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.core.errors impor
     choices_message,
 )
 from ansible_collections.airlock.incident.plugins.module_utils.core.optional import optional_import
+from ansible_collections.airlock.incident.plugins.module_utils.core.regular import file_kind, open_regular
 from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import format_ns
 from ansible_collections.airlock.incident.plugins.module_utils.evidence.errors import ScanError
 from ansible_collections.airlock.incident.plugins.module_utils.evidence.patterns import (
@@ -47,6 +48,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.evidence.patterns
     select_patterns,
 )
 from ansible_collections.airlock.incident.plugins.module_utils.evidence.timestamps import (
+    DamagedTimestamp,
     line_epoch_seconds,
     parse_bucket,
 )
@@ -59,6 +61,8 @@ ENGINES = ("hyperscan", "re")
 CHUNK_SIZE = 16 * 1024 * 1024
 UNKNOWN_BUCKET = "unknown"
 GZIP_MAGIC = b"\x1f\x8b"
+#: At most this many entries in ``damaged_lines`` (``damaged_count`` counts them all).
+MAX_DAMAGED = 1000
 #: A line of a chunk where a trigger fired: (start, end, pattern indexes, signal indexes).
 HotLine = t.Tuple[int, int, t.List[int], t.List[int]]
 
@@ -81,6 +85,14 @@ class ScanResult:
         self.bytes_scanned = 0
         self.files: t.List[t.Dict[str, t.Any]] = []
         self.engine: t.Optional[str] = None
+        self.damaged_lines: t.List[t.Dict[str, t.Any]] = []
+        self.damaged_count = 0
+
+    def damaged(self, label: str, lineno: int, problem: str) -> None:
+        """Report a line that could not be read as it claims to be (the scan goes on)."""
+        self.damaged_count += 1
+        if len(self.damaged_lines) < MAX_DAMAGED:
+            self.damaged_lines.append(dict(path=label, line=lineno, problem=problem))
 
     def as_dict(self) -> t.Dict[str, t.Any]:
         truncated = dict((n, self.matched_lines[n] > len(self.locations[n])) for n in self.names)
@@ -98,6 +110,8 @@ class ScanResult:
             bytes_scanned=self.bytes_scanned,
             files=list(self.files),
             sensitive_data_found=any(self.findings.values()),
+            damaged_lines=list(self.damaged_lines),
+            damaged_count=self.damaged_count,
         )
 
 
@@ -111,16 +125,25 @@ class _LineProcessor:
         self.bucket_seconds = result.bucket_seconds
         self._bucket_names: t.Dict[int, str] = {}
 
-    def bucket_of(self, buf: bytes, start: int, end: int) -> str:
-        """The time bucket ('2026-11-28T10:00:00Z' or 'unknown') of the line ``buf[start:end]``."""
-        seconds = line_epoch_seconds(buf, start, end)
-        if seconds is None:
+    def bucket_of(self, buf: bytes, start: int, end: int, where: t.Callable[[], t.Tuple[str, int]]) -> str:
+        """The time bucket ('2026-11-28T10:00:00Z' or 'unknown') of the line ``buf[start:end]``.
+
+        A timestamp that is no time is reported as a damaged line (``where()`` gives its file and line
+        number) and the line counts as ``unknown``.
+        """
+        try:
+            seconds = line_epoch_seconds(buf, start, end)
+            if seconds is None:
+                return UNKNOWN_BUCKET
+            first = seconds - seconds % self.bucket_seconds
+            name = self._bucket_names.get(first)
+            if name is None:
+                name = format_ns(first * 10 ** 9, "s")
+                self._bucket_names[first] = name
+        except (DamagedTimestamp, OverflowError) as exc:
+            label, lineno = where()
+            self.result.damaged(label, lineno, "%s; counted in the %s bucket" % (exc, UNKNOWN_BUCKET))
             return UNKNOWN_BUCKET
-        first = seconds - seconds % self.bucket_seconds
-        name = self._bucket_names.get(first)
-        if name is None:
-            name = format_ns(first * 10 ** 9, "s")
-            self._bucket_names[first] = name
         return name
 
     def process(self, label: str, lineno: int, line: bytes) -> None:
@@ -163,7 +186,7 @@ class _LineProcessor:
             if regex.search(line) is None:
                 continue
             if bucket is None:
-                bucket = self.bucket_of(line, 0, len(line))
+                bucket = self.bucket_of(line, 0, len(line), lambda: (label, lineno))
             counts = result.signals[name]
             counts[bucket] = counts.get(bucket, 0) + 1
             result.signal_lines[name] += 1
@@ -215,7 +238,9 @@ class _LineProcessor:
                     for item in masked:
                         samples.append(dict(location=location, masked=item))
             if signal_idx:
-                bucket = self.bucket_of(chunk, start, end)
+                before += count(b"\n", position, start)
+                position = start
+                bucket = self.bucket_of(chunk, start, end, lambda: (label, before + 1))
                 for index in signal_idx:
                     name = SIGNAL_NAMES[index]
                     counts = signals[name]
@@ -249,7 +274,8 @@ def _iter_chunks(fobj: t.Any, size: int) -> t.Iterator[bytes]:
 
 def _open_log(path: str) -> t.Tuple[t.Any, bool, t.BinaryIO]:
     """A binary file object for ``path``, decompressed when it starts with the gzip magic bytes."""
-    raw = open(path, "rb")
+    # O_NONBLOCK and a check on the descriptor: a path swapped for a FIFO after expand_paths is refused.
+    raw = os.fdopen(open_regular(path, "paths"), "rb")
     try:
         magic = raw.read(2)
         raw.seek(0)
@@ -286,8 +312,11 @@ def expand_paths(paths: t.Optional[t.Sequence[t.Any]]) -> t.List[str]:
         else:
             if not os.path.exists(expanded):
                 raise ScanError("paths: %r does not exist" % (entry,))
-            if not os.path.isfile(expanded):
+            if os.path.isdir(expanded):
                 raise ScanError("paths: %r is not a regular file (use a glob such as %s/*.log)" % (entry, entry))
+            if not os.path.isfile(expanded):
+                raise ScanError("paths: %r is %s, not a regular file; accepted values: log files or globs"
+                                % (entry, file_kind(os.stat(expanded).st_mode)))
             if not os.access(expanded, os.R_OK):
                 raise ScanError("paths: %r is not readable" % (entry,))
             matches = [expanded]
@@ -438,10 +467,11 @@ def summary(result: t.Mapping[str, t.Any]) -> str:
     """The sentence of a scan: what was read and what was found."""
     found = ", ".join("%s=%d" % (name, count) for name, count in result["findings"].items() if count)
     signals = ", ".join("%s=%d" % (name, count) for name, count in result["signal_lines"].items() if count)
-    return "scanned %d lines in %d file(s): %s%s" % (
+    return "scanned %d lines in %d file(s): %s%s%s" % (
         result["lines_scanned"], len(result["files"]),
         "sensitive data found (%s)" % found if found else "no sensitive data found",
-        "; signal lines %s" % signals if signals else "")
+        "; signal lines %s" % signals if signals else "",
+        "; %d damaged line(s) reported in damaged_lines" % result["damaged_count"] if result["damaged_count"] else "")
 
 
 def scan_logs(params: t.Mapping[str, t.Any], paths: t.List[str]) -> t.Dict[str, t.Any]:

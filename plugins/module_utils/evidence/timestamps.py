@@ -12,6 +12,7 @@ or RFC 3339 text.
 
 from __future__ import annotations
 
+import math
 import re
 import typing as t
 
@@ -30,6 +31,21 @@ _JSON_TS_NUM = re.compile(rb'"(?:ts|timestamp|time)"[ \t]*:[ \t]*(\d+(?:\.\d*)?(
 _JSON_TS_STR = re.compile(
     rb'"(?:ts|timestamp|time)"[ \t]*:[ \t]*"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.\d+)?(Z|z|[+-]\d{2}:?\d{2})"'
 )
+#: Unix seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, the times RFC 3339 text can show.
+MIN_SECONDS = -62135596800
+MAX_SECONDS = 253402300799
+
+
+class DamagedTimestamp(ValueError):
+    """A line's timestamp that is no time: infinite, not a number, or outside years 1 to 9999."""
+
+
+def _in_range(seconds: int) -> int:
+    if not MIN_SECONDS <= seconds <= MAX_SECONDS:
+        raise DamagedTimestamp("timestamp out of range (years 1 to 9999)")
+    return seconds
+
+
 _TS_CACHE: t.Dict[t.Tuple[bytes, bytes, bytes], t.Union[int, bool]] = {}
 
 
@@ -52,16 +68,21 @@ def _rfc3339_seconds(date: bytes, clock: bytes, zone: bytes) -> t.Union[int, boo
 
 
 def line_epoch_seconds(line: bytes, start: int = 0, end: t.Optional[int] = None) -> t.Optional[int]:
-    """Unix seconds of the timestamp of the line ``line[start:end]``, or None when it has none we recognise."""
+    """Unix seconds of the timestamp of the line ``line[start:end]``, or None when it has none we recognise.
+
+    DamagedTimestamp when it has one that is no time (``1e400``, year 10000 after its offset).
+    """
     if end is None:
         end = len(line)
     match = _LINE_TS.match(line, start, end)
     if match:
         seconds = _rfc3339_seconds(match.group(1), match.group(2), match.group(3))
-        return seconds if seconds is not False else None
+        return _in_range(seconds) if seconds is not False else None
     match = _JSON_TS_NUM.search(line, start, end)
     if match:
         value = float(match.group(1))
+        if not math.isfinite(value):
+            raise DamagedTimestamp("timestamp %s is not a finite number" % match.group(1)[:32].decode("ascii"))
         # Integers this large are ms/us/ns since the epoch (audit exports use ns).
         if value >= 1e17:
             value /= 1e9
@@ -69,11 +90,11 @@ def line_epoch_seconds(line: bytes, start: int = 0, end: t.Optional[int] = None)
             value /= 1e6
         elif value >= 1e11:
             value /= 1e3
-        return int(value)
+        return _in_range(int(value))
     match = _JSON_TS_STR.search(line, start, end)
     if match:
         seconds = _rfc3339_seconds(match.group(1), match.group(2), match.group(3))
-        return seconds if seconds is not False else None
+        return _in_range(seconds) if seconds is not False else None
     return None
 
 

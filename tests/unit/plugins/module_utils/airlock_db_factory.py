@@ -406,3 +406,38 @@ def run_module(main, args, check_mode=False):
         return json.loads(text)
     except ValueError:
         raise AssertionError("module printed no JSON result:\n%s" % text)
+
+
+def run_guarded(call, fifo=None, guard_seconds=120):
+    """``call()`` in a thread, joined with a generous guard; its result.
+
+    A module that blocks on ``fifo`` (opening a FIFO for reading waits for a
+    writer) would hang the test run: after ``guard_seconds`` the FIFO is opened
+    for writing, which releases the reader, and the test fails. Nothing is
+    asserted about how long the call took.
+    """
+    import os
+    import threading
+
+    box = {}
+
+    def target():
+        try:
+            box["result"] = call()
+        except BaseException as exc:  # reported to the test, not lost in the thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(guard_seconds)
+    if thread.is_alive():
+        if fifo is not None:
+            try:
+                os.close(os.open(str(fifo), os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:
+                pass
+            thread.join(guard_seconds)
+        raise AssertionError("the call blocked on %s instead of refusing it" % (fifo,))
+    if "error" in box:
+        raise box["error"]
+    return box["result"]

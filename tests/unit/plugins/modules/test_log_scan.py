@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 
 import pytest
 
@@ -149,3 +150,103 @@ def test_corrupt_gzip_fails_cleanly(capsys, tmp_path):
     path.write_bytes(b"\x1f\x8b\x08\x00garbage-that-is-not-deflate")
     result = run_module(capsys, {"paths": [str(path)]})
     assert result["failed"] is True and "reading logs failed" in result["msg"]
+
+
+# -- hostile inputs (issue #16) ----------------------------------------------------------
+def test_a_fifo_among_the_paths_is_refused_not_waited_on(capsys, tmp_path):
+    from ansible_collections.airlock.incident.tests.unit.plugins.module_utils import airlock_db_factory as factory
+
+    fifo = tmp_path / "pipe.log"
+    os.mkfifo(str(fifo))
+    result = factory.run_guarded(lambda: run_module(capsys, dict(paths=[str(fifo)])), fifo=fifo)
+    assert result["failed"] is True and "paths:" in result["msg"] and "FIFO" in result["msg"], result["msg"]
+
+
+@pytest.mark.parametrize("engine", ["re", "hyperscan"])
+def test_a_fifo_swapped_in_after_the_check_is_refused_on_the_descriptor(tmp_path, engine):
+    if engine == "hyperscan" and not scan.HAS_HYPERSCAN:
+        pytest.skip("hyperscan is not installed")
+    from ansible_collections.airlock.incident.plugins.module_utils.core.errors import InputError
+    from ansible_collections.airlock.incident.tests.unit.plugins.module_utils import airlock_db_factory as factory
+
+    fifo = tmp_path / "pipe.log"
+    os.mkfifo(str(fifo))
+
+    def call():
+        try:
+            scan.scan_files([str(fifo)], engine=engine)
+        except InputError as exc:
+            return exc.msg
+        return "no refusal"
+    msg = factory.run_guarded(call, fifo=fifo)
+    assert msg.startswith("paths:") and "FIFO" in msg, msg
+
+
+DAMAGED = [
+    '{"ts":1795860000.0,"msg":"http request","status":401}',
+    '{"ts":1e400,"msg":"http request","status":401}',
+    "9999-12-31T23:59:59-01:00 Token validation failed",
+    '{"ts":99999999999999999999999999,"status":403}',
+    '{"ts":1e300,"msg":"security_violation"}',
+    '{"ts":1795860060.0,"msg":"http request","status":401,"card":"%s"}' % CARD,
+]
+
+
+@pytest.mark.parametrize("engine", ["re", "hyperscan"])
+def test_damaged_timestamps_are_reported_and_the_file_finishes(capsys, tmp_path, engine):
+    if engine == "hyperscan" and not scan.HAS_HYPERSCAN:
+        pytest.skip("hyperscan is not installed")
+    path = tmp_path / "damaged.log"
+    path.write_text("\n".join(DAMAGED) + "\n")
+    result = run_module(capsys, dict(paths=[str(path)], engine=engine))
+    assert "failed" not in result, result.get("msg")
+    assert [(item["path"], item["line"]) for item in result["damaged_lines"]] == [
+        (str(path), 2), (str(path), 3), (str(path), 4), (str(path), 5)]
+    assert result["damaged_count"] == 4 and "4 damaged line(s)" in result["msg"]
+    assert result["lines_scanned"] == 6 and result["findings"]["credit_card"] == 1
+    assert result["signals"]["401"] == {"2026-11-28T10:00:00Z": 2, "unknown": 2}
+    assert result["signal_lines"] == {"401": 4, "403": 1, "security_violation": 1}
+
+
+def test_out_of_range_bucket_and_max_locations_are_refused(capsys, logs):
+    _tmp, plain, _rotated = logs
+    result = run_module(capsys, dict(paths=[plain], bucket="1000000000d"))
+    assert result["failed"] is True and "bucket" in result["msg"] and "1d" in result["msg"]
+    result = run_module(capsys, dict(paths=[plain], max_locations=10 ** 25))
+    assert "failed" not in result, result["msg"]
+
+
+# -- property-based: any options, any lines: a result or a failure naming a field -------
+hypothesis = pytest.importorskip("hypothesis")
+st = hypothesis.strategies
+_ODD = ["1h", "5m", "1d", "106751d", "106752d", "1000000000d", "0s", "1.5s", "-1h", "inf", "nan", "", "1e400"]
+_NUMBERS = st.one_of(st.integers(min_value=-10 ** 30, max_value=10 ** 30),
+                     st.sampled_from(["1e12", "abc", "1.5", 2 ** 63]))
+_LINE_BITS = st.sampled_from([
+    '{"ts":1e400,"status":401}', '{"ts":NaN,"status":401}', '{"ts":%d,"status":403}' % 10 ** 30,
+    "9999-12-31T23:59:59-01:00 401 Unauthorized", "0001-01-01T00:00:00+01:00 403 Forbidden",
+    "10000-01-01T00:00:00Z security_violation", '{"time":"9999-12-31T23:59:59-23:59","code":401}',
+    "card %s status 401" % CARD, "\xff\xfe", ""])
+
+
+@hypothesis.settings(max_examples=60, deadline=None, derandomize=True,
+                     suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture])
+@hypothesis.given(
+    options=st.fixed_dictionaries({}, optional={
+        "bucket": st.one_of(st.text(max_size=12), st.sampled_from(_ODD)),
+        "max_locations": _NUMBERS,
+        "engine": st.sampled_from(["auto", "re", "hyperscan"]),
+        "patterns": st.lists(st.sampled_from(list(sp.PATTERN_NAMES)), max_size=3)}),
+    lines=st.lists(st.one_of(_LINE_BITS, st.text(max_size=40)), max_size=8))
+def test_log_scan_succeeds_or_names_a_field(capsys, tmp_path_factory, options, lines):
+    path = tmp_path_factory.getbasetemp() / "fuzz.log"
+    path.write_bytes("\n".join(lines).encode("utf-8", "surrogateescape"))
+    args = dict(options, paths=[str(path)])
+    if args.get("engine") == "hyperscan" and not scan.HAS_HYPERSCAN:
+        args["engine"] = "re"
+    result = run_module(capsys, args)
+    if result.get("failed"):
+        assert any(name in result["msg"] for name in args), result["msg"]
+    else:
+        assert isinstance(result["lines_scanned"], int)
+        assert all(isinstance(item["line"], int) for item in result["damaged_lines"])
