@@ -81,7 +81,7 @@ options:
     description:
       - Nested Airlock settings (snake_case keys, as in C(config.yaml)) merged into the document.
       - Must be a mapping; a C(k=v) string or a JSON text is refused naming this option. A key with a dot
-        (C(server.addr)) is refused too: write it nested (C({server: {addr: ":9090"}})).
+        (C(server.addr)) is refused too, write it nested (a mapping C(server) holding C(addr)).
       - Values under secret keys (C(upstreams[].env), tokens, passwords) are masked in every result, message,
         warning and RV(diff).
       - Required when O(state=present).
@@ -343,7 +343,7 @@ def main():
         supports_check_mode=True,
     )
     run_module(module, redacting(run_change(config_change.run, config_change.where), documents=("settings",),
-                                   url_options=("verify_url",)))
+                                 url_options=("verify_url",)))
 
 
 if __name__ == "__main__":

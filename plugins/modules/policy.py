@@ -160,8 +160,8 @@ options:
     type: path
   process_name:
     description:
-      - With O(reload=signal) and O(pid_file), the name the Airlock process must go by before it is signalled:
-        the base name of its executable (C(/proc/<pid>/exe)), of its C(argv[0]), or of the script its
+      - With O(reload=signal) and O(pid_file), the name the Airlock process must go by before it is signalled, the base
+        name of its executable (C(/proc/<pid>/exe)), of its C(argv[0]), or of the script its
         interpreter runs (C(argv[1])).
       - Defaults to V(airlock) with O(reload=signal).
     type: str

@@ -25,6 +25,7 @@ import pytest
 from ansible_collections.airlock.incident.plugins.module_utils.change import pidfile
 from ansible_collections.airlock.incident.plugins.module_utils.change.safe_change import Reloader
 
+
 def _default_sighup():
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
 

@@ -494,8 +494,8 @@ def test_a_pid_file_that_names_no_service_is_refused_before_anything_is_touched(
 
 
 def test_the_pid_of_another_process_is_never_signalled(lab, capsys):
-    sleeper = subprocess.Popen(["/bin/sleep", "1000"], preexec_fn=lambda: signal.signal(signal.SIGHUP,
-                                                                                         signal.SIG_DFL))
+    sleeper = subprocess.Popen(["/bin/sleep", "1000"],
+                               preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
     try:
         path = lab["root"] / "other.pid"
         path.write_text("%d\n" % sleeper.pid)
