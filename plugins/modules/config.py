@@ -80,8 +80,12 @@ options:
   settings:
     description:
       - Nested Airlock settings (snake_case keys, as in C(config.yaml)) merged into the document.
+      - Must be a mapping; a C(k=v) string or a JSON text is refused naming this option. A key with a dot
+        (C(server.addr)) is refused too, write it nested (a mapping C(server) holding C(addr)).
+      - Values under secret keys (C(upstreams[].env), tokens, passwords) are masked in every result, message,
+        warning and RV(diff).
       - Required when O(state=present).
-    type: dict
+    type: raw
   state:
     description:
       - V(present) merges O(settings). V(reverted) restores the backup saved for O(incident_id) (required then).
@@ -322,6 +326,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.airlock.incident.plugins.module_utils.change import config_change
 from ansible_collections.airlock.incident.plugins.module_utils.change.flow import run_change, safe_change_arg_spec
+from ansible_collections.airlock.incident.plugins.module_utils.core.redact import redacting
 from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 
 
@@ -329,7 +334,7 @@ def main():
     module = AnsibleModule(
         argument_spec=safe_change_arg_spec(
             path=dict(type="path"),
-            settings=dict(type="dict"),
+            settings=dict(type="raw"),
             state=dict(type="str", default="present", choices=["present", "reverted"]),
             revert_to=dict(type="str", default="newest", choices=["newest", "oldest"]),
             restart=dict(type="str", choices=["none", "command", "systemd", "rollout"]),
@@ -337,7 +342,8 @@ def main():
         required_if=[("target", "file", ["path"])],
         supports_check_mode=True,
     )
-    run_module(module, run_change(config_change.run, config_change.where))
+    run_module(module, redacting(run_change(config_change.run, config_change.where), documents=("settings",),
+                                 url_options=("verify_url",)))
 
 
 if __name__ == "__main__":

@@ -187,6 +187,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.airlock.http impo
 )
 from ansible_collections.airlock.incident.plugins.module_utils.airlock.probes import probe
 from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import connection_arg_spec
+from ansible_collections.airlock.incident.plugins.module_utils.core.redact import redacting
 from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 
 
@@ -211,7 +212,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    run_module(module, run)
+    run_module(module, redacting(run, ("token",), url_options=("url",)))
 
 
 if __name__ == "__main__":

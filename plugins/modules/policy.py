@@ -153,7 +153,19 @@ options:
   pid_file:
     description:
       - File holding the PID of the Airlock process, for O(reload=signal).
+      - Before anything is written, and again before the signal is sent, the PID is verified; otherwise the module
+        refuses naming this option and why. The file must be a regular file (not a symbolic link) owned by root
+        or by the user the module runs as; its first line a PID greater than 1; the process alive and named
+        O(process_name).
     type: path
+  process_name:
+    description:
+      - With O(reload=signal) and O(pid_file), the name the Airlock process must go by before it is signalled, the base
+        name of its executable (C(/proc/<pid>/exe)), of its C(argv[0]), or of the script its
+        interpreter runs (C(argv[1])).
+      - Defaults to V(airlock) with O(reload=signal).
+    type: str
+    version_added: 0.2.0
   admin_url:
     description:
       - Full URL of the policy reload endpoint, for O(reload=admin), e.g. V(http://127.0.0.1:8080/admin/policy/reload).
@@ -373,6 +385,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.airlock.incident.plugins.module_utils.change import policy_change
 from ansible_collections.airlock.incident.plugins.module_utils.change.flow import run_change, safe_change_arg_spec
+from ansible_collections.airlock.incident.plugins.module_utils.core.redact import redacting
 from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 
 
@@ -393,6 +406,7 @@ def main():
             reload_command=dict(type="list", elements="str"),
             signal=dict(type="str", default="HUP", choices=["HUP", "USR1", "USR2"]),
             pid_file=dict(type="path"),
+            process_name=dict(type="str"),
             admin_url=dict(type="str"),
             admin_token=dict(type="str", no_log=True),
         ),
@@ -401,7 +415,8 @@ def main():
         required_if=[("target", "file", ["dest"])],
         supports_check_mode=True,
     )
-    run_module(module, run_change(policy_change.run, policy_change.where))
+    run_module(module, redacting(run_change(policy_change.run, policy_change.where), ("admin_token",),
+                                 url_options=("admin_url", "verify_url")))
 
 
 if __name__ == "__main__":

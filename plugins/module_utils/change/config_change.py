@@ -38,6 +38,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.change.safe_chang
 from ansible_collections.airlock.incident.plugins.module_utils.change.yaml_merge import (
     HAS_YAML,
     YAML_IMPORT_ERROR,
+    YamlBoundsError,
     YamlDocument,
     YamlMergeError,
     changed_keys,
@@ -45,6 +46,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.change.yaml_merge
     text_diff,
 )
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError, InputError
+from ansible_collections.airlock.incident.plugins.module_utils.core.redact import Redactor
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.config_target import (
     CONFIG_KEY,
     precheck_settings,
@@ -90,8 +92,45 @@ def check_restart(params: t.Dict[str, t.Any]) -> None:
         raise InputError("service_name: required when restart=systemd")
 
 
+#: What ``settings`` must look like, for the refusals that name it.
+SETTINGS_SHAPE = "a mapping (dict) of nested Airlock config keys, e.g. {server: {addr: ':9090'}}"
+
+
+def dotted_keys(settings: t.Any, prefix: str = "") -> t.List[str]:
+    """The keys of ``settings`` (at any depth, outside the free-form ``env`` mappings) that contain a dot."""
+    found = []
+    if isinstance(settings, dict):
+        for key, value in settings.items():
+            path = str(key) if not prefix else "%s.%s" % (prefix, key)
+            if "." in str(key):
+                found.append(path)
+            elif str(key) != "env":
+                found.extend(dotted_keys(value, path))
+    elif isinstance(settings, (list, tuple)):
+        for index, item in enumerate(settings):
+            found.extend(dotted_keys(item, "%s[%d]" % (prefix, index)))
+    return found
+
+
+def check_settings(settings: t.Any) -> None:
+    """InputError naming ``settings`` unless it is None or a mapping of nested keys (no dotted key)."""
+    if settings is None:
+        return
+    if not isinstance(settings, dict):
+        raise InputError("settings: invalid value of type %s; accepted: %s (a k=v string or a JSON text is not "
+                         "accepted)" % (type(settings).__name__, SETTINGS_SHAPE))
+    dotted = dotted_keys(settings)
+    if dotted:
+        nested = dotted[0].split(".")
+        raise InputError("settings: key %r contains a dot, which Airlock would read as a literal key and the real "
+                         "setting would stay unchanged; write it nested, e.g. %s: ... (keys with a dot: %s)"
+                         % (dotted[0], "".join("{%s: " % part for part in nested) + "..." + "}" * len(nested),
+                            ", ".join(dotted)))
+
+
 def check_params(params: t.Dict[str, t.Any], check_mode: bool, warn: Warn) -> None:
     """Refuse (InputError naming the option) everything that can be refused before anything is touched."""
+    check_settings(params["settings"])
     check_change_params(params, check_mode, ("path", "restart_command", "service_name"))
     check_restart(params)
     if params["state"] == "present" and not params["settings"]:
@@ -142,9 +181,28 @@ def merge(change: SafeChange, before: bytes, settings: t.Mapping[str, t.Any]
     text = decode(before, name)
     try:
         new_text, _old_doc, new_doc, keys, engine = merge_text(text, settings)
+    except YamlBoundsError as exc:
+        field = "path" if change.cluster is None else "configmap"
+        raise AirlockIncidentError("%s: %s: %s; nothing was changed" % (field, name, exc)) from exc
     except YamlMergeError as exc:
         raise AirlockIncidentError("%s: %s; nothing was changed" % (name, exc)) from exc
     return text, new_text, new_doc, keys, engine
+
+
+def document_redactor(*documents: t.Any) -> Redactor:
+    """A redactor of the secret values (``upstreams[].env``, tokens, passwords) of these documents and settings."""
+    redactor = Redactor()
+    for document in documents:
+        redactor.add_document(document)
+    return redactor
+
+
+def plain_or_none(text: str) -> t.Any:
+    """The plain document of ``text``, or None when it does not load (only used to find its secrets)."""
+    try:
+        return YamlDocument(text, prefer_ruamel=False).plain()
+    except YamlMergeError:
+        return None
 
 
 def present(params: t.Mapping[str, t.Any], check_mode: bool, warn: Warn, change: SafeChange, before: bytes,
@@ -155,9 +213,11 @@ def present(params: t.Mapping[str, t.Any], check_mode: bool, warn: Warn, change:
     """
     name = change.name()
     text, new_text, new_doc, keys, engine = merge(change, before, params["settings"])
+    redactor = document_redactor(params["settings"], new_doc, plain_or_none(text))
     errors, warnings = check_document(new_doc, params["settings"])
+    errors = [redactor.text(error) for error in errors]
     for warning in warnings:
-        warn(warning)
+        warn(redactor.text(warning))
     result = _result(change, before, yaml_engine=engine, changed_keys=keys)
     if errors:
         raise failure("refusing to change %s, nothing was touched: %s" % (name, "; ".join(errors)), result,
@@ -166,7 +226,7 @@ def present(params: t.Mapping[str, t.Any], check_mode: bool, warn: Warn, change:
         result["msg"] = "%s already has these settings; nothing to do" % name
         return result
     new_data = new_text.encode("utf-8")
-    result.update(diff=text_diff(text, new_text, "%s (before)" % name, "%s (after)" % name),
+    result.update(diff=redactor.value(text_diff(text, new_text, "%s (before)" % name, "%s (after)" % name)),
                   sha256_after=sha256_bytes(new_data), would_restart=params["restart"] != "none")
     if engine != "ruamel.yaml":
         warn("ruamel.yaml is not installed on the host: comments of %s are dropped (the backup keeps them)" % name)
@@ -208,10 +268,12 @@ def reverted(params: t.Mapping[str, t.Any], check_mode: bool, warn: Warn, change
     if data == before:
         result["msg"] = "%s already has the content of %s; nothing to do" % (name, entry["path"])
         return result
+    before_text, data_text = decode(before, name), decode(data, entry["path"])
+    redactor = document_redactor(plain_or_none(before_text), plain_or_none(data_text))
     for error in errors:
-        warn("the backup being restored does not validate: %s" % error)
+        warn(redactor.text("the backup being restored does not validate: %s" % error))
     result.update(changed_keys=keys, sha256_after=sha256_bytes(data), would_restart=params["restart"] != "none",
-                  diff=text_diff(decode(before, name), decode(data, entry["path"]), "%s (before)" % name, entry["path"]))
+                  diff=redactor.value(text_diff(before_text, data_text, "%s (before)" % name, entry["path"])))
     if change.cluster is not None:
         change.cluster.remember(entry.get("configmap_checksum"), entry.get("annotation"))
     if check_mode:

@@ -43,6 +43,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.change.flow impor
     open_target,
     read_text,
 )
+from ansible_collections.airlock.incident.plugins.module_utils.change.pidfile import service_pid
 from ansible_collections.airlock.incident.plugins.module_utils.change.safe_change import FileTarget, Reloader
 from ansible_collections.airlock.incident.plugins.module_utils.change.yaml_merge import text_diff
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError, InputError
@@ -52,7 +53,8 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s.config_target
 MODULE_NAME = "airlock.incident.policy"
 
 #: Options that only mean something with ``target=file``.
-FILE_ONLY = ("dest", "restart_command", "service_name", "reload_command", "pid_file", "admin_url", "admin_token")
+FILE_ONLY = ("dest", "restart_command", "service_name", "reload_command", "pid_file", "process_name", "admin_url",
+             "admin_token")
 
 Warn = t.Callable[[str], None]
 Result = t.Dict[str, t.Any]
@@ -75,6 +77,9 @@ def check_params(params: t.Dict[str, t.Any], check_mode: bool, warn: Warn
                          "set reload=none to deploy without reloading")
     if method == "signal" and not (params["pid_file"] or params["reload_command"]):
         raise InputError("reload=signal needs pid_file or reload_command")
+    if method == "signal" and not params["reload_command"]:
+        # The PID must be the service before anything is written (and again when the signal is sent).
+        service_pid(params["pid_file"], params.get("process_name"))
     if method == "admin" and not params["admin_url"]:
         raise InputError("reload=admin needs admin_url (the full URL of the policy reload endpoint)")
     if params["verify_url"] and method == "none":
@@ -99,7 +104,7 @@ def make_reloaders(module: t.Any) -> Reloaders:
         return t.cast(Reloader, restart), t.cast(Reloader, restart)
     if method == "signal":
         reloader = Reloader(module, "signal", command=params["reload_command"], signal_name=params["signal"],
-                            pid_file=params["pid_file"])
+                            pid_file=params["pid_file"], process_name=params.get("process_name"))
     elif method == "admin":
         reloader = Reloader(module, "admin", admin_url=params["admin_url"], admin_token=params["admin_token"],
                             validate_certs=params["validate_certs"])

@@ -34,6 +34,7 @@ from ansible.module_utils.urls import Request
 
 from ansible_collections.airlock.incident.plugins.module_utils.airlock.http import validate_base_url
 from ansible_collections.airlock.incident.plugins.module_utils.airlock.probes import describe_health, wait_healthy
+from ansible_collections.airlock.incident.plugins.module_utils.change.pidfile import PidFileError, service_pid
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError, InputError
 from ansible_collections.airlock.incident.plugins.module_utils.core.fileutil import atomic_write
 
@@ -88,15 +89,17 @@ class Reloader:
 
     ``method`` is ``command`` (run ``command``, an argv list), ``systemd``
     (``systemctl restart service_name``), ``signal`` (send ``signal_name`` to
-    the PID in ``pid_file``, or run ``command`` when given), ``admin``
+    the PID in ``pid_file`` once :func:`.pidfile.service_pid` verified it is
+    the service named ``process_name``, or run ``command`` when given), ``admin``
     (POST ``admin_url`` with a bearer ``admin_token``) or ``none``.
     """
 
     def __init__(self, module: t.Any, method: str, command: t.Optional[t.List[str]] = None,
                  service_name: t.Optional[str] = None, signal_name: str = "HUP", pid_file: t.Optional[str] = None,
                  admin_url: t.Optional[str] = None, admin_token: t.Optional[str] = None, timeout: float = 30.0,
-                 validate_certs: bool = True) -> None:
+                 validate_certs: bool = True, process_name: t.Optional[str] = None) -> None:
         self.module = module
+        self.process_name = process_name
         self.method = method
         self.command = command
         self.service_name = service_name
@@ -140,11 +143,9 @@ class Reloader:
                     "stdout": out[-4000:], "stderr": err[-4000:]}
         if self.method == "signal":
             try:
-                with open(str(self.pid_file)) as stream:
-                    pid = int(stream.read().strip().split()[0])
-            except (OSError, ValueError, IndexError) as exc:
-                return {"ok": False, "method": "signal", "detail": "cannot read a PID from %s: %s"
-                        % (self.pid_file, to_native(exc))}
+                pid = service_pid(self.pid_file, self.process_name)
+            except PidFileError as exc:
+                return {"ok": False, "method": "signal", "detail": exc.msg}
             try:
                 os.kill(pid, getattr(signal, "SIG" + self.signal_name))
             except OSError as exc:

@@ -60,6 +60,60 @@ class YamlMergeError(InputError):
     """The document or the settings cannot be merged (the message names the key)."""
 
 
+class YamlBoundsError(YamlMergeError):
+    """The document is refused before it is loaded: too many nodes once its aliases are expanded, or too deep."""
+
+
+#: Most nodes a document may have once every alias is expanded (a "billion laughs" file has 10^9).
+MAX_NODES = 100000
+#: Deepest nesting of mappings and sequences a document may have.
+MAX_DEPTH = 64
+
+
+def _bounds_error(what: str) -> YamlBoundsError:
+    return YamlBoundsError("refusing the YAML document: %s (at most %d nodes once aliases are expanded and a nesting "
+                           "depth of %d are accepted)" % (what, MAX_NODES, MAX_DEPTH))
+
+
+def check_bounds(text: str) -> None:
+    """YamlBoundsError when ``text`` expands to more than MAX_NODES nodes or nests deeper than MAX_DEPTH.
+
+    Reads only the event stream (no node is built, no alias expanded), so an alias bomb is refused at
+    once. A document that does not parse is left to the loader, which reports where.
+    """
+    if not HAS_PYYAML:  # pragma: no cover - PyYAML ships with ansible-core
+        return
+    sizes: t.Dict[str, int] = {}
+    stack: t.List[t.List[t.Any]] = []  # [anchor, expanded size so far] of each open collection
+    total = 0
+    try:
+        for event in _pyyaml.parse(text, Loader=_pyyaml.SafeLoader):
+            size = 0
+            if isinstance(event, _pyyaml.CollectionStartEvent):
+                stack.append([event.anchor, 1])
+                if len(stack) > MAX_DEPTH:
+                    raise _bounds_error("it nests deeper than %d levels" % MAX_DEPTH)
+                total += 1
+            elif isinstance(event, _pyyaml.CollectionEndEvent):
+                anchor, size = stack.pop()
+                if anchor:
+                    sizes[anchor] = size
+            elif isinstance(event, _pyyaml.ScalarEvent):
+                size = 1
+                total += 1
+                if event.anchor:
+                    sizes[event.anchor] = 1
+            elif isinstance(event, _pyyaml.AliasEvent):
+                size = sizes.get(event.anchor or "", 1)
+                total += size
+            if size and stack and not isinstance(event, _pyyaml.CollectionStartEvent):
+                stack[-1][1] += size
+            if total > MAX_NODES:
+                raise _bounds_error("its aliases expand to more than %d nodes" % MAX_NODES)
+    except _pyyaml.YAMLError:
+        return
+
+
 def to_plain(value: t.Any) -> t.Any:
     """A copy of ``value`` made of dict, list, str, int, float, bool and None only.
 
@@ -199,6 +253,7 @@ class YamlDocument:
         if not isinstance(text, str):
             raise YamlMergeError("the document is not text")
         self.original_text = text
+        check_bounds(text)
         self.engine: t.Optional[str] = None
         self._rt: t.Any = None
         self._rt_yaml: t.Any = None
@@ -287,6 +342,7 @@ class YamlDocument:
 def parse_plain(text: str) -> t.Any:
     """The plain document for ``text`` (PyYAML when available, like Airlock's loaders)."""
     if HAS_PYYAML:
+        check_bounds(text)
         return to_plain(_pyyaml.safe_load(text))
     return YamlDocument(text).plain()
 

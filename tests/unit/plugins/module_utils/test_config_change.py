@@ -214,3 +214,21 @@ def test_reverted_without_a_backup_fails(tmp_path):
 def test_compare_reports_a_backup_that_is_not_yaml():
     keys, engine, errors = config_change.compare(b"a: 1\n", b"a: [\n", "config.yaml", {"path": "/b/x.bak"})
     assert keys == [] and engine is None and errors[0].startswith("/b/x.bak: ")
+
+
+# --------------------------------------------------------------------------- the schema bypass
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"server.addr": ":9090"}, "settings: key 'server.addr' contains a dot"),
+    ({"upstreams": [{"name": "a", "x.y": 1}]}, "settings: key 'upstreams[0].x.y' contains a dot"),
+    ("server.addr=:9090", "settings: invalid value of type str; accepted: a mapping (dict)"),
+])
+def test_check_params_refuses_settings_that_bypass_the_schema(settings, message):
+    with pytest.raises(InputError) as info:
+        config_change.check_params(params(settings=settings), False, print)
+    assert info.value.msg.startswith(message)
+
+
+def test_env_names_may_hold_dots():
+    config_change.check_settings({"upstreams": [{"name": "a", "env": {"JAVA.OPTS": "x"}}]})

@@ -184,3 +184,23 @@ def test_to_plain_removes_ruamel_types():
 def test_text_diff_is_an_ansible_diff_entry():
     entry = yaml_merge.text_diff("a: 1\n", "a: 2\n", "before", "after")
     assert entry == {"before": "a: 1\n", "after": "a: 2\n", "before_header": "before", "after_header": "after"}
+
+
+# --------------------------------------------------------------------------- bounded loading
+
+
+def test_an_alias_bomb_is_refused_before_it_is_expanded():
+    levels = ['a0: &a0 ["x","x","x","x","x","x","x","x","x","x"]']
+    for level in range(1, 9):  # 10^9 nodes once expanded, a few hundred bytes
+        levels.append("a%d: &a%d [%s]" % (level, level, ",".join(["*a%d" % (level - 1)] * 10)))
+    with pytest.raises(yaml_merge.YamlBoundsError, match="aliases expand to more than 100000 nodes"):
+        yaml_merge.YamlDocument("\n".join(levels) + "\n")
+    with pytest.raises(yaml_merge.YamlBoundsError):
+        yaml_merge.parse_plain("\n".join(levels) + "\n")
+
+
+def test_deep_nesting_is_refused_and_ordinary_aliases_still_load():
+    with pytest.raises(yaml_merge.YamlBoundsError, match="nests deeper than 64 levels"):
+        yaml_merge.YamlDocument("a: " + "[" * 65 + "]" * 65 + "\n")
+    document = yaml_merge.YamlDocument("base: &b {level: info}\nother: *b\n")
+    assert document.plain() == {"base": {"level": "info"}, "other": {"level": "info"}}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import sys
 import threading
@@ -382,3 +383,65 @@ def test_a_symlinked_config_is_written_through(lab, capsys):
     assert result["_rc"] == 0 and result["changed"]
     assert os.path.islink(link)
     assert yaml.safe_load(read(lab["path"]))["policy"]["cache_ttl"] == "2m"
+
+
+# --------------------------------------------------------------------------- secrets and the schema bypass
+
+UPSTREAM_SECRET = "ghp_SuperSecretUpstreamValue123"
+FILE_SECRET = "sk-live-AlreadyInTheFile-456"
+
+
+def test_secrets_under_upstreams_env_never_appear_even_with_diff(lab, capsys):
+    with open(lab["path"], "a") as handle:
+        handle.write("upstreams:\n  - name: old\n    type: stdio\n    command: [old-mcp]\n"
+                     "    env:\n      OLD_KEY: %s\n" % FILE_SECRET)
+    settings = {"upstreams": [{"name": "github", "type": "stdio", "command": ["github-mcp"],
+                               "env": {"GITHUB_TOKEN": UPSTREAM_SECRET + "\n"}}]}
+    for check_mode in (True, False):
+        result = run_module(capsys, _ansible_check_mode=check_mode, _ansible_diff=True,
+                            **restarting(lab, settings=settings))
+        text = json.dumps(result)
+        assert result["_rc"] == 0 and result["changed"] is True and "diff" in result
+        assert UPSTREAM_SECRET not in text and FILE_SECRET not in text
+        assert re.search(r"GITHUB_TOKEN: ['\"]?\*\*\*", result["diff"]["after"]), result["diff"]["after"]
+        assert re.search(r"OLD_KEY: \*\*\*", result["diff"]["before"]), result["diff"]["before"]
+    assert UPSTREAM_SECRET in read(lab["path"]).decode()  # the file itself holds the real value
+
+
+@pytest.mark.parametrize("settings, expected", [
+    ({"server.addr": ":9090"}, "settings: key 'server.addr' contains a dot"),
+    ({"server": {"timeouts.read": "5s"}}, "settings: key 'server.timeouts.read' contains a dot"),
+    ("server.addr=:9090", "settings: invalid value of type str; accepted: a mapping (dict)"),
+    (["server"], "settings: invalid value of type list; accepted: a mapping (dict)"),
+])
+def test_settings_that_bypass_the_schema_are_refused(lab, capsys, settings, expected):
+    result = run_module(capsys, **restarting(lab, settings=settings))
+    assert result["_rc"] == 1 and result["msg"].startswith(expected), result["msg"]
+    assert read(lab["path"]) == lab["original"] and lab["service"].read()["restarts"] == 0
+
+
+def test_a_dotted_key_refusal_suggests_the_nested_form(lab, capsys):
+    result = run_module(capsys, **restarting(lab, settings={"server.addr": ":9090"}))
+    assert "write it nested, e.g. {server: {addr: ...}}" in result["msg"]
+
+
+ALIAS_BOMB = ('server:\n  addr: ":8080"\n'
+              'a: &a ["x","x","x","x","x","x","x","x","x","x"]\n'
+              'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n'
+              'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n'
+              'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n'
+              'e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\n'
+              'f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n')
+
+
+@pytest.mark.parametrize("content, why", [
+    (ALIAS_BOMB, "its aliases expand to more than 100000 nodes"),
+    ('server:\n  addr: ":8080"\ndeep: ' + "[" * 100 + "]" * 100 + "\n", "it nests deeper than 64 levels"),
+])
+def test_a_yaml_bomb_is_refused_naming_the_field(lab, capsys, content, why):
+    with open(lab["path"], "w") as handle:
+        handle.write(content)
+    result = run_module(capsys, **restarting(lab))
+    assert result["_rc"] == 1 and result["msg"].startswith("path: %s: refusing the YAML document: " % lab["path"])
+    assert why in result["msg"] and result["msg"].endswith("nothing was changed")
+    assert read(lab["path"]).decode() == content and lab["service"].read()["restarts"] == 0

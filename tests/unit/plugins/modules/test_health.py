@@ -131,3 +131,19 @@ def test_check_mode_probes_the_same(capsys):
 def test_bad_input_fails_clearly(capsys, args, message):
     result = run_module(capsys, args)
     assert result["failed"] is True and message in result["msg"]
+
+
+# --------------------------------------------------------------------------- no secret in the result
+
+
+def test_a_token_with_a_trailing_newline_never_appears_in_the_result(capsys):
+    with FakeAirlock(heartbeat_interval=0.05) as fake:
+        result = run_module(capsys, {"url": fake.url, "token": "s3cr3t-Tok3n-value\n", "timeout": 2})
+    text = json.dumps(result)
+    assert "s3cr3t-Tok3n-value" not in text and "s3cr3t" not in text
+
+
+def test_a_url_with_userinfo_never_shows_the_password(capsys):
+    result = run_module(capsys, {"url": "http://alice:hunter2-Pa55@127.0.0.1:9/", "timeout": 1})
+    text = json.dumps(result)
+    assert "hunter2-Pa55" not in text and "alice:***@" in text

@@ -119,8 +119,11 @@ try:
     loaded = output.startswith("{")
 except Exception:
     loaded = False
-child = subprocess.Popen([sys.executable, "-c", "import time\nwhile True:\n    time.sleep(1)\n"],
-                         start_new_session=True)
+# the stand-in dies on SIGHUP like the release, even when the shell that started the tests ignores it (nohup)
+signal.signal(signal.SIGHUP, signal.SIG_DFL)
+# argv[0] "airlock": the name the policy module verifies before it signals the PID
+child = subprocess.Popen(["airlock", "-c", "import time\nwhile True:\n    time.sleep(1)\n"],
+                         executable=sys.executable, start_new_session=True)
 state.update(restarts=state["restarts"] + 1, pid=child.pid, policy_loaded=loaded,
              loaded_sha256=__import__("hashlib").sha256(open(policy_path, "rb").read()).hexdigest())
 with open(pid_file, "w") as handle:
@@ -468,3 +471,45 @@ with patch_module_args({"content": sys.argv[2], "dest": sys.argv[1], "reload": "
     result = json.loads(completed.stdout)
     assert result["failed"] and "Failed to import the required Python library (regopy)" in result["msg"]
     assert dest.read_text() == GOOD
+
+
+# --------------------------------------------------------------------------- signals only to the service
+
+
+@pytest.mark.parametrize("content, why", [
+    ("-1\n", "does not hold a PID"),
+    ("0\n", "PID 0 is not a service's"),
+    ("1\n", "PID 1 is not a service's"),
+    ("not-a-pid\n", "does not hold a PID"),
+])
+def test_a_pid_file_that_names_no_service_is_refused_before_anything_is_touched(lab, capsys, content, why):
+    path = lab["root"] / "bad.pid"
+    path.write_text(content)
+    restarts = lab["service"].state()["restarts"]
+    result = run_module(capsys, **deploy(lab, GOOD_V2, reload="signal", pid_file=str(path)))
+    assert result["_rc"] == 1 and result["msg"].startswith("pid_file: refusing to signal the PID in %s" % path)
+    assert why in result["msg"]
+    assert read(lab["dest"]).decode() == GOOD and not os.path.exists(lab["backups"])
+    assert lab["service"].state()["restarts"] == restarts and alive(lab["service"].state()["pid"])
+
+
+def test_the_pid_of_another_process_is_never_signalled(lab, capsys):
+    sleeper = subprocess.Popen(["/bin/sleep", "1000"],
+                               preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
+    try:
+        path = lab["root"] / "other.pid"
+        path.write_text("%d\n" % sleeper.pid)
+        result = run_module(capsys, **deploy(lab, GOOD_V2, reload="signal", pid_file=str(path)))
+        assert result["_rc"] == 1 and "process %d is not airlock (it runs sleep)" % sleeper.pid in result["msg"]
+        assert read(lab["dest"]).decode() == GOOD and sleeper.poll() is None
+    finally:
+        sleeper.terminate()
+        assert sleeper.wait() == -signal.SIGTERM  # no SIGHUP was pending: the lower signal would have won
+
+
+def test_a_symlinked_pid_file_is_refused(lab, capsys):
+    link = lab["root"] / "link.pid"
+    link.symlink_to(lab["service"].pid_file)
+    result = run_module(capsys, **deploy(lab, GOOD_V2, reload="signal", pid_file=str(link)))
+    assert result["_rc"] == 1 and "it is a symbolic link" in result["msg"]
+    assert read(lab["dest"]).decode() == GOOD and alive(lab["service"].state()["pid"])
