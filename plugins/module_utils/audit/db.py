@@ -37,7 +37,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.audit.schema impo
 )
 from ansible_collections.airlock.incident.plugins.module_utils.core.durations import check_number
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError, InputError
-from ansible_collections.airlock.incident.plugins.module_utils.core.regular import check_regular, read_head
+from ansible_collections.airlock.incident.plugins.module_utils.core.fileutil import check_regular, read_head
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 #: The database file and the files SQLite keeps beside it.

@@ -28,6 +28,7 @@ Every writer of the collection goes through these helpers:
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import stat
 import typing as t
@@ -46,24 +47,30 @@ class UnsafePathError(InputError):
     """A path the collection refuses to write or read: a symbolic link or a non-regular file."""
 
 
-def _kind(mode: int) -> str:
-    if stat.S_ISLNK(mode):
-        return "a symbolic link"
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
+_KINDS = (
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def file_kind(mode: int) -> str:
+    """``a regular file``, ``a symbolic link``, ``a FIFO (named pipe)``, ``a directory`` ... for an ``st_mode``."""
+    if stat.S_ISREG(mode):
+        return "a regular file"
+    for test, name in _KINDS:
+        if test(mode):
+            return name
     return "not a regular file"
 
 
 def refusal(path: str, mode: int, what: str = "file") -> UnsafePathError:
     """The refusal of ``path`` (of file mode ``mode``), naming it and what is accepted."""
     return UnsafePathError("%s is %s; refused: the collection only writes and reads a regular %s it can open "
-                           "without following a link (remove or move it)" % (path, _kind(mode), what))
+                           "without following a link (remove or move it)" % (path, file_kind(mode), what))
 
 
 def fsync_dir(directory: str) -> None:
@@ -186,6 +193,29 @@ def _keep_owner_and_mode(fd: int, current: t.Optional[os.stat_result], default_m
             pass
 
 
+def _write_through_temp(directory: str, name: str, data: bytes, finish: t.Callable[[int], None],
+                        place: t.Callable[[int, str], None]) -> None:
+    """Write ``data`` to a new temporary file in ``directory``, ``finish(fd)`` it (mode, owner), then
+    ``place(dir_fd, temp)`` it under ``name``. Any failure (a full disk, a short write, a refusal)
+    removes the temporary file; the directory entry is flushed after the placing."""
+    dir_fd = open_dir(directory)
+    try:
+        fd, temp = create_temp(dir_fd, name)
+        try:
+            try:
+                write_all(fd, data)
+                finish(fd)
+            finally:
+                os.close(fd)
+            place(dir_fd, temp)
+        except BaseException:
+            _unlink_quietly(temp, dir_fd)
+            raise
+        _fsync_quietly(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
 def atomic_write(path: str, data: bytes, default_mode: int = 0o644, follow_link: bool = False) -> None:
     """Replace ``path`` with ``data`` all-or-nothing; the mode, owner and group of a replaced file are kept.
 
@@ -196,27 +226,16 @@ def atomic_write(path: str, data: bytes, default_mode: int = 0o644, follow_link:
     """
     target = os.path.realpath(path) if follow_link else os.path.abspath(path)
     directory, name = os.path.split(target)
-    dir_fd = open_dir(directory)
-    try:
-        current = lstat_or_none(name, dir_fd)
-        if current is not None and not stat.S_ISREG(current.st_mode):
-            raise refusal(path, current.st_mode)
-        fd, temp = create_temp(dir_fd, name)
-        try:
-            try:
-                write_all(fd, data)
-                _keep_owner_and_mode(fd, current, default_mode)
-            finally:
-                os.close(fd)
-            # Looked at again just before the rename: a link planted meanwhile is refused too.
-            check_regular_or_absent(name, dir_fd, shown=path)
-            os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-        except BaseException:
-            _unlink_quietly(temp, dir_fd)
-            raise
-        _fsync_quietly(dir_fd)
-    finally:
-        os.close(dir_fd)
+    current = lstat_or_none(target)
+    if current is not None and not stat.S_ISREG(current.st_mode):
+        raise refusal(path, current.st_mode)
+
+    def place(dir_fd: int, temp: str) -> None:
+        # Looked at again just before the rename: a link planted meanwhile is refused too.
+        check_regular_or_absent(name, dir_fd, shown=path)
+        os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+
+    _write_through_temp(directory, name, data, lambda fd: _keep_owner_and_mode(fd, current, default_mode), place)
 
 
 def link_new(dir_fd: int, temp: str, name: str) -> None:
@@ -246,22 +265,8 @@ def write_new(path: str, data: bytes, mode: int = 0o600) -> None:
     disk) leaves no file behind, never an empty or truncated one.
     """
     directory, name = os.path.split(os.path.abspath(path))
-    dir_fd = open_dir(directory)
-    try:
-        fd, temp = create_temp(dir_fd, name)
-        try:
-            try:
-                write_all(fd, data)
-                os.fchmod(fd, mode)
-            finally:
-                os.close(fd)
-            link_new(dir_fd, temp, name)
-        except BaseException:
-            _unlink_quietly(temp, dir_fd)
-            raise
-        _fsync_quietly(dir_fd)
-    finally:
-        os.close(dir_fd)
+    _write_through_temp(directory, name, data, lambda fd: os.fchmod(fd, mode),
+                        lambda dir_fd, temp: link_new(dir_fd, temp, name))
 
 
 def open_lock(path: str, mode: int = 0o640) -> int:
@@ -308,3 +313,52 @@ def read_regular(path: str) -> t.Optional[bytes]:
         return None
     with os.fdopen(fd, "rb") as handle:
         return handle.read()
+
+
+# --------------------------------------------------------------------------- inputs
+# Files the collection reads but does not own (an audit database, a log): the
+# operator may point at a link to them, so links are followed; anything but a
+# regular file is refused, naming the option, before an open could block on it.
+
+
+def _refuse(field: str, path: str, mode: int, what: str) -> InputError:
+    return InputError("%s: %s is %s, not %s; accepted values: the path of a regular file"
+                      % (field, path, file_kind(mode), what))
+
+
+def check_regular(path: str, field: str, what: str = "a regular file") -> os.stat_result:
+    """``os.stat(path)`` when it is a regular file (links followed); InputError naming ``field`` otherwise.
+
+    OSError (missing, no permission) is left to the caller, which knows how to word it.
+    """
+    info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise _refuse(field, path, info.st_mode, what)
+    return info
+
+
+def open_input(path: str, field: str, what: str = "a regular file") -> int:
+    """A read-only descriptor of the regular file ``path``; InputError naming ``field`` for anything else.
+
+    Opened with ``O_NONBLOCK`` (a FIFO does not block the open) and checked on the descriptor; blocking
+    mode is restored before it is returned.
+    """
+    flags = os.O_RDONLY | O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | O_CLOEXEC
+    fd = os.open(path, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _refuse(field, path, mode, what)
+        current = fcntl.fcntl(fd, fcntl.F_GETFL)
+        fcntl.fcntl(fd, fcntl.F_SETFL, current & ~O_NONBLOCK)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_head(path: str, field: str, size: int, what: str = "a regular file") -> bytes:
+    """The first ``size`` bytes of the regular file ``path`` (see :func:`open_input`)."""
+    fd = open_input(path, field, what)
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read(size)

@@ -34,7 +34,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.core.errors impor
     choices_message,
 )
 from ansible_collections.airlock.incident.plugins.module_utils.core.optional import optional_import
-from ansible_collections.airlock.incident.plugins.module_utils.core.regular import file_kind, open_regular
+from ansible_collections.airlock.incident.plugins.module_utils.core.fileutil import file_kind, open_input
 from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import format_ns
 from ansible_collections.airlock.incident.plugins.module_utils.evidence.errors import ScanError
 from ansible_collections.airlock.incident.plugins.module_utils.evidence.patterns import (
@@ -275,7 +275,7 @@ def _iter_chunks(fobj: t.Any, size: int) -> t.Iterator[bytes]:
 def _open_log(path: str) -> t.Tuple[t.Any, bool, t.BinaryIO]:
     """A binary file object for ``path``, decompressed when it starts with the gzip magic bytes."""
     # O_NONBLOCK and a check on the descriptor: a path swapped for a FIFO after expand_paths is refused.
-    raw = os.fdopen(open_regular(path, "paths"), "rb")
+    raw = os.fdopen(open_input(path, "paths"), "rb")
     try:
         magic = raw.read(2)
         raw.seek(0)
