@@ -34,7 +34,7 @@ attributes:
     DATABASE = r"""
 options:
   busy_timeout:
-    description: Seconds to wait for a lock held by another connection before failing.
+    description: Seconds to wait for a lock held by another connection before failing, from 0 to 2147483 (SQLite's limit; V(inf) and V(nan) are refused).
     type: float
     default: 5.0
 attributes:
