@@ -13,6 +13,7 @@ import pytest
 from ansible_collections.airlock.incident.plugins.module_utils.change import config_change, flow
 from ansible_collections.airlock.incident.plugins.module_utils.change.safe_change import FileTarget, Reloader
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError, InputError
+from ansible_collections.airlock.incident.tests.unit.plugins.module_utils.fixtures_common import CONFIGMAP_TARGET, params_module
 
 CONFIG = "server:\n  addr: \":8080\"\n# the log level\nobservability:\n  logging:\n    level: info\n"
 
@@ -27,17 +28,13 @@ def params(**extra):
 
 
 def configmap_params(**extra):
-    values = params(target="configmap", path=None, namespace="airlock-system", request_timeout=10.0,
-                    deployment="airlock", wait_timeout=300, backup_dir="/b", confirm="INC-1")
+    values = params(**dict(CONFIGMAP_TARGET, path=None))
     values.update(extra)
     return values
 
 
-class Module:
-    """What make_reloader reads of a module."""
-
-    def __init__(self, **values):
-        self.params = params(**values)
+#: What make_reloader reads of a module.
+Module = params_module(params)
 
 
 def change_of(path, **extra):

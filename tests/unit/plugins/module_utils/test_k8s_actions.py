@@ -14,17 +14,10 @@ import pytest
 
 from ansible_collections.airlock.incident.plugins.module_utils.core import contract
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import actions as ka
+from ansible_collections.airlock.incident.tests.unit.plugins.module_utils.fixtures_common import pod
 
 UID = "dep-uid"
 
-
-def pod(name, ready=True, node="kwok-node-0", deleting=False, labels=None):
-    meta = dict(name=name, labels=labels or {"app": "airlock"})
-    if deleting:
-        meta["deletionTimestamp"] = "2026-01-01T10:00:00Z"
-    return dict(metadata=meta, spec=dict(nodeName=node),
-                status=dict(phase="Running", conditions=[dict(type="Ready", status="True" if ready else "False")],
-                            containerStatuses=[dict(name="airlock", ready=ready, state={"running": {}})]))
 
 
 def template(image="airlock:v1", claim="airlock-data", extra_labels=None):

@@ -7,15 +7,8 @@
 from __future__ import annotations
 
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import objects
+from ansible_collections.airlock.incident.tests.unit.plugins.module_utils.fixtures_common import pod
 
-
-def pod(name, ready=True, node="kwok-node-0", deleting=False, labels=None):
-    meta = dict(name=name, labels=labels or {"app": "airlock"})
-    if deleting:
-        meta["deletionTimestamp"] = "2026-01-01T10:00:00Z"
-    return dict(metadata=meta, spec=dict(nodeName=node),
-                status=dict(phase="Running", conditions=[dict(type="Ready", status="True" if ready else "False")],
-                            containerStatuses=[dict(name="airlock", ready=ready, state={"running": {}})]))
 
 
 def hpa(name="airlock", low=2, high=10, target="airlock", kind="Deployment", api_version="apps/v1", namespace=None):

@@ -13,6 +13,7 @@ import pytest
 from ansible_collections.airlock.incident.plugins.module_utils.change import flow, policy_change
 from ansible_collections.airlock.incident.plugins.module_utils.change.safe_change import FileTarget, Reloader
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError, InputError
+from ansible_collections.airlock.incident.tests.unit.plugins.module_utils.fixtures_common import CONFIGMAP_TARGET, params_module
 
 POLICY = """\
 package airlock.authz
@@ -41,17 +42,13 @@ def params(**extra):
 
 
 def configmap_params(**extra):
-    values = params(target="configmap", dest=None, namespace="airlock-system", request_timeout=10.0,
-                    deployment="airlock", wait_timeout=300, backup_dir="/b", confirm="INC-1")
+    values = params(**dict(CONFIGMAP_TARGET, dest=None))
     values.update(extra)
     return values
 
 
-class Module:
-    """What make_reloaders and where read of a module."""
-
-    def __init__(self, **values):
-        self.params = params(**values)
+#: What make_reloaders and where read of a module.
+Module = params_module(params)
 
 
 def change_of(path):
