@@ -19,7 +19,6 @@ from ansible_collections.airlock.incident.tests.unit.plugins.module_utils.fixtur
 UID = "dep-uid"
 
 
-
 def template(image="airlock:v1", claim="airlock-data", extra_labels=None):
     labels = {"app": "airlock"}
     labels.update(extra_labels or {})

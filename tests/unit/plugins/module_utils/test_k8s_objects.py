@@ -10,7 +10,6 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s import object
 from ansible_collections.airlock.incident.tests.unit.plugins.module_utils.fixtures_common import pod
 
 
-
 def hpa(name="airlock", low=2, high=10, target="airlock", kind="Deployment", api_version="apps/v1", namespace=None):
     spec = dict(scaleTargetRef=dict(kind=kind, name=target, apiVersion=api_version), maxReplicas=high)
     if low is not None:
