@@ -21,7 +21,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.core.durations im
     parse_rfc3339_ns,
     parse_window,
 )
-
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
 
 #: Used with match() at a line's first byte (so no ``^``: a chunk holds many lines).
 _LINE_TS = re.compile(
@@ -36,8 +36,9 @@ MIN_SECONDS = -62135596800
 MAX_SECONDS = 253402300799
 
 
-class DamagedTimestamp(ValueError):
-    """A line's timestamp that is no time: infinite, not a number, or outside years 1 to 9999."""
+class DamagedTimestamp(AirlockIncidentError, ValueError):
+    """A line's timestamp that is no time: infinite, not a number, or outside years 1 to 9999 (the scan reports
+    the line in ``damaged_lines`` and goes on)."""
 
 
 def _in_range(seconds: int) -> int:
