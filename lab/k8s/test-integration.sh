@@ -20,6 +20,12 @@ export ANSIBLE_CALLBACK_RESULT_FORMAT=json
 # Targets call `kubectl`: use the one build.sh made for the lab's release.
 case "$KUBECTL" in */*) PATH="$(dirname "$KUBECTL"):$PATH"; export PATH ;; esac
 export ANSIBLE_ROLES_PATH="$ROOT/tests/integration/targets"
+# Background tasks (async) keep their job files in one absolute place: the
+# default ~/.ansible_async is expanded from HOME by the task and from the passwd
+# home by async_status, which differ where HOME is set elsewhere (an execution
+# environment runs with HOME=/runner).
+export ANSIBLE_ASYNC_DIR="$LAB/async"
+mkdir -p "$ANSIBLE_ASYNC_DIR"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   for d in "$ROOT"/tests/integration/targets/k8s_*/; do targets+=("$(basename "$d")"); done
