@@ -24,6 +24,14 @@ integration() {
   dest="$(hack/stage-collection.sh integration | tail -n1)" && cd "$dest" &&
     "$VENV/bin/ansible-test" integration --local --python 3.11 --color no
 }
+fqcn_playbooks() {
+  local p name
+  for p in playbooks/*.yml; do
+    name="$(basename "$p" .yml)"
+    case "$name" in *-*) continue ;; esac  # hyphenated files only import their underscore playbook
+    "$VENV/bin/ansible-playbook" --syntax-check "airlock.incident.$name" || return 1
+  done
+}
 molecule_all() {
   # Molecule keeps each scenario's state (prepared, converged) in an ephemeral
   # directory under $ANSIBLE_HOME/tmp; a run that failed or was interrupted
@@ -49,7 +57,9 @@ for suite in "${suites[@]}"; do
       # $ANSIBLE_HOME/collections; ansible-lint would resolve our modules from
       # that stale copy instead of the checkout.
       rm -rf "$ANSIBLE_HOME/collections/ansible_collections/airlock/incident"
-      run_step "ansible-lint (production profile)" "$VENV/bin/ansible-lint" --profile production --offline ;;
+      run_step "ansible-lint (production profile)" "$VENV/bin/ansible-lint" --profile production --offline
+      # Every playbook name must run by FQCN (ansible-playbook airlock.incident.NAME).
+      run_step "playbooks run by FQCN (ansible-playbook --syntax-check airlock.incident.NAME)" fqcn_playbooks ;;
     types)
       # mypy on plugins/: module_utils with every function annotated, modules and
       # filters checked as they are (a name a split moved away is found here,

@@ -64,7 +64,7 @@ options:
       - V(absent) removes the blocks of O(cidrs) recorded for O(incident_id) (blocks of the same CIDR recorded by another
         incident stay and are reported).
       - V(expired) removes every recorded block whose C(expires_at) has passed, whichever incident added it; for a
-        scheduled unblock job (C(playbooks/unblock-expired.yml)). It needs no O(confirm) because it only removes blocks
+        scheduled unblock job (C(playbooks/unblock_expired.yml)). It needs no O(confirm) because it only removes blocks
         that have run out.
     type: str
     choices: [present, absent, expired]
