@@ -37,7 +37,6 @@ from ansible_collections.airlock.incident.plugins.module_utils.core import fileu
 from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import utc_stamp
 from ansible_collections.airlock.incident.plugins.module_utils.evidence import journal
 from ansible_collections.airlock.incident.plugins.module_utils.evidence.errors import EvidenceError
-from ansible_collections.airlock.incident.plugins.module_utils.evidence import hashing
 from ansible_collections.airlock.incident.plugins.module_utils.evidence.hashing import hash_file
 
 try:
@@ -149,11 +148,6 @@ def place_new(temp: str, final: str, mode: int = READ_ONLY) -> None:
         os.rename(temp, final)
         return
     os.unlink(temp)
-
-
-def bytes_to_temp(data: bytes, directory: str, name: str) -> str:
-    """A flushed temp file holding ``data`` in ``directory`` (see :func:`.hashing.bytes_to_temp`)."""
-    return hashing.bytes_to_temp(data, directory, name)
 
 
 def write_atomic(directory: str, name: str, data: bytes, mode: int = READ_ONLY) -> None:

@@ -211,7 +211,7 @@ def keep(local_tmp: str, target: str, custody: Obj, exists: bool, moment: dateti
     directory = os.path.dirname(target)
     superseded = supersede(target, moment) if exists else None
     store.place_new(local_tmp, target)
-    record_tmp = store.bytes_to_temp(store.render_manifest(custody), directory, os.path.basename(custody_path(target)))
+    record_tmp = hashing.bytes_to_temp(store.render_manifest(custody), directory, os.path.basename(custody_path(target)))
     try:
         store.place_new(record_tmp, custody_path(target))
     except BaseException:
