@@ -33,7 +33,7 @@ run_step() {
   if ("$@") >"$log" 2>&1; then
     done_step
   else
-    tail -n 40 "$log" >&2
+    tail -n 120 "$log" >&2
     die "$what (full log: ${log#"$ROOT"/})"
   fi
 }

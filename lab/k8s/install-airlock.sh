@@ -41,6 +41,6 @@ start_ts=$(date +%s.%N)
 log "helm upgrade --install $RELEASE -n $NAMESPACE (chart lab/k8s/chart/airlock${files:+, config from lab/config})"
 "$HELM" upgrade --install "$RELEASE" "$HERE/chart/airlock" --namespace "$NAMESPACE" --create-namespace \
   "${files[@]}" --wait --timeout "${AIRLOCK_HELM_TIMEOUT:-180s}" "$@" >/dev/null \
-  || die "helm upgrade --install failed; see: $HELM -n $NAMESPACE status $RELEASE; kubectl -n $NAMESPACE get pods"
+  || { diagnose_release "$NAMESPACE" >&2; die "helm upgrade --install failed; see: $HELM -n $NAMESPACE status $RELEASE; kubectl -n $NAMESPACE get pods"; }
 log "release $RELEASE ready in $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $start_ts}")s"
 "$KUBECTL" -n "$NAMESPACE" get deploy,pods,pvc -o wide >&2

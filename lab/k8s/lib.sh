@@ -176,3 +176,20 @@ ensure_host_packages() {
     die "missing host packages: ${missing[*]} (run: sudo apt-get install ${missing[*]})"
   fi
 }
+
+# What the cluster shows about a release that did not become ready in namespace
+# $1: nodes, its workloads, pods and events, and the lab components' log lines
+# naming the namespace.
+diagnose_release() {
+  local ns="$1" c
+  echo "--- the release in $ns did not become ready; what the cluster shows:"
+  "$KUBECTL" get nodes -o wide 2>&1 || true
+  "$KUBECTL" describe nodes 2>&1 | grep -E '^Name:|Taints:|Ready ' || true
+  "$KUBECTL" -n "$ns" get deploy,rs,pods,resourcequota,pdb -o wide 2>&1 || true
+  "$KUBECTL" -n "$ns" get events --sort-by=.lastTimestamp 2>&1 | tail -30 || true
+  for c in kube-controller-manager kube-scheduler kwok; do
+    [ -f "$LAB/logs/$c.log" ] || continue
+    echo "--- $c.log, lines naming $ns (last 15):"
+    grep -F "$ns" "$LAB/logs/$c.log" | tail -15 | cut -c1-400 || true
+  done
+}

@@ -33,6 +33,7 @@ fi
 pass=0; fail=0
 results="$LAB/logs/it-results.txt"
 : > "$results"
+rm -f "$LAB"/logs/reinstall-*.txt "$LAB/logs/it-diagnostics.txt"
 for t in "${targets[@]}"; do
   play="$(mktemp --suffix=.yml)"
   printf -- '- hosts: localhost\n  gather_facts: false\n  roles:\n    - %s\n' "$t" > "$play"
@@ -44,8 +45,14 @@ for t in "${targets[@]}"; do
     fail=$((fail + 1)); log "$t: FAILED in $(( $(date +%s) - start ))s (log: $LAB/logs/it-$t.log)"
     echo "$t: FAILED in $(( $(date +%s) - start ))s (log: $LAB/logs/it-$t.log)" >> "$results"
     grep -E 'FAILED!|fatal:|"msg"' "$LAB/logs/it-$t.log" | head -5 >&2 || true
+    # What the cluster showed when a release did not become ready (reinstall.sh),
+    # printed again at the end, where a CI log's tail shows it.
+    for d in "$LAB"/logs/reinstall-*.txt; do
+      [ -f "$d" ] && { echo "== $t: $(basename "$d")"; cat "$d"; } >> "$LAB/logs/it-diagnostics.txt" && rm -f "$d"
+    done
   fi
   rm -f "$play"
 done
+[ -f "$LAB/logs/it-diagnostics.txt" ] && tail -n 80 "$LAB/logs/it-diagnostics.txt"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -114,9 +114,15 @@ start kube-controller-manager "$(bin kube-controller-manager)" \
   --cluster-signing-cert-file="$P/ca.crt" --cluster-signing-key-file="$P/ca.key" \
   --service-cluster-ip-range=10.96.0.0/16 \
   --authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics
+# A pod found unschedulable (for example before its pre-bound PersistentVolumeClaim
+# is Bound) is retried on the cluster event that may make it schedulable; when that
+# event is missed, the default is to wait up to 5 minutes before trying again, longer
+# than a test's install waits. Retry within 10 s instead (the flag is deprecated but
+# kept in the pinned release).
 start kube-scheduler "$(bin kube-scheduler)" \
   --kubeconfig="$AK" --authentication-kubeconfig="$AK" --authorization-kubeconfig="$AK" \
   --bind-address=127.0.0.1 --secure-port="$SCHED_PORT" --leader-elect=false \
+  --pod-max-in-unschedulable-pods-duration=10s \
   --authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics
 
 # ---------- kwok (fake kubelets for the lab nodes) ----------
@@ -136,7 +142,7 @@ wait_for "kube-scheduler /healthz" 60 curl -fsSk "https://127.0.0.1:$SCHED_PORT/
 
 # ---------- fake nodes ----------
 "$KUBECTL" --kubeconfig="$AK" apply -f "$HERE/manifests/nodes.yaml" >/dev/null || die "could not create the kwok nodes"
-wait_for "node kwok-node-0 Ready" 60 "$KUBECTL" --kubeconfig="$AK" wait --for=condition=Ready node/kwok-node-0 --timeout=5s
+wait_for "nodes kwok-node-0 and kwok-node-1 Ready" 60 "$KUBECTL" --kubeconfig="$AK" wait --for=condition=Ready node/kwok-node-0 node/kwok-node-1 --timeout=5s
 wait_for "default service account" 60 "$KUBECTL" --kubeconfig="$AK" -n default get serviceaccount default
 
 SECS=$(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $START}")
