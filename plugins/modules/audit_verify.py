@@ -177,6 +177,13 @@ def main():
             expected_events=dict(type="int"),
             max_problems=dict(type="int", default=100),
             busy_timeout=dict(type="float", default=5.0),
+            workers=dict(type="int"),
+            checkpoint=dict(type="dict", options=dict(
+                chain_head=dict(type="str", required=True),
+                rowid=dict(type="int"),
+                events=dict(type="int"),
+            )),
+            sample=dict(type="int", default=0),
         ),
         supports_check_mode=True,
     )
