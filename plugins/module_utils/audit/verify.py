@@ -53,7 +53,10 @@ KINDS = ("content_mismatch", "link_break", "fork", "product_fork", "extra_genesi
 NOT_LINEAR = ("link_break", "fork", "product_fork", "extra_genesis")
 FIRST_REGULAR_SQL = "SELECT rowid FROM %s WHERE action IS NOT 'tombstone' ORDER BY rowid LIMIT 1" % EVENTS_TABLE
 POSITION_SQL = "SELECT COUNT(*) FROM %s WHERE rowid <= ?" % EVENTS_TABLE
-ROWID_SPAN_SQL = "SELECT MIN(rowid), MAX(rowid) FROM %s" % EVENTS_TABLE
+#: Events up to a rowid near the head: the whole count (SQLite counts the smallest index) minus the few after.
+UP_TO_SQL = "SELECT (SELECT COUNT(*) FROM %s) - (SELECT COUNT(*) FROM %s WHERE rowid > ?)" % (EVENTS_TABLE,
+                                                                                               EVENTS_TABLE)
+ROWID_SPAN_SQL = "SELECT (SELECT MIN(rowid) FROM %s), (SELECT MAX(rowid) FROM %s)" % (EVENTS_TABLE, EVENTS_TABLE)
 HASH_AT_SQL = "SELECT CAST(hash AS BLOB) FROM %s WHERE rowid = ?" % EVENTS_TABLE
 AT_POSITION_SQL = "SELECT rowid, id, hash FROM %s ORDER BY rowid LIMIT 1 OFFSET ?" % EVENTS_TABLE
 SAMPLE_SQL = SELECT_CHAIN_SQL.replace("ORDER BY rowid", "WHERE rowid >= ? ORDER BY rowid LIMIT 1")
@@ -109,7 +112,7 @@ def _resolve_checkpoint(conn: sqlite3.Connection, checkpoint: Checkpoint,
         rowid = found[0]
     events = None
     if checkpoint.events is not None:
-        events = conn.execute(POSITION_SQL, (rowid,)).fetchone()[0]
+        events = conn.execute(UP_TO_SQL, (rowid,)).fetchone()[0]
         if events != checkpoint.events:
             late.add("head_mismatch", rowid, None,
                      "checkpoint: %d events up to rowid %s were recorded, %d are there now: rows before the "
@@ -129,7 +132,7 @@ def _prepare(conn: sqlite3.Connection, options: Options, late: Problems) -> _Pre
     if resolved is not None:
         rowid, head, events = resolved
         if events is None and options.expected_events is not None:
-            events = conn.execute(POSITION_SQL, (rowid,)).fetchone()[0]
+            events = conn.execute(UP_TO_SQL, (rowid,)).fetchone()[0]
             resolved = (rowid, head, events)
         start = audit_walk.Start(events if events is not None else 1, head, rowid)
         low = rowid + 1
@@ -285,6 +288,18 @@ def _end(conn: sqlite3.Connection, old_factory: t.Any, failed: bool) -> None:
     conn.text_factory = old_factory
 
 
+def _walk_serial(conn: sqlite3.Connection, salt: bytes, options: Options, prepared: _Prepared,
+                 late: Problems) -> t.Dict[str, t.Any]:
+    """The walk as one range on ``conn`` (inside the caller's read transaction), then everything after it."""
+    ranges = audit_walk.plan(prepared.low, prepared.high, 1, 1)
+    results = [audit_walk.walk_range(conn, salt, prepared.zone_end, options.max_problems, low, high)
+               for low, high in ranges]
+    walk = audit_walk.stitch(conn, prepared.zone_end, options.max_problems, prepared.start, results)
+    result = _finish(conn, salt, options, prepared, walk, late)
+    result["workers"] = 1
+    return result
+
+
 def verify_chain(conn: sqlite3.Connection, salt: bytes, expected_head: t.Optional[str] = None,
                  expected_events: t.Optional[int] = None, max_problems: int = 100,
                  checkpoint: t.Optional[Checkpoint] = None, sample: int = 0) -> t.Dict[str, t.Any]:
@@ -299,16 +314,10 @@ def verify_chain(conn: sqlite3.Connection, salt: bytes, expected_head: t.Optiona
     old_factory = _begin(conn)
     failed = True
     try:
-        prepared = _prepare(conn, options, late)
-        ranges = audit_walk.plan(prepared.low, prepared.high, 1, 1)
-        results = [audit_walk.walk_range(conn, salt, prepared.zone_end, options.max_problems, low, high)
-                   for low, high in ranges]
-        walk = audit_walk.stitch(conn, prepared.zone_end, options.max_problems, prepared.start, results)
-        result = _finish(conn, salt, options, prepared, walk, late)
+        result = _walk_serial(conn, salt, options, _prepare(conn, options, late), late)
         failed = False
     finally:
         _end(conn, old_factory, failed)
-    result["workers"] = 1
     return result
 
 
@@ -324,35 +333,49 @@ def verify_path(path: str, busy_timeout: float, expected_head: t.Optional[str] =
                 min_rows_per_worker: int = audit_walk.MIN_ROWS_PER_WORKER) -> t.Dict[str, t.Any]:
     """The verification of the database at ``path`` with up to ``workers`` processes.
 
-    One worker, or too few rows to share, is :func:`verify_chain`. Otherwise the
-    range plan is read in one transaction, every connection is closed, the
-    ranges are walked by forked workers (each in its own read transaction) and
-    the stitch, forks, head and sample run on a new connection.
+    One worker, or too few rows to share, is :func:`verify_chain` (one read
+    transaction). Otherwise the range plan is read in one transaction, every
+    connection is closed, the ranges are walked by forked workers (each in its
+    own read transaction) and the stitch, forks, head and sample run on a new
+    connection.
     """
+    if not audit_chain.HAS_BLAKE3:
+        raise AirlockIncidentError("the blake3 Python package is required")
+    options = _options(expected_head, expected_events, max_problems, checkpoint, sample)
+    late = Problems(options.max_problems)
     conn = open_readonly(path, busy_timeout)
     try:
         salt = read_salt(conn, path, check_schema(conn, path))
-        options = _options(expected_head, expected_events, max_problems, checkpoint, sample)
-        late = Problems(options.max_problems)
         old_factory = _begin(conn)
+        failed = True
         try:
             prepared = _prepare(conn, options, late)
+            ranges = audit_walk.plan(prepared.low, prepared.high, workers, min_rows_per_worker)
+            if len(ranges) <= 1:
+                result = _walk_serial(conn, salt, options, prepared, late)
+                failed = False
+                return result
+            failed = False
         finally:
-            _end(conn, old_factory, False)
-        ranges = audit_walk.plan(prepared.low, prepared.high, workers, min_rows_per_worker)
-        if workers <= 1 or len(ranges) <= 1:
-            return verify_chain(conn, salt, expected_head, expected_events, max_problems, checkpoint, sample)
+            _end(conn, old_factory, failed)
     finally:
         conn.close()
+    return _parallel(path, busy_timeout, salt, options, prepared, late, ranges, workers)
+
+
+def _parallel(path: str, busy_timeout: float, salt: bytes, options: Options, prepared: _Prepared,
+              late: Problems, ranges: t.Sequence[t.Tuple[int, int]], workers: int) -> t.Dict[str, t.Any]:
     results = audit_walk.walk_parallel(path, busy_timeout, salt, prepared.zone_end, options.max_problems,
                                        ranges, workers)
     conn = open_readonly(path, busy_timeout)
     try:
-        if results is None:  # no processes on this platform
-            return verify_chain(conn, salt, expected_head, expected_events, max_problems, checkpoint, sample)
         old_factory = _begin(conn)
         failed = True
         try:
+            if results is None:  # no processes on this platform: one range after the other, here
+                results = [audit_walk.walk_range(conn, salt, prepared.zone_end, options.max_problems, low, high)
+                           for low, high in ranges]
+                workers = 1
             walk = audit_walk.stitch(conn, prepared.zone_end, options.max_problems, prepared.start, results)
             result = _finish(conn, salt, options, prepared, walk, late)
             failed = False
