@@ -54,9 +54,8 @@ NOT_LINEAR = ("link_break", "fork", "product_fork", "extra_genesis")
 FIRST_REGULAR_SQL = "SELECT rowid FROM %s WHERE action IS NOT 'tombstone' ORDER BY rowid LIMIT 1" % EVENTS_TABLE
 POSITION_SQL = "SELECT COUNT(*) FROM %s WHERE rowid <= ?" % EVENTS_TABLE
 #: Events up to a rowid near the head: the whole count (SQLite counts the smallest index) minus the few after.
-UP_TO_SQL = "SELECT (SELECT COUNT(*) FROM %s) - (SELECT COUNT(*) FROM %s WHERE rowid > ?)" % (EVENTS_TABLE,
-                                                                                               EVENTS_TABLE)
-ROWID_SPAN_SQL = "SELECT (SELECT MIN(rowid) FROM %s), (SELECT MAX(rowid) FROM %s)" % (EVENTS_TABLE, EVENTS_TABLE)
+UP_TO_SQL = "SELECT (SELECT COUNT(*) FROM {0}) - (SELECT COUNT(*) FROM {0} WHERE rowid > ?)".format(EVENTS_TABLE)
+ROWID_SPAN_SQL = "SELECT (SELECT MIN(rowid) FROM {0}), (SELECT MAX(rowid) FROM {0})".format(EVENTS_TABLE)
 HASH_AT_SQL = "SELECT CAST(hash AS BLOB) FROM %s WHERE rowid = ?" % EVENTS_TABLE
 AT_POSITION_SQL = "SELECT rowid, id, hash FROM %s ORDER BY rowid LIMIT 1 OFFSET ?" % EVENTS_TABLE
 SAMPLE_SQL = SELECT_CHAIN_SQL.replace("ORDER BY rowid", "WHERE rowid >= ? ORDER BY rowid LIMIT 1")
