@@ -45,6 +45,8 @@ FORK_SQL = (
 #: Only forks with a child after the checkpoint (incremental runs).
 AFTER_SQL = ("AND previous_hash IN (SELECT previous_hash FROM %s WHERE rowid > %%d) " % EVENTS_TABLE)
 EVENT_ID_SQL = "SELECT id FROM %s WHERE rowid = ?" % EVENTS_TABLE
+#: Airlock writes every previous_hash as TEXT; a BLOB that reads as the same bytes is not its work.
+TEXT_LINKS_SQL = "SELECT COUNT(*) FROM %s WHERE rowid IN (?, ?) AND typeof(previous_hash) = 'text'" % EVENTS_TABLE
 BRANCH_SQL = SELECT_CHAIN_SQL.replace("ORDER BY rowid", "WHERE rowid >= ? AND rowid <= ? ORDER BY rowid")
 
 
@@ -78,6 +80,8 @@ def made_by_product(conn: sqlite3.Connection, salt: bytes, fork: Fork) -> bool:
     if fork.children != 2 or fork.parent is None or not fork.parent < fork.low < fork.high:
         return False
     if fork.high - fork.parent > MAX_BRANCH:
+        return False
+    if conn.execute(TEXT_LINKS_SQL, (fork.low, fork.high)).fetchone()[0] != 2:
         return False
     rows = conn.execute(BRANCH_SQL, (fork.parent, fork.high)).fetchall()
     if not rows or rows[0][0] != fork.parent or rows[1][0] != fork.low or rows[-1][0] != fork.high:

@@ -173,7 +173,7 @@ def _classify_forks(conn: sqlite3.Connection, salt: bytes, walk: audit_walk.Stit
     """Every fork: made by the product (the link break at its second child becomes a ``product_fork``),
     or tampering (a ``fork`` problem on the second child)."""
     for fork in audit_forks.find_forks(conn, after_rowid):
-        if not audit_forks.made_by_product(conn, salt, fork):
+        if not walk.counts.get("link_break") or not audit_forks.made_by_product(conn, salt, fork):
             late.add("fork", fork.high, audit_forks.event_id_of(conn, fork.high), audit_forks.tamper_detail(fork))
             continue
         walk.counts["link_break"] -= 1

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 
@@ -225,3 +226,14 @@ def test_a_chaingen_database_without_forks_is_linear_and_continues_from_a_checkp
     checkpoint = dict(full["checkpoint"], rowid=1500, chain_head=factory.hash_of(path, 1500), events=None)
     result = verify(path, checkpoint=checkpoint)
     assert result["valid"] is True and result["events_checked"] == full["events_checked"] - 1500 > 0
+
+
+def test_a_blob_link_in_the_product_shape_is_tampering(tmp_path):
+    path = tmp_path / "audit.db"
+    _forked(path, older_by_ns=60 * SECOND_NS)
+    conn = sqlite3.connect(str(path))
+    conn.execute("UPDATE audit_events SET previous_hash = CAST(previous_hash AS BLOB) WHERE rowid = 12")
+    conn.commit()
+    conn.close()
+    result = verify(path)
+    assert result["valid"] is False and "product_fork" not in result["problem_counts"]
