@@ -232,8 +232,9 @@ def test_a_blob_link_in_the_product_shape_is_tampering(tmp_path):
     path = tmp_path / "audit.db"
     _forked(path, older_by_ns=60 * SECOND_NS)
     conn = sqlite3.connect(str(path))
-    conn.execute("UPDATE audit_events SET previous_hash = CAST(previous_hash AS BLOB) WHERE rowid = 12")
+    conn.execute("UPDATE audit_events SET previous_hash = CAST(previous_hash AS BLOB) WHERE rowid IN (11, 12)")
     conn.commit()
     conn.close()
     result = verify(path)
     assert result["valid"] is False and "product_fork" not in result["problem_counts"]
+    assert result["problem_counts"]["fork"] == 1
