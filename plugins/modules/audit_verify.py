@@ -29,6 +29,19 @@ description:
     self-consistent chain. Only O(expected_head) (and O(expected_events)), recorded when the
     evidence was collected, can detect such a rewrite.
   - Memory use is bounded on any database size (rows are streamed, problems are capped).
+  - With O(workers) above 1 the rows are split into rowid ranges re-hashed by forked worker
+    processes; the links across range boundaries are checked afterwards in rowid order, so the
+    result (problems, their order, counts) is the same as with one worker.
+  - With O(checkpoint) (an earlier result) only the rows after the checkpoint are verified;
+    see O(checkpoint) and RV(not_verified) for what such a run does not prove.
+  - B(Forks made by Airlock itself.) Airlock names as a new event's parent the row with the newest
+    timestamp (C(GetLastHash)), so an event logged with an older timestamp just before a flush makes
+    the next event name the same parent again (two children, both hashed correctly). Such a fork is
+    reported as C(product_fork) with the explanation, RV(linear) is false, and RV(valid) stays true, because
+    every row is exactly what Airlock wrote, and the salt lives in the same file, so a product-shaped
+    fork gives an attacker nothing a self-consistent linear rewrite would not (only O(expected_head)
+    detects either). A fork that does not have exactly that shape (another timestamp order, a third
+    child, a row that does not re-hash, a branch that is not linear) is C(fork), tampering, and the chain is invalid.
 author:
   - airlock.incident contributors (@airlock-incident)
 requirements:
@@ -66,6 +79,48 @@ options:
         RV(problem_counts) always counts every problem.
     type: int
     default: 100
+  workers:
+    description:
+      - Number of processes that re-hash rowid ranges in parallel. Default, the CPUs this process may
+        run on (its affinity mask).
+      - Below 50,000 rows per worker (after the checkpoint, if any) one worker is used;
+        RV(workers) says how many were used. Where processes cannot be forked, one worker is used.
+      - With more than one worker each worker reads in its own read transaction, so rows a live writer
+        changes during the run may be seen at different moments; verify a snapshot (or use C(workers=1))
+        for evidence.
+    type: int
+  checkpoint:
+    description:
+      - An earlier result to continue from, RV(checkpoint) of an earlier run, or the C(chain_head),
+        C(chain_head_rowid) and C(events) of M(airlock.incident.audit_snapshot) or the evidence manifest.
+      - The run proves that the checkpoint row still holds O(checkpoint.chain_head) (and, with
+        O(checkpoint.events), that the same number of events lead up to it), that every later row
+        re-hashes, and that the later rows continue from the checkpoint head. It does B(not) re-hash
+        the rows up to the checkpoint nor check their links (RV(not_verified) says so); O(sample)
+        re-hashes some of them.
+      - When the checkpoint row no longer holds the head, a C(head_mismatch) problem is reported and
+        every row is verified.
+    type: dict
+    suboptions:
+      chain_head:
+        description: Hash of the checkpoint row.
+        type: str
+        required: true
+      rowid:
+        description: Rowid of the checkpoint row. Without it the row is looked up by its hash.
+        type: int
+      events:
+        description:
+          - Events up to and including the checkpoint row. A different count now is a C(head_mismatch)
+            (rows before the checkpoint were deleted or added); omit it when retention ran since.
+        type: int
+  sample:
+    description:
+      - With O(checkpoint), re-hash this many rows at or before the checkpoint, chosen at random, and
+        check each one's link to the row before it. A number at least the rows before the checkpoint
+        checks every one of them.
+    type: int
+    default: 0
 notes:
   - Verification runs inside one read transaction, so a live writer does not disturb it;
     rows written after it starts are not checked. For evidence, verify a snapshot made by
@@ -92,6 +147,13 @@ EXAMPLES = r"""
     expected_events: "{{ snap.events }}"
   register: chain
 
+- name: Next time, verify only what was written since (and re-hash 1000 older rows at random)
+  airlock.incident.audit_verify:
+    path: /var/lib/airlock/audit.db
+    checkpoint: "{{ chain.checkpoint }}"
+    sample: 1000
+  register: since
+
 - name: Stop if the audit trail was tampered with
   ansible.builtin.assert:
     that: chain.valid
@@ -102,7 +164,8 @@ RETURN = r"""
 valid:
   description:
     - True when no C(content_mismatch), C(link_break), C(fork), C(extra_genesis) or
-      C(head_mismatch) problem was found. C(dangling_parent) is informational.
+      C(head_mismatch) problem was found. C(dangling_parent) and C(product_fork) are informational
+      (see RV(linear)).
   returned: always
   type: bool
   sample: true
@@ -152,6 +215,43 @@ last_rowid:
   returned: always
   type: int
   sample: 125000
+linear:
+  description:
+    - False when the rows are not one straight line of links (a C(link_break), C(fork),
+      C(product_fork) or C(extra_genesis) was found). A chain with only C(product_fork) is valid
+      but not linear.
+  returned: always
+  type: bool
+  sample: true
+workers:
+  description: Number of processes that re-hashed rows.
+  returned: always
+  type: int
+  sample: 2
+incremental:
+  description: True when the run started from O(checkpoint) and verified only the rows after it.
+  returned: always
+  type: bool
+  sample: false
+checkpoint:
+  description:
+    - What to give O(checkpoint) next time, the head, its rowid and the number of events up to it
+      (C(events) is null after an incremental run from a checkpoint without C(events)). Null for an
+      empty database.
+  returned: always
+  type: dict
+  sample: {chain_head: 7a95df69c5daa2e048401ed8fd74268ff11789bc675bb3f68d3d0fdf500610aa, rowid: 125000, events: 125000}
+not_verified:
+  description:
+    - Null after a full run. After an incremental run, the sentence that says which rows this run did
+      not re-hash or link (those up to the checkpoint) and how many were sampled.
+  returned: always
+  type: str
+sampled:
+  description: Rows at or before the checkpoint re-hashed by O(sample).
+  returned: always
+  type: int
+  sample: 0
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -177,6 +277,13 @@ def main():
             expected_events=dict(type="int"),
             max_problems=dict(type="int", default=100),
             busy_timeout=dict(type="float", default=5.0),
+            workers=dict(type="int"),
+            checkpoint=dict(type="dict", options=dict(
+                chain_head=dict(type="str", required=True),
+                rowid=dict(type="int"),
+                events=dict(type="int"),
+            )),
+            sample=dict(type="int", default=0),
         ),
         supports_check_mode=True,
     )

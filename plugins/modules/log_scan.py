@@ -77,6 +77,15 @@ options:
     type: str
     choices: [auto, hyperscan, re]
     default: auto
+  workers:
+    description:
+      - Processes that count one plain (not gzip) file of 32 MiB or more in parallel, in chunks
+        cut at line boundaries, read from the descriptor opened once. The answer (counts,
+        locations, samples, damaged lines and their order) is the same as with one process,
+        and memory does not grow with the file's size (two chunks of 16 MiB per worker at most).
+      - Default, the CPUs this process may run on. Gzip files are read by one process.
+      - With more than one worker, bytes appended to a file while it is scanned are not read.
+    type: int
 notes:
   - Timestamps are read from RFC 3339 text at the start of a line (C(kubectl logs --timestamps),
     zap's console encoder, including offsets written C(+0200)), else from a JSON C(ts),
@@ -207,6 +216,11 @@ damaged_count:
   returned: always
   type: int
   sample: 0
+workers:
+  description: Processes allowed to count a large plain file (O(workers) or the CPUs available).
+  returned: always
+  type: int
+  sample: 2
 engine:
   description: The engine that ran, C(hyperscan) or C(re).
   returned: always
@@ -218,7 +232,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
 from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
-from ansible_collections.airlock.incident.plugins.module_utils.evidence import scan
+from ansible_collections.airlock.incident.plugins.module_utils.evidence import scan, scan_parallel
 from ansible_collections.airlock.incident.plugins.module_utils.evidence.patterns import PATTERN_NAMES
 
 
@@ -227,11 +241,12 @@ def run(module):
     if engine == "hyperscan" and not scan.HAS_HYPERSCAN:
         raise AirlockIncidentError(missing_required_lib("hyperscan") + " (engine=hyperscan; use engine=auto or re "
                                    "to scan without it)", exception=str(scan.HYPERSCAN_IMPORT_ERROR))
+    scan_parallel.check_workers(module.params.get("workers"))
     paths = scan.check_options(module.params)
     if engine == "auto" and not scan.HAS_HYPERSCAN:
         module.warn("hyperscan is not installed: scanning with the pure-Python re engine (same results, "
                     "much slower); install the hyperscan Python package for large logs")
-    return scan.scan_logs(module.params, paths)
+    return scan_parallel.scan_logs(module.params, paths)
 
 
 def main():
@@ -242,6 +257,7 @@ def main():
             bucket=dict(type="str", default="1h"),
             max_locations=dict(type="int", default=100),
             engine=dict(type="str", choices=["auto"] + list(scan.ENGINES), default="auto"),
+            workers=dict(type="int"),
         ),
         supports_check_mode=True,
     )
