@@ -393,7 +393,7 @@ def jwks_rotated(lab):
                                    serialization.NoEncryption()), mode=0o600)
     lab.set_fault("jwks_rotated", {"since": rfc3339_now(), "old_kid": old_kid})
     return {"drill": "jwks-rotated", "old_kid": old_kid, "new_kid": lab_idp.public_jwk(key)["kid"],
-            "note": "tokens from `token` keep the old kid; Airlock refuses them once its JWKS cache refreshes"}
+            "note": "tokens from `token` keep the old kid; the lab Airlock refuses them at once (its JWKS cache counts as expired)"}
 
 
 def clear(lab, fault="all"):

@@ -240,5 +240,8 @@ def test_jwks_rotated_drops_the_tokens_kid(documented_lab):
     assert kids() == [header["kid"]]
     result = documented_lab.json("drill", "jwks-rotated")
     assert result["old_kid"] == header["kid"] and kids() == [result["new_kid"]] != [header["kid"]]
+    # the gateway refuses the old kid at once (the drill stands for a rotation older than the JWKS cache)
+    response = mcp(documented_lab.url, {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, token=token)
+    assert response.status == 401
     documented_lab.json("drill", "clear", "jwks-rotated")
     assert kids() == [header["kid"]]

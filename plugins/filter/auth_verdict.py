@@ -67,7 +67,7 @@ _value:
       description: What fixes the first cause (never a restart).
       type: str
     summary:
-      description: One human line.
+      description: One human line (the cause and what fixes it; no counts, so the same verdict reads the same).
       type: str
 """
 
@@ -164,9 +164,8 @@ def auth_verdict(oidc: t.Any, gateway: t.Any = None, egress: t.Any = None, failu
     _path(not controller, gateway, egress, causes, evidence)
     _clients(controller, failures, lines, storm, causes, evidence)
     cause = causes[0] if causes else "none"
+    # No counts in the summary: it is the timeline entry, the same for the same verdict.
     summary = "authentication: %s - %s" % (cause, ADVICE[cause])
-    if evidence:
-        summary += " (%s)" % evidence[0]
     return {"cause": cause, "causes": causes, "evidence": evidence, "advice": ADVICE[cause], "summary": summary}
 
 
