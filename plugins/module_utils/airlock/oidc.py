@@ -104,7 +104,7 @@ def tls_facts(url: str, timeout: float, ca_path: t.Optional[str], now: float,
         return facts
     facts["valid"] = True
     not_after = cert.get("notAfter")
-    if not_after:
+    if isinstance(not_after, str) and not_after:
         expires = ssl.cert_time_to_seconds(not_after)
         facts["not_after"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires))
         facts["days_to_expiry"] = int((expires - now) // 86400)
