@@ -139,9 +139,9 @@ def _clients(controller: t.List[t.Dict[str, t.Any]], failures: t.Any, log_lines:
             summary["denials"], rate, summary.get("first_seen"), summary.get("last_seen"))
         rows = (failures or {}).get("rows") or []
         if rows:
-            line += "; top: " + ", ".join("%s/%s %s (%s)" % (r.get("subject") or "-", r.get("client_ip") or "-",
-                                                               r.get("error") or "-", r.get("attempts"))
-                                          for r in rows[:3])
+            tops = ["%s/%s %s (%s)" % (r.get("subject") or "-", r.get("client_ip") or "-", r.get("error") or "-",
+                                       r.get("attempts")) for r in rows[:3]]
+            line += "; top: " + ", ".join(tops)
         evidence.append(line)
         if isinstance(rate, (int, float)) and rate > storm and not causes:
             causes.append("auth_storm")

@@ -114,10 +114,10 @@ def _denial_lines(denials: t.Any) -> t.Tuple[t.List[str], bool]:
     line = "audit: %s of %s policy decisions denied (%s/min)" % (summary["denials"], summary.get("events"),
                                                                  summary.get("per_minute"))
     if rows:
-        line += "; top: " + ", ".join("%s by %s for %s/%s (%s)" % (r.get("resource") or r.get("tool") or "-",
-                                                                  r.get("rule_id") or "-", r.get("subject") or "-",
-                                                                  r.get("tenant") or "-", r.get("denials"))
-                                      for r in rows[:3])
+        tops = ["%s by %s for %s/%s (%s)" % (r.get("resource") or r.get("tool") or "-", r.get("rule_id") or "-",
+                                             r.get("subject") or "-", r.get("tenant") or "-", r.get("denials"))
+                for r in rows[:3]]
+        line += "; top: " + ", ".join(tops)
     return [line], unloaded
 
 

@@ -25,8 +25,8 @@ description:
     is not read (pass the skipped registered result or V({})).
   - V(none) when O(verdict) is given and is not an incident (nothing to recover).
   - V(none) when O(verdict) is a P1 authentication or policy verdict (type C(authentication_issues) or
-    C(policy_failures)): a restart cannot fix an identity provider, a missing token or a policy, and it drops every
-    session. Its C(timeline_text) names the playbook that handles the verdict
+    C(policy_failures)), because a restart cannot fix an identity provider, a missing token or a policy, and it drops
+    every session. Its C(timeline_text) names the playbook that handles the verdict
     (C(airlock.incident.auth_failure), C(airlock.incident.policy_failure)).
 options:
   _input:

@@ -19,7 +19,7 @@ description:
     the C(kid) of O(token) (or O(kid)) among them (a rotation that dropped the key); the TLS certificate of an
     C(https) issuer valid and not expiring within O(min_cert_days); the IdP's clock (its C(Date) header) within
     O(max_clock_skew) of ours."
-  - Like M(airlock.incident.health) the module does not fail because the IdP is down: RV(ok) is false and
+  - Like M(airlock.incident.health) the module does not fail because the IdP is down; RV(ok) is false and
     RV(findings) says why. It fails only on bad input.
   - Run it on the controller for the IdP as seen from there, and on the gateway host (host platform) for the
     IdP as Airlock sees it. On Kubernetes the image has no shell or curl; use M(airlock.incident.k8s_egress_check)

@@ -107,9 +107,10 @@ def tls_facts(url: str, timeout: float, ca_path: t.Optional[str], now: float,
     if isinstance(not_after, str) and not_after:
         expires = ssl.cert_time_to_seconds(not_after)
         facts["not_after"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires))
-        facts["days_to_expiry"] = int((expires - now) // 86400)
-        if facts["days_to_expiry"] < min_days:
-            facts["error"] = "certificate expires in %d day(s) (under %d)" % (facts["days_to_expiry"], min_days)
+        days = int((expires - now) // 86400)
+        facts["days_to_expiry"] = days
+        if days < min_days:
+            facts["error"] = "certificate expires in %d day(s) (under %d)" % (days, min_days)
     return facts
 
 
@@ -218,11 +219,10 @@ class Check:
             self.find("token", "the token given is %s" % token["error"])
         elif token is not None:
             if token["expired"]:
-                self.find("token", "the token expired at %s" % time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                                               time.gmtime(token["exp"])))
+                expired_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(token["exp"]))
+                self.find("token", "the token expired at %s" % expired_at)
             if token["iss"] not in (None, self.expected_issuer):
-                self.find("token", "the token's iss %r is not Airlock's issuer %r" % (token["iss"],
-                                                                                     self.expected_issuer))
+                self.find("token", "the token's iss %r is not Airlock's issuer %r" % (token["iss"], self.expected_issuer))
         if kid and jwks["keys"] and kid not in [key["kid"] for key in jwks["keys"] if key["usable"]]:
             self.find("kid", "kid %r is not among the IdP's usable keys (%s): the keys were rotated or the token "
                              "comes from another issuer" % (kid, ", ".join(str(k["kid"]) for k in jwks["keys"])))
