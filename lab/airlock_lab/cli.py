@@ -89,6 +89,7 @@ def build_parser():
     tamper = drills.add_parser("tamper-audit", help="edit an audit row without re-hashing")
     tamper.add_argument("--rowid", type=int)
     drills.add_parser("idp-down", help="stop the lab IdP (documented)")
+    drills.add_parser("jwks-rotated", help="the IdP publishes a new key without the tokens' kid (documented)")
     clear = drills.add_parser("clear", help="clear one fault or all")
     clear.add_argument("name", nargs="?", default="all")
 
@@ -177,6 +178,7 @@ def _drill_command(lab, args):
         "broken-policy": lambda: drills.broken_policy(lab, args.mode, args.apply),
         "tamper-audit": lambda: drills.tamper_audit(lab, args.rowid),
         "idp-down": lambda: drills.idp_down(lab),
+        "jwks-rotated": lambda: drills.jwks_rotated(lab),
     }
     drill = faults.get(args.fault, lambda: drills.clear(lab, args.name))
     _print(drill())

@@ -22,7 +22,7 @@ from airlock_lab.util import LOG_FILE, pid_alive, rfc3339_now, terminate
 
 ATTACK_SOURCES = ("127.0.0.11", "127.0.0.12", "127.0.0.13", "127.0.0.14", "127.0.0.15")
 NOT_READY_CHECKS = ("jwks", "policy", "audit", "upstream")
-FAULT_NAMES = ("down", "not-ready", "latency", "memory", "pii", "broken-policy", "idp-down")
+FAULT_NAMES = ("down", "not-ready", "latency", "memory", "pii", "broken-policy", "idp-down", "jwks-rotated")
 
 BROKEN_SYNTAX = """package airlock.authz
 
@@ -376,6 +376,26 @@ def idp_down(lab):
             "note": "/ready reports jwks unhealthy; cached JWKS keep validating until auth.jwks_cache_ttl expires"}
 
 
+def jwks_rotated(lab):
+    """The IdP publishes a new key only: tokens signed with the old one carry a kid the JWKS no longer has."""
+    state = _require_running(lab)
+    if state["profile"] != "documented":
+        raise LabError("the release profile has no IdP; start the lab with --profile documented", code=2)
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from airlock_lab.util import atomic_write
+
+    old_kid = lab_idp.public_jwk(lab_idp.load_key(lab_idp.key_path(lab.dir)))["kid"]
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    atomic_write(lab.path("idp", lab_idp.ROTATED_KEY_FILE),
+                 key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                   serialization.NoEncryption()), mode=0o600)
+    lab.set_fault("jwks_rotated", {"since": rfc3339_now(), "old_kid": old_kid})
+    return {"drill": "jwks-rotated", "old_kid": old_kid, "new_kid": lab_idp.public_jwk(key)["kid"],
+            "note": "tokens from `token` keep the old kid; the lab Airlock refuses them at once (its JWKS cache counts as expired)"}
+
+
 def clear(lab, fault="all"):
     state = lab.state()
     if not state:
@@ -411,6 +431,13 @@ def clear(lab, fault="all"):
                 lab.set_fault("idp_down", None)
                 if name not in cleared:
                     cleared.append(name)
+        elif name == "jwks-rotated":
+            rotated = lab.path("idp", lab_idp.ROTATED_KEY_FILE)
+            if os.path.exists(rotated) or faults.get("jwks_rotated"):
+                if os.path.exists(rotated):
+                    os.unlink(rotated)
+                lab.set_fault("jwks_rotated", None)
+                cleared.append(name)
         elif name == "down":
             if faults.get("down") or not lab.airlock_running(state):
                 lab.restart()

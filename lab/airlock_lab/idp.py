@@ -29,6 +29,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from airlock_lab.util import ZapLogger, atomic_write
 
 KEY_FILE = "signing-key.pem"
+#: While this key exists the JWKS publishes it instead of the signing key (drill jwks-rotated).
+ROTATED_KEY_FILE = "rotated-key.pem"
 PORT_FILE = "idp.port"
 
 
@@ -132,7 +134,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/.well-known/openid-configuration":
             self._send(200, discovery(self.server.issuer))
         elif path in ("/.well-known/jwks.json", "/jwks"):
-            self._send(200, {"keys": [self.server.jwk]})
+            rotated = os.path.join(self.server.lab_dir, "idp", ROTATED_KEY_FILE)
+            jwk = public_jwk(load_key(rotated)) if os.path.exists(rotated) else self.server.jwk
+            self._send(200, {"keys": [jwk]})
         elif path == "/healthz":
             self._send(200, {"status": "ok"})
         else:
@@ -168,6 +172,7 @@ def serve(lab_dir, port):
     httpd.issuer = "http://127.0.0.1:%d" % actual
     httpd.key = key
     httpd.jwk = public_jwk(key)
+    httpd.lab_dir = lab_dir
     httpd.logger = logger
     stop = threading.Event()
 

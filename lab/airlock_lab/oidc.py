@@ -72,6 +72,11 @@ class Authenticator:
                                                           "tenant": ""})
                 self.logger.error("Failed to refresh JWKS", error=self.last_error, issuer=self.issuer)
 
+    def expire_keys(self):
+        """The cached JWKS counts as older than auth.jwks_cache_ttl: the next validation fetches it again."""
+        with self._lock:
+            self._fetched_at = 0.0
+
     def forget_probe(self):
         self._probe = (0.0, None)
 

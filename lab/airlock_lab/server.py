@@ -216,6 +216,9 @@ class LabAirlock:
                 self.logger.info("Lab faults changed", faults=sorted(faults))
                 if self.auth is not None:
                     self.auth.forget_probe()
+                    if "jwks_rotated" in faults and "jwks_rotated" not in (self._faults or {}):
+                        # the drill stands for a rotation older than auth.jwks_cache_ttl
+                        self.auth.expire_keys()
             self._faults = faults
         self._apply_memory(int((faults.get("memory") or {}).get("mb") or 0))
         return faults

@@ -16,8 +16,18 @@
 # Release-level states (a new Helm revision, undo with helm rollback):
 #   bad-config            helm upgrade with audit.retention "30d" -> CrashLoopBackOff
 #   seccomp               helm upgrade with a Localhost seccomp profile -> CreateContainerError
+# Authentication and policy (P1):
+#   idp-egress CIDR PORT  lab setup, what an install has for its IdP: NetworkPolicy
+#                         <deployment>-idp-egress lets the Airlock pods reach CIDR:PORT (TCP)
+#   egress-blocks-idp     a too strict egress change: <deployment>-idp-egress is deleted and the
+#                         chart's policy keeps only DNS egress (no 443), so no IdP is reachable
+#   broken-policy [deny-all|syntax]
+#                         policy.rego of <deployment>-config replaced by a policy that denies
+#                         everything (default) or does not compile (the pods' log shows the
+#                         compile error); the pods are not restarted, as after a bad kubectl edit
 # And:
-#   clear                 remove pod/template drill annotations, recreate drilled pods
+#   clear                 remove pod/template drill annotations, recreate drilled pods, give the
+#                         chart's NetworkPolicy its 443 egress rule back
 #   logs-from-lab         show the host lab Airlock's log as the pods' log
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -33,12 +43,15 @@ SEL="app.kubernetes.io/name=airlock,app.kubernetes.io/instance=$RELEASE"
 HELM="$(bin helm)"
 export KUBECONFIG="$KCFG"
 K() { "$KUBECTL" -n "$NS" "$@"; }
-STATES="crashloop oomkilled createcontainererror notready pending rwo node-pressure bad-config seccomp clear logs-from-lab"
+STATES="crashloop oomkilled createcontainererror notready pending rwo node-pressure bad-config seccomp idp-egress egress-blocks-idp broken-policy clear logs-from-lab"
 
 state="${1:-}"
 mode="${2:-}"
 [ -n "$state" ] || die "missing STATE (accepted: $STATES)"
-case "$mode" in ""|--template) ;; *) die "unknown option '$mode' (accepted: --template)" ;; esac
+case "$state" in
+  idp-egress|broken-policy) ;;
+  *) case "$mode" in ""|--template) ;; *) die "unknown option '$mode' (accepted: --template)" ;; esac ;;
+esac
 "$KUBECTL" get --raw /readyz >/dev/null 2>&1 || die "the lab API server is not answering; run lab/k8s/up.sh"
 now() { date -u +%FT%T.%3NZ; }
 
@@ -155,7 +168,57 @@ case "$state" in
       --set lab.drillState=createcontainererror >/dev/null || die "helm upgrade failed"
     log "release $RELEASE upgraded with a Localhost seccomp profile (CreateContainerError); undo: helm rollback"
     ;;
+  idp-egress)
+    cidr="${2:-}"; port="${3:-}"
+    [ -n "$cidr" ] && [ -n "$port" ] || die "idp-egress needs CIDR and PORT, for example: idp-egress 203.0.113.7/32 443"
+    case "$port" in *[!0-9]*) die "PORT: invalid value '$port'; accepted values: 1 to 65535" ;; esac
+    K apply -f - >/dev/null <<EOF
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: $DEPLOY-idp-egress
+spec:
+  podSelector:
+    matchLabels:
+      app.kubernetes.io/name: airlock
+      app.kubernetes.io/instance: $RELEASE
+  policyTypes: [Egress]
+  egress:
+    - to:
+        - ipBlock:
+            cidr: $cidr
+      ports:
+        - protocol: TCP
+          port: $port
+EOF
+    log "networkpolicy/$DEPLOY-idp-egress lets the Airlock pods reach $cidr port $port"
+    ;;
+  egress-blocks-idp)
+    K delete networkpolicy "$DEPLOY-idp-egress" --ignore-not-found >/dev/null
+    K patch networkpolicy "$DEPLOY" --type merge -p \
+      '{"spec":{"egress":[{"ports":[{"protocol":"UDP","port":53},{"protocol":"TCP","port":53}]}]}}' >/dev/null
+    log "networkpolicy/$DEPLOY allows DNS egress only and $DEPLOY-idp-egress is gone: the IdP is unreachable from the pods"
+    ;;
+  broken-policy)
+    kind="${2:-deny-all}"
+    case "$kind" in
+      deny-all) policy_file="$HERE/../config/policy-denies-all.rego" ;;
+      syntax) policy_file="$HERE/../config/policy-does-not-compile.rego" ;;
+      *) die "unknown broken-policy kind '$kind' (accepted: deny-all, syntax)" ;;
+    esac
+    K create configmap "$DEPLOY-config-broken" --from-file=policy.rego="$policy_file" --dry-run=client -o json \
+      | python3 -c 'import json,sys; print(json.dumps({"data": json.load(sys.stdin)["data"]}))' > "$LAB/broken-policy-patch.json"
+    K patch configmap "$DEPLOY-config" --type merge --patch-file "$LAB/broken-policy-patch.json" >/dev/null
+    rm -f "$LAB/broken-policy-patch.json"
+    if [ "$kind" = syntax ]; then
+      write_logs "{\"level\":\"info\",\"ts\":\"$(now)\",\"msg\":\"server listening\",\"addr\":\":8080\"}
+{\"level\":\"error\",\"ts\":\"$(now)\",\"msg\":\"Failed to load policy\",\"error\":\"policy compilation failed: policy.rego:8:9: rego_parse_error: this is unclosed\",\"policy_file\":\"/etc/airlock/policy.rego\"}" ""
+    fi
+    log "configmap/$DEPLOY-config key policy.rego replaced ($kind); the pods were not restarted"
+    ;;
   clear)
+    K patch networkpolicy "$DEPLOY" --type merge -p \
+      '{"spec":{"egress":[{"ports":[{"protocol":"TCP","port":443}]},{"ports":[{"protocol":"UDP","port":53},{"protocol":"TCP","port":53}]}]}}' >/dev/null 2>&1 || true
     K patch deployment "$DEPLOY" --type json -p '[{"op":"remove","path":"/spec/template/metadata/annotations/drill.airlock.lab~1state"}]' >/dev/null 2>&1 || true
     K patch deployment "$DEPLOY" --type json -p '[{"op":"remove","path":"/spec/template/spec/topologySpreadConstraints"}]' >/dev/null 2>&1 || true
     K annotate pods -l "$SEL" drill.airlock.lab/state- >/dev/null 2>&1 || true

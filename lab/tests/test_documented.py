@@ -222,3 +222,26 @@ def test_broken_policy_restart_fails_closed_and_not_ready(fresh_lab, mode):
     assert denied.status == 403 and denied.reply["error"]["data"]["rule_id"] == "policy_unavailable"
     lab.json("drill", "clear", "broken-policy")
     assert request(lab.url, path="/ready").status == 200
+
+
+def test_jwks_rotated_drops_the_tokens_kid(documented_lab):
+    import base64
+    import json
+    import urllib.request
+
+    state = documented_lab.state()
+    token = documented_lab.run("token").stdout.strip()
+    header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+
+    def kids():
+        with urllib.request.urlopen(state["idp_url"] + "/.well-known/jwks.json", timeout=3) as response:
+            return [key["kid"] for key in json.load(response)["keys"]]
+
+    assert kids() == [header["kid"]]
+    result = documented_lab.json("drill", "jwks-rotated")
+    assert result["old_kid"] == header["kid"] and kids() == [result["new_kid"]] != [header["kid"]]
+    # the gateway refuses the old kid at once (the drill stands for a rotation older than the JWKS cache)
+    response = mcp(documented_lab.url, {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, token=token)
+    assert response.status == 401
+    documented_lab.json("drill", "clear", "jwks-rotated")
+    assert kids() == [header["kid"]]

@@ -24,6 +24,10 @@ description:
   - On O(platform=host) the plan is always a V(restart) of the service through O(service_manager); the input
     is not read (pass the skipped registered result or V({})).
   - V(none) when O(verdict) is given and is not an incident (nothing to recover).
+  - V(none) when O(verdict) is a P1 authentication or policy verdict (type C(authentication_issues) or
+    C(policy_failures)), because a restart cannot fix an identity provider, a missing token or a policy, and it drops
+    every session. Its C(timeline_text) names the playbook that handles the verdict
+    (C(airlock.incident.auth_failure), C(airlock.incident.policy_failure)).
 options:
   _input:
     description:
@@ -156,6 +160,9 @@ DEFAULT_REPLICAS = 2
 DEFAULT_CONTAINER = "airlock"
 PLATFORMS = ("host", "kubernetes")
 SERVICE_MANAGERS = ("systemd", "command")
+#: Verdict types a restart cannot fix, and the playbook that handles each.
+NOT_RESTARTABLE = {"authentication_issues": "airlock.incident.auth_failure",
+                   "policy_failures": "airlock.incident.policy_failure"}
 
 
 def _plan(action: str, platform: str, timeline: str, check: str, verify: str, undo: str = "",
@@ -266,6 +273,10 @@ def recovery_plan(result: t.Any, platform: str = "kubernetes", deployment: str =
         raise AnsibleFilterError("recovery_plan: verdict must be the result of the airlock.incident.triage filter")
     if verdict is not None and not verdict["incident"]:
         return _plan("none", platform, "", "", "")
+    if verdict is not None and verdict.get("type") in NOT_RESTARTABLE:
+        text = ("No restart for a %s %s verdict (a restart cannot fix it and drops every session); run %s"
+                % (verdict.get("severity") or "P1", verdict["type"], NOT_RESTARTABLE[verdict["type"]]))
+        return _plan("none", platform, text, text, "")
     if platform == "host":
         return _host_plan(service_manager, service_name, restart_command if restart_command is not None else [])
     return _kubernetes_plan(result, deployment, namespace, count, memory_limit.strip())

@@ -61,9 +61,16 @@ options:
         C(violation_type) and client IP.
       - V(events) returns the matching events themselves, oldest first, filtered by
         O(subject), O(tenant), O(action) and O(decision).
+      - V(auth_failures) groups C(token_validate) denials by subject, client IP and metadata C(error)
+        (why the token was refused), with first and last seen; RV(summary) gives the rate.
+      - V(policy_denials) groups C(policy_evaluate) denials by resource, subject, tenant, metadata C(tool)
+        and C(rule_id); RV(summary) gives the rate. Denials with a C(rule_id) of the policy mean "policy too
+        strict"; a policy that is not loaded shows up as errors or an engine C(rule_id) such as
+        C(policy_unavailable).
     type: str
     required: true
-    choices: [deny_patterns, redactions, privilege_escalation, security_violations, events]
+    choices: [deny_patterns, redactions, privilege_escalation, security_violations, events, auth_failures,
+              policy_denials]
   since:
     description:
       - Look-back window ending now (or at O(end)), such as C(30m), C(2h), C(7d), C(1w), or any
@@ -196,7 +203,12 @@ truncated:
   type: bool
   sample: false
 summary:
-  description: For O(query=redactions), C(redaction_events) and C(total_redactions); otherwise empty.
+  description:
+    - For O(query=redactions), C(redaction_events) and C(total_redactions).
+    - For O(query=auth_failures) and O(query=policy_denials), the rate of the action's denials in the window -
+      C(events) (every event of the action), C(denials), C(deny_ratio), C(first_seen), C(last_seen) (RFC 3339
+      and C(_ns)), C(minutes) (the window; an open side is closed by the first or last denial) and C(per_minute).
+    - Otherwise empty.
   returned: always
   type: dict
   sample: {"redaction_events": 120, "total_redactions": 311}

@@ -381,12 +381,12 @@ class AirlockClient:
         """GET ``path``; never raises for transport errors.
 
         Result keys: ``url``, ``status`` (int or None), ``latency_ms``, ``body``
-        (parsed JSON, text, or None), ``content_type``, ``error`` (None or text),
+        (parsed JSON, text, or None), ``content_type``, ``date`` (the Date header), ``error`` (None or text),
         ``raw`` (text, for callers that parse other formats).
         """
         deadline = _Deadline(self.timeout)
         result: t.Dict[str, t.Any] = {"url": self.url_for(path), "status": None, "latency_ms": None, "body": None,
-                                      "content_type": None, "error": None, "raw": None}
+                                      "content_type": None, "date": None, "error": None, "raw": None}
         response = None
         try:
             try:
@@ -397,6 +397,7 @@ class AirlockClient:
             else:
                 result["status"] = response.status if hasattr(response, "status") else response.getcode()
             result["content_type"] = response.headers.get("Content-Type") if response.headers else None
+            result["date"] = response.headers.get("Date") if response.headers else None
             raw, timed_out = self._read(response, deadline)
             text = to_text(raw, errors="surrogate_or_replace")
             result["raw"] = text

@@ -50,7 +50,8 @@ Params = t.Mapping[str, t.Any]
 #: The ``*_ns`` columns that get an RFC 3339 twin.
 NS_COLUMNS = ("timestamp_ns", "first_seen_ns", "last_seen_ns")
 
-QUERIES = ("deny_patterns", "redactions", "privilege_escalation", "security_violations", "events")
+QUERIES = ("deny_patterns", "redactions", "privilege_escalation", "security_violations", "events",
+           "auth_failures", "policy_denials")
 DEFAULT_ADMIN_PATTERNS = ["admin", "sudo", "root", "escalat", "privilege"]
 
 # Client IP from metadata remote_addr ("1.2.3.4:5555", "[::1]:8080"), port removed.
@@ -234,6 +235,34 @@ def _privilege_escalation(f: _Filters) -> Built:
     return sql, params, None, None
 
 
+def _auth_failures(f: _Filters) -> Built:
+    clause, params = _grouped(f, "action", "token_validate", [(f.plus + "decision = ?", ["deny"])])
+    sql = ("SELECT subject, %s AS client_ip, %s AS error, COUNT(*) AS attempts, "
+           "MIN(timestamp) AS first_seen_ns, MAX(timestamp) AS last_seen_ns, %s FROM %s%s "
+           "GROUP BY subject, client_ip, error ORDER BY attempts DESC, subject, client_ip, error"
+           % (CLIENT_IP_SQL, _JSON_TEXT % "$.error", TOTAL_SQL, EVENTS_TABLE, clause))
+    return (sql, params) + _decision_counts(f, "token_validate")
+
+
+def _policy_denials(f: _Filters) -> Built:
+    clause, params = _grouped(f, "action", "policy_evaluate", [(f.plus + "decision = ?", ["deny"])])
+    sql = ("SELECT resource, subject, tenant, %s AS tool, %s AS rule_id, COUNT(*) AS denials, "
+           "MIN(timestamp) AS first_seen_ns, MAX(timestamp) AS last_seen_ns, %s FROM %s%s "
+           "GROUP BY resource, subject, tenant, tool, rule_id "
+           "ORDER BY denials DESC, resource, subject, tenant, tool, rule_id"
+           % (_JSON_TEXT % "$.tool", _JSON_TEXT % "$.rule_id", TOTAL_SQL, EVENTS_TABLE, clause))
+    return (sql, params) + _decision_counts(f, "policy_evaluate")
+
+
+def _decision_counts(f: _Filters, action: str) -> t.Tuple[t.Optional[str], t.Optional[t.List[t.Any]]]:
+    """Count SQL of a rate query: every event of ``action``, its denials, and the first and last denial."""
+    where, params = f.common()
+    sql = ("SELECT COUNT(*), COALESCE(SUM(decision = 'deny'), 0), MIN(CASE WHEN decision = 'deny' THEN timestamp END), "
+           "MAX(CASE WHEN decision = 'deny' THEN timestamp END) FROM %s WHERE " % EVENTS_TABLE
+           + " AND ".join([f.plus + "action = ?"] + where))
+    return sql, [action] + params
+
+
 #: The grouped queries carry their total in a window-function column: one scan, not two.
 _BUILDERS: t.Dict[str, t.Callable[[_Filters], Built]] = {
     "deny_patterns": _deny_patterns,
@@ -241,7 +270,11 @@ _BUILDERS: t.Dict[str, t.Callable[[_Filters], Built]] = {
     "privilege_escalation": _privilege_escalation,
     "security_violations": _security_violations,
     "events": _events,
+    "auth_failures": _auth_failures,
+    "policy_denials": _policy_denials,
 }
+#: Queries whose count SQL gives the rate summary: (all events, denials, first and last denial) of one action.
+_RATE_QUERIES = ("auth_failures", "policy_denials")
 
 
 def build_query(query: str, start_ns: t.Optional[int] = None, end_ns: t.Optional[int] = None,
@@ -348,6 +381,20 @@ def _stream(conn: sqlite3.Connection, sql: str, params: t.List[t.Any], limit: in
     return rows
 
 
+def rate_summary(counted: t.Sequence[t.Any], start_ns: t.Optional[int], end_ns: t.Optional[int]) -> t.Dict[str, t.Any]:
+    """Events, denials, deny ratio, first and last denial and denials per minute over the window.
+
+    The minutes are those of the window; an open-ended side is closed by the first or last denial.
+    """
+    events, denials, first, last = counted
+    begin = start_ns if start_ns is not None else first
+    finish = end_ns if end_ns is not None else last
+    minutes = max((finish - begin) / 60e9, 1.0) if begin is not None and finish is not None else None
+    return dict(events=events, denials=denials, deny_ratio=round(denials / events, 4) if events else None,
+                first_seen=format_ns(first), first_seen_ns=first, last_seen=format_ns(last), last_seen_ns=last,
+                per_minute=round(denials / minutes, 2) if minutes else None, minutes=round(minutes, 1) if minutes else None)
+
+
 def run_query(conn: sqlite3.Connection, query: str, start_ns: t.Optional[int] = None,
               end_ns: t.Optional[int] = None, subject: t.Optional[str] = None, tenant: t.Optional[str] = None,
               action: t.Optional[str] = None, decision: t.Optional[str] = None, limit: int = 1000,
@@ -366,6 +413,9 @@ def run_query(conn: sqlite3.Connection, query: str, start_ns: t.Optional[int] = 
             total = counted[0]
             if query == "redactions":
                 summary = dict(redaction_events=counted[0], total_redactions=counted[1])
+            elif query in _RATE_QUERIES:
+                summary = rate_summary(counted, start_ns, end_ns)
+                total = counted[1]
         run_sql = sql
         run_params = list(params)
         if export is None and limit:

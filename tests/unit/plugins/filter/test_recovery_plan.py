@@ -184,6 +184,21 @@ def test_an_incident_verdict_plans_the_recovery():
     assert recovery_plan(_k8s(_scaled()), verdict={"incident": True})["action"] == "scale"
 
 
+@pytest.mark.parametrize("platform", ["host", "kubernetes"])
+@pytest.mark.parametrize("kind,playbook", [("authentication_issues", "airlock.incident.auth_failure"),
+                                           ("policy_failures", "airlock.incident.policy_failure")])
+def test_a_p1_auth_or_policy_verdict_is_never_restarted(platform, kind, playbook):
+    verdict = {"incident": True, "severity": "P1", "type": kind}
+    plan = recovery_plan(_k8s(_scaled()), platform=platform, verdict=verdict)
+    assert plan["action"] == "none"
+    assert playbook in plan["timeline_text"] and "No restart for a P1 %s verdict" % kind in plan["check_text"]
+
+
+def test_an_outage_verdict_is_still_recovered():
+    verdict = {"incident": True, "severity": "P0", "type": "service_outage"}
+    assert recovery_plan(None, platform="host", verdict=verdict)["action"] == "restart"
+
+
 # ------------------------------------------------------------------ refusals
 
 @pytest.mark.parametrize("kwargs,fragment", [

@@ -178,6 +178,39 @@ def test_redactions_totals(incident_db):
     assert result["rows"] == [dict(pattern="email", hits=6, events=2), dict(pattern="ssn", hits=1, events=1)]
 
 
+def test_auth_failures_rate_and_groups(incident_db):
+    result = query(incident_db, query="auth_failures")
+    assert result["total"] == 3
+    assert [(r["subject"], r["client_ip"], r["error"], r["attempts"]) for r in result["rows"]] == [
+        ("eve@example.com", None, "token expired", 3)]
+    summary = result["summary"]
+    assert (summary["events"], summary["denials"], summary["deny_ratio"]) == (3, 3, 1.0)
+    assert summary["first_seen_ns"] == T0 + 9 * S and summary["last_seen_ns"] == T0 + 11 * S
+    # an open window is closed by the first and last denial, at least one minute
+    assert summary["minutes"] == 1.0 and summary["per_minute"] == 3.0
+
+
+def test_auth_failures_per_minute_over_a_window(incident_db):
+    result = query(incident_db, query="auth_failures", start=format_ns(T0), end=format_ns(T0 + 600 * S))
+    assert result["summary"]["minutes"] == 10.0 and result["summary"]["per_minute"] == 0.3
+
+
+def test_policy_denials_tell_resource_subject_tenant_and_rule(incident_db):
+    result = query(incident_db, query="policy_denials")
+    assert result["total"] == 3
+    assert sorted((r["subject"], r["tool"], r["rule_id"], r["denials"]) for r in result["rows"]) == [
+        ("admin@example.com", "read_file", "deny_default", 1),
+        ("eve@example.com", "admin_console", "deny_default", 1),
+        ("eve@example.com", "break_glass", "deny_default", 1)]
+    assert (result["summary"]["events"], result["summary"]["denials"], result["summary"]["deny_ratio"]) == (4, 3, 0.75)
+
+
+def test_rate_queries_on_an_empty_window(incident_db):
+    result = query(incident_db, query="policy_denials", start=format_ns(T0 + 10 ** 6 * S))
+    assert result["total"] == 0 and result["rows"] == []
+    assert result["summary"]["events"] == 0 and result["summary"]["deny_ratio"] is None
+
+
 def test_privilege_escalation_definition(incident_db):
     result = query(incident_db, query="privilege_escalation")
     found = sorted((r["subject"], r["action"], r["resource"], r["tool"]) for r in result["rows"])

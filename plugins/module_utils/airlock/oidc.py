@@ -1,0 +1,274 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, airlock.incident contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The checks of ``airlock.incident.oidc_check``: can Airlock validate tokens from its identity provider?
+
+Airlock has no ``jwks_url``: it reads OIDC discovery at ``<auth.oidc_issuer>/.well-known/openid-configuration``
+and the JWKS at the document's ``jwks_uri``. Each check below becomes a finding (``check``, ``detail``) when it
+fails, so that a role can say why authentication fails instead of restarting the gateway:
+reachability, TLS (valid, days to expiry), ``issuer`` equal to Airlock's configured issuer, the JWKS (reachable,
+keys usable for RS/ES/PS signatures, the token's ``kid`` present), and the IdP's clock against ours.
+
+A token given for diagnosis is decoded without verification, only for its header (``kid``, ``alg``) and the
+claims that explain a refusal (``iss``, ``aud``, ``exp``, ``nbf``); it is never returned.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import socket
+import ssl
+import time
+import typing as t
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+
+from ansible_collections.airlock.incident.plugins.module_utils.airlock.http import AirlockClient, validate_base_url
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import InputError
+
+DISCOVERY_PATH = "/.well-known/openid-configuration"
+#: Signature algorithms a JWT validator accepts from a JWKS (HMAC keys have no place in a public JWKS).
+SIGNING_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+_KTY_ALGS = {"RSA": "RS", "EC": "ES", "OKP": "EdDSA"}
+
+
+def _b64json(part: str) -> t.Any:
+    padded = part + "=" * (-len(part) % 4)
+    return json.loads(base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8"))
+
+
+def token_facts(token: t.Optional[str], now: float) -> t.Optional[t.Dict[str, t.Any]]:
+    """Header and explanatory claims of a JWT, unverified; None without a token. Never the token itself."""
+    if not token:
+        return None
+    parts = token.split(".")
+    if len(parts) != 3:
+        return {"decodable": False, "error": "not a JWT (expected three dot-separated parts)"}
+    try:
+        header, claims = _b64json(parts[0]), _b64json(parts[1])
+    except (ValueError, UnicodeError, binascii.Error):
+        return {"decodable": False, "error": "header or claims are not base64url JSON"}
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        return {"decodable": False, "error": "header or claims are not JSON objects"}
+    exp, nbf = claims.get("exp"), claims.get("nbf")
+    return {
+        "decodable": True,
+        "kid": header.get("kid"),
+        "alg": header.get("alg"),
+        "iss": claims.get("iss"),
+        "aud": claims.get("aud"),
+        "exp": exp,
+        "nbf": nbf,
+        "expired": isinstance(exp, (int, float)) and exp < now,
+        "not_yet_valid": isinstance(nbf, (int, float)) and nbf > now,
+    }
+
+
+def _split(url: str) -> t.Tuple[str, str]:
+    """(scheme://host[:port], path?query) of an absolute URL."""
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return "%s://%s" % (parts.scheme, parts.netloc), path
+
+
+def endpoint(url: str) -> t.Dict[str, t.Any]:
+    """Host, port and scheme of a URL (the port the scheme implies when none is given)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return {"url": url, "scheme": parts.scheme, "host": parts.hostname, "port": port}
+
+
+def tls_facts(url: str, timeout: float, ca_path: t.Optional[str], now: float,
+              min_days: int) -> t.Dict[str, t.Any]:
+    """Whether the server certificate of an https URL verifies, and the days until it expires."""
+    target = endpoint(url)
+    facts: t.Dict[str, t.Any] = {"checked": target["scheme"] == "https", "valid": None, "not_after": None,
+                                 "days_to_expiry": None, "error": None}
+    if not facts["checked"]:
+        return facts
+    context = ssl.create_default_context(cafile=ca_path)
+    try:
+        with socket.create_connection((target["host"], target["port"]), timeout=timeout) as raw:
+            with context.wrap_socket(raw, server_hostname=target["host"]) as tls:
+                cert = tls.getpeercert() or {}
+    except ssl.SSLCertVerificationError as exc:
+        facts.update(valid=False, error="certificate not valid: %s" % (exc.verify_message or exc.reason or exc))
+        return facts
+    except (OSError, ssl.SSLError) as exc:
+        facts.update(error="TLS handshake failed: %s" % exc)
+        return facts
+    facts["valid"] = True
+    not_after = cert.get("notAfter")
+    if isinstance(not_after, str) and not_after:
+        expires = ssl.cert_time_to_seconds(not_after)
+        facts["not_after"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires))
+        days = int((expires - now) // 86400)
+        facts["days_to_expiry"] = days
+        if days < min_days:
+            facts["error"] = "certificate expires in %d day(s) (under %d)" % (days, min_days)
+    return facts
+
+
+def key_summary(key: t.Any) -> t.Dict[str, t.Any]:
+    """kid, kty, alg, use of one JWK and why it cannot verify a token signature (None when it can)."""
+    if not isinstance(key, dict):
+        return {"kid": None, "kty": None, "alg": None, "use": None, "usable": False, "problem": "not a JSON object"}
+    summary = {name: key.get(name) for name in ("kid", "kty", "alg", "use")}
+    problem = None
+    if summary["use"] not in (None, "sig"):
+        problem = "use is %r, not sig" % summary["use"]
+    elif summary["kty"] not in _KTY_ALGS:
+        problem = "key type %r cannot verify RS/PS/ES/EdDSA signatures" % summary["kty"]
+    elif summary["alg"] is not None and summary["alg"] not in SIGNING_ALGS:
+        problem = "alg %r is not a public-key signature algorithm" % summary["alg"]
+    elif summary["kty"] == "RSA" and not (key.get("n") and key.get("e")):
+        problem = "RSA key without n or e"
+    elif summary["kty"] in ("EC", "OKP") and not key.get("x"):
+        problem = "%s key without x" % summary["kty"]
+    elif not summary["kid"]:
+        problem = "no kid (a validator cannot pick it when the IdP has several keys)"
+    summary["usable"] = problem is None
+    summary["problem"] = problem
+    return summary
+
+
+def clock_skew(date_header: t.Optional[str], sent: float, received: float) -> t.Optional[float]:
+    """Seconds the IdP's clock is ahead of ours (negative: behind), from its Date header; None without one."""
+    if not date_header:
+        return None
+    try:
+        theirs = parsedate_to_datetime(date_header).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+    # The Date header has one-second resolution and is stamped somewhere during the request.
+    return round(theirs - (sent + received) / 2.0, 1)
+
+
+class Check:
+    """One run of the checks; ``findings`` gathers what failed."""
+
+    def __init__(self, params: t.Mapping[str, t.Any]) -> None:
+        self.issuer = validate_base_url(params["issuer"])
+        expected = params.get("expected_issuer") or params["issuer"]
+        if not isinstance(expected, str) or not expected.strip():
+            raise InputError("expected_issuer: a URL such as https://idp.example.com/realms/main is required")
+        self.expected_issuer = expected.strip()
+        self.timeout = float(params["timeout"])
+        if self.timeout <= 0:
+            raise InputError("timeout: must be a number of seconds greater than 0, got %r" % params["timeout"])
+        self.validate_certs = bool(params["validate_certs"])
+        self.ca_path = params.get("ca_path")
+        self.max_skew = float(params["max_clock_skew"])
+        self.min_days = int(params["min_cert_days"])
+        if self.max_skew < 0 or self.min_days < 0:
+            raise InputError("max_clock_skew and min_cert_days: must be 0 or more")
+        self.token = params.get("token")
+        self.kid = params.get("kid")
+        self.findings: t.List[t.Dict[str, str]] = []
+
+    def find(self, check: str, detail: str) -> None:
+        self.findings.append({"check": check, "detail": detail})
+
+    def discovery(self) -> t.Tuple[t.Dict[str, t.Any], t.Any]:
+        url = self.issuer + DISCOVERY_PATH
+        base, path = _split(url)
+        client = AirlockClient(base, timeout=self.timeout, validate_certs=self.validate_certs, ca_path=self.ca_path)
+        sent = time.time()
+        result = client.get(path)
+        facts = {k: result[k] for k in ("url", "status", "latency_ms", "error")}
+        facts["clock_skew_seconds"] = clock_skew(result.get("date"), sent, time.time())
+        body = result.get("body") if isinstance(result.get("body"), dict) else None
+        facts["issuer"] = body.get("issuer") if body else None
+        facts["jwks_uri"] = body.get("jwks_uri") if body else None
+        if result["error"] or body is None:
+            self.find("discovery", "%s: %s" % (url, result["error"] or "the answer is not a JSON object"))
+        elif facts["issuer"] != self.expected_issuer:
+            self.find("issuer", "discovery says issuer %r, Airlock expects %r (auth.oidc_issuer); every token is "
+                                "refused" % (facts["issuer"], self.expected_issuer))
+        return facts, body
+
+    def jwks(self, jwks_uri: t.Any) -> t.Dict[str, t.Any]:
+        facts: t.Dict[str, t.Any] = {"url": jwks_uri, "status": None, "error": None, "keys": []}
+        if not isinstance(jwks_uri, str) or not jwks_uri.lower().startswith(("http://", "https://")):
+            self.find("jwks", "discovery has no usable jwks_uri (%r)" % (jwks_uri,))
+            return facts
+        base, path = _split(jwks_uri)
+        client = AirlockClient(base, timeout=self.timeout, validate_certs=self.validate_certs, ca_path=self.ca_path)
+        result = client.get(path)
+        facts.update({k: result[k] for k in ("status", "latency_ms", "error")})
+        body = result.get("body")
+        keys = body.get("keys") if isinstance(body, dict) else None
+        if result["error"] or not isinstance(keys, list):
+            self.find("jwks", "%s: %s" % (jwks_uri, result["error"] or "no keys list in the answer"))
+            return facts
+        facts["keys"] = [key_summary(key) for key in keys]
+        if not any(key["usable"] for key in facts["keys"]):
+            self.find("jwks_keys", "no usable signing key in the JWKS (%d key(s): %s)" % (
+                len(keys), "; ".join("%s: %s" % (k["kid"], k["problem"]) for k in facts["keys"]) or "empty"))
+        return facts
+
+    def token_checks(self, token: t.Optional[t.Dict[str, t.Any]], jwks: t.Dict[str, t.Any]) -> t.Optional[str]:
+        """The kid looked for in the JWKS (given, or the token's); findings about the token."""
+        kid = self.kid or (token or {}).get("kid")
+        if token is not None and not token["decodable"]:
+            self.find("token", "the token given is %s" % token["error"])
+        elif token is not None:
+            if token["expired"]:
+                expired_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(token["exp"]))
+                self.find("token", "the token expired at %s" % expired_at)
+            if token["iss"] not in (None, self.expected_issuer):
+                self.find("token", "the token's iss %r is not Airlock's issuer %r" % (token["iss"], self.expected_issuer))
+        if kid and jwks["keys"] and kid not in [key["kid"] for key in jwks["keys"] if key["usable"]]:
+            self.find("kid", "kid %r is not among the IdP's usable keys (%s): the keys were rotated or the token "
+                             "comes from another issuer" % (kid, ", ".join(str(k["kid"]) for k in jwks["keys"])))
+        return kid
+
+
+def _message(findings: t.List[t.Dict[str, str]], issuer: str) -> str:
+    if not findings:
+        return "OIDC %s: discovery, issuer, JWKS, TLS and clock all fine" % issuer
+    return "OIDC %s: %d problem(s): %s" % (issuer, len(findings), "; ".join(
+        "%s: %s" % (f["check"], f["detail"]) for f in findings))
+
+
+def check_oidc(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
+    """The ``oidc_check`` task (read-only): every check, with ``findings`` and ``msg``."""
+    check = Check(params)
+    now = time.time()
+    token = token_facts(check.token, now)
+    discovery, body = check.discovery()
+    tls = tls_facts(check.issuer, check.timeout, check.ca_path, now, check.min_days)
+    if tls["valid"] is False or tls["error"]:
+        check.find("tls", "%s: %s" % (check.issuer, tls["error"]))
+    jwks = check.jwks(body.get("jwks_uri")) if body else {"url": None, "status": None, "error": None, "keys": []}
+    kid = check.token_checks(token, jwks)
+    skew = discovery["clock_skew_seconds"]
+    if skew is not None and abs(skew) > check.max_skew:
+        check.find("clock", "the IdP's clock is %+.0f s from ours (more than %g s): tokens look %s"
+                   % (skew, check.max_skew, "not yet valid" if skew > 0 else "expired"))
+    endpoints = [endpoint(check.issuer)]
+    if isinstance(jwks["url"], str) and jwks["url"].lower().startswith(("http://", "https://")):
+        jwks_endpoint = endpoint(jwks["url"])
+        if (jwks_endpoint["host"], jwks_endpoint["port"]) != (endpoints[0]["host"], endpoints[0]["port"]):
+            endpoints.append(jwks_endpoint)
+    return {
+        "changed": False,
+        "ok": not check.findings,
+        "reachable": discovery["status"] is not None,
+        "issuer": check.issuer,
+        "expected_issuer": check.expected_issuer,
+        "discovery": discovery,
+        "jwks": jwks,
+        "tls": tls,
+        "clock_skew_seconds": skew,
+        "kid": kid,
+        "token": token,
+        "endpoints": endpoints,
+        "findings": check.findings,
+        "msg": _message(check.findings, check.issuer),
+    }
