@@ -61,9 +61,13 @@ options:
         C(violation_type) and client IP.
       - V(events) returns the matching events themselves, oldest first, filtered by
         O(subject), O(tenant), O(action) and O(decision).
+      - V(latency) reads C(latency_ms): one row overall (C(dimension=overall)), then one per C(resource), per
+        C(tenant) and per C(action), each with C(events), nearest-rank C(p50_ms), C(p95_ms), C(p99_ms), C(max_ms),
+        C(avg_ms) and the first and last event; slowest (p95) first within each dimension. Only integer
+        C(latency_ms) values are measured; RV(summary) counts the events of the window without one.
     type: str
     required: true
-    choices: [deny_patterns, redactions, privilege_escalation, security_violations, events]
+    choices: [deny_patterns, redactions, privilege_escalation, security_violations, events, latency]
   since:
     description:
       - Look-back window ending now (or at O(end)), such as C(30m), C(2h), C(7d), C(1w), or any
@@ -196,7 +200,11 @@ truncated:
   type: bool
   sample: false
 summary:
-  description: For O(query=redactions), C(redaction_events) and C(total_redactions); otherwise empty.
+  description:
+    - For O(query=redactions), C(redaction_events) and C(total_redactions).
+    - For O(query=latency), C(measured_events) (integer C(latency_ms)), C(without_latency) (NULL) and
+      C(damaged_latency) (a value that is not an integer, skipped).
+    - Otherwise empty.
   returned: always
   type: dict
   sample: {"redaction_events": 120, "total_redactions": 311}
@@ -217,8 +225,8 @@ params:
   elements: raw
 count_sql:
   description:
-    - The separate statement that produced RV(total) (and RV(summary)) for O(query=events) and
-      O(query=redactions).
+    - The separate statement that produced RV(total) (and RV(summary)) for O(query=events),
+      O(query=redactions) and O(query=latency).
     - Null for the grouped queries, which compute RV(total) in the same scan as the rows
       (window column C(total_events) of RV(sql), not included in RV(rows)).
   returned: always
