@@ -131,7 +131,10 @@ def pod_usage(pod: Obj, samples: t.Sequence[t.Optional[Obj]]) -> Obj:
     series_by: t.Dict[str, t.List[Obj]] = {}
     for sample in samples:
         for name, usage in usage_by_container(sample).items():
-            series_by.setdefault(name, []).append(usage)
+            series = series_by.setdefault(name, [])
+            # metrics-server keeps one point per resolution: a read within it repeats the last one.
+            if not series or usage["time"] is None or series[-1]["time"] != usage["time"]:
+                series.append(usage)
     containers = [container_usage(c, statuses.get(c.get("name")), series_by.get(str(c.get("name")), []))
                   for c in (pod.get("spec") or {}).get("containers") or []]
     return {"name": pod_name(pod), "node": (pod.get("spec") or {}).get("nodeName"),

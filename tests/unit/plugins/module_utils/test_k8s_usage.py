@@ -55,7 +55,7 @@ def test_shares_of_requests_and_limits():
 
 def test_memory_growth_over_samples_and_oom():
     pod = usage.pod_usage(_pod(restarts=3, last={"reason": "OOMKilled", "exitCode": 137, "finishedAt": "x"}),
-                          [_metrics("10m", "100Mi"), _metrics("10m", "150Mi"), _metrics("10m", "200Mi")])
+                          [_metrics("10m", "100Mi", "t1"), _metrics("10m", "150Mi", "t2"), _metrics("10m", "200Mi", "t3")])
     c = pod["containers"][0]
     assert [s["memory_bytes"] for s in c["series"]] == [100 * MI, 150 * MI, 200 * MI] and c["memory_growing"]
     found = usage.findings([pod], [], 0.9)
@@ -98,3 +98,9 @@ def test_refusals_name_the_field(change, field):
     params.update(change)
     errors = usage.validate(params)
     assert len(errors) == 1 and errors[0].startswith(field + ": invalid value")
+
+
+def test_a_repeated_metrics_point_is_one_sample():
+    pod = usage.pod_usage(_pod(), [_metrics("10m", "100Mi", "t1"), _metrics("10m", "100Mi", "t1"), _metrics("10m", "120Mi", "t2")])
+    series = pod["containers"][0]["series"]
+    assert [s["time"] for s in series] == ["t1", "t2"] and pod["containers"][0]["memory_growing"]
