@@ -237,3 +237,43 @@ def test_latency_query_refuses_action_filter(tmp_path):
     _latency_db(path)
     result = factory.run_module(audit_query_module.main, dict(path=path, query="latency", action="tool_call"))
     assert result["failed"] and result["msg"].startswith("action: only applies to query=events")
+
+
+# ------------------------------------------------------------------ the real gateway
+def _free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_real_gateway_has_no_metrics_and_is_measured_by_probes(tmp_path):
+    import os
+    import subprocess
+
+    binary = os.environ.get("AIRLOCK_REAL_BINARY")
+    if not binary:
+        print("skipped: AIRLOCK_REAL_BINARY is not set (the real Airlock gateway)")
+        pytest.skip("AIRLOCK_REAL_BINARY is not set (the real Airlock gateway)")
+    port = _free_port()
+    config = tmp_path / "airlock.yaml"
+    config.write_text('server:\n  addr: "127.0.0.1:%d"\n' % port)
+    proc = subprocess.Popen([binary, "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client = AirlockClient("http://127.0.0.1:%d" % port, timeout=5)
+        deadline = time.monotonic() + 20
+        while client.get("/live")["status"] != 200:
+            assert proc.poll() is None, "the real gateway exited with %s" % proc.returncode
+            assert time.monotonic() < deadline, "the real gateway did not answer /live"
+            time.sleep(0.1)
+        result = latency.measure(client, probes=5)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    # The release answers /metrics with 404 and every MCP method with a JSON-RPC error (no upstream):
+    # each of those replies is a full round trip through the gateway, timed and counted.
+    assert result["metrics"]["status"] == 404 and result["source"] == "probes"
+    q = result["quantiles"]
+    assert q["sample_size"] == 5 and q["errors"] == 0 and q["jsonrpc_errors"] == 5
+    assert q["p50_ms"] is not None and q["p99_ms"] == q["max_ms"]
