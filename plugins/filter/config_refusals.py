@@ -13,14 +13,14 @@ description:
   - Checks the keys of a settings mapping (what a role would merge with M(airlock.incident.config)) against
     Airlock's configuration schema and returns one sentence per key Airlock does not have, with the reason and
     the real key where there is one, for example the operator playbook's C(policy.cacheTTL) (use
-    C(policy.cache_ttl)), C(policy.cacheSize), C(server.maxConnections) and C(server.maxClients) (no such keys:
+    C(policy.cache_ttl)), C(policy.cacheSize), C(server.maxConnections) and C(server.maxClients) (no such keys,
     the limits are compiled in).
   - Lets a role refuse such settings before it measures or changes anything; the values of known keys are checked
     by M(airlock.incident.config) itself, which refuses before writing.
   - An empty list means every key exists.
 options:
   _input:
-    description: The settings, a mapping in the shape of C(config.yaml) (for example C({policy: {cache_ttl: 10m}})).
+    description: The settings, a mapping in the shape of C(config.yaml) (for example a C(policy) mapping with C(cache_ttl)).
     type: dict
     required: true
 """
@@ -37,8 +37,8 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - One sentence per unknown key, such as C(policy.cacheTTL: unknown key (Airlock ignores it); use policy.cache_ttl
-      (snake_case); did you mean policy.cache_ttl?).
+    - One sentence per unknown key, naming the key, the reason and the real key, for example that C(policy.cacheTTL) is
+      unknown and C(policy.cache_ttl) is meant.
   type: list
   elements: str
 """

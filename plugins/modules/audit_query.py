@@ -61,7 +61,7 @@ options:
         C(violation_type) and client IP.
       - V(events) returns the matching events themselves, oldest first, filtered by
         O(subject), O(tenant), O(action) and O(decision).
-      - V(latency) reads C(latency_ms): one row overall (C(dimension=overall)), then one per C(resource), per
+      - V(latency) reads C(latency_ms) and returns one row overall (C(dimension=overall)), then one per C(resource), per
         C(tenant) and per C(action), each with C(events), nearest-rank C(p50_ms), C(p95_ms), C(p99_ms), C(max_ms),
         C(avg_ms) and the first and last event; slowest (p95) first within each dimension. Only integer
         C(latency_ms) values are measured; RV(summary) counts the events of the window without one.

@@ -15,9 +15,9 @@ description:
     (C(metrics.k8s.io/v1beta1) PodMetrics) and put next to each container's requests and limits, its restarts and
     last termination (C(OOMKilled)), and the HorizontalPodAutoscalers that target the Deployment.
   - With O(samples) greater than 1 the metrics API is read that many times, O(interval) seconds apart, so memory use
-    against the limit over time shows as a series per container (RV(pods[].containers[].series)) and steady growth
+    against the limit over time shows as a series per container (C(series) of each container in RV(pods)) and steady growth
     as a C(memory_growing) finding. The metrics API keeps no history; this is the only series it gives.
-  - Where the cluster does not serve the metrics API (no metrics-server), RV(metrics_api.served) is false with the
+  - Where the cluster does not serve the metrics API (no metrics-server), C(served) of RV(metrics_api) is false with the
     reason, usage is null, and requests, limits, restarts and HPAs are still reported. That is a result, not a
     failure.
   - Findings - C(oom_killed), C(cpu_saturated) (usage at or above O(saturation) of the CPU limit; throttling

@@ -19,7 +19,7 @@ description:
     a bounded burst of O(probes) sequential MCP requests (O(method)) and reports nearest-rank quantiles of the
     burst with its sample size. With 20 probes p99 is the slowest probe; the sample size is always stated.
   - A JSON-RPC error reply (for example C(-32000 No upstream servers configured)) is a full round trip through
-    the gateway and is timed; transport failures are counted in RV(probes.errors) and not timed.
+    the gateway and is timed; transport failures are counted in C(errors) of RV(probes) and not timed.
   - Compares p95 and p99 with O(p95_threshold_ms) and O(p99_threshold_ms) (by default the thresholds of the
     HighLatencyP95 and HighLatencyP99 alerts Airlock ships) and reports RV(slow) with the reasons. It never fails
     because the gateway is slow or down.

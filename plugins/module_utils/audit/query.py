@@ -248,10 +248,9 @@ def _latency(f: _Filters) -> Built:
     """
     where, params = f.common()
     clause = " AND ".join(["typeof(latency_ms) = 'integer'"] + where)
-    keyed = " UNION ALL ".join(
-        "SELECT '%s' AS dimension, %s AS key, ms, ts FROM w" % (name, "''" if name == "overall" else
-                                                               "COALESCE(CAST(%s AS TEXT), '')" % name)
-        for name in LATENCY_DIMENSIONS)
+    keys = ["''" if name == "overall" else "COALESCE(CAST(%s AS TEXT), '')" % name for name in LATENCY_DIMENSIONS]
+    keyed = " UNION ALL ".join("SELECT '%s' AS dimension, %s AS key, ms, ts FROM w" % (name, key)
+                               for name, key in zip(LATENCY_DIMENSIONS, keys))
     order = " ".join("WHEN '%s' THEN %d" % (name, index) for index, name in enumerate(LATENCY_DIMENSIONS))
     sql = ("WITH w AS (SELECT resource, tenant, action, latency_ms AS ms, timestamp AS ts FROM %s WHERE %s), "
            "g AS (%s), "

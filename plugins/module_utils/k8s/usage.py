@@ -218,8 +218,8 @@ def message(ns: str, name: str, metrics_api: Obj, pods: t.Sequence[Obj], found: 
         for p in pods:
             for c in p["containers"]:
                 if c["cpu_m"] is not None:
-                    parts.append("%s/%s cpu %.0fm mem %.0fMi" % (p["name"], c["name"], c["cpu_m"],
-                                                              (c["memory_bytes"] or 0) / 1048576.0))
+                    mebibytes = (c["memory_bytes"] or 0) / 1048576.0
+                    parts.append("%s/%s cpu %.0fm mem %.0fMi" % (p["name"], c["name"], c["cpu_m"], mebibytes))
         head += "; " + (", ".join(parts) if parts else "no pod metrics yet")
     serious = [f["summary"] for f in found if f["severity"] != "info"]
     return head + ("; " + "; ".join(serious) if serious else "; no saturation, growth or OOM kill found")
