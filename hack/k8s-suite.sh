@@ -17,7 +17,7 @@ case "$off" in ''|*[!0-9]*) die "AIRLOCK_K8S_SUITE_PORT_OFFSET: invalid value '$
 [ "$off" -le 1000 ] || die "AIRLOCK_K8S_SUITE_PORT_OFFSET: invalid value '$off'; accepted values: 0 to 1000"
 export AIRLOCK_K8S_ETCD_PORT=$((25790 + off)) AIRLOCK_K8S_ETCD_PEER_PORT=$((25800 + off)) AIRLOCK_K8S_ETCD_METRICS_PORT=$((25810 + off))
 export AIRLOCK_K8S_APISERVER_PORT=$((17443 + off)) AIRLOCK_K8S_KCM_PORT=$((11357 + off)) AIRLOCK_K8S_SCHEDULER_PORT=$((11359 + off))
-export AIRLOCK_K8S_KWOK_PORT=$((11347 + off))
+export AIRLOCK_K8S_KWOK_PORT=$((11347 + off)) AIRLOCK_K8S_METRICS_SERVER_PORT=$((11361 + off))
 
 # Cold: about 50 min on 2 cores (see docs/kubernetes-lab.md); warm: seconds.
 # build.sh prints one line per binary, so a cold build shows its progress.

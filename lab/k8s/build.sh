@@ -6,14 +6,14 @@
 #   lab/k8s/build.sh            # build everything that is missing
 #   lab/k8s/build.sh etcd helm  # build only these (names below)
 #   lab/k8s/build.sh --list     # print the cached paths, build nothing
-# Names: etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm
+# Names: etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm metrics-server
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
 . "$HERE/versions.env"
 
-ALL=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm)
+ALL=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm metrics-server)
 BUILD_ROOT="$AIRLOCK_LAB_CACHE/build"
 TIMES_LOG="$AIRLOCK_LAB_CACHE/build-times.log"
 export GOFLAGS="${GOFLAGS:--p=2} -trimpath"
@@ -29,6 +29,7 @@ version_of() {
     kube-apiserver|kube-controller-manager|kube-scheduler|kubectl) echo "$K8S_VERSION" ;;
     kwok) echo "$KWOK_VERSION" ;;
     helm) echo "$HELM_VERSION" ;;
+    metrics-server) echo "$METRICS_SERVER_VERSION" ;;
     *) die "unknown binary '$1' (accepted: ${ALL[*]})" ;;
   esac
 }
@@ -129,6 +130,11 @@ build_one() {
       dir="$BUILD_ROOT/helm-$ver"
       make_builder "$dir" helm.sh/helm/v3 "$ver" "" helm.sh/helm/v3/cmd/helm
       go_build "$dir" "$out" helm.sh/helm/v3/cmd/helm "-X helm.sh/helm/v3/internal/version.version=$ver"
+      ;;
+    metrics-server)
+      dir="$BUILD_ROOT/metrics-server-$ver"
+      make_builder "$dir" sigs.k8s.io/metrics-server "$ver" "" sigs.k8s.io/metrics-server/cmd/metrics-server
+      go_build "$dir" "$out" sigs.k8s.io/metrics-server/cmd/metrics-server ""
       ;;
   esac
   local secs=$(( $(date +%s) - start ))

@@ -9,6 +9,10 @@
 #   oomkilled             CrashLoopBackOff after OOMKilled (exit 137)
 #   createcontainererror  CreateContainerError (missing seccomp profile)
 #   notready              running, readiness probe failing
+# Resource use (kwok/metrics/usage.yaml; served through metrics.k8s.io by metrics-server):
+#   cpu-starvation        every pod uses its whole CPU limit (throttled, slow)
+#   memory-growth         every pod's working set grows by AIRLOCK_DRILL_MEMORY_PER_MINUTE
+#                         (default 256Mi) a minute since it started, towards its limit
 # Cluster-level states (real scheduler/controller behaviour):
 #   pending               requests more memory than any node has -> Pending, FailedScheduling
 #   rwo                   2nd replica on another node blocked by the single RWO claim
@@ -43,7 +47,7 @@ SEL="app.kubernetes.io/name=airlock,app.kubernetes.io/instance=$RELEASE"
 HELM="$(bin helm)"
 export KUBECONFIG="$KCFG"
 K() { "$KUBECTL" -n "$NS" "$@"; }
-STATES="crashloop oomkilled createcontainererror notready pending rwo node-pressure bad-config seccomp idp-egress egress-blocks-idp broken-policy clear logs-from-lab"
+STATES="crashloop oomkilled createcontainererror notready cpu-starvation memory-growth pending rwo node-pressure bad-config seccomp idp-egress egress-blocks-idp broken-policy clear logs-from-lab"
 
 state="${1:-}"
 mode="${2:-}"
@@ -216,9 +220,19 @@ EOF
     fi
     log "configmap/$DEPLOY-config key policy.rego replaced ($kind); the pods were not restarted"
     ;;
+  cpu-starvation)
+    cpu="$(K get deployment "$DEPLOY" -o jsonpath='{.spec.template.spec.containers[?(@.name=="airlock")].resources.limits.cpu}' 2>/dev/null || true)"
+    K annotate pods -l "$SEL" "airlock.lab/cpu-usage=${cpu:-1}" --overwrite >/dev/null
+    log "pods $SEL use ${cpu:-1} CPU (their CPU limit, or 1 core without one): metrics.k8s.io shows it within ~20 s"
+    ;;
+  memory-growth)
+    K annotate pods -l "$SEL" "airlock.lab/memory-growth-per-minute=${AIRLOCK_DRILL_MEMORY_PER_MINUTE:-256Mi}" --overwrite >/dev/null
+    log "pods $SEL grow by ${AIRLOCK_DRILL_MEMORY_PER_MINUTE:-256Mi} a minute since they started: metrics.k8s.io shows it within ~20 s"
+    ;;
   clear)
     K patch networkpolicy "$DEPLOY" --type merge -p \
       '{"spec":{"egress":[{"ports":[{"protocol":"TCP","port":443}]},{"ports":[{"protocol":"UDP","port":53},{"protocol":"TCP","port":53}]}]}}' >/dev/null 2>&1 || true
+    K annotate pods -l "$SEL" airlock.lab/cpu-usage- airlock.lab/memory-usage- airlock.lab/memory-growth-per-minute- >/dev/null 2>&1 || true
     K patch deployment "$DEPLOY" --type json -p '[{"op":"remove","path":"/spec/template/metadata/annotations/drill.airlock.lab~1state"}]' >/dev/null 2>&1 || true
     K patch deployment "$DEPLOY" --type json -p '[{"op":"remove","path":"/spec/template/spec/topologySpreadConstraints"}]' >/dev/null 2>&1 || true
     K annotate pods -l "$SEL" drill.airlock.lab/state- >/dev/null 2>&1 || true

@@ -19,11 +19,12 @@ APISERVER_PORT="${AIRLOCK_K8S_APISERVER_PORT:-16443}"
 KCM_PORT="${AIRLOCK_K8S_KCM_PORT:-10357}"
 SCHED_PORT="${AIRLOCK_K8S_SCHEDULER_PORT:-10359}"
 KWOK_PORT="${AIRLOCK_K8S_KWOK_PORT:-10347}"
+METRICS_SERVER_PORT="${AIRLOCK_K8S_METRICS_SERVER_PORT:-10361}"
 # Where the host lab Airlock keeps state.json ("url", "log"); used by
 # port-forward and logs on the fake pods.
 AIRLOCK_STATE_DIR="${AIRLOCK_LAB_STATE_DIR:-$ROOT/.lab/host}"
 # Components in start order; down.sh stops them in reverse.
-COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok metrics-server)
 
 log() { echo "[$(date +%T)] ${0##*/}: $*" >&2; }
 die() { echo "${0##*/}: ERROR: $*" >&2; exit 1; }
@@ -34,6 +35,7 @@ bin() {
     etcd) v="$ETCD_VERSION" ;;
     kwok) v="$KWOK_VERSION" ;;
     helm) v="$HELM_VERSION" ;;
+    metrics-server) v="$METRICS_SERVER_VERSION" ;;
     *) v="$K8S_VERSION" ;;
   esac
   echo "$AIRLOCK_LAB_BIN/$1-$v/$1"
@@ -46,6 +48,7 @@ port_of() {
     kube-controller-manager) echo "$KCM_PORT" ;;
     kube-scheduler) echo "$SCHED_PORT" ;;
     kwok) echo "$KWOK_PORT" ;;
+    metrics-server) echo "$METRICS_SERVER_PORT" ;;
   esac
 }
 

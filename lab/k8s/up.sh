@@ -14,7 +14,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 START=$(date +%s.%N)
 [ -x "$(bin etcd)" ] || "$HERE/build.sh"
-for n in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
+for n in etcd kube-apiserver kube-controller-manager kube-scheduler kwok metrics-server; do
   [ -x "$(bin "$n")" ] || die "$(bin "$n") is missing; run lab/k8s/build.sh"
 done
 command -v "$KUBECTL" >/dev/null || die "kubectl is not on PATH (run lab/k8s/build.sh kubectl, or set KUBECTL=/path/to/kubectl)"
@@ -73,7 +73,26 @@ kubeconfigs() {
   done
 }
 
+# The aggregation layer's client certificate: the API server presents it when it
+# proxies metrics.k8s.io to metrics-server (requestheader authentication). Made
+# on its own, so a lab whose other certificates exist gets it too.
+front_proxy_cert() {
+  local d="$LAB/pki"
+  [ -f "$d/front-proxy-client.crt" ] && [ -f "$d/front-proxy-client.key" ] && return 0
+  log "generating the front-proxy client certificate"
+  if ! { openssl req -newkey rsa:2048 -nodes -keyout "$d/front-proxy-client.key" -out "$d/front-proxy-client.csr" \
+        -subj "/CN=front-proxy-client" >/dev/null 2>&1 \
+      && printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n' > "$d/front-proxy-client.ext" \
+      && openssl x509 -req -in "$d/front-proxy-client.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+        -out "$d/front-proxy-client.crt" -days 3650 -sha256 -extfile "$d/front-proxy-client.ext" >/dev/null 2>&1; }; then
+    die "openssl could not create the front-proxy client certificate"
+  fi
+  rm -f "$d/front-proxy-client.csr" "$d/front-proxy-client.ext"
+  chmod 600 "$d/front-proxy-client.key"
+}
+
 pki
+front_proxy_cert
 kubeconfigs
 AK="$LAB/admin.kubeconfig"
 P="$LAB/pki"
@@ -102,7 +121,11 @@ start kube-apiserver "$(bin kube-apiserver)" \
   --kubelet-client-certificate="$P/admin.crt" --kubelet-client-key="$P/admin.key" \
   --kubelet-preferred-address-types=InternalIP \
   --allow-privileged=true --enable-priority-and-fairness=false \
-  --max-requests-inflight=0 --max-mutating-requests-inflight=0
+  --max-requests-inflight=0 --max-mutating-requests-inflight=0 \
+  --requestheader-client-ca-file="$P/ca.crt" --requestheader-allowed-names=front-proxy-client \
+  --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
+  --requestheader-extra-headers-prefix=X-Remote-Extra- \
+  --proxy-client-cert-file="$P/front-proxy-client.crt" --proxy-client-key-file="$P/front-proxy-client.key"
 wait_for "kube-apiserver /readyz" 90 curl -fsS --cacert "$P/ca.crt" --cert "$P/admin.crt" --key "$P/admin.key" \
   "https://127.0.0.1:$APISERVER_PORT/readyz"
 
@@ -132,6 +155,7 @@ for f in "$HERE"/kwok/stages/*.yaml; do stage_args+=("--config=$f"); done
 start kwok "$(bin kwok)" \
   --kubeconfig="$AK" \
   "${stage_args[@]}" --config="$LAB/kwok-cluster.yaml" \
+  --config="$HERE/kwok/metrics/resource.yaml" --config="$HERE/kwok/metrics/usage.yaml" \
   --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
   --node-ip=127.0.0.1 --node-port="$KWOK_PORT" --server-address="127.0.0.1:$KWOK_PORT" \
   --tls-cert-file="$P/admin.crt" --tls-private-key-file="$P/admin.key" \
@@ -143,6 +167,45 @@ wait_for "kube-scheduler /healthz" 60 curl -fsSk "https://127.0.0.1:$SCHED_PORT/
 # ---------- fake nodes ----------
 "$KUBECTL" --kubeconfig="$AK" apply -f "$HERE/manifests/nodes.yaml" >/dev/null || die "could not create the kwok nodes"
 wait_for "nodes kwok-node-0 and kwok-node-1 Ready" 60 "$KUBECTL" --kubeconfig="$AK" wait --for=condition=Ready node/kwok-node-0 node/kwok-node-1 --timeout=5s
+# ---------- metrics-server (metrics.k8s.io from kwok's simulated /metrics/resource) ----------
+# It scrapes each node at the path of its metrics.k8s.io/resource-metrics-path
+# annotation on kwok's port; the API server reaches it through an APIService whose
+# ExternalName service points at loopback (the lab has no cluster network).
+start metrics-server "$(bin metrics-server)" \
+  --kubeconfig="$AK" --authentication-kubeconfig="$AK" --authorization-kubeconfig="$AK" \
+  --bind-address=127.0.0.1 --secure-port="$METRICS_SERVER_PORT" --cert-dir="$LAB/metrics-server" \
+  --kubelet-insecure-tls --kubelet-preferred-address-types=InternalIP --kubelet-use-node-status-port \
+  --kubelet-client-certificate="$P/admin.crt" --kubelet-client-key="$P/admin.key" \
+  --metric-resolution=10s --kubelet-request-timeout=5s
+"$KUBECTL" --kubeconfig="$AK" apply -f - >/dev/null <<EOF || die "could not register the metrics.k8s.io APIService"
+apiVersion: v1
+kind: Service
+metadata:
+  name: metrics-server
+  namespace: kube-system
+spec:
+  type: ExternalName
+  externalName: 127.0.0.1
+  ports:
+  - name: https
+    port: $METRICS_SERVER_PORT
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata:
+  name: v1beta1.metrics.k8s.io
+spec:
+  group: metrics.k8s.io
+  version: v1beta1
+  service:
+    name: metrics-server
+    namespace: kube-system
+    port: $METRICS_SERVER_PORT
+  insecureSkipTLSVerify: true
+  groupPriorityMinimum: 100
+  versionPriority: 100
+EOF
+wait_for "metrics.k8s.io served (metrics-server)" 60 "$KUBECTL" --kubeconfig="$AK" get --raw /apis/metrics.k8s.io/v1beta1
 wait_for "default service account" 60 "$KUBECTL" --kubeconfig="$AK" -n default get serviceaccount default
 
 SECS=$(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $START}")

@@ -67,10 +67,14 @@ options:
         and C(rule_id); RV(summary) gives the rate. Denials with a C(rule_id) of the policy mean "policy too
         strict"; a policy that is not loaded shows up as errors or an engine C(rule_id) such as
         C(policy_unavailable).
+      - V(latency) reads C(latency_ms) and returns one row overall (C(dimension=overall)), then one per C(resource), per
+        C(tenant) and per C(action), each with C(events), nearest-rank C(p50_ms), C(p95_ms), C(p99_ms), C(max_ms),
+        C(avg_ms) and the first and last event; slowest (p95) first within each dimension. Only integer
+        C(latency_ms) values are measured; RV(summary) counts the events of the window without one.
     type: str
     required: true
     choices: [deny_patterns, redactions, privilege_escalation, security_violations, events, auth_failures,
-              policy_denials]
+              policy_denials, latency]
   since:
     description:
       - Look-back window ending now (or at O(end)), such as C(30m), C(2h), C(7d), C(1w), or any
@@ -208,6 +212,8 @@ summary:
     - For O(query=auth_failures) and O(query=policy_denials), the rate of the action's denials in the window -
       C(events) (every event of the action), C(denials), C(deny_ratio), C(first_seen), C(last_seen) (RFC 3339
       and C(_ns)), C(minutes) (the window; an open side is closed by the first or last denial) and C(per_minute).
+    - For O(query=latency), C(measured_events) (integer C(latency_ms)), C(without_latency) (NULL) and
+      C(damaged_latency) (a value that is not an integer, skipped).
     - Otherwise empty.
   returned: always
   type: dict
@@ -229,8 +235,8 @@ params:
   elements: raw
 count_sql:
   description:
-    - The separate statement that produced RV(total) (and RV(summary)) for O(query=events) and
-      O(query=redactions).
+    - The separate statement that produced RV(total) (and RV(summary)) for O(query=events),
+      O(query=redactions) and O(query=latency).
     - Null for the grouped queries, which compute RV(total) in the same scan as the rows
       (window column C(total_events) of RV(sql), not included in RV(rows)).
   returned: always

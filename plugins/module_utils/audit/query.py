@@ -51,7 +51,7 @@ Params = t.Mapping[str, t.Any]
 NS_COLUMNS = ("timestamp_ns", "first_seen_ns", "last_seen_ns")
 
 QUERIES = ("deny_patterns", "redactions", "privilege_escalation", "security_violations", "events",
-           "auth_failures", "policy_denials")
+           "auth_failures", "policy_denials", "latency")
 DEFAULT_ADMIN_PATTERNS = ["admin", "sudo", "root", "escalat", "privilege"]
 
 # Client IP from metadata remote_addr ("1.2.3.4:5555", "[::1]:8080"), port removed.
@@ -263,6 +263,41 @@ def _decision_counts(f: _Filters, action: str) -> t.Tuple[t.Optional[str], t.Opt
     return sql, [action] + params
 
 
+#: The groupings of the latency query, in the order of its rows.
+LATENCY_DIMENSIONS = ("overall", "resource", "tenant", "action")
+#: Nearest-rank quantiles in integer arithmetic: rank = ceil(p * n / 100) = (p * n + 99) / 100.
+_RANK = "MAX(CASE WHEN rn = (%d * n + 99) / 100 THEN ms END)"
+
+
+def _latency(f: _Filters) -> Built:
+    """Quantiles of ``latency_ms`` overall and by resource, tenant and action, slowest (p95) first in each.
+
+    Only integer ``latency_ms`` values are measured; the count statement reports the
+    events of the window without one (NULL or damaged) in ``summary``.
+    """
+    where, params = f.common()
+    clause = " AND ".join(["typeof(latency_ms) = 'integer'"] + where)
+    keys = ["''" if name == "overall" else "COALESCE(CAST(%s AS TEXT), '')" % name for name in LATENCY_DIMENSIONS]
+    keyed = " UNION ALL ".join("SELECT '%s' AS dimension, %s AS key, ms, ts FROM w" % (name, key)
+                               for name, key in zip(LATENCY_DIMENSIONS, keys))
+    order = " ".join("WHEN '%s' THEN %d" % (name, index) for index, name in enumerate(LATENCY_DIMENSIONS))
+    sql = ("WITH w AS (SELECT resource, tenant, action, latency_ms AS ms, timestamp AS ts FROM %s WHERE %s), "
+           "g AS (%s), "
+           "r AS (SELECT dimension, key, ms, ts, ROW_NUMBER() OVER (PARTITION BY dimension, key ORDER BY ms) AS rn, "
+           "COUNT(*) OVER (PARTITION BY dimension, key) AS n FROM g) "
+           "SELECT dimension, key, MAX(n) AS events, %s AS p50_ms, %s AS p95_ms, %s AS p99_ms, MAX(ms) AS max_ms, "
+           "ROUND(AVG(ms), 1) AS avg_ms, MIN(ts) AS first_seen_ns, MAX(ts) AS last_seen_ns "
+           "FROM r GROUP BY dimension, key ORDER BY CASE dimension %s END, p95_ms DESC, max_ms DESC, key"
+           % (EVENTS_TABLE, clause, keyed, _RANK % 50, _RANK % 95, _RANK % 99, order))
+    count_where, count_params = f.common()
+    count_clause = (" WHERE " + " AND ".join(count_where)) if count_where else ""
+    count_sql = ("SELECT SUM(CASE WHEN typeof(latency_ms) = 'integer' THEN 1 ELSE 0 END), "
+                 "SUM(CASE WHEN latency_ms IS NULL THEN 1 ELSE 0 END), "
+                 "SUM(CASE WHEN latency_ms IS NOT NULL AND typeof(latency_ms) != 'integer' THEN 1 ELSE 0 END) "
+                 "FROM %s%s" % (EVENTS_TABLE, count_clause))
+    return sql, params, count_sql, count_params
+
+
 #: The grouped queries carry their total in a window-function column: one scan, not two.
 _BUILDERS: t.Dict[str, t.Callable[[_Filters], Built]] = {
     "deny_patterns": _deny_patterns,
@@ -272,6 +307,7 @@ _BUILDERS: t.Dict[str, t.Callable[[_Filters], Built]] = {
     "events": _events,
     "auth_failures": _auth_failures,
     "policy_denials": _policy_denials,
+    "latency": _latency,
 }
 #: Queries whose count SQL gives the rate summary: (all events, denials, first and last denial) of one action.
 _RATE_QUERIES = ("auth_failures", "policy_denials")
@@ -410,12 +446,15 @@ def run_query(conn: sqlite3.Connection, query: str, start_ns: t.Optional[int] = 
         summary: t.Dict[str, t.Any] = {}
         if count_sql is not None:
             counted = conn.execute(count_sql, count_params or []).fetchone()
-            total = counted[0]
+            total = counted[0] or 0
             if query == "redactions":
                 summary = dict(redaction_events=counted[0], total_redactions=counted[1])
             elif query in _RATE_QUERIES:
                 summary = rate_summary(counted, start_ns, end_ns)
                 total = counted[1]
+            elif query == "latency":
+                summary = dict(measured_events=total, without_latency=counted[1] or 0,
+                               damaged_latency=counted[2] or 0)
         run_sql = sql
         run_params = list(params)
         if export is None and limit:
