@@ -35,6 +35,7 @@ import base64
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import time
@@ -238,6 +239,19 @@ def _timed(func):
     return value, time.perf_counter() - started
 
 
+def _cpu():
+    """CPU seconds (user + sys) of this process and of its waited-for children (grep, scan workers)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def _timed_cpu(func):
+    """(value, wall seconds, CPU seconds): CPU time is what the load of a shared machine changes least."""
+    cpu = _cpu()
+    value, seconds = _timed(func)
+    return value, seconds, _cpu() - cpu
+
+
 def _grep_count(expression, path):
     env = dict(os.environ, LC_ALL="C")
     proc = subprocess.run(["grep", "-a", "-E", "-c", "-e", expression, path], env=env,
@@ -326,16 +340,16 @@ def main(argv=None):
     combined = "|".join("(%s)" % e for e in expressions.values())
     # grep and the engine run interleaved, best of --repeat each, so that the load of a
     # shared machine weighs on both alike.
-    grep_s = hs_s = par_s = float("inf")
+    grep_s = hs_s = par_s = grep_cpu = hs_cpu = par_cpu = float("inf")
     workers = scan_parallel.available_cpus()
     for dummy in range(args.repeat):
-        grep_all, seconds = _timed(lambda: _grep_count(combined, path))
-        grep_s = min(grep_s, seconds)
-        result, seconds = _timed(lambda: scan.scan_files([path], engine="hyperscan", bucket="5m"))
-        hs_s = min(hs_s, seconds)
-        parallel, seconds = _timed(lambda: scan_parallel.scan_files([path], engine="hyperscan", bucket="5m",
-                                                                    workers=workers))
-        par_s = min(par_s, seconds)
+        grep_all, seconds, cpu = _timed_cpu(lambda: _grep_count(combined, path))
+        grep_s, grep_cpu = min(grep_s, seconds), min(grep_cpu, cpu)
+        result, seconds, cpu = _timed_cpu(lambda: scan.scan_files([path], engine="hyperscan", bucket="5m"))
+        hs_s, hs_cpu = min(hs_s, seconds), min(hs_cpu, cpu)
+        parallel, seconds, cpu = _timed_cpu(lambda: scan_parallel.scan_files([path], engine="hyperscan", bucket="5m",
+                                                                             workers=workers))
+        par_s, par_cpu = min(par_s, seconds), min(par_cpu, cpu)
     hs = result.as_dict()
     hs_any = hs["candidate_lines"]
     print("\nthroughput (all %d patterns + %d signals, one pass; best of %d interleaved runs; load average %s):"
@@ -346,6 +360,13 @@ def main(argv=None):
          target=2.0)
     print("  (grep -E -c with the alternation counted %d lines; grep %.1f s, 1 process %.1f s, %d workers %.1f s)"
           % (grep_all, grep_s, hs_s, workers, par_s))
+    print("  CPU time (user+sys; best of %d): grep %.2f s, 1 process %.2f s, %d workers %.2f s in all their processes"
+          % (args.repeat, grep_cpu, hs_cpu, workers, par_cpu))
+    _row("log_scan, 1 process, per CPU second", _mbps(size, hs_cpu), _mbps(size, grep_cpu), "MB/s")
+    _row("%d workers on %d free cores (CPU projection)" % (workers, workers),
+         _mbps(size, par_cpu / workers), _mbps(size, grep_cpu), "MB/s", target=2.0)
+    print("  (the projection divides the CPU time of all %d processes by %d; it is not a measurement)"
+          % (workers + 1, workers))
 
     failures = []
     same_parallel = parallel.as_dict() == hs

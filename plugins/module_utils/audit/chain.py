@@ -97,6 +97,15 @@ def _utf8_sequence_length(data: bytes, index: int) -> int:
     return need + 1
 
 
+#: The ASCII bytes Go escapes; in valid UTF-8 without U+2028/U+2029 they are the only ones.
+_ASCII_NEEDS_WORK = re.compile(rb'[\x00-\x1f"\\<>&]')
+_LINE_SEPARATORS = (b"\xe2\x80\xa8", b"\xe2\x80\xa9")
+
+
+def _escape_ascii(match: re.Match[bytes]) -> bytes:
+    return _ASCII_ESCAPES[match.group()[0]]
+
+
 def go_json_string(data: Text) -> bytes:
     """Encode ``data`` (bytes or str) as Go >= 1.22 ``encoding/json`` does, quotes included."""
     if isinstance(data, str):
@@ -107,6 +116,19 @@ def go_json_string(data: Text) -> bytes:
         data = bytes(data)
     if _NEEDS_WORK.search(data) is None:
         return b'"' + data + b'"'
+    try:
+        # Python's strict decoder refuses what Go's utf8.DecodeRune refuses (overlong forms,
+        # surrogates, above U+10FFFF, cut sequences): valid text only needs its ASCII escapes.
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return go_json_string_bytewise(data)
+    if _LINE_SEPARATORS[0] in data or _LINE_SEPARATORS[1] in data:
+        return go_json_string_bytewise(data)
+    return b'"' + _ASCII_NEEDS_WORK.sub(_escape_ascii, data) + b'"'
+
+
+def go_json_string_bytewise(data: bytes) -> bytes:
+    """``go_json_string`` byte by byte, as Go's encoder walks a string (any bytes, valid UTF-8 or not)."""
     out = bytearray(b'"')
     index = 0
     size = len(data)

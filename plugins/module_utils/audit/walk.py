@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import typing as t
+from binascii import hexlify
 
 from ansible_collections.airlock.incident.plugins.module_utils.audit import chain as audit_chain
 from ansible_collections.airlock.incident.plugins.module_utils.audit.db import (
@@ -174,6 +175,30 @@ def _slow_payload(cursor: sqlite3.Cursor, rowid: int) -> t.Optional[bytes]:
         return None
 
 
+class _Rehasher:
+    """``reset``/``update``/``digest`` for a blake3 package without ``reset`` (before 0.3): a new hasher each time."""
+
+    def __init__(self, blake3: t.Callable[[], t.Any]) -> None:
+        self._blake3 = blake3
+        self._hasher = blake3()
+
+    def reset(self) -> None:
+        self._hasher = self._blake3()
+
+    def update(self, data: bytes) -> None:
+        self._hasher.update(data)
+
+    def digest(self) -> bytes:
+        return t.cast(bytes, self._hasher.digest())
+
+
+def reusable_hasher() -> t.Any:
+    """One BLAKE3 hasher reset for every row: cheaper than a new one per row (no object to build)."""
+    blake3 = audit_chain._blake3.blake3
+    hasher = blake3()
+    return hasher if hasattr(hasher, "reset") else _Rehasher(blake3)
+
+
 class RangeResult(t.NamedTuple):
     """What one range gives the stitch: its rows, its first row's link data, its problems."""
 
@@ -193,6 +218,8 @@ def walk_range(conn: sqlite3.Connection, salt: bytes, zone_end: t.Optional[int],
     problems = Problems(cap)
     links = Links(conn, problems, zone_end)
     blake3 = audit_chain._blake3.blake3
+    hasher = reusable_hasher()
+    reset, update, digest = hasher.reset, hasher.update, hasher.digest
     safe = audit_chain.SAFE_STRING_BYTES
     build_payload = audit_chain.build_payload
     salted_template = salt.replace(b"%", b"%%") + audit_chain.PAYLOAD_TEMPLATE
@@ -223,10 +250,13 @@ def walk_range(conn: sqlite3.Connection, salt: bytes, zone_end: t.Optional[int],
             problems.add("content_mismatch", rowid, event_id,
                          "a numeric column holds a non-integer value, so the row cannot be hashed as "
                          "Airlock wrote it")
-        elif blake3(salted).hexdigest().encode() != stored:
-            problems.add("content_mismatch", rowid, event_id,
-                         "stored hash %s but the content hashes to %s"
-                         % (short(stored), blake3(salted).hexdigest()[:16] + "..."))
+        else:
+            reset()
+            update(salted)
+            if hexlify(digest()) != stored:
+                problems.add("content_mismatch", rowid, event_id,
+                             "stored hash %s but the content hashes to %s"
+                             % (short(stored), blake3(salted).hexdigest()[:16] + "..."))
         if previous_hash != last_hash:
             if last_hash is NO_ROW:
                 first = (rowid, event_id, previous_hash, timestamp)

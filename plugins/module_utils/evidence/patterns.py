@@ -108,10 +108,12 @@ _CREDIT_CARD = _alt(
 _CREDIT_CARD = r"\b" + _CREDIT_CARD + r"\b"
 #: Cheaper for hyperscan on digit-dense logs than the exact pattern (fixed lengths, no trailing
 #: boundary): every card the pattern matches starts with one of these.
-_CREDIT_CARD_TRIGGER = r"\b" + _alt(
-    "[2-6][0-9]{12}",
-    "[2-6][0-9]{3}[ -][0-9]{4}[ -][0-9]{4}[ -][0-9]{4}",
-    "3[47][0-9]{2}[ -][0-9]{6}[ -][0-9]{5}",
+#: The common ``[2-6][0-9]{3}`` is factored out: hyperscan then checks the word boundary once per
+#: candidate start instead of once per alternative (a third less of its time on the benchmark).
+_CREDIT_CARD_TRIGGER = r"\b[2-6][0-9]{3}" + _alt(
+    "[0-9]{9}",
+    "[ -][0-9]{4}[ -][0-9]{4}[ -][0-9]{4}",
+    "[ -][0-9]{6}[ -][0-9]{5}",
 )
 
 _STATUS_KEYS = r"\b" + _alt(*[_ci(k) for k in ("status_code", "statuscode", "http_status", "status", "code")])
@@ -260,6 +262,31 @@ class PatternSpec:
                     masked = u"%s=%s" % (match.group(1).decode("ascii", "replace"), masked)
                 masked_list.append(masked)
         return valid, matched, masked_list
+
+    def count(self, buf: bytes, start: int, end: int) -> t.Tuple[int, bool]:
+        """``extract(buf, start, end, 0)`` without the masked list: (validated findings, matched at all).
+
+        For a pattern without a validator every match is a finding, so the matches are only counted.
+        """
+        if self.start_hint is not None:
+            start, end = self.start_hint(buf, start, end)
+            if start < 0:
+                return 0, False
+        if self.validator is None:
+            found = len(self.compiled.findall(buf, start, end))
+            return found, found > 0
+        validator = self.validator
+        valid = 0
+        matched = False
+        has_value_group = self._has_value_group
+        for match in self.compiled.finditer(buf, start, end):
+            matched = True
+            value = match.group("v") if has_value_group else None
+            if value is None:
+                value = match.group(0)
+            if validator(value.decode("utf-8", "replace")):
+                valid += 1
+        return valid, matched
 
 
 _EMAIL_LOCAL_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-"

@@ -203,25 +203,41 @@ class _LineProcessor:
 
     def process_hot(self, label: str, chunk: bytes, hot: t.List[HotLine], lines_before: int) -> None:
         """Count the hot lines of a chunk (hyperscan engine): the same extraction as process(),
-        run on the chunk with pos/endpos instead of copying each line out."""
+        run on the chunk with pos/endpos instead of copying each line out.
+
+        Line numbers are counted only for what needs one (a location, a damaged timestamp), and
+        once a pattern's locations are full its lines are only counted (PatternSpec.count).
+        """
         result = self.result
         specs = self.specs
         max_locations = result.max_locations
         findings = result.findings
         matched_lines = result.matched_lines
         candidate_lines = result.candidate_lines
+        locations_of = result.locations
+        samples_of = result.samples
         signals = result.signals
         signal_lines = result.signal_lines
-        position = 0
-        before = lines_before
+        bucket_of = self.bucket_of
         count = chunk.count
+        cursor = [0, lines_before]  # [offset, newlines before it]: line numbers advance with the lines
+
+        def line_number(offset: int) -> int:
+            cursor[1] += count(b"\n", cursor[0], offset)
+            cursor[0] = offset
+            return cursor[1] + 1
+
         for start, end, pattern_idx, signal_idx in hot:
             for index in pattern_idx:
                 spec = specs[index]
                 name = spec.name
-                locations = result.locations[name]
-                room = max_locations - len(result.samples[name]) if len(locations) < max_locations else 0
-                valid, matched, masked = spec.extract(chunk, start, end, room)
+                locations = locations_of[name]
+                if len(locations) < max_locations:
+                    valid, matched, masked = spec.extract(chunk, start, end,
+                                                          max_locations - len(samples_of[name]))
+                else:
+                    valid, matched = spec.count(chunk, start, end)
+                    masked = []
                 if not matched:
                     continue
                 candidate_lines[name] += 1
@@ -230,17 +246,13 @@ class _LineProcessor:
                 findings[name] += valid
                 matched_lines[name] += 1
                 if len(locations) < max_locations:
-                    before += count(b"\n", position, start)
-                    position = start
-                    location = "%s:%d" % (label, before + 1)
+                    location = "%s:%d" % (label, line_number(start))
                     locations.append(location)
-                    samples = result.samples[name]
+                    samples = samples_of[name]
                     for item in masked:
                         samples.append(dict(location=location, masked=item))
             if signal_idx:
-                before += count(b"\n", position, start)
-                position = start
-                bucket = self.bucket_of(chunk, start, end, lambda: (label, before + 1))
+                bucket = bucket_of(chunk, start, end, lambda: (label, line_number(start)))
                 for index in signal_idx:
                     name = SIGNAL_NAMES[index]
                     counts = signals[name]
