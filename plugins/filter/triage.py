@@ -14,11 +14,11 @@ description:
     playbook's severity table to what the probes saw.
   - V(P0) (service_outage) when C(/live) or C(/ready) does not answer 2xx (complete outage; on
     Kubernetes a not-ready pod receives no traffic).
-  - V(P1) when the gateway is live and ready but MCP requests fail: no JSON-RPC answer, authentication
-    (401), policy (403) or server errors.
+  - V(P1) when the gateway is live and ready but MCP requests fail (no JSON-RPC answer, authentication
+    (401), policy (403) or server errors).
   - An MCP request the gateway answers with an error from its upstream side (the health module's
-    C(mcp_state=upstream_error): the release's C(-32000 No upstream servers configured) or C(-32003 ...
-    connection closed)) is a finding of its own, listed under C(findings), not an incident: the release can
+    C(mcp_state=upstream_error), the release's C(-32000 No upstream servers configured) or C(-32003 ...
+    connection closed)) is a finding of its own, listed under C(findings), not an incident. The release can
     never answer C(tools/list) reliably, so treating it as P1 would declare an incident on every run against
     a healthy release. With O(upstreams_required=true) (a build whose upstreams must work) it is a V(P1).
   - V(P2) when everything answers but slower than O(latency_ms) (default 1000 ms per probe).

@@ -76,7 +76,7 @@ class Eraser:
 
     @property
     def count(self) -> int:
-        return len({form for _, form in self._pairs})
+        return len({form for _subject, form in self._pairs})
 
     @classmethod
     def load(cls, conn: sqlite3.Connection, path: str) -> "Eraser":
