@@ -31,6 +31,10 @@ lab_python: $VENV/bin/python
 lab_cli: $ROOT/lab/bin/airlock-lab
 lab_root: $ROOT/.lab/integration
 collection_root: $dest
+# The real gateway and chaingen (empty when unset: the targets that need them say
+# they were skipped); .ci/run sets both when ../shared/real-airlock holds them.
+real_airlock_binary: "${AIRLOCK_REAL_BINARY:-}"
+real_airlock_chaingen: "${AIRLOCK_CHAINGEN:-}"
 YAML
 # ansible-test lists content with git when it finds a repository.
 git -C "$dest" init -q && git -C "$dest" add -A >/dev/null

@@ -69,7 +69,7 @@ for suite in "${suites[@]}"; do
         -p ansible_collections.airlock.incident.plugins ;;
     lab)
       run_step "lab Airlock test suite (real processes on loopback)" \
-        "$VENV/bin/python" -m pytest -q -p no:cacheprovider lab/tests ;;
+        "$VENV/bin/python" -m pytest -q -rs -p no:cacheprovider lab/tests ;;
     molecule)
       run_step "molecule: roles/outage scenarios against the lab" molecule_all ;;
     integration)

@@ -83,7 +83,10 @@ def mcp(url, message, token=None, timeout=10.0, source_ip=None, user_agent="airl
         extra_headers=None):
     """POST one JSON-RPC message to /mcp; returns a Response with ``events`` and ``reply``."""
     conn, _ = _connection(url, timeout, source_ip)
-    headers = {"Content-Type": "application/json", "Accept": "text/event-stream", "User-Agent": user_agent}
+    # Connection: close, as Airlock's release needs (it discards the body of a
+    # keep-alive POST); extra_headers may override it to drill that.
+    headers = {"Content-Type": "application/json", "Accept": "text/event-stream", "User-Agent": user_agent,
+               "Connection": "close"}
     if token:
         headers["Authorization"] = "Bearer %s" % token
     if extra_headers:

@@ -44,6 +44,12 @@ class McpRoutes(BaseHandler):
         body, declared = (b"", 0)
         if self.command == "POST":
             body, declared = self._read_body(MAX_MESSAGE_SIZE)
+            if not lab.documented and not self._client_closes():
+                # The release flushes the SSE headers before it reads the body; on a
+                # keep-alive connection Go then discards the body (measured, 10 of 10).
+                reply = {"jsonrpc": "2.0", "error": {"code": -32000, "message": "failed to read request body"}}
+                self._stream(connection_id, reply, started, lab.subject_context(None), "", "")
+                return
 
         claims = None
         if lab.documented:
@@ -84,7 +90,14 @@ class McpRoutes(BaseHandler):
         params = message.get("params") if isinstance(message.get("params"), dict) else {}
         if not isinstance(method, str):
             reply = self._error(msg_id, -32600, "Invalid Request: method must be a string", correlation_id)
+            if not lab.documented:
+                reply["error"]["data"] = None  # the release sends "data":null here
             self._stream(connection_id, reply, started, ctx, "", "")
+            return
+        if not lab.documented:
+            # The release loads no policy and forwards every method, ping included,
+            # to its upstreams (see Upstreams.release_reply).
+            self._stream(connection_id, lab.upstreams.release_reply(msg_id, method), started, ctx, method, "")
             return
         tool = str(params.get("name") or "") if method in ("tools/call", "prompts/get") else ""
         resource = str(params.get("uri") or "") if method.startswith("resources/") else ""
@@ -114,6 +127,13 @@ class McpRoutes(BaseHandler):
 
         reply = self._dispatch(msg_id, method, params, tool, resource, ctx, correlation_id, faults)
         self._stream(connection_id, reply, started, ctx, method, tool)
+
+    def _client_closes(self):
+        """Whether the request announced the end of its connection (the release needs it)."""
+        tokens = [part.strip().lower() for part in self.headers.get("Connection", "").split(",")]
+        if self.request_version == "HTTP/1.0":
+            return "keep-alive" not in tokens
+        return "close" in tokens
 
     def _error(self, msg_id, code, text, correlation_id, data=None):
         payload = {"correlation_id": correlation_id}

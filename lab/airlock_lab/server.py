@@ -165,6 +165,9 @@ class LabAirlock:
         self.logger.info("Configuration loaded successfully", server_addr=schema.get(self.document, "server.addr"),
                          public_base_url=schema.get(self.document, "server.public_base_url") or "",
                          upstream_count=len(self.upstreams))
+        if not self.documented:
+            for name, error in self.upstreams.release_rejected():
+                self.logger.error("Failed to add upstream", name=name, error=error)
         db_path = schema.get(self.document, "audit.database") or os.path.join(self.lab_dir, "audit.db")
         try:
             self.audit = AuditStore(db_path, self.logger)

@@ -32,7 +32,10 @@ class SseStream(BaseHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
-        self.send_header("Connection", "keep-alive")
+        # Go's server replaces the handler's keep-alive with "close" when the
+        # client announced it would close.
+        closes = "close" in self.headers.get("Connection", "").lower()
+        self.send_header("Connection", "close" if closes else "keep-alive")
         self.send_header("Access-Control-Allow-Origin", "*")
         self.send_header("Access-Control-Allow-Headers", "Cache-Control")
         self.send_header("Transfer-Encoding", "chunked")

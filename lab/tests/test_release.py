@@ -20,6 +20,8 @@ import pytest
 from airlock_lab.client import mcp, request
 
 TS = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"
+FORK_ERROR = ("request failed after 4 attempts: failed to get client for ops: failed to connect to upstream ops "
+              "within 2s: failed to connect client: fork/exec /usr/local/bin/ops-mcp: no such file or directory")
 BODIES = {
     "/live": r'\{"status":"alive","timestamp":"%s"\}' % TS,
     "/ready": r'\{"status":"ready","timestamp":"%s"\}' % TS,
@@ -46,13 +48,13 @@ def test_release_has_no_metrics_or_admin(release_lab, path):
         assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
 
 
-def _raw_sse(url, message, read_seconds=0.0, want_events=2):
+def _raw_sse(url, message, read_seconds=0.0, want_events=2, close=True):
     """POST over a raw socket and return (head, events) without any HTTP library help."""
     parsed = urlparse(url)
     body = json.dumps(message).encode()
     sock = socket.create_connection((parsed.hostname, parsed.port), timeout=5)
-    sock.sendall(b"POST /mcp HTTP/1.1\r\nHost: lab\r\nContent-Type: application/json\r\n"
-                 b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    sock.sendall(b"POST /mcp HTTP/1.1\r\nHost: lab\r\nContent-Type: application/json\r\n%s"
+                 b"Content-Length: %d\r\n\r\n%s" % (b"Connection: close\r\n" if close else b"", len(body), body))
     data = b""
     deadline = time.time() + 5 + read_seconds
     while time.time() < deadline:
@@ -95,7 +97,21 @@ def test_sse_framing_connected_then_reply(release_lab):
     events = stream.split("\n\n")
     assert re.fullmatch(r'event: connected\ndata: \{"connection_id":"[0-9a-f]{32}","timestamp":"%s"\}' % TS,
                         events[0]), events[0]
-    assert events[1] == 'data: {"id":7,"jsonrpc":"2.0","result":{}}'
+    # ping is forwarded upstream; the lab config's stdio upstream command does not exist
+    assert events[1] == ('data: {"error":{"code":-32000,"data":{"correlation_id":"unknown","original_error":"%s"},'
+                         '"message":"%s"},"id":7,"jsonrpc":"2.0"}' % ((FORK_ERROR,) * 2))
+
+
+def test_keep_alive_post_loses_its_body(release_lab):
+    head, stream = _raw_sse(release_lab.url, {"jsonrpc": "2.0", "id": 7, "method": "ping"}, close=False)
+    assert "Connection: keep-alive" in head.split("\r\n")
+    assert stream.split("\n\n")[1] == 'data: {"error":{"code":-32000,"message":"failed to read request body"},"jsonrpc":"2.0"}'
+
+
+def test_http_upstream_rejected_at_start(release_lab):
+    record = release_lab.wait_log(lambda r: r.get("msg") == "Failed to add upstream")
+    assert record["name"] == "docs"
+    assert record["error"] == "invalid upstream config for docs: unsupported transport type: http"
 
 
 def test_sse_heartbeat_follows_and_stream_stays_open(release_lab):
@@ -144,15 +160,20 @@ def test_abandoned_streams_free_their_threads(release_lab):
     assert threads() <= baseline + 1
 
 
-def test_upstream_tools_and_policy_decisions(release_lab):
+def test_upstream_tools_and_policy_decisions(documented_lab):
+    # The release answers no MCP method with a result (tests above); the policy
+    # decisions and their audit rows are the documented build's.
+    release_lab = documented_lab
     url = release_lab.url
-    listed = mcp(url, {"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    token = release_lab.token("--sub", "policy-test", "--groups", "mcp-users")
+    listed = mcp(url, {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, token=token)
     names = [tool["name"] for tool in listed.reply["result"]["tools"]]
     assert names == ["search_docs", "read_file", "admin_exec", "rotate_keys"]
     allowed = mcp(url, {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-                        "params": {"name": "search_docs", "arguments": {"query": "x"}}})
+                        "params": {"name": "search_docs", "arguments": {"query": "x"}}}, token=token)
     assert allowed.status == 200 and allowed.reply["result"]["isError"] is False
-    denied = mcp(url, {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "admin_exec"}})
+    denied = mcp(url, {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "admin_exec"}},
+                 token=token)
     assert denied.status == 403
     assert denied.reply["error"]["data"]["rule_id"] == "default_deny"
     conn = sqlite3.connect("file:%s?mode=ro" % release_lab.state()["db"], uri=True)
@@ -164,7 +185,8 @@ def test_upstream_tools_and_policy_decisions(release_lab):
     assert ("deny", "admin_exec", "default_deny") in rows
 
 
-def test_attack_drill_comes_from_several_addresses(release_lab):
+def test_attack_drill_comes_from_several_addresses(documented_lab):
+    release_lab = documented_lab  # the release blocks nothing and audits nothing
     result = release_lab.json("drill", "attack", "--count", "15")
     assert result["statuses"] == {"403": 15}
     conn = sqlite3.connect("file:%s?mode=ro" % release_lab.state()["db"], uri=True)

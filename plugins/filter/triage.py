@@ -14,8 +14,13 @@ description:
     playbook's severity table to what the probes saw.
   - V(P0) (service_outage) when C(/live) or C(/ready) does not answer 2xx (complete outage; on
     Kubernetes a not-ready pod receives no traffic).
-  - V(P1) when the gateway is live and ready but MCP requests fail (authentication, policy or
-    upstream errors, or the release's C(-32000 No upstream servers configured)).
+  - V(P1) when the gateway is live and ready but MCP requests fail (no JSON-RPC answer, authentication
+    (401), policy (403) or server errors).
+  - An MCP request the gateway answers with an error from its upstream side (the health module's
+    C(mcp_state=upstream_error), the release's C(-32000 No upstream servers configured) or C(-32003 ...
+    connection closed)) is a finding of its own, listed under C(findings), not an incident. The release can
+    never answer C(tools/list) reliably, so treating it as P1 would declare an incident on every run against
+    a healthy release. With O(upstreams_required=true) (a build whose upstreams must work) it is a V(P1).
   - V(P2) when everything answers but slower than O(latency_ms) (default 1000 ms per probe).
   - No incident (V(null) severity) when every probe passed.
 options:
@@ -27,6 +32,11 @@ options:
     description: Probe latency above which a healthy gateway counts as degraded (P2).
     type: float
     default: 1000
+  upstreams_required:
+    description:
+      - Whether an upstream-side MCP error (C(mcp_state=upstream_error)) is an incident (V(P1)) instead of a finding.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -72,6 +82,15 @@ _value:
       description: One line per failing probe, in the order live, ready, health, info, mcp, latency.
       type: list
       elements: str
+    findings:
+      description:
+        - What is wrong but not an incident by itself, one line each; today the MCP upstreams that do not answer
+          while the gateway does (when O(upstreams_required) is false).
+      type: list
+      elements: str
+    mcp_state:
+      description: The health result's C(mcp_state) (derived from C(mcp) for results without it), or V(null).
+      type: str
     summary:
       description: One human line.
       type: str
@@ -108,6 +127,14 @@ def _ok(probe: t.Any) -> bool:
     return isinstance(probe, dict) and isinstance(probe.get("status"), int) and 200 <= probe["status"] < 300
 
 
+def _bool(value: t.Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "yes", "on", "1", "false", "no", "off", "0", ""):
+        return value.strip().lower() in ("true", "yes", "on", "1")
+    raise AnsibleFilterError("triage: upstreams_required must be a boolean, got %r" % (value,))
+
+
 def _latency_limit(latency_ms: t.Any) -> float:
     try:
         return float(latency_ms)
@@ -128,6 +155,25 @@ def _mcp_failure(mcp: t.Dict[str, t.Any]) -> t.Tuple[t.Optional[str], t.Optional
     message = error.get("message") if isinstance(error, dict) else error
     symptom = "MCP %s: %s" % (method, message if not status else "HTTP %s, %s" % (status, message))
     return symptom, "authentication_issues" if status == 401 else ("policy_failures" if status == 403 else "service_outage")
+
+
+_GATEWAY_ERRORS = ("failed to read request body", "invalid JSON-RPC message")
+
+
+def _mcp_state(result: t.Dict[str, t.Any], mcp: t.Dict[str, t.Any]) -> t.Optional[str]:
+    """The health result's mcp_state; derived the same way for results that lack it."""
+    if result.get("mcp_state"):
+        return str(result["mcp_state"])
+    if not mcp:
+        return None
+    error = mcp.get("error")
+    if not error:
+        return "answered"
+    if not isinstance(error, dict) or error.get("code") is None:
+        return "failed"
+    if mcp.get("status") == 200 and not str(error.get("message") or "").startswith(_GATEWAY_ERRORS):
+        return "upstream_error"
+    return "failed"
 
 
 def _slow(endpoints: t.Dict[str, t.Any], mcp: t.Dict[str, t.Any], latency_limit: float) -> t.List[str]:
@@ -152,11 +198,12 @@ def _classify(outage: bool, mcp_type: t.Optional[str], slow: t.List[str]) -> t.T
     return None, None, "UP"
 
 
-def triage(result: t.Any, latency_ms: t.Any = 1000) -> t.Dict[str, t.Any]:
+def triage(result: t.Any, latency_ms: t.Any = 1000, upstreams_required: t.Any = False) -> t.Dict[str, t.Any]:
     """Classify a health result (see DOCUMENTATION)."""
     if not isinstance(result, dict) or "endpoints" not in result:
         raise AnsibleFilterError("triage expects the registered result of airlock.incident.health, got %s" % type(result).__name__)
     latency_limit = _latency_limit(latency_ms)
+    required = _bool(upstreams_required)
     endpoints = result.get("endpoints") or {}
     symptoms = [_describe("/" + name, endpoints.get(name)) for name in ("live", "ready") if not _ok(endpoints.get(name))]
     outage = bool(symptoms)
@@ -166,10 +213,15 @@ def triage(result: t.Any, latency_ms: t.Any = 1000) -> t.Dict[str, t.Any]:
             symptoms.append(_describe("/" + name, probe))
 
     mcp = result.get("mcp") or {}
+    state = _mcp_state(result, mcp)
     mcp_type = None
+    findings = []
     if mcp and not outage:
         symptom, mcp_type = _mcp_failure(mcp)
-        if symptom:
+        if symptom and state == "upstream_error" and not required:
+            findings.append("%s (the gateway answers; its upstream MCP servers do not)" % symptom)
+            mcp_type = None
+        elif symptom:
             symptoms.append(symptom)
 
     slow = []
@@ -181,9 +233,13 @@ def triage(result: t.Any, latency_ms: t.Any = 1000) -> t.Dict[str, t.Any]:
     severity, kind, status_word = _classify(outage, mcp_type, slow)
     if severity:
         summary = "%s %s: %s" % (severity, kind, "; ".join(symptoms))
+    elif state == "upstream_error" and findings:
+        summary = "UP: live, ready and the MCP path answered; finding: %s" % "; ".join(findings)
     else:
         summary = "UP: live, ready%s answered" % (" and MCP" if mcp else "")
     return {
+        "findings": findings,
+        "mcp_state": state,
         "incident": severity is not None,
         "outage": outage,
         "severity": severity,

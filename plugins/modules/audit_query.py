@@ -24,6 +24,14 @@ description:
     placeholders.
   - Optionally exports every matching row as CSV (with a header row) or JSON Lines, written
     atomically.
+  - Subjects erased at a user's request (the product's C(audit_tombstones) table) are shown only in
+    Airlock's erased form, C(erased_) followed by the lowercase hex BLAKE3-256 of the database's
+    C(hasher_salt) and the subject, as the product's own query path shows them. The form replaces every
+    occurrence of the subject (and of its JSON-escaped spelling) in every value the module returns or
+    exports, not only the C(subject) column, because the product's tombstone event repeats the subject in
+    its metadata (C(erased_subject)). Filters (O(subject)) still match the stored subject.
+requirements:
+  - blake3 (Python package) on the host that runs the module, when the database has erased subjects
 author:
   - airlock.incident contributors (@airlock-incident)
 attributes:
@@ -257,6 +265,16 @@ damaged_count:
   returned: always
   type: int
   sample: 0
+erased_subjects:
+  description: Number of erased subjects (rows of C(audit_tombstones)) shown in the erased form.
+  returned: always
+  type: int
+  sample: 1
+erased_rows:
+  description: Number of result rows (exported rows included) in which an erased subject was replaced by its erased form.
+  returned: always
+  type: int
+  sample: 43
 export_path:
   description: Path of the export file, when O(export_path) was given.
   returned: when export_path is set

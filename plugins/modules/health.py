@@ -52,8 +52,9 @@ options:
     default: true
   mcp_method:
     description:
-      - The JSON-RPC method of the MCP probe. V(tools/list) exercises the upstream path;
-        V(ping) only the gateway.
+      - The JSON-RPC method of the MCP probe. Both go through the upstream path; Airlock forwards
+        V(ping) to its upstream MCP servers instead of answering it itself, so V(ping) fails exactly
+        like V(tools/list) when no upstream answers (measured on the release).
     type: str
     default: tools/list
     choices: [tools/list, ping]
@@ -63,6 +64,15 @@ notes:
     RV(degraded_reasons)), not unavailable.
   - With no upstream configured, Airlock answers every MCP method with JSON-RPC error -32000
     C(No upstream servers configured); the module reports it as RV(mcp_ok=false) with a degraded reason.
+  - Healthy for a gateway whose MCP path cannot answer (the release never answers C(tools/list) reliably; it
+    rejects C(http) upstreams and kills its C(stdio) child right after the handshake), the module reports
+    RV(mcp_state=upstream_error) and a degraded reason, and the P(airlock.incident.triage#filter) filter treats
+    it as a finding of its own, not an incident, unless told that upstreams must answer (its C(upstreams_required)
+    argument, the outage role's C(airlock_incident_require_upstreams)). Any other MCP failure (no answer,
+    401, 403, 5xx) stays a P1.
+  - The MCP request is sent with the header C(Connection) set to C(close) on purpose. Airlock flushes the SSE headers before it
+    reads the body, and on a keep-alive connection the release loses the body and answers C(-32000 failed to
+    read request body).
   - Metric values are cumulative since the process started (counters and histogram buckets); compare two
     probes to get a recent rate.
 seealso:
@@ -122,6 +132,18 @@ mcp_ok:
   returned: always
   type: bool
   sample: false
+mcp_state:
+  description:
+    - How the MCP path answered. V(answered) is a JSON-RPC result. V(upstream_error) means the gateway took the
+      request and answered it (HTTP 200, a JSON-RPC error such as the release's C(-32000 No upstream servers
+      configured) or C(-32003 ... connection closed)), so the gateway's MCP path works, its upstream MCP servers do
+      not. V(failed) means no JSON-RPC answer (transport error, timeout), an HTTP error status (401, 403, 5xx)
+      or an error about the request itself. V(skipped) when C(/live) was unreachable; null when O(mcp=false).
+    - The P(airlock.incident.triage#filter) filter and the outage role read it; see the module notes for what
+      healthy means for a gateway whose MCP path cannot answer.
+  returned: always
+  type: str
+  sample: upstream_error
 degraded_reasons:
   description: Why the gateway is not fully healthy, one short sentence each; empty when all is well.
   returned: always

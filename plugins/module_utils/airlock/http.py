@@ -429,7 +429,14 @@ class AirlockClient:
         deadline = _Deadline(self.timeout)
         payload: t.Dict[str, t.Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
         payload["params"] = params if params is not None else {}
-        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+        # Connection: close on purpose. Airlock's /mcp handler flushes the SSE headers
+        # before it reads the request body; on a keep-alive connection Go's server then
+        # discards the unread body and the release answers -32000 "failed to read
+        # request body". Only a request that announces it will close the connection
+        # keeps its body (measured against the release, 10 of 10 tries). urllib adds
+        # the header itself today; saying it here keeps the probe correct if it stops.
+        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+                   "Connection": "close"}
         if self.token:
             headers["Authorization"] = "Bearer %s" % self.token
         result: t.Dict[str, t.Any] = {"url": self.url_for("/mcp"), "method": method, "status": None,

@@ -123,6 +123,33 @@ def mcp_reason(mcp_result: t.Mapping[str, t.Any]) -> str:
     return text.strip()
 
 
+#: JSON-RPC errors the gateway makes about the request itself, not about its upstreams.
+GATEWAY_ERRORS = ("failed to read request body", "invalid JSON-RPC message")
+
+
+def mcp_state(mcp_result: t.Optional[t.Mapping[str, t.Any]]) -> t.Optional[str]:
+    """How the MCP path answered: ``answered``, ``upstream_error``, ``failed``, ``skipped`` (None: not probed).
+
+    ``upstream_error``: the gateway took the request and answered it over HTTP 200 with a
+    JSON-RPC error from its upstream side (the release's ``-32000 No upstream servers
+    configured`` or ``-32003 ... connection closed``): the gateway's own MCP path works,
+    its upstreams do not. ``failed``: no JSON-RPC answer (transport error, timeout),
+    an HTTP error status (401 authentication, 403 policy, 5xx), or an error about the
+    request itself (:data:`GATEWAY_ERRORS`).
+    """
+    if mcp_result is None:
+        return None
+    error = mcp_result.get("error")
+    if error is None:
+        return "answered"
+    message = str(error.get("message") or "")
+    if error.get("code") is None:
+        return "skipped" if message.startswith("skipped: ") else "failed"
+    if mcp_result.get("status") == 200 and not message.startswith(GATEWAY_ERRORS):
+        return "upstream_error"
+    return "failed"
+
+
 def probe_mcp(client: AirlockClient, method: str, skip: t.Optional[str], reasons: t.List[str]) -> t.Dict[str, t.Any]:
     """The MCP JSON-RPC probe (``skip``: why it is not sent); a failed call adds a reason."""
     if skip:
@@ -176,6 +203,7 @@ def probe(client: AirlockClient, metrics: bool = True, mcp: bool = True,
         "is_live": is_live,
         "is_ready": is_ready,
         "mcp_ok": None if mcp_result is None else mcp_result["error"] is None,
+        "mcp_state": mcp_state(mcp_result),
         "degraded_reasons": reasons,
         "version": state["version"],
         "msg": message(client.base_url, state, reasons, metrics_result, live),

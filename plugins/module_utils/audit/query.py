@@ -29,6 +29,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.audit.db import (
     open_readonly,
 )
 from ansible_collections.airlock.incident.plugins.module_utils.audit.schema import EVENTS_TABLE, event_columns_sql
+from ansible_collections.airlock.incident.plugins.module_utils.audit.tombstones import Eraser
 from ansible_collections.airlock.incident.plugins.module_utils.core.durations import (
     INT64_MAX,
     DurationError,
@@ -356,7 +357,10 @@ def _finish_row(row: t.Dict[str, t.Any]) -> t.List[t.Tuple[str, str]]:
 class _Rows:
     """The result rows (at most ``limit``), the total carried in :data:`TOTAL_COLUMN`, the export."""
 
-    def __init__(self, columns: t.List[str], limit: int, export: t.Optional[audit_export.Export]) -> None:
+    def __init__(self, columns: t.List[str], limit: int, export: t.Optional[audit_export.Export],
+                 eraser: t.Optional[Eraser] = None) -> None:
+        self.eraser = eraser or Eraser()
+        self.erased_rows = 0
         self.total_index = columns.index(TOTAL_COLUMN) if TOTAL_COLUMN in columns else None
         self.columns = [column for column in columns if column != TOTAL_COLUMN]
         self.limit = limit
@@ -385,6 +389,9 @@ class _Rows:
         found = _finish_row(row)
         if found:
             self._damage(row, found)
+        # erased subjects leave only in the product's erased form (rows and export alike)
+        if self.eraser.row(row):
+            self.erased_rows += 1
         if self.export is not None:
             self.export.write(row)
         if not self.limit or len(self.rows) < self.limit:
@@ -402,11 +409,11 @@ class _Rows:
 
 
 def _stream(conn: sqlite3.Connection, sql: str, params: t.List[t.Any], limit: int,
-            export: t.Optional[audit_export.Export]) -> _Rows:
+            export: t.Optional[audit_export.Export], eraser: Eraser) -> _Rows:
     cursor = conn.cursor()
     cursor.arraysize = 2000
     cursor.execute(sql, params)
-    rows = _Rows([description[0] for description in cursor.description], limit, export)
+    rows = _Rows([description[0] for description in cursor.description], limit, export, eraser)
     while True:
         batch = cursor.fetchmany()
         if not batch:
@@ -435,13 +442,14 @@ def run_query(conn: sqlite3.Connection, query: str, start_ns: t.Optional[int] = 
               end_ns: t.Optional[int] = None, subject: t.Optional[str] = None, tenant: t.Optional[str] = None,
               action: t.Optional[str] = None, decision: t.Optional[str] = None, limit: int = 1000,
               admin_patterns: t.Optional[t.Sequence[str]] = None,
-              export: t.Optional[audit_export.Export] = None) -> t.Dict[str, t.Any]:
+              export: t.Optional[audit_export.Export] = None, path: str = "the audit database") -> t.Dict[str, t.Any]:
     """Execute a query on an open read-only connection; returns the result dict (without export facts)."""
     sql, params, count_sql, count_params = build_query(query, start_ns, end_ns, subject, tenant, action, decision,
                                                        admin_patterns or DEFAULT_ADMIN_PATTERNS)
-    conn.text_factory = bytes  # decoded per value, so that a damaged value is found and reported
-    conn.execute("BEGIN")  # one read snapshot for the count and the rows
+    conn.execute("BEGIN")  # one read snapshot for the tombstones, the count and the rows
     try:
+        eraser = Eraser.load(conn, path)
+        conn.text_factory = bytes  # decoded per value, so that a damaged value is found and reported
         total = 0
         summary: t.Dict[str, t.Any] = {}
         if count_sql is not None:
@@ -460,7 +468,7 @@ def run_query(conn: sqlite3.Connection, query: str, start_ns: t.Optional[int] = 
         if export is None and limit:
             run_sql = sql + " LIMIT ?"
             run_params.append(limit + 1)
-        rows = _stream(conn, run_sql, run_params, limit, export)
+        rows = _stream(conn, run_sql, run_params, limit, export, eraser)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -468,8 +476,9 @@ def run_query(conn: sqlite3.Connection, query: str, start_ns: t.Optional[int] = 
         raise
     if rows.total is not None:
         total = rows.total
-    return dict(total=total, rows=rows.rows, truncated=rows.truncated, summary=summary, sql=run_sql,
-                params=run_params, count_sql=count_sql, damaged_rows=rows.damaged, damaged_count=rows.damaged_count)
+    return dict(total=total, rows=rows.rows, truncated=rows.truncated, summary=eraser.value(summary), sql=run_sql,
+                params=eraser.value(run_params), count_sql=count_sql, damaged_rows=rows.damaged,
+                damaged_count=rows.damaged_count, erased_subjects=eraser.count, erased_rows=rows.erased_rows)
 
 
 def check_options(params: Params) -> t.Tuple[t.Optional[int], t.Optional[int]]:
@@ -502,7 +511,7 @@ def _run(params: Params, window: t.Tuple[t.Optional[int], t.Optional[int]],
         check_schema(conn, path)
         return run_query(conn, params["query"], window[0], window[1], params["subject"], params["tenant"],
                          params.get("action"), params.get("decision"), params["limit"], params["admin_patterns"],
-                         export)
+                         export, path)
     except sqlite3.Error as exc:
         raise AuditDbError(describe_sqlite_error(exc, path, params["busy_timeout"])) from exc
     finally:
@@ -532,6 +541,8 @@ def query_audit(params: Params, check_mode: bool = False) -> t.Dict[str, t.Any]:
     msg = "%s: %d matching events, %d rows" % (params["query"], result["total"], len(result["rows"]))
     if result["damaged_count"]:
         msg += "; %d damaged value(s) reported in damaged_rows" % result["damaged_count"]
+    if result["erased_rows"]:
+        msg += "; %d row(s) show erased subjects as erased_<hash>" % result["erased_rows"]
     if export is not None:
         try:
             facts, result["changed"], done = audit_export.settle(export, params["force"], check_mode)

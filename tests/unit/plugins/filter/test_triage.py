@@ -52,11 +52,40 @@ def test_not_ready_with_checks_names_the_failing_check():
     assert verdict["symptoms"] == ["/ready: HTTP 503 not_ready (checks: jwks=unreachable)"]
 
 
-def test_release_without_upstreams_is_p1_degraded():
-    mcp = {"status": 200, "method": "tools/list", "error": {"code": -32000, "message": "No upstream servers configured"}}
+NO_UPSTREAM = {"status": 200, "method": "tools/list",
+               "error": {"code": -32000, "message": "No upstream servers configured"}}
+CONNECTION_CLOSED = {"status": 200, "method": "tools/list",
+                     "error": {"code": -32003, "message": "request failed after 4 attempts: upstream request failed: "
+                                                          "calling \"tools/list\": connection closed"}}
+
+
+@pytest.mark.parametrize("mcp", [NO_UPSTREAM, CONNECTION_CLOSED])
+def test_release_whose_upstreams_cannot_answer_is_healthy_with_a_finding(mcp):
     verdict = triage(_result(mcp=mcp))
+    assert (verdict["incident"], verdict["severity"], verdict["service_status"]) == (False, None, "UP")
+    assert verdict["mcp_state"] == "upstream_error"
+    assert verdict["symptoms"] == []
+    assert len(verdict["findings"]) == 1 and "its upstream MCP servers do not" in verdict["findings"][0]
+    assert str(mcp["error"]["code"]) in verdict["summary"]
+
+
+@pytest.mark.parametrize("required", [True, "true"])
+def test_upstreams_required_makes_the_same_answer_p1(required):
+    verdict = triage(_result(mcp=NO_UPSTREAM), upstreams_required=required)
     assert (verdict["severity"], verdict["service_status"]) == ("P1", "DEGRADED")
     assert "-32000 No upstream servers configured" in verdict["symptoms"][0]
+    assert verdict["findings"] == []
+
+
+def test_mcp_state_from_the_module_wins_and_gateway_errors_stay_p1():
+    # the health module's own classification is used when present
+    assert triage(dict(_result(mcp=NO_UPSTREAM), mcp_state="failed"))["severity"] == "P1"
+    # an error about the request itself (keep-alive lost body) is the gateway's failure
+    lost = {"status": 200, "error": {"code": -32000, "message": "failed to read request body"}}
+    verdict = triage(_result(mcp=lost))
+    assert (verdict["severity"], verdict["mcp_state"]) == ("P1", "failed")
+    with pytest.raises(AnsibleFilterError, match="upstreams_required"):
+        triage(_result(), upstreams_required="maybe")
 
 
 @pytest.mark.parametrize("status, kind", [(401, "authentication_issues"), (403, "policy_failures"), (502, "service_outage")])

@@ -47,6 +47,7 @@ def test_release_like_gateway(capsys):
     assert not [r for r in result["degraded_reasons"] if "metrics" in r]
     # -32000 "No upstream servers configured" = reachable but degraded
     assert result["mcp_ok"] is False
+    assert result["mcp_state"] == "upstream_error"  # the gateway answered; its upstreams did not
     assert result["mcp"]["error"] == {"code": -32000, "message": "No upstream servers configured"}
     assert result["mcp"]["connection_id"] == CONN_ID
     assert result["mcp"]["events"] == ["connected", "message"]
@@ -54,6 +55,8 @@ def test_release_like_gateway(capsys):
     assert "available" in result["msg"] and "degraded" in result["msg"]
     # the token is sent, and never echoed back
     assert fake.requests[-1][2].get("Authorization") == "Bearer s3cr3t"
+    # Connection: close on purpose (the release loses a keep-alive POST's body)
+    assert fake.requests[-1][2].get("Connection") == "close"
     assert "s3cr3t" not in json.dumps(result)
 
 
@@ -113,6 +116,7 @@ def test_mcp_ping_plain_json_is_ok(capsys):
     with FakeAirlock(mcp="json", reply=reply) as fake:
         result = run_module(capsys, {"url": fake.url, "mcp_method": "ping", "metrics": False})
     assert result["mcp_ok"] is True and result["degraded_reasons"] == []
+    assert result["mcp_state"] == "answered"
     assert json.loads(fake.requests[-1][3])["method"] == "ping"
     assert result["metrics"] is None
 
