@@ -108,7 +108,8 @@ def parse_time(field: str, text: t.Any) -> datetime.datetime:
         minutes = int(zone[1:3]) * 60 + int(zone[4:6])
         tz = datetime.timezone(datetime.timedelta(minutes=minutes if zone[0] == "+" else -minutes))
     try:
-        moment = datetime.datetime(*(int(match.group(i)) for i in range(1, 7)), tzinfo=tz)  # type: ignore[misc]
+        year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
+        moment = datetime.datetime(year, month, day, hour, minute, second, tzinfo=tz)
     except ValueError as exc:
         raise AnsibleFilterError("regulatory_deadlines: %s is not a valid time (%s), got %r" % (field, exc, text)) from exc
     return moment.astimezone(datetime.timezone.utc)
