@@ -110,7 +110,7 @@ error:
   description: Why the file could not be read.
   returned: when the file could not be read
   type: str
-path:
+database:
   description: O(path).
   returned: always
   type: str

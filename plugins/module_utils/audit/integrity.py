@@ -54,7 +54,7 @@ def _side_files(path: str) -> t.Dict[str, int]:
 
 def _file_state(path: str) -> t.Tuple[Facts, t.Optional[str]]:
     """(facts about the file, the problem that stops reading it or None)."""
-    facts: Facts = {"path": path, "exists": False, "size": None, "side_files": _side_files(path)}
+    facts: Facts = {"database": path, "exists": False, "size": None, "side_files": _side_files(path)}
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -78,7 +78,10 @@ def _file_state(path: str) -> t.Tuple[Facts, t.Optional[str]]:
 
 def _content(conn: sqlite3.Connection, facts: Facts, max_problems: int) -> None:
     """Add the integrity check and, where the table reads, events and chain head to ``facts``."""
-    lines = [str(row[0]) for row in conn.execute("PRAGMA integrity_check(%d)" % max_problems)]
+    try:
+        lines = [str(row[0]) for row in conn.execute("PRAGMA integrity_check(%d)" % max_problems)]
+    except sqlite3.DatabaseError as exc:
+        lines = ["integrity_check stopped: %s" % exc]
     facts["integrity_problems"] = [] if lines == ["ok"] else lines
     tables = table_names(conn)
     facts["tables"] = sorted(tables)
@@ -124,7 +127,7 @@ def check_integrity(path: str, busy_timeout: float = 5.0, max_problems: int = MA
 
 
 def _message(facts: Facts) -> str:
-    path = facts["path"]
+    path = facts["database"]
     if facts["ok"]:
         return "%s is intact: integrity_check ok, %s events, chain head %s" % (path, facts["events"], facts["chain_head"])
     words = {"missing": "does not exist", "empty": "is empty (0 bytes)", "not_sqlite": "is not an SQLite database",

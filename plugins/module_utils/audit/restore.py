@@ -196,7 +196,7 @@ def _restore(params: t.Mapping[str, t.Any], check_mode: bool, record_file: str) 
     current = _existing(path)
     kept_dir = os.path.join(params["keep_dir"], "damaged-%s-%s-%s" % (params["incident_id"], params["action"], _stamp()))
     mode = stat.S_IMODE(os.stat(path).st_mode) if path in current else 0o640
-    result: Facts = dict(state="restored", incident_id=params["incident_id"], action=params["action"], path=path,
+    result: Facts = dict(state="restored", incident_id=params["incident_id"], action=params["action"], database=path,
                          backup=os.path.abspath(backup), backup_sha256=sha, chain_head=facts["chain_head"],
                          events=facts["events"], moved=current, kept_dir=kept_dir if current else None,
                          kept=[os.path.join(kept_dir, os.path.basename(p)) for p in current])
