@@ -80,6 +80,14 @@ _value:
       description: Hours from O(now) to the deadline, negative when overdue, one decimal (only with O(now)
         and a deadline).
       type: float
+    text:
+      description: One sentence for the incident record and the report, the same on every run (it does not
+        depend on O(now)), for example C(Regulatory clock GDPR (Art. 33) - notify the supervisory authority by
+        2026-12-08T14:03:00Z, 72 h after discovery at 2026-12-05T14:03:00Z).
+      type: str
+    timeline_entry:
+      description: C({kind: note, text}) for the C(timeline) option of M(airlock.incident.incident).
+      type: dict
 """
 
 import datetime
@@ -165,6 +173,19 @@ def _rule(index: int, rule: t.Any) -> t.Optional[t.Dict[str, t.Any]]:
     return {"name": name.strip(), "hours": hours, "notify": notify, "reference": reference}
 
 
+def _hours_text(hours: float) -> str:
+    return ("%d" % hours) if hours == int(hours) else ("%g" % hours)
+
+
+def _sentence(entry: t.Dict[str, t.Any]) -> str:
+    name = entry["name"] + (" (%s)" % entry["reference"] if entry["reference"] else "")
+    if entry["deadline"] is None:
+        return "Regulatory clock %s - notify %s, no fixed deadline (discovered %s)" % (
+            name, entry["notify"], entry["discovered_at"])
+    return "Regulatory clock %s - notify %s by %s, %s h after discovery at %s" % (
+        name, entry["notify"], entry["deadline"], _hours_text(entry["hours"]), entry["discovered_at"])
+
+
 def regulatory_deadlines(discovered_at: t.Any, rules: t.Any, now: t.Any = None) -> t.List[t.Dict[str, t.Any]]:
     """The deadlines of ``rules`` counted from ``discovered_at`` (see DOCUMENTATION)."""
     start = parse_time("discovered_at (the input)", discovered_at)
@@ -182,6 +203,8 @@ def regulatory_deadlines(discovered_at: t.Any, rules: t.Any, now: t.Any = None) 
                 remaining = (deadline - current).total_seconds() / 3600.0
                 entry["overdue"] = remaining <= 0
                 entry["remaining_hours"] = round(remaining, 1)
+        entry["text"] = _sentence(entry)
+        entry["timeline_entry"] = {"kind": "note", "text": entry["text"]}
         result.append(entry)
     # Dated ones soonest first (ISO text sorts as time), then the undated in the given order.
     return sorted(result, key=lambda entry: (entry["deadline"] is None, entry["deadline"] or ""))

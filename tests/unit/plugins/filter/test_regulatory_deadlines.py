@@ -19,6 +19,9 @@ def test_gdpr_is_72_hours_after_discovery_in_utc():
     assert entry["discovered_at"] == "2026-12-05T14:03:00Z"
     assert entry["notify"] == "the supervisory authority"
     assert "overdue" not in entry
+    assert entry["text"] == ("Regulatory clock GDPR (Art. 33) - notify the supervisory authority by 2026-12-08T14:03:00Z, "
+                             "72 h after discovery at 2026-12-05T14:03:00Z")
+    assert entry["timeline_entry"] == {"kind": "note", "text": entry["text"]}
 
 
 def test_offset_discovery_time_gives_utc_deadline():
@@ -38,6 +41,7 @@ def test_rules_sorted_soonest_first_undated_last():
     assert [e["name"] for e in result] == ["DPA", "GDPR", "CCPA"]
     assert result[0]["deadline"] == "2026-12-06T00:00:00Z"
     assert result[2]["deadline"] is None
+    assert "no fixed deadline" in result[2]["text"] and "affected residents" in result[2]["text"]
 
 
 def test_fractional_hours():
@@ -56,6 +60,7 @@ def test_now_gives_remaining_and_overdue():
     [late] = regulatory_deadlines("2026-12-05T00:00:00Z", [GDPR], now="2026-12-08T01:00:00Z")
     assert late["overdue"] is True
     assert late["remaining_hours"] == -1.0
+    assert late["text"] == entry["text"]
 
 
 @pytest.mark.parametrize("hours", [0, -1, "72h", True, 10000, float("nan")])
