@@ -19,9 +19,15 @@ description:
 options:
   _input:
     description:
-      - The backups, each a mapping with C(backup) (path), C(integrity) (the audit_integrity result) and C(verify)
-        (the audit_verify result, or a skipped/failed one). Order does not matter; the newest is the greatest path
-        (backup names carry a UTC stamp).
+      - The C(results) of a loop of M(airlock.incident.audit_integrity) over the backups (each names its file in
+        C(database)). Order does not matter; the newest is the greatest path (backup names carry a UTC stamp).
+    type: list
+    elements: dict
+    required: true
+  verify:
+    description:
+      - The C(results) of the loop of M(airlock.incident.audit_verify) over the same backups, in the same order (a
+        skipped or failed entry means not verified).
     type: list
     elements: dict
     required: true
@@ -43,7 +49,7 @@ EXAMPLES = r"""
 - name: Choose
   ansible.builtin.set_fact:
     plan: >-
-      {{ candidates | airlock.incident.restore_choice(live=live_db, recorded_events=0,
+      {{ checked.results | airlock.incident.restore_choice(verify=verified.results, live=live_db, recorded_events=0,
                                                        now=now(utc=true, fmt='%Y-%m-%dT%H:%M:%SZ')) }}
 """
 
@@ -127,11 +133,16 @@ def _loss(choice: t.Dict[str, t.Any], live: t.Dict[str, t.Any], recorded_events:
     return events, minimum, seconds
 
 
-def restore_choice(candidates: t.Any, live: t.Any, now: t.Any, recorded_events: t.Any = 0) -> t.Dict[str, t.Any]:
+def restore_choice(integrity: t.Any, verify: t.Any, live: t.Any, now: t.Any, recorded_events: t.Any = 0
+                   ) -> t.Dict[str, t.Any]:
     """The choice (see DOCUMENTATION)."""
-    if not isinstance(candidates, list) or not all(isinstance(c, dict) and isinstance(c.get("backup"), str)
-                                                   for c in candidates):
-        raise AnsibleFilterError("restore_choice expects a list of mappings with backup, integrity and verify")
+    if not isinstance(integrity, list) or not all(isinstance(c, dict) and isinstance(c.get("database"), str)
+                                                  for c in integrity):
+        raise AnsibleFilterError("restore_choice expects the results of audit_integrity over the backups")
+    if not isinstance(verify, list) or len(verify) != len(integrity) or not all(isinstance(v, dict) for v in verify):
+        raise AnsibleFilterError("restore_choice: verify must be the results of audit_verify over the same %d backups, "
+                                 "in the same order" % len(integrity))
+    candidates = [{"backup": i["database"], "integrity": i, "verify": v} for i, v in zip(integrity, verify)]
     if not isinstance(live, dict):
         raise AnsibleFilterError("restore_choice: live must be the audit_integrity result of the live database")
     if _seconds(now) is None:

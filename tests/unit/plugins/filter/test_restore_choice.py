@@ -8,7 +8,15 @@ from __future__ import annotations
 import pytest
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.airlock.incident.plugins.filter.restore_choice import FilterModule, restore_choice
+from ansible_collections.airlock.incident.plugins.filter import restore_choice as module
+
+FilterModule = module.FilterModule
+
+
+def restore_choice(backups, **kwargs):
+    """The filter as the role calls it: the integrity loop results and the verify loop results."""
+    return module.restore_choice([dict(b["integrity"], database=b["backup"]) for b in backups],
+                                 verify=[b["verify"] for b in backups], **kwargs)
 
 NOW = "2026-12-05T12:00:00Z"
 
@@ -69,17 +77,18 @@ def test_no_backups():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"candidates": "x"}, "expects a list"),
+    ({"candidates": "x"}, "expects the results of audit_integrity"),
+    ({"verify": [{}]}, "verify must be the results of audit_verify over the same 0 backups"),
     ({"live": "x"}, "live must be"),
     ({"now": "noon"}, "now must be a UTC time"),
     ({"recorded_events": -1}, "recorded_events must be a whole number"),
 ])
 def test_refusals(kwargs, message):
-    args = dict(candidates=[], live=UNREADABLE, now=NOW, recorded_events=0)
+    args = dict(candidates=[], verify=[], live=UNREADABLE, now=NOW, recorded_events=0)
     args.update(kwargs)
     with pytest.raises(AnsibleFilterError, match=message):
-        restore_choice(args.pop("candidates"), **args)
+        module.restore_choice(args.pop("candidates"), **args)
 
 
 def test_registered():
-    assert FilterModule().filters()["restore_choice"] is restore_choice
+    assert FilterModule().filters()["restore_choice"] is module.restore_choice
