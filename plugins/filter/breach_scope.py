@@ -14,7 +14,7 @@ description:
     C(redact_data), C(tool_call) and C(resource_read), concatenated) and says what data went where.
   - A C(tool_call) or C(resource_read) event with decision C(allow) is data served. It was served
     B(with redactions) when a C(redact_data) event has the same C(correlation_id), otherwise B(unredacted)
-    (no DLP pattern matched, or DLP was off: the audit log cannot tell which).
+    (no DLP pattern matched, or DLP was off - the audit log cannot tell which).
   - C(redact_data) events give the DLP patterns hit and their counts (metadata C(patterns_hit)), which are
     the data types involved.
   - Subjects erased by Airlock's tombstones are whatever M(airlock.incident.audit_query) returns for them;

@@ -86,11 +86,12 @@ _value:
         2026-12-08T14:03:00Z, 72 h after discovery at 2026-12-05T14:03:00Z).
       type: str
     timeline_entry:
-      description: C({kind: note, text}) for the C(timeline) option of M(airlock.incident.incident).
+      description: The entry (C(kind=note) and C(text)) for the C(timeline) option of M(airlock.incident.incident).
       type: dict
 """
 
 import datetime
+import math
 import re
 import typing as t
 
@@ -134,7 +135,7 @@ def _hours(where: str, value: t.Any) -> t.Optional[float]:
             number = float(value.strip())
         except ValueError:
             number = None
-    if number is None or not 0 < number <= MAX_HOURS or number != number:
+    if number is None or not 0 < number <= MAX_HOURS or math.isnan(number):
         raise AnsibleFilterError("regulatory_deadlines: %s.hours must be a number of hours > 0 and <= %d, or null "
                                  "for no fixed deadline, got %r" % (where, MAX_HOURS, value))
     return number

@@ -166,8 +166,8 @@ def restore_choice(integrity: t.Any, verify: t.Any, live: t.Any, now: t.Any, rec
     events, minimum, seconds = _loss(choice, live, recorded_events, now)
     lost_events = ("an unknown number of events (the live database cannot be read and no count was recorded)"
                    if events is None else ("at least %d events" if minimum else "%d events") % events)
-    lost_time = "an unknown time" if seconds is None else "%s of activity (after %s)" % (_human(seconds),
-                                                                                      choice["last_event_at"])
+    lost_time = ("an unknown time" if seconds is None
+                 else "%s of activity (after %s)" % (_human(seconds), choice["last_event_at"]))
     text = "restore %s (%d events, chain head %s) would lose %s, %s" % (
         choice["backup"], choice["events"], choice["chain_head"], lost_events, lost_time)
     return {"choice": choice, "rejected": rejected, "events_lost": events, "events_lost_is_minimum": minimum,

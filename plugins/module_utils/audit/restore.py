@@ -179,9 +179,9 @@ def _restore(params: t.Mapping[str, t.Any], check_mode: bool, record_file: str) 
     if record is not None and record.get("state") == "restored":
         if record.get("backup_sha256") != sha:
             raise InputError("backup: %s/%s already restored %s (sha256 %s) in place of %s; revert it first "
-                             "(state=reverted) or use another action" % (params["incident_id"], params["action"],
-                                                                        record.get("backup"), record.get("backup_sha256"),
-                                                                        path))
+                             "(state=reverted) or use another action"
+                             % (params["incident_id"], params["action"], record.get("backup"),
+                                record.get("backup_sha256"), path))
         return dict(record, changed=False, record=record_file,
                     msg="%s was already restored from %s for %s/%s (record %s)"
                         % (path, record.get("backup"), params["incident_id"], params["action"], record_file))
@@ -236,8 +236,8 @@ def _revert(params: t.Mapping[str, t.Any], check_mode: bool, record_file: str) -
     current = _existing(path)
     if check_mode:
         return dict(changed=True, record=record_file, state="reverted",
-                    msg="Check mode: would move %s into %s and put back %s" % (", ".join(current) or "nothing", aside,
-                                                                             ", ".join(kept) or "nothing"))
+                    msg="Check mode: would move %s into %s and put back %s"
+                        % (", ".join(current) or "nothing", aside, ", ".join(kept) or "nothing"))
     if current:
         os.mkdir(aside, 0o700)
         for item in current:

@@ -18,6 +18,7 @@ def restore_choice(backups, **kwargs):
     return module.restore_choice([dict(b["integrity"], database=b["backup"]) for b in backups],
                                  verify=[b["verify"] for b in backups], **kwargs)
 
+
 NOW = "2026-12-05T12:00:00Z"
 
 
