@@ -82,10 +82,14 @@ def build_parser():
     pii = drills.add_parser("pii", help="tool responses with PII that gets redacted")
     pii.add_argument("--count", type=int, default=5)
     pii.add_argument("--keep", action="store_true", help="leave the upstream leaking PII afterwards")
+    pii.add_argument("--log-unredacted", action="store_true",
+                     help="also write each upstream response, before redaction, to the gateway log")
     broken = drills.add_parser("broken-policy", help="replace the policy with a broken one")
     broken.add_argument("--mode", choices=("syntax", "deny-all"), default="syntax")
     broken.add_argument("--apply", choices=("auto", "reload", "restart", "none"), default="auto",
                         help="auto: SIGHUP in documented, restart in release")
+    audit_db = drills.add_parser("audit-db", help="corrupt pages of the audit database, or delete it")
+    audit_db.add_argument("--mode", choices=("corrupt", "delete"), default="corrupt")
     tamper = drills.add_parser("tamper-audit", help="edit an audit row without re-hashing")
     tamper.add_argument("--rowid", type=int)
     drills.add_parser("idp-down", help="stop the lab IdP (documented)")
@@ -174,7 +178,8 @@ def _drill_command(lab, args):
         "memory": lambda: drills.memory(lab, args.mb),
         "auth-storm": lambda: drills.auth_storm(lab, args.count),
         "attack": lambda: drills.attack(lab, args.count),
-        "pii": lambda: drills.pii(lab, args.count, args.keep),
+        "pii": lambda: drills.pii(lab, args.count, args.keep, args.log_unredacted),
+        "audit-db": lambda: drills.audit_db(lab, args.mode),
         "broken-policy": lambda: drills.broken_policy(lab, args.mode, args.apply),
         "tamper-audit": lambda: drills.tamper_audit(lab, args.rowid),
         "idp-down": lambda: drills.idp_down(lab),

@@ -253,12 +253,12 @@ def attack(lab, count=30):
             "subject": "mallory" if token else "anonymous"}
 
 
-def pii(lab, count=5, keep=False):
+def pii(lab, count=5, keep=False, log_unredacted=False):
     state = _require_running(lab)
     token = _user_token(lab, state)
     tools = _allowed_tools(state)
     tool = "search_docs" if "search_docs" in tools else (tools[0] if tools else "echo")
-    lab.set_fault("pii", {"since": rfc3339_now()})
+    lab.set_fault("pii", {"since": rfc3339_now(), "log_unredacted": bool(log_unredacted)})
     time.sleep(0.3)
     statuses = {}
     redacted = 0
@@ -277,7 +277,7 @@ def pii(lab, count=5, keep=False):
         if not keep:
             lab.set_fault("pii", None)
     return {"drill": "pii", "sent": count, "statuses": statuses, "responses_redacted": redacted,
-            "upstream_leaking": bool(keep)}
+            "upstream_leaking": bool(keep), "logged_unredacted": bool(log_unredacted)}
 
 
 def _wait_log(lab, offset, needles, timeout=5.0):
@@ -361,6 +361,48 @@ def tamper_audit(lab, rowid=None):
         conn.close()
     return {"drill": "tamper-audit", "rowid": rowid, "column": column, "before": before, "after": after,
             "note": "content changed without re-hashing: the chain verifier must flag exactly this row"}
+
+
+def audit_db(lab, mode="corrupt"):
+    """Damage the live audit database: garbage over the events table's root page, or delete it.
+
+    ``corrupt`` checkpoints the WAL first, so the garbage lands on pages that hold events; the
+    header page stays valid, so the file is still recognised as SQLite and fails integrity_check.
+    ``delete`` unlinks the database and its -wal/-shm: the running gateway keeps writing into the
+    unlinked file and loses everything at its next restart, as a real deletion does.
+    """
+    state = lab.state()
+    db = (state or {}).get("db") or ""
+    if not os.path.exists(db):
+        raise LabError("no audit database yet: start the lab and send some traffic first")
+    if mode == "delete":
+        removed = []
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(db + suffix):
+                os.unlink(db + suffix)
+                removed.append(db + suffix)
+        return {"drill": "audit-db", "mode": mode, "removed": removed,
+                "note": "the gateway writes into the unlinked file until it restarts"}
+    conn = sqlite3.connect(db, timeout=5.0)
+    try:
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE type='table' AND name='audit_events'").fetchone()
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        conn.close()
+    if not root:
+        raise LabError("the audit database has no audit_events table")
+    pages = os.path.getsize(db) // page_size
+    # The events table's root page (and the two after it): every read of the table fails.
+    first = root[0]
+    count = max(1, min(3, pages - first + 1))
+    with open(db, "r+b") as handle:
+        handle.seek(page_size * (first - 1))
+        handle.write(b"\xa5" * page_size * count)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return {"drill": "audit-db", "mode": mode, "pages": list(range(first, first + count)), "page_size": page_size,
+            "note": "PRAGMA integrity_check fails; the header page is intact"}
 
 
 def idp_down(lab):

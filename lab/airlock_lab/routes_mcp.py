@@ -296,6 +296,9 @@ class McpRoutes(BaseHandler):
         text = "Result of %s from upstream %s for %s" % (tool, owner, json.dumps(arguments, sort_keys=True))
         if faults.get("pii"):
             text += "\n" + PII_SAMPLE
+            if (faults.get("pii") or {}).get("log_unredacted"):
+                # The drill's misconfiguration: the upstream body logged before DLP runs.
+                lab.logger.info("Upstream response", correlation_id=correlation_id, tool=tool, body=text)
         redacted, hits, count = lab.redact(text)
         processing = int((time.monotonic() - started) * 1e9)
         if count:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 
@@ -179,3 +180,33 @@ def test_tamper_audit_breaks_exactly_one_row(fresh_lab):
     # the live writer keeps chaining after the edit
     lab.json("traffic", "--count", "2")
     assert verify(lab.state()["db"])[1] == []
+
+
+def test_pii_drill_can_log_the_unredacted_body(fresh_lab):
+    lab = fresh_lab("start", "--profile", "release")
+    plain = lab.json("drill", "pii", "--count", "2")
+    assert plain["logged_unredacted"] is False
+    with open(lab.state()["log"], encoding="utf-8") as handle:
+        assert "123-45-6789" not in handle.read()
+    leaked = lab.json("drill", "pii", "--count", "2", "--log-unredacted")
+    assert leaked["logged_unredacted"] is True and leaked["responses_redacted"] == 2
+    with open(lab.state()["log"], encoding="utf-8") as handle:
+        lines = [json.loads(line) for line in handle if "Upstream response" in line]
+    assert len(lines) == 2 and "123-45-6789" in lines[0]["body"]
+
+
+def test_audit_db_drill_corrupts_then_deletes(fresh_lab):
+    lab = fresh_lab("start", "--profile", "release")
+    lab.json("traffic", "--count", "30")
+    db = lab.state()["db"]
+    result = lab.json("drill", "audit-db", "--mode", "corrupt")
+    assert result["pages"]
+    conn = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    with pytest.raises(sqlite3.DatabaseError, match="malformed"):
+        conn.execute("SELECT COUNT(*), MAX(hash) FROM audit_events").fetchone()
+    conn.close()
+    with open(db, "rb") as handle:
+        assert handle.read(16) == b"SQLite format 3\x00"
+    deleted = lab.json("drill", "audit-db", "--mode", "delete")
+    assert db in deleted["removed"]
+    assert not os.path.exists(db)
