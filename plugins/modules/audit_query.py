@@ -253,8 +253,7 @@ exported_rows:
   type: int
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import AirlockModule
 from ansible_collections.airlock.incident.plugins.module_utils.audit.export import FORMATS
 from ansible_collections.airlock.incident.plugins.module_utils.audit.query import (
     DEFAULT_ADMIN_PATTERNS,
@@ -269,7 +268,7 @@ def run(module):
 
 
 def main():
-    module = AnsibleModule(
+    module = AirlockModule(
         argument_spec=dict(
             path=dict(type="path", required=True),
             query=dict(type="str", required=True, choices=list(QUERIES)),

@@ -154,8 +154,9 @@ last_rowid:
   sample: 125000
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import AirlockModule
 from ansible_collections.airlock.incident.plugins.module_utils.audit import chain as audit_chain
 from ansible_collections.airlock.incident.plugins.module_utils.audit.verify import check_options, verify_audit
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
@@ -170,7 +171,7 @@ def run(module):
 
 
 def main():
-    module = AnsibleModule(
+    module = AirlockModule(
         argument_spec=dict(
             path=dict(type="path", required=True),
             expected_head=dict(type="str"),
