@@ -327,6 +327,7 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import AirlockModule
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError, InputError
+from ansible_collections.airlock.incident.plugins.module_utils.core.redact import redacting
 from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 from ansible_collections.airlock.incident.plugins.module_utils.evidence import bundle, hashing, store
 
@@ -372,7 +373,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    run_module(module, run)
+    run_module(module, redacting(run, url_options=("items.url",)))
 
 
 if __name__ == "__main__":
