@@ -27,6 +27,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.audit.db import (
     read_salt,
     text,
 )
+from ansible_collections.airlock.incident.plugins.module_utils.audit.salvage import with_unreadable
 from ansible_collections.airlock.incident.plugins.module_utils.audit.schema import (
     EVENTS_TABLE,
     SELECT_CHAIN_ROW_SQL,
@@ -378,7 +379,8 @@ def verify_audit(params: t.Mapping[str, t.Any], expected_head: t.Optional[str]) 
     try:
         tables = check_schema(conn, path)
         salt = read_salt(conn, path, tables)
-        result = verify_chain(conn, salt, expected_head, params["expected_events"], params["max_problems"])
+        result = with_unreadable(conn, lambda c: verify_chain(c, salt, expected_head, params["expected_events"],
+                                                             params["max_problems"]))
     except sqlite3.Error as exc:
         raise AuditDbError(describe_sqlite_error(exc, path, params["busy_timeout"])) from exc
     finally:
