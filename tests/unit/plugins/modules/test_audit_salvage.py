@@ -166,3 +166,21 @@ def test_a_damaged_first_and_last_page_are_bounded_by_start_and_end(tmp_path):
     assert [row[0] for row in rows] == list(range(first_rows[-1] + 1, last_rows[0]))
     assert [item.as_dict()["rowids"] for item in unreadable] == ["start..%d" % first_rows[-1],
                                                                  "%d..end" % last_rows[0]]
+
+
+def test_a_corrupt_index_page_loses_no_row(tmp_path):
+    path = tmp_path / "audit.db"
+    factory.build_db(path, events=EVENTS)
+    conn = sqlite3.connect(str(path))
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    size = conn.execute("PRAGMA page_size").fetchone()[0]
+    page = conn.execute("SELECT pageno FROM dbstat WHERE name = 'idx_audit_timestamp' AND pagetype = 'leaf' "
+                        "ORDER BY pageno").fetchall()[1][0]
+    conn.close()
+    with open(str(path), "r+b") as handle:
+        handle.seek((page - 1) * size)
+        handle.write(b"\xa5" * size)
+    result = factory.run_module(audit_query.main, {"path": str(path), "query": "events", "limit": 10000,
+                                                   "start": "2000-01-01T00:00:00Z"})
+    assert "failed" not in result, result["msg"]
+    assert result["total"] == EVENTS and result["unreadable"] == []
