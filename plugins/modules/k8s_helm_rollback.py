@@ -187,8 +187,6 @@ command:
   elements: str
 """
 
-
-
 from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import AirlockModule, action_arg_spec
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import helm_rollback
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import k8s_arg_spec, run_k8s_module

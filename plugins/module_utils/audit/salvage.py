@@ -162,9 +162,9 @@ def salvage_copy(conn: sqlite3.Connection, directory: str) -> t.Tuple[sqlite3.Co
     copy = sqlite3.connect(os.path.join(directory, "salvage.db"), isolation_level=None)
     unreadable: t.List[Unreadable] = []
     try:
-        schema = [(_text(kind), _text(name), _text(sql)) for kind, name, sql in conn.execute(
-                      "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' "
-                      "AND type IN ('table', 'index')")]
+        rows = conn.execute("SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL "
+                            "AND name NOT LIKE 'sqlite_%' AND type IN ('table', 'index')").fetchall()
+        schema = [(_text(kind), _text(name), _text(sql)) for kind, name, sql in rows]
         copy.execute("BEGIN")
         for kind, name, sql in schema:
             if kind == "table":

@@ -379,8 +379,8 @@ def verify_audit(params: t.Mapping[str, t.Any], expected_head: t.Optional[str]) 
     try:
         tables = check_schema(conn, path)
         salt = read_salt(conn, path, tables)
-        result = with_unreadable(conn, lambda c: verify_chain(c, salt, expected_head, params["expected_events"],
-                                                             params["max_problems"]))
+        result = with_unreadable(conn, lambda c: verify_chain(
+            c, salt, expected_head, params["expected_events"], params["max_problems"]))
     except sqlite3.Error as exc:
         raise AuditDbError(describe_sqlite_error(exc, path, params["busy_timeout"])) from exc
     finally:

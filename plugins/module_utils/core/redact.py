@@ -97,7 +97,7 @@ def url_secrets(value: t.Any) -> t.List[str]:
 def option_values(params: t.Any, name: str) -> t.List[t.Any]:
     """The values of option ``name`` in ``params``; a dotted name reaches into suboptions, through lists
     (``items.url`` is the ``url`` of every element of ``items``)."""
-    head, _, rest = name.partition(".")
+    head, dummy, rest = name.partition(".")
     values = [params.get(head)] if isinstance(params, dict) else []
     found: t.List[t.Any] = []
     for value in values:

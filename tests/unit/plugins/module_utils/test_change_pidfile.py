@@ -161,7 +161,7 @@ NS_LAST_PID = "/proc/sys/kernel/ns_last_pid"
 def start_with_pid(pid, argv0):
     """A stand-in started with exactly ``pid`` (root writes ns_last_pid, then forks); None if another process
     took the PID first every time."""
-    for _ in range(200):
+    for dummy in range(200):
         with open(NS_LAST_PID, "w") as stream:
             stream.write(str(pid - 1))
         child = start_sleep(argv0)

@@ -56,8 +56,8 @@ def rowids_of_page(path, page):
     found = []
     for index in range(cells):
         offset = int.from_bytes(data[8 + 2 * index:10 + 2 * index], "big")
-        _, offset = varint(data, offset)  # payload size
-        rowid, _ = varint(data, offset)
+        offset = varint(data, offset)[1]  # past the payload size
+        rowid = varint(data, offset)[0]
         found.append(rowid)
     return found
 

@@ -216,8 +216,8 @@ def value_strategy(module_name, name, option, box, kubeconfig):
     if option.get("choices"):
         return mostly(st.sampled_from(list(option["choices"])), odd)
     if name == "kubeconfig":
-        return mostly(st.just(kubeconfig), st.sampled_from([str(box.target / "missing"), str(box.target / "fifo"),
-                                                             str(box.target / "config.yaml")]))
+        broken = [str(box.target / "missing"), str(box.target / "fifo"), str(box.target / "config.yaml")]
+        return mostly(st.just(kubeconfig), st.sampled_from(broken))
     if kind == "path":
         return st.sampled_from(box.paths((module_name, name) in WRITES_THROUGH_LINKS))
     if kind == "bool":
