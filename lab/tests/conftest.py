@@ -72,7 +72,7 @@ class CLI:
                     pass
         return records
 
-    def wait_log(self, predicate, timeout=5.0):
+    def wait_log(self, predicate, timeout=60.0):
         deadline = time.time() + timeout
         while time.time() < deadline:
             for record in self.log_records():

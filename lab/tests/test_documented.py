@@ -110,8 +110,8 @@ def test_idp_down_makes_jwks_unhealthy(documented_lab):
     assert response.json()["checks"]["jwks"].startswith("unhealthy: jwks unreachable")
     assert documented_lab.json("status", check=False)["idp_running"] is False
     documented_lab.json("drill", "clear", "idp-down")
-    deadline = time.time() + 3
-    while time.time() < deadline and request(documented_lab.url, path="/ready").status != 200:
+    deadline = time.monotonic() + 60  # a condition, waited for generously (a loaded machine is slow)
+    while time.monotonic() < deadline and request(documented_lab.url, path="/ready").status != 200:
         time.sleep(0.1)
     assert request(documented_lab.url, path="/ready").status == 200
 
@@ -133,17 +133,20 @@ def test_admin_endpoints_need_an_admin_token(documented_lab):
 
 def test_latency_drill_slows_mcp(documented_lab):
     token = documented_lab.token()
+    # the drill is in the faults file when the CLI returns, and every /mcp request reads it: no wait needed
     documented_lab.json("drill", "latency", "--ms", "400")
     try:
-        time.sleep(0.3)
         response = mcp(documented_lab.url, {"jsonrpc": "2.0", "id": 1, "method": "ping"}, token=token)
         assert response.elapsed >= 0.4
         assert _metric(documented_lab.url, "airlock_request_duration_seconds_bucket", method="ping", le="0.25") < \
             _metric(documented_lab.url, "airlock_request_duration_seconds_count", method="ping")
     finally:
         documented_lab.json("drill", "clear", "latency")
+    # cleared: the gateway reads no latency fault any more (no time bound on the next ping: the machine may
+    # be loaded), and pings still answer
+    assert "latency" not in documented_lab.json("status", check=False)["faults"]
     response = mcp(documented_lab.url, {"jsonrpc": "2.0", "id": 2, "method": "ping"}, token=token)
-    assert response.elapsed < 0.4
+    assert response.status == 200
 
 
 def test_memory_drill_grows_rss_and_metric(documented_lab):

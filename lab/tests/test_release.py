@@ -148,13 +148,13 @@ def test_abandoned_streams_free_their_threads(release_lab):
         sock.sendall(b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
         sock.recv(4096)
         socks.append(sock)
-    deadline = time.time() + 3
+    deadline = time.time() + 60  # conditions, waited for generously: a loaded machine is slow
     while time.time() < deadline and threads() < baseline + 15:
         time.sleep(0.05)
     assert threads() >= baseline + 15
     for sock in socks:
         sock.close()
-    deadline = time.time() + 5
+    deadline = time.time() + 60
     while time.time() < deadline and threads() > baseline + 1:
         time.sleep(0.1)
     assert threads() <= baseline + 1
@@ -232,7 +232,7 @@ def test_sighup_kills_the_release(fresh_lab):
     lab = fresh_lab("start", "--profile", "release")
     pid = lab.state()["pid"]
     os.kill(pid, signal.SIGHUP)
-    deadline = time.time() + 5
+    deadline = time.time() + 60
     while time.time() < deadline and lab.run("status", check=False).returncode == 0:
         time.sleep(0.05)
     status = lab.run("status", check=False)

@@ -287,10 +287,18 @@ exported_rows:
   description: Number of rows in the export (every match, regardless of O(limit)).
   returned: when export_path is set
   type: int
+unreadable:
+  description:
+    - Rowid ranges SQLite could not read because a page of the database is corrupt (an empty list
+      when every page read). The query ran on a private temporary copy of every readable row, so the
+      rest is returned and exported; C(first_rowid)/C(last_rowid) bound the range (null means from the start or to the end).
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"table": "audit_events", "first_rowid": 295, "last_rowid": 308, "rowids": "295..308"}]
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import AirlockModule
 from ansible_collections.airlock.incident.plugins.module_utils.audit.export import FORMATS
 from ansible_collections.airlock.incident.plugins.module_utils.audit.query import (
     DEFAULT_ADMIN_PATTERNS,
@@ -305,7 +313,7 @@ def run(module):
 
 
 def main():
-    module = AnsibleModule(
+    module = AirlockModule(
         argument_spec=dict(
             path=dict(type="path", required=True),
             query=dict(type="str", required=True, choices=list(QUERIES)),

@@ -156,8 +156,7 @@ source_chain_head:
   sample: 0b5d7e3a9c1f2e4d6b8a0c2e4f6a8b0d2c4e6f8a0b2d4c6e8f0a2b4c6d8e0f2a
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import AirlockModule
 from ansible_collections.airlock.incident.plugins.module_utils.audit.snapshot import snapshot_audit
 from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 
@@ -170,7 +169,7 @@ def run(module):
 
 
 def main():
-    module = AnsibleModule(
+    module = AirlockModule(
         argument_spec=dict(
             path=dict(type="path", required=True),
             dest=dict(type="path", required=True),

@@ -252,11 +252,22 @@ sampled:
   returned: always
   type: int
   sample: 0
+unreadable:
+  description:
+    - Rowid ranges SQLite could not read because a page of the database is corrupt (an empty list
+      when every page read). The verification ran on a private temporary copy of every readable row, so the
+      rest is verified and the chain is reported invalid; C(first_rowid)/C(last_rowid) bound the range (null means from the start or to the end).
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"table": "audit_events", "first_rowid": 295, "last_rowid": 308, "rowids": "295..308"}]
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import AirlockModule
 from ansible_collections.airlock.incident.plugins.module_utils.audit import chain as audit_chain
+from ansible_collections.airlock.incident.plugins.module_utils.audit.salvage import describe
 from ansible_collections.airlock.incident.plugins.module_utils.audit.verify import check_options, verify_audit
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
 from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
@@ -266,11 +277,13 @@ def run(module):
     expected_head = check_options(module.params)
     if not audit_chain.HAS_BLAKE3:
         raise AirlockIncidentError(missing_required_lib("blake3"), exception=str(audit_chain.BLAKE3_IMPORT_ERROR))
-    return verify_audit(module.params, expected_head)
+    result = verify_audit(module.params, expected_head)
+    result["msg"] += describe(result["unreadable"])
+    return result
 
 
 def main():
-    module = AnsibleModule(
+    module = AirlockModule(
         argument_spec=dict(
             path=dict(type="path", required=True),
             expected_head=dict(type="str"),

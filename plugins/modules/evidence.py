@@ -323,9 +323,11 @@ audit_snapshot:
   sample: {name: audit.db, chain_head: 7a95df69c5daa2e048401ed8fd74268ff11789bc675bb3f68d3d0fdf500610aa, events: 125000}
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import AirlockModule
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError, InputError
+from ansible_collections.airlock.incident.plugins.module_utils.core.redact import redacting
 from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 from ansible_collections.airlock.incident.plugins.module_utils.evidence import bundle, hashing, store
 
@@ -340,7 +342,7 @@ def run(module):
 
 
 def main():
-    module = AnsibleModule(
+    module = AirlockModule(
         argument_spec=dict(
             path=dict(type="path", required=True),
             incident_id=dict(type="str"),
@@ -371,7 +373,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    run_module(module, run)
+    run_module(module, redacting(run, url_options=("items.url",)))
 
 
 if __name__ == "__main__":

@@ -200,15 +200,13 @@ metrics:
   sample: {exposed: false, status: 404, error: null, samples: null}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.airlock.incident.plugins.module_utils.airlock.http import (
     AirlockClient,
     validate_base_url,
     validate_timeout,
 )
 from ansible_collections.airlock.incident.plugins.module_utils.airlock.probes import probe
-from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import connection_arg_spec
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import AirlockModule, connection_arg_spec
 from ansible_collections.airlock.incident.plugins.module_utils.core.redact import redacting
 from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 
@@ -226,7 +224,7 @@ def run(module):
 
 
 def main():
-    module = AnsibleModule(
+    module = AirlockModule(
         argument_spec=connection_arg_spec(
             metrics=dict(type="bool", default=True),
             mcp=dict(type="bool", default=True),

@@ -320,8 +320,7 @@ escalation:
            overdue_seconds: null, reason: null, external: []}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import AirlockModule
 from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 from ansible_collections.airlock.incident.plugins.module_utils.incident import task
 from ansible_collections.airlock.incident.plugins.module_utils.incident.model import NOTICE_KINDS
@@ -369,7 +368,7 @@ def run(module):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = AirlockModule(argument_spec=argument_spec(), supports_check_mode=True)
     run_module(module, run)
 
 

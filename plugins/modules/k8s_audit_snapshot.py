@@ -285,8 +285,9 @@ evidence_item:
 
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import AirlockModule
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
 from ansible_collections.airlock.incident.plugins.module_utils.evidence import hashing
 from ansible_collections.airlock.incident.plugins.module_utils.evidence.errors import EvidenceError
@@ -320,7 +321,7 @@ def _run(module):
 
 
 def main():
-    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), _run, lambda m: validate(m.params))
+    run_k8s_module(AirlockModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), _run, lambda m: validate(m.params))
 
 
 if __name__ == "__main__":

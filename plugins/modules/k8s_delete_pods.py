@@ -164,9 +164,7 @@ elapsed:
   type: float
 """
 
-
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import AirlockModule
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import delete
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import recovery_arg_spec, run_k8s_module
 
@@ -182,7 +180,7 @@ ARGUMENT_SPEC = recovery_arg_spec(
 
 
 def main():
-    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), delete.run, delete.validate)
+    run_k8s_module(AirlockModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), delete.run, delete.validate)
 
 
 if __name__ == "__main__":

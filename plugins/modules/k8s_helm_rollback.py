@@ -187,10 +187,7 @@ command:
   elements: str
 """
 
-
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import action_arg_spec
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import AirlockModule, action_arg_spec
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import helm_rollback
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import k8s_arg_spec, run_k8s_module
 
@@ -204,7 +201,7 @@ ARGUMENT_SPEC = k8s_arg_spec(**action_arg_spec(
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = AirlockModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     run_k8s_module(module, helm_rollback.run, helm_rollback.validate)
 
 

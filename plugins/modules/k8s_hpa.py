@@ -188,8 +188,7 @@ msg:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import AirlockModule
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import hpa_change
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import recovery_arg_spec, run_k8s_module
 
@@ -206,7 +205,7 @@ ARGUMENT_SPEC = recovery_arg_spec(
 
 
 def main():
-    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), hpa_change.run, hpa_change.validate)
+    run_k8s_module(AirlockModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), hpa_change.run, hpa_change.validate)
 
 
 if __name__ == "__main__":

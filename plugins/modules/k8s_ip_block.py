@@ -259,9 +259,7 @@ remaining:
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import action_arg_spec
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import AirlockModule, action_arg_spec
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import ip_block
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import k8s_arg_spec, run_k8s_module
 
@@ -289,7 +287,7 @@ def main():
         """Block, unblock or sweep the expired blocks with the inputs validate() normalised."""
         return ip_block.run(module, **inputs)
 
-    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run, validate)
+    run_k8s_module(AirlockModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run, validate)
 
 
 if __name__ == "__main__":

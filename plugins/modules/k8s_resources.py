@@ -206,8 +206,7 @@ msg:
   sample: "would change limits.memory: 512Mi -> 2Gi"
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import AirlockModule
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import resources_change
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import recovery_arg_spec, run_k8s_module
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.mitigation import DEFAULT_MEMORY_FLOOR
@@ -224,7 +223,7 @@ ARGUMENT_SPEC = recovery_arg_spec(
 
 
 def main():
-    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), resources_change.run, resources_change.validate)
+    run_k8s_module(AirlockModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), resources_change.run, resources_change.validate)
 
 
 if __name__ == "__main__":

@@ -183,9 +183,7 @@ notes:
   elements: str
 """
 
-
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import AirlockModule
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import triage_collect
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import k8s_arg_spec, run_k8s_module
 
@@ -199,7 +197,7 @@ ARGUMENT_SPEC = k8s_arg_spec(
 
 
 def main():
-    run_k8s_module(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), triage_collect.collect, triage_collect.validate)
+    run_k8s_module(AirlockModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), triage_collect.collect, triage_collect.validate)
 
 
 if __name__ == "__main__":

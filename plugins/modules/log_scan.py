@@ -228,8 +228,9 @@ engine:
   sample: hyperscan
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import AirlockModule
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
 from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 from ansible_collections.airlock.incident.plugins.module_utils.evidence import scan, scan_parallel
@@ -250,7 +251,7 @@ def run(module):
 
 
 def main():
-    module = AnsibleModule(
+    module = AirlockModule(
         argument_spec=dict(
             paths=dict(type="list", elements="str", required=True),
             patterns=dict(type="list", elements="str", choices=list(PATTERN_NAMES), default=list(PATTERN_NAMES)),

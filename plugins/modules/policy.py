@@ -381,8 +381,7 @@ msg:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import AirlockModule
 from ansible_collections.airlock.incident.plugins.module_utils.change import policy_change
 from ansible_collections.airlock.incident.plugins.module_utils.change.flow import run_change, safe_change_arg_spec
 from ansible_collections.airlock.incident.plugins.module_utils.core.redact import redacting
@@ -390,7 +389,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.core.runner impor
 
 
 def main():
-    module = AnsibleModule(
+    module = AirlockModule(
         argument_spec=safe_change_arg_spec(
             src=dict(type="path"),
             content=dict(type="str"),

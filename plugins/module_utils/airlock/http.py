@@ -37,6 +37,7 @@ from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.module_utils.urls import Request
 
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import InputError
+from ansible_collections.airlock.incident.plugins.module_utils.core.fileutil import read_head
 
 try:
     from ansible.module_utils.urls import make_context
@@ -276,6 +277,27 @@ def validate_timeout(timeout: t.Any) -> float:
     return value
 
 
+#: How much of ``ca_path`` is read to find a PEM certificate before it is handed to OpenSSL.
+CA_HEAD_BYTES = 1024 * 1024
+
+
+def validate_ca_path(ca_path: t.Optional[str], field: str = "ca_path") -> t.Optional[str]:
+    """``ca_path`` when it names a regular file holding a PEM certificate; InputError naming ``field`` otherwise.
+
+    Checked before any connection (also for a plain-http URL, so a typo is found before it matters) and
+    before OpenSSL opens the file: a FIFO would block the load of the CA store for ever."""
+    if ca_path is None:
+        return None
+    accepted = "accepted values: the path of a PEM CA bundle (a regular file with -----BEGIN CERTIFICATE-----)"
+    try:
+        head = read_head(ca_path, field, CA_HEAD_BYTES, "a PEM CA bundle")
+    except OSError as exc:
+        raise InputError("%s: cannot read %s: %s; %s" % (field, ca_path, exc.strerror or exc, accepted)) from exc
+    if b"-----BEGIN CERTIFICATE-----" not in head:
+        raise InputError("%s: %s holds no PEM certificate; %s" % (field, ca_path, accepted))
+    return ca_path
+
+
 def _socket_of(response: t.Any) -> t.Optional[socket.socket]:
     """The socket under an http.client response, if it can be found."""
     fp = getattr(response, "fp", None)
@@ -321,7 +343,7 @@ class AirlockClient:
         self.timeout = validate_timeout(timeout)
         self.token = token
         self.validate_certs = validate_certs
-        self.ca_path = ca_path
+        self.ca_path = validate_ca_path(ca_path)
         # Build the TLS context once: creating it loads the CA store (~0.1 s), which
         # would otherwise be paid inside every request and distort latency_ms.
         context = None

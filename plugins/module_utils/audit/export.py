@@ -52,6 +52,7 @@ class Export:
     def __init__(self, path: str, fmt: str, check_mode: bool) -> None:
         self.path = path
         self.fmt = fmt
+        self.check_mode = check_mode
         self.digest = hashlib.sha256()
         self.rows = 0
         self.tmp: t.Optional[str] = None
@@ -99,6 +100,11 @@ class Export:
             self.handle.close()
             self.handle = None
         return self.digest.hexdigest()
+
+    def restart(self) -> None:
+        """Start again from no rows (a query that is run again after a damaged page stopped it)."""
+        self.discard()
+        self.__init__(self.path, self.fmt, self.check_mode)  # type: ignore[misc]
 
     def discard(self) -> None:
         """Drop the temp file (nothing is left behind)."""

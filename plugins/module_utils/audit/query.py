@@ -28,6 +28,8 @@ from ansible_collections.airlock.incident.plugins.module_utils.audit.db import (
     describe_sqlite_error,
     open_readonly,
 )
+from ansible_collections.airlock.incident.plugins.module_utils.audit.salvage import describe as describe_unreadable
+from ansible_collections.airlock.incident.plugins.module_utils.audit.salvage import salvaging
 from ansible_collections.airlock.incident.plugins.module_utils.audit.schema import EVENTS_TABLE, event_columns_sql
 from ansible_collections.airlock.incident.plugins.module_utils.audit.tombstones import Eraser
 from ansible_collections.airlock.incident.plugins.module_utils.core.durations import (
@@ -509,9 +511,13 @@ def _run(params: Params, window: t.Tuple[t.Optional[int], t.Optional[int]],
     conn = open_readonly(path, params["busy_timeout"])
     try:
         check_schema(conn, path)
-        return run_query(conn, params["query"], window[0], window[1], params["subject"], params["tenant"],
-                         params.get("action"), params.get("decision"), params["limit"], params["admin_patterns"],
-                         export, path)
+        result, unreadable = salvaging(
+            conn, lambda c: run_query(c, params["query"], window[0], window[1], params["subject"], params["tenant"],
+                                      params.get("action"), params.get("decision"), params["limit"],
+                                      params["admin_patterns"], export, path),
+            restart=None if export is None else export.restart)
+        result["unreadable"] = unreadable
+        return result
     except sqlite3.Error as exc:
         raise AuditDbError(describe_sqlite_error(exc, path, params["busy_timeout"])) from exc
     finally:
@@ -543,6 +549,7 @@ def query_audit(params: Params, check_mode: bool = False) -> t.Dict[str, t.Any]:
         msg += "; %d damaged value(s) reported in damaged_rows" % result["damaged_count"]
     if result["erased_rows"]:
         msg += "; %d row(s) show erased subjects as erased_<hash>" % result["erased_rows"]
+    msg += describe_unreadable(result["unreadable"])
     if export is not None:
         try:
             facts, result["changed"], done = audit_export.settle(export, params["force"], check_mode)

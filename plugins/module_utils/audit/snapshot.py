@@ -24,6 +24,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.audit.db import (
     SIDE_FILES,
     AuditDbError,
     check_busy_timeout,
+    check_database_file,
     check_schema,
     clash_text,
     count_events,
@@ -170,7 +171,13 @@ def take_snapshot(path: str, target: str, busy_timeout: float = 5.0) -> Facts:
 
 
 def _existing(target: str, busy_timeout: float) -> Facts:
-    """The facts of the snapshot already at ``target``; AuditDbError when it is something else."""
+    """The facts of the snapshot already at ``target``; AuditDbError when it is something else.
+
+    A symbolic link is refused, not followed: opening a database through it would read (and, for a WAL
+    database, create ``-wal``/``-shm`` files) wherever it points."""
+    if os.path.islink(target):
+        raise AuditDbError("dest: %s is a symbolic link; refusing to read or replace it (name a regular file or "
+                           "a directory)" % target)
     if os.path.isdir(target) or not os.path.isfile(target):
         raise AuditDbError("dest: %s exists and is not a regular file" % target)
     try:
@@ -209,6 +216,7 @@ def _against_source(path: str, target: str, facts: Facts, busy_timeout: float) -
 
 def _snapshot(path: str, target: str, params: t.Mapping[str, t.Any], check_mode: bool) -> Facts:
     busy_timeout = params["busy_timeout"]
+    check_database_file(path)  # the source first: nothing at the destination is read for a missing source
     if os.path.lexists(target) and not params["force"]:
         facts = _existing(target, busy_timeout)
         facts.update(_against_source(path, target, facts, busy_timeout))

@@ -21,8 +21,11 @@ re-verified (an optional sample re-hashes some of them).
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
 import sqlite3
+import tempfile
 import typing as t
 
 from ansible_collections.airlock.incident.plugins.module_utils.audit import chain as audit_chain
@@ -37,6 +40,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.audit.db import (
     read_salt,
     text,
 )
+from ansible_collections.airlock.incident.plugins.module_utils.audit.salvage import is_corrupt, salvage_copy
 from ansible_collections.airlock.incident.plugins.module_utils.audit.schema import EVENTS_TABLE, SELECT_CHAIN_SQL
 from ansible_collections.airlock.incident.plugins.module_utils.audit.walk import (
     INFORMATIONAL,
@@ -451,13 +455,51 @@ def summary(result: t.Mapping[str, t.Any]) -> str:
     return msg + (" (informational: %s)" % counts if counts else "")
 
 
+def _verify_params(path: str, params: t.Mapping[str, t.Any], expected_head: t.Optional[str]) -> t.Dict[str, t.Any]:
+    return verify_path(path, params["busy_timeout"], expected_head, params["expected_events"],
+                       params["max_problems"], check_checkpoint(params), params.get("sample") or 0,
+                       check_workers(params.get("workers")))
+
+
+def _corrupt(exc: BaseException) -> bool:
+    """A damaged page stopped the work: SQLite's own error, or a worker's report of one."""
+    text_ = str(exc).lower()
+    return is_corrupt(exc) or (isinstance(exc, AuditDbError) and ("malformed" in text_ or "corrupt" in text_))
+
+
+def _verify_or_salvage(path: str, params: t.Mapping[str, t.Any], expected_head: t.Optional[str]) -> t.Dict[str, t.Any]:
+    """The verification; when a corrupt page stops it, the verification of a private copy of every readable
+    row (``audit.salvage``), with the unreadable rowid ranges in ``unreadable`` and the chain never valid
+    (what could not be read could not be checked)."""
+    try:
+        result = _verify_params(path, params, expected_head)
+        result["unreadable"] = []
+        return result
+    except (sqlite3.DatabaseError, AuditDbError) as exc:
+        if not _corrupt(exc):
+            raise
+    directory = tempfile.mkdtemp(prefix="airlock-salvage-")
+    try:
+        conn = open_readonly(path, params["busy_timeout"])
+        try:
+            copy, unreadable = salvage_copy(conn, directory)
+            copy.close()
+        finally:
+            conn.close()
+        result = _verify_params(os.path.join(directory, "salvage.db"), params, expected_head)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    result["unreadable"] = [item.as_dict() for item in unreadable]
+    if unreadable:
+        result["valid"] = False
+    return result
+
+
 def verify_audit(params: t.Mapping[str, t.Any], expected_head: t.Optional[str]) -> t.Dict[str, t.Any]:
     """The ``audit_verify`` task on checked options: open read-only, check the schema, verify; with ``msg``."""
     path = params["path"]
     try:
-        result = verify_path(path, params["busy_timeout"], expected_head, params["expected_events"],
-                             params["max_problems"], check_checkpoint(params), params.get("sample") or 0,
-                             check_workers(params.get("workers")))
+        result = _verify_or_salvage(path, params, expected_head)
     except sqlite3.Error as exc:
         raise AuditDbError(describe_sqlite_error(exc, path, params["busy_timeout"])) from exc
     result["changed"] = False

@@ -20,6 +20,18 @@ when all of this holds:
   runs (``argv[1]``, for ``python airlock-lab ...``).
 
 Anything else raises :class:`PidFileError` naming ``pid_file`` and why.
+
+:func:`signal_service` closes the PID-reuse race between the check and the
+signal where the platform allows it: it opens a pidfd for the PID first
+(``os.pidfd_open``, Linux 5.3 and Python 3.9 or later), verifies the process
+through ``/proc/<pid>``, and signals through the pidfd
+(``signal.pidfd_send_signal``). A pidfd names one process, never a later
+holder of its PID; if the signal is delivered, that process was alive from the
+open to the signal, so the PID was never reused and the ``/proc`` check saw
+it. If it exited meanwhile, the signal fails (``ESRCH``) and nothing is
+signalled. Without pidfds (older Python or kernel, not Linux) it falls back to
+``os.kill`` right after the check: a PID freed and reused in between would
+get the signal (documented in docs/security.md).
 """
 
 from __future__ import annotations
@@ -27,6 +39,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import signal
 import stat
 import typing as t
 
@@ -133,3 +146,45 @@ def service_pid(path: t.Optional[str], process_name: t.Optional[str] = None) -> 
         raise _refuse(path, "process %d is not %s (it runs %s); set process_name if the service runs under "
                             "another name" % (pid, expected, shown))
     return pid
+
+
+def open_pidfd(pid: int) -> t.Optional[int]:
+    """A pidfd for ``pid``, or None when this Python or kernel has none; ProcessLookupError when it is gone."""
+    pidfd_open = getattr(os, "pidfd_open", None)
+    if pidfd_open is None or getattr(signal, "pidfd_send_signal", None) is None:
+        return None
+    try:
+        return t.cast(int, pidfd_open(pid))
+    except OSError as exc:
+        if exc.errno in (errno.ENOSYS, errno.EPERM, errno.EINVAL):
+            return None  # no pidfd support (seccomp or an old kernel): fall back to kill
+        raise
+
+
+def signal_service(path: t.Optional[str], process_name: t.Optional[str], signum: int) -> t.Tuple[int, str]:
+    """Send ``signum`` to the verified service of the PID file ``path``; ``(pid, "pidfd" or "kill")``.
+
+    :class:`PidFileError` when the PID file does not name the running service, or when the process exited
+    before the signal (nothing was signalled); OSError when the signal itself fails (EPERM).
+    """
+    shown = str(path)
+    pid = read_pid_file(shown)
+    try:
+        pidfd = open_pidfd(pid)
+    except ProcessLookupError as exc:
+        raise _refuse(shown, "process %d is not running (a stale PID file)" % pid) from exc
+    if pidfd is None:
+        pid = service_pid(path, process_name)
+        os.kill(pid, signum)
+        return pid, "kill"
+    try:
+        if service_pid(path, process_name) != pid:
+            raise _refuse(shown, "the PID file changed while it was checked")
+        try:
+            getattr(signal, "pidfd_send_signal")(pidfd, signum)
+        except ProcessLookupError as exc:
+            raise _refuse(shown, "process %d exited after it was checked (its PID may have been reused)"
+                          % pid) from exc
+    finally:
+        os.close(pidfd)
+    return pid, "pidfd"

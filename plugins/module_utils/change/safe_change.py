@@ -34,7 +34,7 @@ from ansible.module_utils.urls import Request
 
 from ansible_collections.airlock.incident.plugins.module_utils.airlock.http import validate_base_url
 from ansible_collections.airlock.incident.plugins.module_utils.airlock.probes import describe_health, wait_healthy
-from ansible_collections.airlock.incident.plugins.module_utils.change.pidfile import PidFileError, service_pid
+from ansible_collections.airlock.incident.plugins.module_utils.change.pidfile import PidFileError, signal_service
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError, InputError
 from ansible_collections.airlock.incident.plugins.module_utils.core.fileutil import atomic_write
 
@@ -142,17 +142,17 @@ class Reloader:
             return {"ok": rc == 0, "method": self.method, "detail": text, "rc": rc,
                     "stdout": out[-4000:], "stderr": err[-4000:]}
         if self.method == "signal":
+            signum = getattr(signal, "SIG" + self.signal_name)
             try:
-                pid = service_pid(self.pid_file, self.process_name)
+                pid, how = signal_service(self.pid_file, self.process_name, signum)
             except PidFileError as exc:
                 return {"ok": False, "method": "signal", "detail": exc.msg}
-            try:
-                os.kill(pid, getattr(signal, "SIG" + self.signal_name))
             except OSError as exc:
-                return {"ok": False, "method": "signal", "detail": "kill -%s %d failed: %s"
-                        % (self.signal_name, pid, to_native(exc))}
-            return {"ok": True, "method": "signal", "detail": "sent SIG%s to %d" % (self.signal_name, pid),
-                    "pid": pid}
+                return {"ok": False, "method": "signal", "detail": "kill -%s failed: %s"
+                        % (self.signal_name, to_native(exc))}
+            return {"ok": True, "method": "signal", "detail": "sent SIG%s to %d %s" % (
+                self.signal_name, pid, "through its pidfd" if how == "pidfd" else "with kill (no pidfd on this host)"),
+                "pid": pid}
         return self._admin()
 
     def _admin(self) -> t.Dict[str, t.Any]:

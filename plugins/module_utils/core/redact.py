@@ -78,14 +78,32 @@ def _forms(value: str) -> t.Set[str]:
     return {form for form in forms if form.strip()}
 
 
+_QUERY_VALUE = re.compile(r"(?i)[?&;][^=&#\s'\"]*(?:token|key|secret|password|passwd|pwd|signature|sig|auth|credential)"
+                          r"[^=&#\s'\"]*=([^&#\s'\"]*)")
+
+
 def url_secrets(value: t.Any) -> t.List[str]:
-    """The credentials in the userinfo of the URLs in ``value``: the password of ``user:pass@``, the whole ``token@``."""
+    """The credentials in the URLs in ``value``: the password of ``user:pass@``, the whole ``token@``, and the
+    values of query parameters named like a credential (``?token=...``)."""
     found: t.List[str] = []
     if isinstance(value, str):
         for match in _USERINFO.finditer(value):
             info = match.group(2)
             found.append(info.split(":", 1)[1] if ":" in info else info)
+        found.extend(match.group(1) for match in _QUERY_VALUE.finditer(value))
     return [item for item in found if item]
+
+
+def option_values(params: t.Any, name: str) -> t.List[t.Any]:
+    """The values of option ``name`` in ``params``; a dotted name reaches into suboptions, through lists
+    (``items.url`` is the ``url`` of every element of ``items``)."""
+    head, dummy, rest = name.partition(".")
+    values = [params.get(head)] if isinstance(params, dict) else []
+    found: t.List[t.Any] = []
+    for value in values:
+        for item in (value if isinstance(value, list) else [value]):
+            found.extend(option_values(item, rest) if rest else [item])
+    return found
 
 
 class Redactor:
@@ -183,6 +201,18 @@ def hide(module: t.Any, redactor: Redactor) -> None:
         no_log_values.update(value for value in redactor.values if len(value.strip()) >= MIN_NO_LOG)
 
 
+#: The redactor of the ``run`` in progress (a module process runs one), for code that learns secrets far
+#: from the module object, such as the Kubernetes client reading a kubeconfig (:func:`learn`).
+_CURRENT: t.List[Redactor] = []
+
+
+def learn(secrets: t.Iterable[t.Any]) -> None:
+    """Also mask ``secrets`` in the result, messages and warnings of the ``run`` in progress (no-op outside one)."""
+    values = [value for value in secrets if isinstance(value, str) and value.strip()]
+    for redactor in _CURRENT:
+        redactor.add(values)
+
+
 def redacting(run: t.Callable[[t.Any], t.Dict[str, t.Any]], secret_options: t.Sequence[str] = (),
               documents: t.Sequence[str] = (), url_options: t.Sequence[str] = ()
               ) -> t.Callable[[t.Any], t.Dict[str, t.Any]]:
@@ -190,7 +220,8 @@ def redacting(run: t.Callable[[t.Any], t.Dict[str, t.Any]], secret_options: t.Se
 
     The values of ``secret_options`` are masked, so are the secret values of
     the option mappings named in ``documents`` (:func:`secret_values`) and the
-    userinfo credentials of the URL options named in ``url_options``.
+    credentials of the URL options named in ``url_options`` (:func:`url_secrets`; a dotted name reaches
+    suboptions, :func:`option_values`). Code that learns secrets while ``run`` works adds them with :func:`learn`.
     """
 
     def guarded(module: t.Any) -> t.Dict[str, t.Any]:
@@ -199,7 +230,8 @@ def redacting(run: t.Callable[[t.Any], t.Dict[str, t.Any]], secret_options: t.Se
         for name in documents:
             redactor.add_document(params.get(name))
         for name in url_options:
-            redactor.add(url_secrets(params.get(name)))
+            for value in option_values(params, name):
+                redactor.add(url_secrets(value))
         setattr(module, _ATTRIBUTE, redactor)
         hide(module, redactor)
         warn = module.warn
@@ -208,6 +240,7 @@ def redacting(run: t.Callable[[t.Any], t.Dict[str, t.Any]], secret_options: t.Se
             warn(redactor.text(str(text)))
 
         module.warn = masked_warn
+        _CURRENT.append(redactor)
         try:
             result = run(module)
         except AirlockIncidentError as exc:
@@ -217,6 +250,7 @@ def redacting(run: t.Callable[[t.Any], t.Dict[str, t.Any]], secret_options: t.Se
             raise
         finally:
             module.warn = warn
+            _CURRENT.remove(redactor)
         return t.cast(t.Dict[str, t.Any], redactor.value(result))
 
     return guarded

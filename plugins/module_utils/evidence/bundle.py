@@ -32,7 +32,8 @@ import typing as t
 from urllib.parse import urlsplit
 
 from ansible_collections.airlock.incident.plugins.module_utils.core.contract import incident_id_error
-from ansible_collections.airlock.incident.plugins.module_utils.core.errors import choices_message
+from ansible_collections.airlock.incident.plugins.module_utils.airlock.http import validate_ca_path
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import InputError, choices_message
 from ansible_collections.airlock.incident.plugins.module_utils.core import fileutil
 from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import utc_now
 from ansible_collections.airlock.incident.plugins.module_utils.evidence import collect, hashing, journal, store
@@ -101,6 +102,10 @@ def _option_errors(params: Params) -> t.List[str]:
         errors.append("url_max_bytes: must be at least 1")
     if params["timeout"] <= 0:
         errors.append("timeout: must be greater than 0")
+    try:
+        validate_ca_path(params.get("ca_path"))
+    except InputError as exc:
+        errors.append(exc.msg)
     if state == "verify" and params["items"]:
         errors.append("items: not accepted with state=verify (verify checks what the manifest lists)")
     return errors

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ansible.module_utils.urls import open_url
 
+from ansible_collections.airlock.incident.plugins.module_utils.core.redact import mask_patterns
 from ansible_collections.airlock.incident.plugins.module_utils.evidence import hashing
 from ansible_collections.airlock.incident.plugins.module_utils.evidence import store
 from ansible_collections.airlock.incident.plugins.module_utils.evidence.errors import EvidenceError
@@ -36,14 +37,18 @@ def label(index: int, item: t.Mapping[str, t.Any]) -> str:
 
 
 def safe_url(url: str) -> str:
-    """The URL without user:password@ (never recorded)."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
+    """The URL without user:password@ and with credential query values masked (``?token=***``): what is
+    recorded in the manifest and shown in messages (``core/redact``)."""
+    try:
+        parts = urlsplit(url)
+        if parts.username is None and parts.password is None:
+            return mask_patterns(url)
+    except ValueError:
+        return mask_patterns(url)
     host = parts.hostname or ""
     if parts.port:
         host = "%s:%d" % (host, parts.port)
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return mask_patterns(urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment)))
 
 
 def fetch(params: t.Mapping[str, t.Any], where: str, url: str) -> t.Tuple[t.Any, int]:

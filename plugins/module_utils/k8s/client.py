@@ -26,6 +26,7 @@ from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import action_arg_spec
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError, InputError
+from ansible_collections.airlock.incident.plugins.module_utils.core.redact import learn, redacting, url_secrets
 from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 
 KUBERNETES_IMPORT_ERROR = None
@@ -85,7 +86,9 @@ def run_k8s_module(module: t.Any, run: t.Callable[[t.Any], t.Dict[str, t.Any]],
                    validate: t.Callable[[t.Any], t.List[str]]) -> None:
     """The ``main()`` of a Kubernetes module after its AnsibleModule: every input refusal at once (``validate``
     returns the messages, each naming its option) before anything else, then the kubernetes package, then
-    ``run`` through the core runner."""
+    ``run`` through the core runner. Results, messages and warnings go through ``core/redact``: the
+    kubeconfig's credentials (:func:`kubeconfig_secrets`), bearer/basic values, URL userinfo and credential
+    query parameters are masked."""
 
     def checked(mod: t.Any) -> t.Dict[str, t.Any]:
         errors = validate(mod)
@@ -94,7 +97,24 @@ def run_k8s_module(module: t.Any, run: t.Callable[[t.Any], t.Dict[str, t.Any]],
         require_kubernetes(mod)
         return run(mod)
 
-    run_module(module, checked)
+    run_module(module, redacting(checked))
+
+
+def kubeconfig_secrets(cfg: t.Any) -> t.List[str]:
+    """The credentials a loaded client configuration carries: API keys (``Bearer <token>`` and the bare token),
+    the basic-auth password, and the userinfo and credential query values of the server URL."""
+    found: t.List[str] = []
+    for value in (getattr(cfg, "api_key", None) or {}).values():
+        if isinstance(value, str):
+            found.append(value)
+            parts = value.split(None, 1)
+            if len(parts) == 2:
+                found.append(parts[1])
+    password = getattr(cfg, "password", None)
+    if isinstance(password, str):
+        found.append(password)
+    found.extend(url_secrets(getattr(cfg, "host", None)))
+    return found
 
 
 def validate_common(params: t.Mapping[str, t.Any]) -> t.Optional[str]:
@@ -149,6 +169,7 @@ class K8s:
         except (ConfigException, OSError, TypeError, ValueError) as exc:
             where = params.get("kubeconfig") or "KUBECONFIG / ~/.kube/config"
             raise AirlockIncidentError("kubeconfig: cannot load a Kubernetes configuration from %s: %s" % (where, exc)) from exc
+        learn(kubeconfig_secrets(cfg))
         # No retries: an unreachable API server must fail within one request_timeout.
         cfg.retries = False
         self.host = cfg.host

@@ -139,7 +139,7 @@ def test_the_verified_service_gets_the_signal(tmp_path):
     assert pidfile.service_pid(path) == service.pid
     assert "airlock" in pidfile.process_names(service.pid)
     outcome = hup(path)
-    assert outcome == {"ok": True, "method": "signal", "detail": "sent SIGHUP to %d" % service.pid,
+    assert outcome == {"ok": True, "method": "signal", "detail": "sent SIGHUP to %d through its pidfd" % service.pid,
                        "pid": service.pid}
     assert -service.wait() == signal.SIGHUP
 
@@ -153,3 +153,47 @@ def test_process_name_names_the_service(tmp_path):
             pidfile.service_pid(path, "airlock")
     finally:
         assert terminated_by(sleeper) == signal.SIGTERM
+
+
+NS_LAST_PID = "/proc/sys/kernel/ns_last_pid"
+
+
+def start_with_pid(pid, argv0):
+    """A stand-in started with exactly ``pid`` (root writes ns_last_pid, then forks); None if another process
+    took the PID first every time."""
+    for dummy in range(200):
+        with open(NS_LAST_PID, "w") as stream:
+            stream.write(str(pid - 1))
+        child = start_sleep(argv0)
+        if child.pid == pid:
+            return child
+        assert terminated_by(child) == signal.SIGTERM
+    return None
+
+
+def test_a_pid_reused_between_the_check_and_the_signal_gets_nothing(tmp_path, monkeypatch):
+    """The race pidfds close, made to happen: after the pidfd is open and while the PID is being verified,
+    the service dies and another "airlock" process gets its PID. The check passes (it looks at /proc/<pid>,
+    now the newcomer); the signal must still not reach the newcomer."""
+    if os.geteuid() != 0 or not os.access(NS_LAST_PID, os.W_OK) or not hasattr(os, "pidfd_open"):
+        print("skipped: reusing a PID on purpose needs root (ns_last_pid) and os.pidfd_open")
+        pytest.skip("needs root, ns_last_pid and pidfd_open")
+    service = start_service()
+    path = pid_file(tmp_path, "%d\n" % service.pid)
+    newcomer = []
+    real_names = pidfile.process_names
+
+    def names_after_reuse(pid):
+        if not newcomer:
+            service.kill()
+            service.wait()
+            newcomer.append(start_with_pid(pid, "airlock"))
+            if newcomer[0] is None:
+                pytest.skip("another process took PID %d every time" % pid)
+        return real_names(pid)
+
+    monkeypatch.setattr(pidfile, "process_names", names_after_reuse)
+    outcome = hup(path)
+    assert newcomer[0].pid == service.pid
+    assert outcome["ok"] is False and "exited after it was checked" in outcome["detail"], outcome
+    assert terminated_by(newcomer[0]) == signal.SIGTERM, "the process that reused the PID got the signal"

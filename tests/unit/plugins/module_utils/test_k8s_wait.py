@@ -20,13 +20,13 @@ def test_poll_returns_when_done(monkeypatch):
         return len(calls) >= 3, len(calls)
 
     done, value, elapsed = wait.poll(check, 5)
-    assert done and value == 3 and elapsed < 5
+    assert done and value == 3 and len(calls) == 3
 
 
 def test_poll_stops_at_the_timeout_and_checks_once_at_least():
-    start = time.monotonic()
-    done, value, dummy = wait.poll(lambda: (False, "x"), 0)
-    assert not done and value == "x" and time.monotonic() - start < 1
+    calls = []
+    done, value, dummy = wait.poll(lambda: (calls.append(1), (False, "x"))[1], 0)
+    assert not done and value == "x" and len(calls) == 1
     done = wait.poll(lambda: (False, None), None, deadline=time.monotonic() + 0.2)[0]
     assert not done
 

@@ -31,8 +31,8 @@ ODD_TIMES = ["1000000d", "106751d", "106752d", "0001-01-01T00:00:00Z", "0000-01-
              "1677-09-21T00:12:43.145224191Z", "2h", "-2h", "0", "1e400", "inf", "nan", "", " ",
              "99999999999999999999h", "1.5s", "7d", "1w", "2026-02-30T00:00:00Z", "2026-01-01T24:00:00Z"]
 texts = st.one_of(st.text(max_size=24), st.sampled_from(ODD_TIMES))
-#: Values for ``type: float`` options; ``type: int`` options get :data:`integers` (ansible-core 2.19's
-#: check_type_int lets OverflowError escape for "inf"/"1e400" before any module code runs).
+#: Values for ``type: float`` options; ``type: int`` options get :data:`integers` (``inf``/``nan``, which
+#: crash ansible-core 2.19's check_type_int, are refused by AirlockModule first).
 numbers = st.one_of(
     st.integers(min_value=-10 ** 30, max_value=10 ** 30),
     st.floats(allow_nan=True, allow_infinity=True),
@@ -41,7 +41,8 @@ numbers = st.one_of(
 )
 integers = st.one_of(
     st.integers(min_value=-10 ** 30, max_value=10 ** 30),
-    st.sampled_from(["1e12", "-1", "0", "abc", "1.5", 2147483, 2 ** 63 - 2, 2 ** 63 - 1, 2 ** 63]),
+    st.sampled_from(["1e12", "-1", "0", "abc", "1.5", 2147483, 2 ** 63 - 2, 2 ** 63 - 1, 2 ** 63, "inf", "-inf",
+                     "nan", "1e400", "1e999999999", float("inf"), float("nan")]),
 )
 
 

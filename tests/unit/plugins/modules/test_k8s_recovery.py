@@ -339,10 +339,10 @@ class SilentServer(object):
 ])
 def test_refused_api_server_fails_fast_and_clearly(capsys, tmp_path, module, args):
     pytest.importorskip("kubernetes")
-    start = time.monotonic()
+    # refused at once, not waited out: the message says so (no time bound, the machine may be loaded)
     result = run(capsys, module, dict(args, kubeconfig=kubeconfig(tmp_path, closed_port()), request_timeout=3))
-    assert time.monotonic() - start < 3
     assert result["failed"] is True
+    assert "Connection refused" in result["msg"]
     assert "Kubernetes API server https://127.0.0.1:" in result["msg"] and "unreachable" in result["msg"]
 
 
@@ -353,7 +353,8 @@ def test_silent_api_server_fails_within_request_timeout(capsys, tmp_path):
         result = run(capsys, rollout_restart, dict(incident_id="INC-1", confirm="INC-1", request_timeout=1.5,
                                                    kubeconfig=kubeconfig(tmp_path, server.port)))
         elapsed = time.monotonic() - start
-    assert 1.0 <= elapsed < 5, elapsed
+    assert elapsed >= 1.5, elapsed  # the timeout never fires early; one connection: no retry
+    assert len(server.conns) == 1, server.conns
     assert "unreachable" in result["msg"] and "1.5s" in result["msg"]
 
 

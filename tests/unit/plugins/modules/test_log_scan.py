@@ -213,7 +213,8 @@ def test_out_of_range_bucket_and_max_locations_are_refused(capsys, logs):
     result = run_module(capsys, dict(paths=[plain], bucket="1000000000d"))
     assert result["failed"] is True and "bucket" in result["msg"] and "1d" in result["msg"]
     result = run_module(capsys, dict(paths=[plain], max_locations=10 ** 25))
-    assert "failed" not in result, result["msg"]
+    assert result["failed"] is True and result["msg"].startswith("max_locations: invalid value ")
+    assert "an integer from -9223372036854775808 to 9223372036854775807" in result["msg"]
 
 
 # -- property-based: any options, any lines: a result or a failure naming a field -------
