@@ -116,8 +116,8 @@ database:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import AirlockModule
 from ansible_collections.airlock.incident.plugins.module_utils.audit.integrity import check_integrity
 from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 
@@ -127,7 +127,7 @@ def run(module):
 
 
 def main():
-    module = AnsibleModule(
+    module = AirlockModule(
         argument_spec=dict(
             path=dict(type="path", required=True),
             max_problems=dict(type="int", default=100),

@@ -145,8 +145,8 @@ undo:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import AirlockModule
 from ansible_collections.airlock.incident.plugins.module_utils.audit.restore import restore_audit
 from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 
@@ -156,7 +156,7 @@ def run(module):
 
 
 def main():
-    module = AnsibleModule(
+    module = AirlockModule(
         argument_spec=dict(
             path=dict(type="path", required=True),
             backup=dict(type="path"),

@@ -144,8 +144,8 @@ blocked:
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import AirlockModule
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import egress
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import k8s_arg_spec, run_k8s_module
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.ip_block import Cluster
@@ -162,7 +162,7 @@ ARGUMENT_SPEC = k8s_arg_spec(
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = AirlockModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     run_k8s_module(module, lambda m: egress.run(Cluster(m), m.params), lambda m: egress.validate(m.params))
 
 

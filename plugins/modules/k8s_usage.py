@@ -137,8 +137,8 @@ namespace:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import AirlockModule
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import usage
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import k8s_arg_spec, run_k8s_module
 
@@ -151,7 +151,7 @@ ARGUMENT_SPEC = k8s_arg_spec(
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = AirlockModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     run_k8s_module(module, lambda mod: usage.collect(mod.params), lambda mod: usage.validate(mod.params))
 
 

@@ -155,8 +155,8 @@ cumulative:
   type: bool
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import AirlockModule
 from ansible_collections.airlock.incident.plugins.module_utils.airlock.http import AirlockClient
 from ansible_collections.airlock.incident.plugins.module_utils.airlock.latency import check_options, measure
 from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import connection_arg_spec
@@ -176,7 +176,7 @@ def run(module):
 
 
 def main():
-    module = AnsibleModule(
+    module = AirlockModule(
         argument_spec=connection_arg_spec(
             source=dict(type="str", default="auto", choices=["auto", "metrics", "probes"]),
             probes=dict(type="int", default=20),

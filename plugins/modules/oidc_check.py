@@ -155,15 +155,15 @@ findings:
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import AirlockModule
 from ansible_collections.airlock.incident.plugins.module_utils.airlock.oidc import check_oidc
 from ansible_collections.airlock.incident.plugins.module_utils.core.redact import redacting
 from ansible_collections.airlock.incident.plugins.module_utils.core.runner import run_module
 
 
 def main():
-    module = AnsibleModule(
+    module = AirlockModule(
         argument_spec=dict(
             issuer=dict(type="str", required=True),
             expected_issuer=dict(type="str"),

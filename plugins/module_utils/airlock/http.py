@@ -31,6 +31,7 @@ import re
 import socket
 import time
 import typing as t
+from urllib import parse as urllib_parse
 from urllib.error import HTTPError, URLError
 
 from ansible.module_utils.common.text.converters import to_native, to_text
@@ -251,17 +252,27 @@ def read_sse_reply(chunks: t.Iterable[bytes]) -> t.Tuple[t.Any, SSEReplyReader]:
 # ---------------------------------------------------------------------------
 
 
-def validate_base_url(url: t.Any) -> str:
-    """The base URL without a trailing slash; InputError (a ValueError) with a clear message otherwise."""
+def validate_base_url(url: t.Any, field: str = "url") -> str:
+    """The base URL without a trailing slash; InputError (a ValueError) naming ``field`` otherwise."""
     if not isinstance(url, str) or not url.strip():
-        raise InputError("url: a base URL such as http://127.0.0.1:8080 is required")
+        raise InputError("%s: a base URL such as http://127.0.0.1:8080 is required" % field)
     text = url.strip()
     match = re.match(r"^(https?)://([^/?#\s]+)([^?#\s]*)$", text, re.IGNORECASE)
     if not match:
         raise InputError(
-            "url: invalid value %r; it must start with http:// or https:// and name a host, "
-            "for example http://127.0.0.1:8080 (no query string or fragment)" % (url,)
+            "%s: invalid value %r; it must start with http:// or https:// and name a host, "
+            "for example http://127.0.0.1:8080 (no query string or fragment)" % (field, url)
         )
+    try:
+        parts = urllib_parse.urlsplit(text)
+        port = parts.port
+        host = parts.hostname
+    except ValueError as exc:  # "http://[", a port out of range or not a number
+        raise InputError("%s: invalid value %r (%s); accepted: http:// or https:// with a host name or address "
+                         "and an optional port 1 to 65535" % (field, url, exc)) from exc
+    if not host or port == 0:
+        raise InputError("%s: invalid value %r; accepted: http:// or https:// with a host name or address "
+                         "and an optional port 1 to 65535" % (field, url))
     return text.rstrip("/")
 
 

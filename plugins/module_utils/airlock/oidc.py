@@ -153,7 +153,7 @@ class Check:
     """One run of the checks; ``findings`` gathers what failed."""
 
     def __init__(self, params: t.Mapping[str, t.Any]) -> None:
-        self.issuer = validate_base_url(params["issuer"])
+        self.issuer = validate_base_url(params["issuer"], "issuer")
         expected = params.get("expected_issuer") or params["issuer"]
         if not isinstance(expected, str) or not expected.strip():
             raise InputError("expected_issuer: a URL such as https://idp.example.com/realms/main is required")
