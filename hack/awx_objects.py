@@ -222,7 +222,7 @@ def rulebook(doc: t.Dict[str, t.Any], controller: bool) -> t.List[t.Dict[str, t.
                                      "port": "{{ airlock_alerts_port | default(5000) }}"},
              "filters": [{"eda.builtin.event_splitter": {"splitter_key": "payload.alerts"}}]},
             {"name": "Gateway URL check (AirlockUnreachable)",
-             "airlock.incident.url_check": {"url": "{{ airlock_incident_url }}",
+             "airlock.incident.url_check": {"url": "{{ airlock_url_check_url | default(airlock_incident_url) }}",
                                             "delay": "{{ airlock_url_check_delay | default(30) }}"}},
         ],
         "rules": _alert_rules(doc, controller),
