@@ -58,7 +58,7 @@ def module_imports():
                 found.add(node.module.split(".")[0])
             elif (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "optional_import"
                   and node.args and isinstance(node.args[0], ast.Constant)):
-                found.add(str(node.args[0].value).split(".")[0])
+                found.add(str(node.args[0].value).split(".", maxsplit=1)[0])
     return {name for name in found if name not in sys.stdlib_module_names and name not in ("ansible", "ansible_collections")}
 
 

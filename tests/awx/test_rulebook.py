@@ -25,7 +25,7 @@ import urllib.request
 
 import yaml
 
-from conftest import REPO, runner_env
+from conftest import runner_env
 
 DEADLINE = 600.0
 

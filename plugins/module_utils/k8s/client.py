@@ -24,6 +24,7 @@ import traceback
 import typing as t
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
+from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import action_arg_spec
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError, InputError
@@ -59,6 +60,10 @@ K8S_ARG_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(
     request_timeout=dict(type="float", default=10.0),
 )
 
+#: The options that override what was loaded, and their variables (kubernetes.core's names).
+AUTH_ENV = (("host", "K8S_AUTH_HOST"), ("api_key", "K8S_AUTH_API_KEY"), ("ca_cert", "K8S_AUTH_SSL_CA_CERT"),
+            ("validate_certs", "K8S_AUTH_VERIFY_SSL"))
+
 #: Where a pod's service-account token and cluster CA are mounted (in-cluster configuration).
 SERVICEACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 #: Names the directory instead, for a token projected elsewhere.
@@ -85,6 +90,18 @@ def recovery_arg_spec(action: str, wait: bool = True, **extra: t.Dict[str, t.Any
     spec["name"] = dict(type="str", default="airlock")
     spec.update(extra)
     return k8s_arg_spec(**spec)
+
+
+def env_connection(params: t.Mapping[str, t.Any], environ: t.Mapping[str, str]) -> t.Dict[str, t.Any]:
+    """The connection of a module whose options stop at kubeconfig and context (config, policy with
+    target=configmap): host, api_key, ca_cert and validate_certs come from K8S_AUTH_* only (their own
+    validate_certs is the verify_url's, never the API server's)."""
+    conn = {name: params.get(name) for name in ("kubeconfig", "context", "namespace", "request_timeout")}
+    for option, variable in AUTH_ENV:
+        conn[option] = environ.get(variable) or None
+    if conn["validate_certs"] is not None:
+        conn["validate_certs"] = boolean(conn["validate_certs"], strict=False)
+    return conn
 
 
 def require_kubernetes(module: t.Any) -> None:

@@ -15,7 +15,7 @@ from kubernetes import client as k8s_client  # noqa: E402
 
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError  # noqa: E402
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (  # noqa: E402
-    SERVICEACCOUNT_DIR_ENV, load_configuration)
+    SERVICEACCOUNT_DIR_ENV, env_connection, load_configuration)
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.helm import helm_environ  # noqa: E402
 
 KUBECONFIG = """apiVersion: v1
@@ -111,3 +111,13 @@ def test_helm_gets_the_connection_through_its_environment():
     assert helm_environ(params(host="https://h:6443", api_key="t", ca_cert="/ca.pem", validate_certs=False)) == {
         "HELM_KUBEAPISERVER": "https://h:6443", "HELM_KUBETOKEN": "t", "HELM_KUBECAFILE": "/ca.pem",
         "HELM_KUBEINSECURE_SKIP_TLS_VERIFY": "true"}
+
+
+def test_config_and_policy_take_the_credential_from_the_environment_only():
+    module_params = dict(kubeconfig=None, context=None, namespace="ns", request_timeout=10.0, validate_certs=False)
+    conn = env_connection(module_params, {"K8S_AUTH_HOST": "https://h:6443", "K8S_AUTH_API_KEY": "t",
+                                          "K8S_AUTH_VERIFY_SSL": "no"})
+    assert conn == dict(kubeconfig=None, context=None, namespace="ns", request_timeout=10.0, host="https://h:6443",
+                        api_key="t", ca_cert=None, validate_certs=False)
+    # The module's own validate_certs (for verify_url) never turns off the API server's verification.
+    assert env_connection(module_params, {})["validate_certs"] is None
