@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help venv demo test sanity units types lint molecule integration lab-tests lab-up lab-down bench changelog lab-k8s lab-k8s-down test-k8s
+.PHONY: help venv demo test sanity units types lint molecule integration lab-tests awx lab-up lab-down bench changelog lab-k8s lab-k8s-down test-k8s
 
 help: ## Show the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -13,7 +13,7 @@ venv: ## Create .venv with the pinned toolchain and link the collection
 demo: venv ## Start the lab, inject an outage, run playbooks/outage-p0.yml, show the results, stop the lab
 	@hack/demo.sh
 
-test: venv ## Everything CI runs: sanity, units, types (mypy), lint, lab tests, molecule, integration, Kubernetes (k8s)
+test: venv ## Everything CI runs: sanity, units, types (mypy), lint, lab tests, awx, molecule, integration, Kubernetes (k8s)
 	@hack/test.sh
 
 sanity: venv ## ansible-test sanity (offline-safe, no ignore entries)
@@ -30,6 +30,9 @@ lint: venv ## ansible-lint, production profile
 
 lab-tests: venv ## The lab Airlock's own test suite
 	@hack/test.sh lab
+
+awx: venv ## AWX/EDA: the workflow under ansible-runner, the rulebook under ansible-rulebook, the EE (tests/awx)
+	@hack/test.sh awx
 
 molecule: venv ## Role scenarios against the lab
 	@hack/test.sh molecule

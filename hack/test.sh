@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make test: every suite CI runs, in order, each with progress and a one-line
 # failure. `hack/test.sh <suite>...` runs some of them:
-#   sanity units types lint lab molecule integration k8s
+#   sanity units types lint lab awx molecule integration k8s
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT" || exit 1
 export PYTHONPATH="$ROOT/.collections${PYTHONPATH:+:$PYTHONPATH}"
@@ -42,7 +42,7 @@ molecule_all() {
 }
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(sanity units types lint lab molecule integration k8s)
+[ ${#suites[@]} -gt 0 ] || suites=(sanity units types lint lab awx molecule integration k8s)
 started=$(date +%s)
 
 for suite in "${suites[@]}"; do
@@ -70,6 +70,14 @@ for suite in "${suites[@]}"; do
     lab)
       run_step "lab Airlock test suite (real processes on loopback)" \
         "$VENV/bin/python" -m pytest -q -rs -p no:cacheprovider lab/tests ;;
+    awx)
+      # AWX and Event-Driven Ansible as they run the collection (tests/awx): the
+      # shipped workflow node by node under ansible-runner and the rulebook under
+      # ansible-rulebook, both against the lab; the repository as an AWX project;
+      # the generated job templates, surveys and rulebooks; the execution
+      # environment (ansible-builder create). 1.5 min on an idle 2-core machine.
+      run_step "AWX/EDA: ansible-runner workflow, ansible-rulebook, project, objects, EE" \
+        "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/awx ;;
     molecule)
       run_step "molecule: roles/outage scenarios against the lab" molecule_all ;;
     integration)
@@ -78,7 +86,7 @@ for suite in "${suites[@]}"; do
       # Builds the lab binaries when they are not cached (~50 min cold on 2
       # cores, seconds warm), then a fresh lab cluster for the k8s_* targets.
       hack/k8s-suite.sh ;;
-    *) die "unknown suite '$suite' (accepted: sanity units types lint lab molecule integration k8s)" ;;
+    *) die "unknown suite '$suite' (accepted: sanity units types lint lab awx molecule integration k8s)" ;;
   esac
 done
 printf '==> all suites passed in %ss\n' "$(( $(date +%s) - started ))"

@@ -97,6 +97,10 @@ options:
     description:
       - With O(target=configmap), path to a kubeconfig file. Defaults to E(K8S_AUTH_KUBECONFIG), then the kubernetes
         client's own default (E(KUBECONFIG), then C(~/.kube/config)).
+      - As with the Kubernetes modules, E(K8S_AUTH_HOST), E(K8S_AUTH_API_KEY), E(K8S_AUTH_SSL_CA_CERT) and
+        E(K8S_AUTH_VERIFY_SSL) (AWX's Kubernetes credential) override the server and credentials, and without
+        a kubeconfig or E(K8S_AUTH_HOST) a pod's in-cluster service account is used. O(validate_certs) is about
+        O(verify_url) only.
     type: path
     version_added: 0.2.0
   context:

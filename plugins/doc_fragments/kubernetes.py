@@ -21,12 +21,45 @@ options:
     description:
       - Kubeconfig context to use. Defaults to E(K8S_AUTH_CONTEXT), then the current context.
     type: str
+  host:
+    description:
+      - URL of the API server, for example V(https://api.example.com:6443). Defaults to E(K8S_AUTH_HOST) (set by
+        AWX's OpenShift or Kubernetes API Bearer Token credential).
+      - Without O(kubeconfig) or O(context) no kubeconfig is read; with them, it replaces the kubeconfig's server.
+    type: str
+    version_added: 0.2.0
+  api_key:
+    description:
+      - Bearer token, for example a service account's. Defaults to E(K8S_AUTH_API_KEY). Replaces the token of the
+        kubeconfig or of the in-cluster service account. Never logged.
+    type: str
+    version_added: 0.2.0
+  ca_cert:
+    description:
+      - PEM file of the CA that signed the API server's certificate. Defaults to E(K8S_AUTH_SSL_CA_CERT).
+    type: path
+    aliases: [ssl_ca_cert]
+    version_added: 0.2.0
+  validate_certs:
+    description:
+      - V(false) skips the verification of the API server's certificate (a lab only). Defaults to
+        E(K8S_AUTH_VERIFY_SSL), then V(true).
+    type: bool
+    aliases: [verify_ssl]
+    version_added: 0.2.0
   request_timeout:
     description:
       - Seconds one API request may take (more than 0, at most 300). Requests are not retried, so an
         unreachable API server fails within this time.
     type: float
     default: 10.0
+notes:
+  - The connection is found as M(kubernetes.core.k8s_info) finds it. With O(kubeconfig) or O(context), that
+    kubeconfig; else with O(host), that server alone; else, in a pod (E(KUBERNETES_SERVICE_HOST) and
+    E(KUBERNETES_SERVICE_PORT) set), the pod's service account (token and CA under
+    C(/var/run/secrets/kubernetes.io/serviceaccount), or the directory in E(AIRLOCK_INCIDENT_SERVICEACCOUNT_DIR));
+    else the default kubeconfig. O(host), O(api_key), O(ca_cert) and O(validate_certs) then override what was
+    loaded.
 requirements:
   - kubernetes (Python client)
 attributes:

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import traceback
 import typing as t
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
+from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.airlock.incident.plugins.module_utils.core.argspec import action_arg_spec
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError, InputError
@@ -36,9 +38,10 @@ try:
     from kubernetes import config as k8s_config
     from kubernetes.client.rest import ApiException
     from kubernetes.config.config_exception import ConfigException
+    from kubernetes.config.incluster_config import InClusterConfigLoader
 except ImportError:
     KUBERNETES_IMPORT_ERROR = traceback.format_exc()
-    ApiException = ConfigException = None  # pylint: disable=invalid-name
+    ApiException = ConfigException = InClusterConfigLoader = None  # pylint: disable=invalid-name
 
 try:
     import urllib3
@@ -46,12 +49,26 @@ except ImportError:  # pragma: no cover - a dependency of kubernetes
     urllib3 = None  # type: ignore[assignment]
 
 #: Options every Kubernetes module of the collection accepts. Documented in each module.
+#: The K8S_AUTH_* environment variables are the ones kubernetes.core reads and AWX's Kubernetes credential sets.
 K8S_ARG_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(
     kubeconfig=dict(type="path", fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
     context=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
+    host=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_HOST"])),
+    api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["K8S_AUTH_API_KEY"])),
+    ca_cert=dict(type="path", aliases=["ssl_ca_cert"], fallback=(env_fallback, ["K8S_AUTH_SSL_CA_CERT"])),
+    validate_certs=dict(type="bool", aliases=["verify_ssl"], fallback=(env_fallback, ["K8S_AUTH_VERIFY_SSL"])),
     namespace=dict(type="str", default="airlock-system"),
     request_timeout=dict(type="float", default=10.0),
 )
+
+#: The options that override what was loaded, and their variables (kubernetes.core's names).
+AUTH_ENV = (("host", "K8S_AUTH_HOST"), ("api_key", "K8S_AUTH_API_KEY"), ("ca_cert", "K8S_AUTH_SSL_CA_CERT"),
+            ("validate_certs", "K8S_AUTH_VERIFY_SSL"))
+
+#: Where a pod's service-account token and cluster CA are mounted (in-cluster configuration).
+SERVICEACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+#: Names the directory instead, for a token projected elsewhere.
+SERVICEACCOUNT_DIR_ENV = "AIRLOCK_INCIDENT_SERVICEACCOUNT_DIR"
 
 #: RFC 1123 DNS label (namespaces) and subdomain (most object names).
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -74,6 +91,18 @@ def recovery_arg_spec(action: str, wait: bool = True, **extra: t.Dict[str, t.Any
     spec["name"] = dict(type="str", default="airlock")
     spec.update(extra)
     return k8s_arg_spec(**spec)
+
+
+def env_connection(params: t.Mapping[str, t.Any], environ: t.Mapping[str, str]) -> t.Dict[str, t.Any]:
+    """The connection of a module whose options stop at kubeconfig and context (config, policy with
+    target=configmap): host, api_key, ca_cert and validate_certs come from K8S_AUTH_* only (their own
+    validate_certs is the verify_url's, never the API server's)."""
+    conn = {name: params.get(name) for name in ("kubeconfig", "context", "namespace", "request_timeout")}
+    for option, variable in AUTH_ENV:
+        conn[option] = environ.get(variable) or None
+    if conn["validate_certs"] is not None:
+        conn["validate_certs"] = boolean(conn["validate_certs"], strict=False)
+    return conn
 
 
 def require_kubernetes(module: t.Any) -> None:
@@ -135,6 +164,68 @@ def validate_name(field: str, value: t.Optional[str]) -> t.Optional[str]:
     return None
 
 
+def in_cluster(environ: t.Mapping[str, str]) -> bool:
+    """Whether this runs in a pod (the API server's service environment variables are set)."""
+    return bool(environ.get("KUBERNETES_SERVICE_HOST") and environ.get("KUBERNETES_SERVICE_PORT"))
+
+
+def _load_in_cluster(cfg: t.Any, environ: t.Mapping[str, str]) -> str:
+    """The pod's service-account token and CA; the token is reread when it rotates."""
+    directory = environ.get(SERVICEACCOUNT_DIR_ENV) or SERVICEACCOUNT_DIR
+    try:
+        InClusterConfigLoader(token_filename=os.path.join(directory, "token"),
+                              cert_filename=os.path.join(directory, "ca.crt"),
+                              environ=environ).load_and_set(cfg)
+    except (ConfigException, OSError, ValueError) as exc:
+        raise AirlockIncidentError("in-cluster configuration: cannot use the service account in %s: %s; give kubeconfig, "
+                                   "or host and api_key (K8S_AUTH_HOST, K8S_AUTH_API_KEY)" % (directory, exc)) from exc
+    return "in-cluster service account (%s)" % directory
+
+
+def _load_kubeconfig(cfg: t.Any, params: t.Mapping[str, t.Any]) -> str:
+    where = params.get("kubeconfig") or "KUBECONFIG / ~/.kube/config"
+    try:
+        k8s_config.load_kube_config(config_file=params.get("kubeconfig"), context=params.get("context"),
+                                    client_configuration=cfg, persist_config=False)
+    except (ConfigException, OSError, TypeError, ValueError) as exc:
+        raise AirlockIncidentError("kubeconfig: cannot load a Kubernetes configuration from %s: %s" % (where, exc)) from exc
+    return "kubeconfig %s" % where
+
+
+def load_configuration(cfg: t.Any, params: t.Mapping[str, t.Any], environ: t.Mapping[str, str]) -> str:
+    """Fill ``cfg`` the way kubernetes.core does and say where it came from.
+
+    The base is the kubeconfig when ``kubeconfig`` or ``context`` is given; else nothing when ``host`` is given;
+    else the pod's service account when running in a cluster; else the default kubeconfig. ``host``,
+    ``api_key``, ``ca_cert`` and ``validate_certs`` (options or their K8S_AUTH_* variables) then override it.
+    """
+    host, api_key = params.get("host"), params.get("api_key")
+    if params.get("kubeconfig") or params.get("context"):
+        source = _load_kubeconfig(cfg, params)
+    elif host:
+        source = "host %s" % host
+    elif in_cluster(environ):
+        source = _load_in_cluster(cfg, environ)
+    else:
+        source = _load_kubeconfig(cfg, params)
+    if host:
+        cfg.host = host.rstrip("/")
+    if api_key:
+        # A token given outright is not replaced by a refresh from a file or a kubeconfig exec plugin.
+        cfg.refresh_api_key_hook = None
+        cfg.api_key = {"authorization": api_key}
+        cfg.api_key_prefix = {"authorization": "Bearer"}
+        source += " with an api_key"
+    ca_cert = params.get("ca_cert")
+    if ca_cert:
+        if not os.path.isfile(ca_cert):
+            raise AirlockIncidentError("ca_cert: %s is not a file; accepted values: a PEM file of the API server's CA" % ca_cert)
+        cfg.ssl_ca_cert = ca_cert
+    if params.get("validate_certs") is False:
+        cfg.verify_ssl = False
+    return source
+
+
 class NotFound(AirlockIncidentError):
     """The API server answered 404 for the object."""
 
@@ -159,16 +250,7 @@ class K8s:
         self.timeout = params["request_timeout"]
         self.namespace = params["namespace"]
         cfg = k8s_client.Configuration()
-        try:
-            k8s_config.load_kube_config(
-                config_file=params.get("kubeconfig"),
-                context=params.get("context"),
-                client_configuration=cfg,
-                persist_config=False,
-            )
-        except (ConfigException, OSError, TypeError, ValueError) as exc:
-            where = params.get("kubeconfig") or "KUBECONFIG / ~/.kube/config"
-            raise AirlockIncidentError("kubeconfig: cannot load a Kubernetes configuration from %s: %s" % (where, exc)) from exc
+        self.source = load_configuration(cfg, params, os.environ)
         learn(kubeconfig_secrets(cfg))
         # No retries: an unreachable API server must fail within one request_timeout.
         cfg.retries = False
@@ -191,8 +273,8 @@ class K8s:
                     raise NotFound("%s not found (API server %s)" % (what, self.host), status=404) from exc
                 if status in (401, 403):
                     raise AirlockIncidentError(
-                        "not allowed to access %s on %s (HTTP %s): %s; check the kubeconfig user and its RBAC"
-                        % (what, self.host, status, _api_message(exc)), status=status) from exc
+                        "not allowed to access %s on %s (HTTP %s): %s; check the credentials (%s) and their RBAC"
+                        % (what, self.host, status, _api_message(exc), self.source), status=status) from exc
                 raise AirlockIncidentError("%s: API server %s answered HTTP %s: %s" % (what, self.host, status, _api_message(exc)),
                                            status=status) from exc
             if urllib3 is not None and isinstance(exc, (urllib3.exceptions.HTTPError,)):

@@ -27,14 +27,17 @@ and return plain values, so they are unit-tested without a cluster.
 from __future__ import annotations
 
 import hashlib
+import os
 import typing as t
 
 from ansible_collections.airlock.incident.plugins.module_utils.airlock import config_schema as schema
 from ansible_collections.airlock.incident.plugins.module_utils.core.contract import confirm_error, wait_timeout_error
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import (
+    AUTH_ENV,
     K8s,
     NotFound,
+    env_connection,
     k8s_arg_spec,
     require_kubernetes,
     validate_common,
@@ -67,6 +70,9 @@ def target_arg_spec(**extra: t.Dict[str, t.Any]) -> t.Dict[str, t.Dict[str, t.An
         confirm=dict(type="str"),
         wait_timeout=dict(type="int", default=300),
     )
+    # host, api_key, ca_cert come from K8S_AUTH_* (env_connection); validate_certs is the modules' own.
+    for option, _variable in AUTH_ENV:
+        spec.pop(option)
     spec.update(extra)
     return spec
 
@@ -444,7 +450,7 @@ def _after_restore(reloader: RolloutReloader, second: Obj, health_after: t.Optio
 
 def connect(params: t.Mapping[str, t.Any]) -> K8s:
     """A K8s client for the module's options (AirlockIncidentError when the kubeconfig cannot be loaded)."""
-    k8s = K8s(params)
+    k8s = K8s(env_connection(params, os.environ))
     k8s.ensure_namespace()
     return k8s
 

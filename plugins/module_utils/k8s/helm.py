@@ -46,6 +46,17 @@ def release_error(release: t.Optional[str]) -> t.Optional[str]:
     return None
 
 
+def helm_environ(params: t.Mapping[str, t.Any]) -> t.Dict[str, str]:
+    """helm's environment variables for the connection options the kubeconfig does not hold."""
+    environ = {}
+    for option, name in (("host", "HELM_KUBEAPISERVER"), ("api_key", "HELM_KUBETOKEN"), ("ca_cert", "HELM_KUBECAFILE")):
+        if params.get(option):
+            environ[name] = str(params[option])
+    if params.get("validate_certs") is False:
+        environ["HELM_KUBEINSECURE_SKIP_TLS_VERIFY"] = "true"
+    return environ
+
+
 class Helm:
     """The ``helm`` binary for one release in one namespace (``run_command`` of the module)."""
 
@@ -63,6 +74,9 @@ class Helm:
             self.base += ["--kubeconfig", params["kubeconfig"]]
         if params["context"]:
             self.base += ["--kube-context", params["context"]]
+        # host, api_key, ca_cert and validate_certs reach helm through its environment (a token never on a
+        # command line); without them helm finds the kubeconfig or the in-cluster service account itself.
+        self.environ = helm_environ(params)
         self.release = params["release"]
         self.namespace = params["namespace"]
 
@@ -70,7 +84,7 @@ class Helm:
         """Run ``helm <args>``; a failure names the command and Helm's own message."""
         cmd = self.base + list(args)
         try:
-            rc, out, err = self.module.run_command(cmd)
+            rc, out, err = self.module.run_command(cmd, environ_update=self.environ)
         except OSError as exc:
             raise AirlockIncidentError("binary_path: cannot run %s: %s" % (self.binary, exc)) from exc
         if rc != 0:
