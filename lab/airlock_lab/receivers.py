@@ -9,6 +9,8 @@ these and read what arrived:
 
 * ``<dir>/mail.jsonl``: one line per message the SMTP server accepted
   (``mail_from``, ``rcpt_tos``, ``subject``, ``body``);
+* ``<dir>/auth.jsonl``: one line per SMTP login (``mechanism``, ``login``; AUTH is
+  offered without TLS, on loopback only);
 * ``<dir>/http.jsonl``: one line per request the HTTP receiver answered
   (``path``, ``content_type``, ``body`` parsed as JSON when it is, ``status``
   answered).
@@ -62,6 +64,18 @@ class _MailHandler:
         return "250 Message accepted for delivery"
 
 
+def _authenticator(path: str, lock: threading.Lock) -> t.Callable[..., t.Any]:
+    """Accept any login over plain text (loopback only) and record who logged in, never the password."""
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    def authenticate(server: t.Any, session: t.Any, envelope: t.Any, mechanism: str, auth_data: t.Any) -> t.Any:
+        login = auth_data.login.decode("utf-8", "replace") if isinstance(auth_data, LoginPassword) else None
+        _append(path, {"mechanism": mechanism, "login": login}, lock)
+        return AuthResult(success=True)
+
+    return authenticate
+
+
 def _http_handler(path: str, lock: threading.Lock) -> t.Type[BaseHTTPRequestHandler]:
     seen: t.Dict[str, int] = {}
 
@@ -110,7 +124,8 @@ def serve(directory: str) -> None:
     from aiosmtpd.controller import Controller
 
     lock = threading.Lock()
-    smtp = Controller(_MailHandler(os.path.join(directory, "mail.jsonl"), lock), hostname="127.0.0.1", port=_free_port())
+    smtp = Controller(_MailHandler(os.path.join(directory, "mail.jsonl"), lock), hostname="127.0.0.1", port=_free_port(),
+                      auth_require_tls=False, authenticator=_authenticator(os.path.join(directory, "auth.jsonl"), lock))
     smtp.start()
     http = ThreadingHTTPServer(("127.0.0.1", 0), _http_handler(os.path.join(directory, "http.jsonl"), lock))
     threading.Thread(target=http.serve_forever, daemon=True).start()

@@ -24,6 +24,10 @@ options:
     description: The plan of P(airlock.incident.notify_plan#filter).
     type: dict
     required: true
+  attempts:
+    description: How many times a failed channel was tried (the send task's C(retries) + 1).
+    type: int
+    default: 1
 """
 
 EXAMPLES = r"""
@@ -31,7 +35,7 @@ EXAMPLES = r"""
   airlock.incident.incident:
     directory: /srv/incidents
     id: "{{ incident_id }}"
-    timeline: "{{ (mail.results | default([])) + (posts.results | default([])) | airlock.incident.notify_outcomes(plan=plan) }}"
+    timeline: "{{ (mail.results | default([])) + (posts.results | default([])) | airlock.incident.notify_outcomes(plan=plan, attempts=3) }}"
 """
 
 RETURN = r"""
@@ -48,10 +52,14 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.airlock.incident.plugins.module_utils.incident.delivery import outcome_entries
 
 
-def notify_outcomes(results: t.Any, plan: t.Any) -> t.List[t.Dict[str, str]]:
+def notify_outcomes(results: t.Any, plan: t.Any, attempts: t.Any = 1) -> t.List[t.Dict[str, str]]:
     if not isinstance(plan, dict) or "key" not in plan:
         raise AnsibleFilterError("notify_outcomes: plan must be the result of airlock.incident.notify_plan")
-    return outcome_entries(plan, results if isinstance(results, list) else [])
+    try:
+        count = int(attempts)
+    except (TypeError, ValueError) as exc:
+        raise AnsibleFilterError("notify_outcomes: attempts must be a whole number, got %r" % (attempts,)) from exc
+    return outcome_entries(plan, results if isinstance(results, list) else [], max(1, count))
 
 
 class FilterModule:

@@ -307,8 +307,11 @@ def _failure_reason(result: t.Mapping[str, t.Any]) -> str:
     return " ".join(str(msg).split())[:300]
 
 
-def outcome_entries(plan: t.Mapping[str, t.Any], results: t.Iterable[t.Any]) -> t.List[t.Dict[str, str]]:
+def outcome_entries(plan: t.Mapping[str, t.Any], results: t.Iterable[t.Any], attempts: int = 1) -> t.List[t.Dict[str, str]]:
     """Timeline entries for the registered loop results of the send tasks (``results`` of each).
+
+    ``attempts``: how many times a failed channel was tried (the task's retries + 1; Ansible's own
+    ``attempts`` of an exhausted task counts one short).
 
     A success is ``[key] delivered to NAME (type)`` (kind ``delivery``), a
     failure ``[key] not delivered to NAME (type) after N attempts: reason``
@@ -324,7 +327,6 @@ def outcome_entries(plan: t.Mapping[str, t.Any], results: t.Iterable[t.Any]) -> 
         if not result.get("failed"):
             entries.append({"text": delivered_text(key, channel), "kind": DELIVERED})
             continue
-        attempts = int(result.get("attempts") or 1)
         text = "[%s] not delivered to %s (%s) after %d attempt%s: %s" % (
             key, channel["name"], channel["type"], attempts, "" if attempts == 1 else "s", _failure_reason(result))
         entries.append({"text": redactor.text(text), "kind": FAILED})
