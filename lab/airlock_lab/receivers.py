@@ -58,7 +58,7 @@ class _MailHandler:
     async def handle_DATA(self, server: t.Any, session: t.Any, envelope: t.Any) -> str:  # noqa: N802 (aiosmtpd API)
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         part = message.get_body(preferencelist=("plain", "html"))
-        body = part.get_content() if part is not None else ""
+        body = part.get_content().replace("\r\n", "\n") if part is not None else ""
         _append(self.path, {"mail_from": envelope.mail_from, "rcpt_tos": list(envelope.rcpt_tos),
                             "subject": str(message.get("Subject", "")), "body": body}, self.lock)
         return "250 Message accepted for delivery"
