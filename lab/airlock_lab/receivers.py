@@ -8,7 +8,8 @@ Tests of the collection's delivery (role ``airlock.incident.notify``) send to
 these and read what arrived:
 
 * ``<dir>/mail.jsonl``: one line per message the SMTP server accepted
-  (``mail_from``, ``rcpt_tos``, ``subject``, ``body``);
+  (``mail_from``, ``rcpt_tos``, ``subject``, ``body``, and ``attachments``
+  with ``filename``, ``content_type`` and the text of text attachments);
 * ``<dir>/auth.jsonl``: one line per SMTP login (``mechanism``, ``login``; AUTH is
   offered without TLS, on loopback only);
 * ``<dir>/http.jsonl``: one line per request the HTTP receiver answered
@@ -59,8 +60,14 @@ class _MailHandler:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         part = message.get_body(preferencelist=("plain", "html"))
         body = part.get_content().replace("\r\n", "\n") if part is not None else ""
-        _append(self.path, {"mail_from": envelope.mail_from, "rcpt_tos": list(envelope.rcpt_tos),
-                            "subject": str(message.get("Subject", "")), "body": body}, self.lock)
+        attachments = [{"filename": item.get_filename(), "content_type": item.get_content_type(),
+                        "content": item.get_content() if item.get_content_maintype() == "text" else None}
+                       for item in message.iter_attachments()]
+        record = {"mail_from": envelope.mail_from, "rcpt_tos": list(envelope.rcpt_tos),
+                  "subject": str(message.get("Subject", "")), "body": body}
+        if attachments:
+            record["attachments"] = attachments
+        _append(self.path, record, self.lock)
         return "250 Message accepted for delivery"
 
 

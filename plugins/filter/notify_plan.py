@@ -47,6 +47,10 @@ options:
     description: Send to exactly these channel names, whatever their C(kinds); null for every channel taking O(kind).
     type: list
     elements: str
+  attachments:
+    description: Files attached to the email deliveries (webhooks carry the text only).
+    type: list
+    elements: str
 """
 
 EXAMPLES = r"""
@@ -95,10 +99,10 @@ from ansible_collections.airlock.incident.plugins.module_utils.incident.delivery
 
 
 def notify_plan(channels: t.Any, kind: str, key: str, text: str, incident_id: str, record: t.Any = None,
-                only: t.Any = None) -> t.Dict[str, t.Any]:
+                only: t.Any = None, attachments: t.Any = None) -> t.Dict[str, t.Any]:
     try:
         return delivery_plan(channels, kind, key, text, record if isinstance(record, dict) else None, incident_id,
-                             only=list(only) if only is not None else None)
+                             only=list(only) if only is not None else None, attachments=attachments)
     except AirlockIncidentError as exc:
         raise AnsibleFilterError("notify_plan: %s" % exc) from exc
 

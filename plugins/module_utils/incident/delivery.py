@@ -250,6 +250,8 @@ def _delivery(channel: Channel, notice: t.Mapping[str, t.Any]) -> t.Dict[str, t.
         for field in ("to", "cc", "from", "host", "port", "secure", "username", "password"):
             item[field] = channel[field]
         item["subject"], item["body"] = notice["subject"], notice["body"]
+        # Only mail carries files; webhooks get the text.
+        item["attach"] = list(notice["attachments"])
         return item
     item.update(url=channel["url"], validate_certs=channel["validate_certs"], headers=channel["headers"],
                 body=_payload(channel, notice))
@@ -257,13 +259,15 @@ def _delivery(channel: Channel, notice: t.Mapping[str, t.Any]) -> t.Dict[str, t.
 
 
 def delivery_plan(channels: t.Any, kind: str, key: str, text: str, record: t.Optional[t.Mapping[str, t.Any]],
-                  incident_id: str, only: t.Optional[t.Sequence[str]] = None) -> t.Dict[str, t.Any]:
+                  incident_id: str, only: t.Optional[t.Sequence[str]] = None,
+                  attachments: t.Optional[t.Sequence[str]] = None) -> t.Dict[str, t.Any]:
     """What to send to which channel for one notice.
 
     ``channels``: the inventory's channels (:func:`check_channels`); those
     that take ``kind`` (their ``kinds``), or with ``only`` exactly the named
     ones (an escalation's contacts, whatever their kinds). A channel the record
-    shows as delivered for ``key`` is skipped. Returns ``send`` (one item per
+    shows as delivered for ``key`` is skipped. ``attachments`` (file paths)
+    go with the email channels. Returns ``send`` (one item per
     channel with everything its module needs, secrets included: register it
     under ``no_log``), ``skipped`` (names), ``subject`` and ``secrets``.
     """
@@ -285,7 +289,11 @@ def delivery_plan(channels: t.Any, kind: str, key: str, text: str, record: t.Opt
         targets = [item for item in checked if kind in item["kinds"]]
     record = record or {}
     subject, body = split_subject(text, "MCP Airlock Incident %s: %s" % (incident_id, kind))
+    if attachments is not None and (not isinstance(attachments, (list, tuple))
+                                    or not all(isinstance(item, str) and item for item in attachments)):
+        raise DeliveryError("airlock_incident_notify_attachments: a list of file paths is required")
     notice = {"kind": kind, "key": key, "incident_id": incident_id, "subject": subject, "body": body,
+              "attachments": list(attachments or []),
               "severity": record.get("severity"), "type": record.get("type"), "status": record.get("status")}
     done = delivered(record)
     send = [_delivery(item, notice) for item in targets if (key, item["name"]) not in done]

@@ -274,3 +274,13 @@ def test_communication_due_lists_open_incidents_and_reports_damaged_records():
     assert [item["id"] for item in due] == ["INC-20261128-160000", "record 3", "record 4"]
     assert due[0]["status_update"]["number"] == 1 and not due[0]["damaged"]
     assert due[1]["damaged"] and "not JSON" in due[1]["summary"]
+
+
+def test_attachments_go_with_email_only_and_are_checked():
+    plan = delivery.delivery_plan(CHANNELS, "resolution", "resolution", NOTICE, declare(), "INC-20261128-160000",
+                                  attachments=["/srv/inc/INC-20261128-160000/incident.html"])
+    email = [item for item in plan["send"] if item["type"] == "email"][0]
+    assert email["attach"] == ["/srv/inc/INC-20261128-160000/incident.html"]
+    assert all("attach" not in item for item in plan["send"] if item["type"] != "email")
+    with pytest.raises(delivery.DeliveryError, match="airlock_incident_notify_attachments"):
+        delivery.delivery_plan(CHANNELS, "resolution", "resolution", NOTICE, declare(), "INC-1", attachments="a.html")
