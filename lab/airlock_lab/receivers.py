@@ -9,7 +9,7 @@ these and read what arrived:
 
 * ``<dir>/mail.jsonl``: one line per message the SMTP server accepted
   (``mail_from``, ``rcpt_tos``, ``subject``, ``body``, and ``attachments``
-  with ``filename``, ``content_type`` and the text of text attachments);
+  with ``filename``, ``content_type`` and the content as UTF-8 text);
 * ``<dir>/auth.jsonl``: one line per SMTP login (``mechanism``, ``login``; AUTH is
   offered without TLS, on loopback only);
 * ``<dir>/http.jsonl``: one line per request the HTTP receiver answered
@@ -61,7 +61,7 @@ class _MailHandler:
         part = message.get_body(preferencelist=("plain", "html"))
         body = part.get_content().replace("\r\n", "\n") if part is not None else ""
         attachments = [{"filename": item.get_filename(), "content_type": item.get_content_type(),
-                        "content": item.get_content() if item.get_content_maintype() == "text" else None}
+                        "content": (item.get_payload(decode=True) or b"").decode("utf-8", "replace")}
                        for item in message.iter_attachments()]
         record = {"mail_from": envelope.mail_from, "rcpt_tos": list(envelope.rcpt_tos),
                   "subject": str(message.get("Subject", "")), "body": body}

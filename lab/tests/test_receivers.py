@@ -53,12 +53,16 @@ def test_mail_and_login_are_recorded(receivers):
     message = EmailMessage()
     message["Subject"], message["From"], message["To"] = "[P0] test", "a@example.com", "b@example.com"
     message.set_content("body text\n")
+    message.add_attachment(b"<!DOCTYPE html>\n<p>report</p>\n", maintype="application", subtype="octet-stream",
+                           filename="incident.html")
     with smtplib.SMTP("127.0.0.1", state["smtp_port"], timeout=10) as smtp:
         smtp.login("bot", "secret-password")
         smtp.send_message(message)
     mail = _lines(directory / "mail.jsonl")
     assert mail == [{"mail_from": "a@example.com", "rcpt_tos": ["b@example.com"], "subject": "[P0] test",
-                     "body": "body text\n"}]
+                     "body": "body text\n", "attachments": [{"filename": "incident.html",
+                                                              "content_type": "application/octet-stream",
+                                                              "content": "<!DOCTYPE html>\n<p>report</p>\n"}]}]
     auth = _lines(directory / "auth.jsonl")
     assert [entry["login"] for entry in auth] == ["bot"]
     assert "secret-password" not in (directory / "auth.jsonl").read_text()
