@@ -11,7 +11,8 @@ short_description: What to send to which notification channel for one rendered i
 version_added: 0.2.0
 description:
   - Checks the channels an inventory configures (email, Slack, Microsoft Teams, any webhook, PagerDuty Events
-    API v2) and refuses a bad one by naming the field and the accepted values, before anything is sent.
+    API v2); a bad one is left out and named in RV(_value.problems) (the field and the accepted values, never a
+    URL or a key), so that a typo in one channel neither keeps the notice from the others nor stops the response.
   - Selects the channels that take the notice's O(kind) (or exactly the O(only) ones) and leaves out every channel
     the incident's timeline already records as delivered for O(key), so a notice is never sent twice to a channel.
   - Builds each channel's message (the email subject and body, the Slack, Teams, webhook or PagerDuty JSON).
@@ -84,6 +85,10 @@ _value:
     kind:
       description: O(kind).
       type: str
+    problems:
+      description: One message per channel left out because its settings were refused.
+      type: list
+      elements: str
     secrets:
       description: The secret values of the selected channels (masked in the recorded outcome).
       type: list

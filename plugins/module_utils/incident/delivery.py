@@ -141,18 +141,37 @@ def check_channel(channel: t.Any, index: int) -> Channel:
 
 
 def check_channels(channels: t.Any) -> t.List[Channel]:
-    """Every channel checked (:func:`check_channel`); names must be unique."""
-    if channels is None:
-        return []
-    if not isinstance(channels, list):
-        raise DeliveryError("airlock_incident_notify_channels: a list of channel mappings is required")
-    checked = [check_channel(item, index) for index, item in enumerate(channels)]
-    names = [item["name"] for item in checked]
-    duplicates = sorted(set(name for name in names if names.count(name) > 1))
-    if duplicates:
-        raise DeliveryError("airlock_incident_notify_channels: channel names must be unique; repeated: %s"
-                            % ", ".join(duplicates))
+    """Every channel checked (:func:`check_channel`); names must be unique. Raises on the first problem."""
+    checked, problems = sort_channels(channels)
+    if problems:
+        raise DeliveryError(problems[0])
     return checked
+
+
+def sort_channels(channels: t.Any) -> t.Tuple[t.List[Channel], t.List[str]]:
+    """``(usable channels, problems)``: each bad channel is left out with a message naming its field.
+
+    A delivery goes on to the good channels: a typo in one channel's settings never keeps a notice from the others
+    (nor stops the response); the problems are recorded. No message echoes a URL, a key or a credential.
+    """
+    if channels is None:
+        return [], []
+    if not isinstance(channels, list):
+        return [], ["airlock_incident_notify_channels: a list of channel mappings is required"]
+    checked: t.List[Channel] = []
+    problems: t.List[str] = []
+    for index, item in enumerate(channels):
+        try:
+            channel = check_channel(item, index)
+        except DeliveryError as exc:
+            problems.append(str(exc))
+            continue
+        if channel["name"] in [known["name"] for known in checked]:
+            problems.append("airlock_incident_notify_channels[%d]: channel names must be unique; repeated: %s"
+                            % (index, channel["name"]))
+            continue
+        checked.append(channel)
+    return checked, problems
 
 
 def secrets_of(channels: t.Iterable[Channel]) -> t.List[str]:
@@ -277,7 +296,7 @@ def delivery_plan(channels: t.Any, kind: str, key: str, text: str, record: t.Opt
         raise DeliveryError("airlock_incident_notify_key: letters, digits and _ . : @ - are required; got %r" % (key,))
     if not isinstance(text, str) or not text.strip():
         raise DeliveryError("airlock_incident_notify_text: the notice is empty; render it first")
-    checked = check_channels(channels)
+    checked, problems = sort_channels(channels)
     if only is not None:
         unknown = sorted(set(only) - set(item["name"] for item in checked))
         if unknown:
@@ -299,7 +318,7 @@ def delivery_plan(channels: t.Any, kind: str, key: str, text: str, record: t.Opt
     send = [_delivery(item, notice) for item in targets if (key, item["name"]) not in done]
     skipped = [item["name"] for item in targets if (key, item["name"]) in done]
     return {"send": send, "skipped": skipped, "subject": subject, "key": key, "kind": kind,
-            "secrets": secrets_of(targets)}
+            "secrets": secrets_of(targets), "problems": problems}
 
 
 # ---------------------------------------------------------------------------
@@ -327,7 +346,8 @@ def outcome_entries(plan: t.Mapping[str, t.Any], results: t.Iterable[t.Any], att
     """
     redactor = Redactor(plan.get("secrets") or [])
     key = plan["key"]
-    entries = []
+    entries = [{"text": redactor.text("[%s] not delivered: channel refused: %s" % (key, problem)), "kind": FAILED}
+               for problem in plan.get("problems") or []]
     for result in results or []:
         if not isinstance(result, dict) or result.get("skipped") or not isinstance(result.get("item"), dict):
             continue

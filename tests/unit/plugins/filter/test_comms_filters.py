@@ -20,10 +20,12 @@ RECORD = {"id": "INC-20261128-160000", "severity": "P1", "type": "service_outage
           "impact": {}, "timeline": []}
 
 
-def test_notify_plan_reports_the_field():
-    with pytest.raises(AnsibleFilterError, match=r"notify_plan: airlock_incident_notify_channels\[0\] \(x\).type"):
-        notify_plan([{"name": "x", "type": "fax"}], kind="notification", key="notification", text="t",
-                    incident_id="INC-1")
+def test_notify_plan_names_a_bad_channel_and_refuses_a_bad_kind():
+    plan = notify_plan([{"name": "x", "type": "fax"}], kind="notification", key="notification", text="t",
+                       incident_id="INC-1")
+    assert plan["send"] == [] and plan["problems"][0].startswith("airlock_incident_notify_channels[0] (x).type")
+    with pytest.raises(AnsibleFilterError, match=r"notify_plan: airlock_incident_notify_kind: invalid value 'fax'"):
+        notify_plan([], kind="fax", key="k", text="t", incident_id="INC-1")
 
 
 def test_notify_plan_and_outcomes_round_trip():

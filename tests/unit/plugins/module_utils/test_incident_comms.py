@@ -284,3 +284,18 @@ def test_attachments_go_with_email_only_and_are_checked():
     assert all("attach" not in item for item in plan["send"] if item["type"] != "email")
     with pytest.raises(delivery.DeliveryError, match="airlock_incident_notify_attachments"):
         delivery.delivery_plan(CHANNELS, "resolution", "resolution", NOTICE, declare(), "INC-1", attachments="a.html")
+
+
+def test_a_bad_channel_is_left_out_and_recorded_the_others_still_get_the_notice():
+    channels = CHANNELS + [{"name": "typo", "type": "slak", "url": "https://hooks.example/SECRETPATH"},
+                           {"name": "oncall", "type": "slack", "url": "https://hooks.example/2"}]
+    plan = delivery.delivery_plan(channels, "notification", "notification", NOTICE, declare(), "INC-20261128-160000")
+    assert [item["name"] for item in plan["send"]] == ["oncall", "teams", "pager", "hook"]
+    assert plan["problems"] == [
+        "airlock_incident_notify_channels[5] (typo).type: invalid value 'slak'; accepted values: email, slack, teams, "
+        "webhook, pagerduty",
+        "airlock_incident_notify_channels[6]: channel names must be unique; repeated: oncall"]
+    entries = delivery.outcome_entries(plan, [])
+    assert [entry["kind"] for entry in entries] == ["delivery_failed"] * 2
+    assert entries[0]["text"].startswith("[notification] not delivered: channel refused: ")
+    assert all("SECRETPATH" not in entry["text"] for entry in entries)
