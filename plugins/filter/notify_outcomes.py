@@ -10,10 +10,10 @@ name: notify_outcomes
 short_description: Timeline entries for the deliveries of one notice, secrets masked
 version_added: 0.2.0
 description:
-  - Turns the registered loop results of the send tasks of the role C(airlock.incident.notify) into timeline
+  - "Turns the registered loop results of the send tasks of the role C(airlock.incident.notify) into timeline
     entries for M(airlock.incident.incident): C([key] delivered to NAME (type)) (kind C(delivery)) or
     C([key] not delivered to NAME (type) after N attempts: reason) (kind C(delivery_failed)); each channel the
-    plan refused becomes C([key] not delivered: channel refused: problem) (kind C(delivery_failed)).
+    plan refused becomes C([key] not delivered: channel refused: problem) (kind C(delivery_failed))."
   - Every secret of the plan's channels (webhook URLs, routing keys, SMTP credentials) is masked in the reason.
 options:
   _input:

@@ -85,8 +85,8 @@ def _axis(start: datetime.datetime, seconds: float, y: float) -> t.List[str]:
         x = _x(moment, start, seconds)
         parts.append('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#9ca3af"/>' % (x, y, x, y + 4))
         anchor = "start" if step == 0 else ("end" if step == 4 else "middle")
-        parts.append('<text x="%.1f" y="%.1f" text-anchor="%s">%s</text>' % (x, y + 16, anchor,
-                                                                            moment.strftime("%H:%M:%S")))
+        label = moment.strftime("%H:%M:%S")
+        parts.append('<text x="%.1f" y="%.1f" text-anchor="%s">%s</text>' % (x, y + 16, anchor, label))
     return parts
 
 
