@@ -166,6 +166,8 @@ wait_for "kube-scheduler /healthz" 60 curl -fsSk "https://127.0.0.1:$SCHED_PORT/
 
 # ---------- fake nodes ----------
 "$KUBECTL" --kubeconfig="$AK" apply -f "$HERE/manifests/nodes.yaml" >/dev/null || die "could not create the kwok nodes"
+# The Prometheus Operator's PrometheusRule CRD (the post-incident alert rule is applied as one).
+"$KUBECTL" --kubeconfig="$AK" apply -f "$HERE/manifests/prometheusrule-crd.yaml" >/dev/null || die "could not create the PrometheusRule CRD"
 wait_for "nodes kwok-node-0 and kwok-node-1 Ready" 60 "$KUBECTL" --kubeconfig="$AK" wait --for=condition=Ready node/kwok-node-0 node/kwok-node-1 --timeout=5s
 # ---------- metrics-server (metrics.k8s.io from kwok's simulated /metrics/resource) ----------
 # It scrapes each node at the path of its metrics.k8s.io/resource-metrics-path

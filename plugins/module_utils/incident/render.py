@@ -183,14 +183,20 @@ def _internal(record: Record, now: datetime.datetime) -> t.List[str]:
     return lines
 
 
+#: Timeline kinds that record communication (deliveries, rendered updates, escalations) or automation (tasks).
+COMMUNICATION_KINDS = ("delivery", "delivery_failed", "notice", "escalation", "task")
+
+
 def _update(record: Record, now: datetime.datetime) -> t.List[str]:
     comm = record.get("communication") or {}
     iid = record["id"]
     due, _overdue = next_update(record, now)
     actions = [entry["text"] for entry in record.get("timeline") or [] if entry.get("kind") == "action"][-10:]
     situation = comm.get("current_situation")
-    if not situation and record.get("timeline"):
-        situation = record["timeline"][-1].get("text")
+    # The latest entry about the incident itself, not about its communication or the automation's tasks.
+    about = [entry for entry in record.get("timeline") or [] if entry.get("kind") not in COMMUNICATION_KINDS]
+    if not situation and about:
+        situation = about[-1].get("text")
     impact = record.get("impact") or {}
     return [
         "Subject: [UPDATE] MCP Airlock Incident - %s" % iid,
