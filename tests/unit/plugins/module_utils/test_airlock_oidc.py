@@ -210,7 +210,9 @@ def test_an_expired_certificate_is_found_and_named(tls_idp):
 
 
 @pytest.mark.parametrize("extra,fragment", [
-    (dict(issuer="idp.example.com"), "url: invalid value"),
+    (dict(issuer="idp.example.com"), "issuer: invalid value"),
+    (dict(issuer="http://["), "issuer: invalid value"),
+    (dict(issuer="http://idp.example.com:99999"), "issuer: invalid value"),
     (dict(timeout=0), "timeout"),
     (dict(max_clock_skew=-1), "max_clock_skew"),
 ])
