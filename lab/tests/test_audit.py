@@ -183,7 +183,8 @@ def test_tamper_audit_breaks_exactly_one_row(fresh_lab):
 
 
 def test_pii_drill_can_log_the_unredacted_body(fresh_lab):
-    lab = fresh_lab("start", "--profile", "release")
+    # The documented profile: the release answers no upstream, so nothing reaches redaction.
+    lab = fresh_lab("start", "--profile", "documented")
     plain = lab.json("drill", "pii", "--count", "2")
     assert plain["logged_unredacted"] is False
     with open(lab.state()["log"], encoding="utf-8") as handle:
