@@ -22,6 +22,8 @@ The HTTP receiver answers 200, except ``/fail/...`` (always 500) and
 and the pid.
 
     python lab/bin/airlock-receivers --dir DIR start   # returns once both listen
+    python lab/bin/airlock-receivers --dir DIR start --http-port N   # the HTTP receiver on port N
+                                                                   # (a port that was dead comes alive)
     python lab/bin/airlock-receivers --dir DIR stop    # signals the pid it recorded
 """
 
@@ -126,15 +128,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve(directory: str) -> None:
-    """Run both receivers until SIGTERM; write the state file once both listen."""
+def serve(directory: str, http_port: int = 0) -> None:
+    """Run both receivers until SIGTERM (HTTP on ``http_port``, 0 for any); write the state file once both listen."""
     from aiosmtpd.controller import Controller
 
     lock = threading.Lock()
     smtp = Controller(_MailHandler(os.path.join(directory, "mail.jsonl"), lock), hostname="127.0.0.1", port=_free_port(),
                       auth_require_tls=False, authenticator=_authenticator(os.path.join(directory, "auth.jsonl"), lock))
     smtp.start()
-    http = ThreadingHTTPServer(("127.0.0.1", 0), _http_handler(os.path.join(directory, "http.jsonl"), lock))
+    http = ThreadingHTTPServer(("127.0.0.1", http_port), _http_handler(os.path.join(directory, "http.jsonl"), lock))
     threading.Thread(target=http.serve_forever, daemon=True).start()
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
@@ -149,13 +151,14 @@ def serve(directory: str) -> None:
     smtp.stop()
 
 
-def start(directory: str, timeout: float = 30.0) -> t.Dict[str, t.Any]:
+def start(directory: str, timeout: float = 30.0, http_port: int = 0) -> t.Dict[str, t.Any]:
     os.makedirs(directory, exist_ok=True)
     state_path = os.path.join(directory, STATE)
     if os.path.exists(state_path):
         os.unlink(state_path)
     log = open(os.path.join(directory, "receivers.log"), "ab")
-    process = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--dir", directory, "serve"],
+    process = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--dir", directory, "--http-port",
+                                str(http_port), "serve"],
                                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                                close_fds=True, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
     log.close()
@@ -195,13 +198,14 @@ def stop(directory: str) -> None:
 def main(argv: t.Optional[t.Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="SMTP and HTTP receivers on loopback for delivery tests")
     parser.add_argument("--dir", required=True)
+    parser.add_argument("--http-port", type=int, default=0, help="port of the HTTP receiver (default: any free one)")
     parser.add_argument("command", choices=["start", "stop", "serve"])
     args = parser.parse_args(argv)
     directory = os.path.abspath(args.dir)
     if args.command == "serve":
-        serve(directory)
+        serve(directory, args.http_port)
     elif args.command == "start":
-        print(json.dumps(start(directory)))
+        print(json.dumps(start(directory, http_port=args.http_port)))
     else:
         stop(directory)
     return 0

@@ -15,6 +15,9 @@ description:
   - "Status updates run on fixed slots from the declaration (P0 every 15 minutes, P1 30 minutes, P2 2 hours, P3 daily;
     slot 0 is the declaration's notification); a slot is taken once its update is recorded in the timeline
     (C([update@SLOT] ...), kind C(notice)), so each slot is sent once and a missed slot is not sent late."
+  - "A channel that did not take the slot's update (recorded C([update@SLOT] not delivered to NAME ...)) and has no
+    delivery for it is due a retry on the next run within the same slot (RV(_value[].status_update.retry) names
+    it), up to O(runs) runs per slot in all; a channel that took the update is never sent it again."
   - "Escalation (the operator playbook's five internal levels and four external contacts): time (P0 unresolved after
     1 hour reaches level 2, each further hour one level more; P1 after 4 hours, each further 4 hours one more);
     impact (P0 or affected users recorded: level 2; P0 involves the Executive Team); complexity (no root cause after
@@ -43,6 +46,10 @@ options:
     description: External contacts to involve whatever the triggers say (for example V(vendor_support)).
     type: list
     elements: str
+  runs:
+    description: Scheduled runs that may send one slot's update, the first included (retries of failed channels).
+    type: int
+    default: 3
 """
 
 EXAMPLES = r"""
@@ -63,7 +70,8 @@ _value:
       description: The incident id.
       type: str
     status_update:
-      description: The update due (C(key), C(slot), C(number), C(stamp), C(entry)), or null.
+      description: The update due (C(key), C(slot), C(number), C(stamp), C(entry), C(retry)), or null. C(retry) lists
+        the channels to try again for a slot already sent (empty for the slot's first send).
       type: dict
     escalation:
       description: C(level) reached, C(reasons), C(external) contacts involved, C(pending) escalations (C(key),
@@ -81,10 +89,14 @@ from ansible_collections.airlock.incident.plugins.module_utils.incident.model im
 
 
 def communication_due(records: t.Any, now: str, levels: t.Any = None, external: t.Any = None,
-                      force: t.Any = None) -> t.List[t.Dict[str, t.Any]]:
+                      force: t.Any = None, runs: t.Any = 3) -> t.List[t.Dict[str, t.Any]]:
+    if isinstance(runs, bool) or not isinstance(runs, int) and not (isinstance(runs, str) and runs.isdigit()) \
+            or int(runs) < 1:
+        raise AnsibleFilterError("communication_due: runs: invalid value %r; accepted values: a whole number, 1 or more"
+                                 % (runs,))
     try:
         return _due(records if isinstance(records, list) else [], parse_time(now, "now"), levels, external,
-                    list(force or []))
+                    list(force or []), int(runs))
     except AirlockIncidentError as exc:
         raise AnsibleFilterError("communication_due: %s" % exc) from exc
 

@@ -11,6 +11,11 @@ an update at declaration + 15 min, + 30 min, ...; slot 0 is the declaration's
 own notification. A slot is taken once its update is rendered
 (``[update@<slot>] ...`` in the timeline, kind ``notice``), so a scheduled run
 sends each slot once and a missed slot is not sent late: only the latest one is.
+A channel that did not take the slot's update (``[update@<slot>] not delivered
+to NAME ...``) and has no delivery for it is tried again by the next scheduled
+run within the same slot, up to ``runs`` runs per slot in all, each retry
+recorded (``[update@<slot>] Status update N retried for NAME (run 2 of 3)``);
+a channel that took the update never gets it twice.
 
 Escalation follows the operator playbook ("Escalation Procedures"): five
 internal levels and four external contacts, reached by these triggers, all
@@ -39,7 +44,12 @@ import datetime
 import json
 import typing as t
 
-from ansible_collections.airlock.incident.plugins.module_utils.incident.delivery import DeliveryError, recorded_keys
+from ansible_collections.airlock.incident.plugins.module_utils.incident.delivery import (
+    DELIVERED,
+    FAILED,
+    DeliveryError,
+    recorded_keys,
+)
 from ansible_collections.airlock.incident.plugins.module_utils.incident.model import (
     SEVERITIES,
     TYPES,
@@ -57,6 +67,8 @@ LEVELS = ["On-call engineer", "Senior engineer/Team lead", "Engineering manager"
 EXTERNAL = {"vendor_support": "Vendor Support", "security_team": "Security Team", "legal_team": "Legal Team",
             "executive_team": "Executive Team"}
 UPDATE_KIND, ESCALATION_KIND = "notice", "escalation"
+#: Scheduled runs that may send one slot's update (the first and its retries), by default.
+SLOT_RUNS = 3
 
 
 def _elapsed(record: Record, now: datetime.datetime) -> int:
@@ -64,8 +76,36 @@ def _elapsed(record: Record, now: datetime.datetime) -> int:
     return max(0, int((now - start).total_seconds()))
 
 
-def update_slot(record: Record, now: datetime.datetime) -> t.Optional[t.Dict[str, t.Any]]:
-    """The status update due now (``key``, ``slot``, ``number``), or None (resolved, not yet due, already sent)."""
+def slot_outcomes(record: Record, key: str) -> t.Tuple[t.List[str], int]:
+    """``(channels still failing for key, runs so far)``: failed and never delivered; the first run and each retry."""
+    failed: t.List[str] = []
+    delivered: t.Set[str] = set()
+    runs = 0
+    prefix = "[%s] " % key
+    for entry in record.get("timeline") or []:
+        text = entry.get("text") if isinstance(entry, dict) else None
+        if not isinstance(text, str) or not text.startswith(prefix):
+            continue
+        rest = text[len(prefix):]
+        kind = entry.get("kind")
+        if kind == UPDATE_KIND and rest.startswith("Status update "):
+            runs += 1
+        elif kind in (DELIVERED, FAILED):
+            words = rest.split(" ")
+            name = words[2] if kind == DELIVERED and len(words) > 2 else (words[3] if len(words) > 3 else "")
+            if kind == DELIVERED and rest.startswith("delivered to "):
+                delivered.add(name)
+            elif kind == FAILED and rest.startswith("not delivered to ") and name not in failed:
+                failed.append(name)
+    return [name for name in failed if name not in delivered], runs
+
+
+def update_slot(record: Record, now: datetime.datetime, runs: int = SLOT_RUNS) -> t.Optional[t.Dict[str, t.Any]]:
+    """The status update due now, or None (resolved, not yet due, already sent to every channel, or out of runs).
+
+    ``key``, ``slot``, ``number``, ``stamp``, ``entry`` (the timeline text that takes the run) and ``retry``: the
+    channel names to try again when the slot's update was sent already (an empty list for a first send).
+    """
     if record.get("status") == "RESOLVED" or record.get("severity") not in SEVERITIES:
         return None
     cadence = SEVERITIES[record["severity"]]["update_seconds"]
@@ -75,11 +115,17 @@ def update_slot(record: Record, now: datetime.datetime) -> t.Optional[t.Dict[str
         return None
     slot = format_time(base + datetime.timedelta(seconds=number * cadence))
     key = "update@%s" % slot
-    if key in recorded_keys(record, [UPDATE_KIND]):
+    due = {"key": key, "slot": slot, "number": number, "stamp": slot.replace("-", "").replace(":", ""), "retry": []}
+    if key not in recorded_keys(record, [UPDATE_KIND]):
+        due["entry"] = "[%s] Status update %d sent (every %s)" % (key, number, human_interval(cadence))
+        return due
+    failing, done = slot_outcomes(record, key)
+    if not failing or done >= max(1, runs):
         return None
-    return {"key": key, "slot": slot, "number": number,
-            "stamp": slot.replace("-", "").replace(":", ""),
-            "entry": "[%s] Status update %d sent (every %s)" % (key, number, human_interval(cadence))}
+    due["retry"] = failing
+    due["entry"] = "[%s] Status update %d retried for %s (run %d of %d)" % (
+        key, number, ", ".join(failing), done + 1, max(1, runs))
+    return due
 
 
 def _time_level(record: Record, elapsed: int) -> t.Tuple[int, t.List[str]]:
@@ -205,7 +251,10 @@ def _load(item: t.Any) -> t.Tuple[t.Optional[Record], t.Optional[str]]:
 
 def _summary(record: Record, update: t.Optional[t.Dict[str, t.Any]], plan: t.Dict[str, t.Any]) -> str:
     parts = []
-    if update is not None:
+    if update is not None and update["retry"]:
+        parts.append("status update %d (slot %s) retried for %s" % (update["number"], update["slot"],
+                                                                   ", ".join(update["retry"])))
+    elif update is not None:
         parts.append("status update %d (slot %s)" % (update["number"], update["slot"]))
     if plan["pending"]:
         parts.append("escalation to %s" % ", ".join(item["label"] for item in plan["pending"]))
@@ -213,9 +262,10 @@ def _summary(record: Record, update: t.Optional[t.Dict[str, t.Any]], plan: t.Dic
 
 
 def communication_due(records: t.Iterable[t.Any], now: datetime.datetime, levels: t.Any = None, external: t.Any = None,
-                      force: t.Optional[t.Sequence[str]] = None) -> t.List[t.Dict[str, t.Any]]:
+                      force: t.Optional[t.Sequence[str]] = None, runs: int = SLOT_RUNS) -> t.List[t.Dict[str, t.Any]]:
     """For each open incident (a record or its JSON text): the update due (or None) and the pending escalations.
 
+    ``runs``: scheduled runs that may send one slot's update (the first and the retries of channels that failed).
     Incidents with nothing due are left out; a damaged record is reported (``damaged: true``) and skipped.
     """
     due = []
@@ -227,7 +277,7 @@ def communication_due(records: t.Iterable[t.Any], now: datetime.datetime, levels
         if record.get("status") == "RESOLVED":
             continue
         try:
-            update = update_slot(record, now)
+            update = update_slot(record, now, runs)
             plan = escalation_plan(record, now, levels, external, force)
         except IncidentError as exc:
             due.append({"id": record["id"], "damaged": True, "summary": "%s skipped: %s" % (record["id"], exc)})

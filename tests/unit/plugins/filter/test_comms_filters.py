@@ -43,3 +43,9 @@ def test_communication_due_reads_json_text_and_refuses_a_bad_time():
     assert communication_due([json.dumps(RECORD)], now="2026-11-28T16:29:00Z") == []
     with pytest.raises(AnsibleFilterError, match="now: invalid value"):
         communication_due([RECORD], now="soon")
+
+
+@pytest.mark.parametrize("runs", [0, -1, "two", True])
+def test_communication_due_refuses_runs_that_are_not_a_positive_count(runs):
+    with pytest.raises(AnsibleFilterError, match="runs: invalid value"):
+        communication_due([RECORD], now="2026-11-28T16:31:00Z", runs=runs)

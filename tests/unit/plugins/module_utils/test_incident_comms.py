@@ -195,6 +195,45 @@ def test_the_latest_slot_is_due_once():
     assert escalation.update_slot(record, at(60))["key"] == "update@2026-11-28T17:00:00Z"
 
 
+def test_a_failed_channel_is_retried_within_the_slot_and_a_delivered_one_never_again():
+    record = declare()
+    first = escalation.update_slot(record, at(16))
+    assert first["retry"] == [] and first["entry"].startswith("[update@2026-11-28T16:15:00Z] Status update 1 sent")
+    key = first["key"]
+    record = add(record, 16, {"text": first["entry"], "kind": "notice"},
+                 {"text": "[%s] delivered to chat (slack)" % key, "kind": "delivery"},
+                 {"text": "[%s] not delivered to hook (webhook) after 3 attempts: HTTP 500" % key, "kind": "delivery_failed"},
+                 {"text": "[%s] not delivered to oncall (email) after 3 attempts: refused" % key,
+                  "kind": "delivery_failed"})
+    again = escalation.update_slot(record, at(20))
+    assert again["key"] == key and again["retry"] == ["hook", "oncall"]
+    assert again["entry"] == "[%s] Status update 1 retried for hook, oncall (run 2 of 3)" % key
+    # the second run: hook takes it, oncall still fails; only oncall is left, for one more run
+    record = add(record, 20, {"text": again["entry"], "kind": "notice"},
+                 {"text": "[%s] delivered to hook (webhook)" % key, "kind": "delivery"})
+    third = escalation.update_slot(record, at(25))
+    assert third["retry"] == ["oncall"] and third["entry"].endswith("(run 3 of 3)")
+    record = add(record, 25, {"text": third["entry"], "kind": "notice"})
+    assert escalation.update_slot(record, at(29)) is None  # bounded: three runs for this slot
+    assert escalation.update_slot(record, at(29), runs=4)["retry"] == ["oncall"]
+    assert escalation.update_slot(record, at(30))["retry"] == []  # the next slot starts afresh
+    # a refused channel (bad settings) is not a channel to retry; nothing failed: nothing due
+    quiet = add(declare(), 16, {"text": first["entry"], "kind": "notice"},
+                {"text": "[%s] not delivered: channel refused: x" % key, "kind": "delivery_failed"})
+    assert escalation.update_slot(quiet, at(20)) is None
+
+
+def test_communication_due_lists_a_retry_and_bounds_it():
+    record = declare()
+    key = escalation.update_slot(record, at(16))["key"]
+    record = add(record, 16, {"text": "[%s] Status update 1 sent (every 15 minutes)" % key, "kind": "notice"},
+                 {"text": "[%s] not delivered to hook (webhook) after 1 attempt: HTTP 500" % key, "kind": "delivery_failed"})
+    due = escalation.communication_due([record], at(20))
+    assert due[0]["status_update"]["retry"] == ["hook"] and "retried for hook" in due[0]["summary"]
+    assert escalation.communication_due([record], at(20), runs=1) == [] or \
+        escalation.communication_due([record], at(20), runs=1)[0]["status_update"] is None
+
+
 def test_the_cadence_follows_the_severity_and_stops_at_resolution():
     p2 = declare(severity="P2")
     assert escalation.update_slot(p2, at(119)) is None
