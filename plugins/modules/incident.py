@@ -183,6 +183,15 @@ options:
     type: str
     default: auto
     choices: [none, notification, internal, update, resolution, auto]
+  series:
+    description:
+      - Measured figures to add to the incident's C(series.json) beside the record, by name (lower-case letters,
+        digits and C(_), for example V(deny_rate), V(auth_failures_per_minute), V(latency_p95_ms), V(restarts)), each a
+        list of C(time) (RFC 3339) and C(value) (a finite number) points. The HTML report and review plot them.
+      - A point at a time its series holds already is kept as first recorded, so a rerun that measures nothing new
+        changes nothing. Written under the incident's lock, atomically, never through a link; a damaged file is
+        refused, never overwritten.
+    type: dict
 notes:
   - The Markdown report is generated; edit the JSON record (or use this module), not C(incident.md).
   - Times are UTC, whole seconds.
@@ -304,6 +313,16 @@ update_overdue:
   description: The last change of the record is older than the severity's update cadence.
   returned: always
   type: bool
+series_path:
+  description: Path of C(series.json) when O(series) was given, else null.
+  returned: always
+  type: str
+  sample: /var/lib/airlock-incidents/INC-20261128-160000/series.json
+series_added:
+  description: Points added to C(series.json) (would be, in check mode).
+  returned: always
+  type: int
+  sample: 2
 msg:
   description: What was done, in one sentence.
   returned: always
@@ -360,6 +379,7 @@ def argument_spec():
             review_link=dict(type="str"),
         )),
         notify=dict(type="str", default="auto", choices=NOTICE_KINDS),
+        series=dict(type="dict"),
     )
 
 

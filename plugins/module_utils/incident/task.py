@@ -27,6 +27,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.incident.model im
     validate_id,
 )
 from ansible_collections.airlock.incident.plugins.module_utils.incident.render import auto_notice_kind, render_notice
+from ansible_collections.airlock.incident.plugins.module_utils.incident.series import add_series, normalize
 from ansible_collections.airlock.incident.plugins.module_utils.incident.store import (
     check_directory,
     directory_lock,
@@ -53,6 +54,8 @@ def precheck(params: t.Mapping[str, t.Any]) -> None:
         parse_time(params["started_at"], "started_at")
     for index, entry in enumerate(params["timeline"] or []):
         normalize_entry(entry, index)
+    if params.get("series") is not None:
+        normalize(params["series"])
 
 
 def check_new(params: t.Mapping[str, t.Any], existing: t.Optional[Record], what: str) -> None:
@@ -88,6 +91,10 @@ def finish(params: t.Mapping[str, t.Any], check_mode: bool, diff: bool, now: dat
     before, after, _written, report_pending = outcome
     paths = record_paths(params["directory"], incident_id)
     changed = record_changed(before, after) or report_pending
+    series = None
+    if params.get("series") is not None:
+        series = add_series(params["directory"], incident_id, params["series"], check_mode=check_mode)
+        changed = changed or series["changed"]
     kind = params["notify"]
     if kind == "auto":
         kind = auto_notice_kind(before, after)
@@ -106,6 +113,8 @@ def finish(params: t.Mapping[str, t.Any], check_mode: bool, diff: bool, now: dat
         next_update_due=due,
         update_overdue=overdue,
         escalation=escalation(after, now),
+        series_path=series["path"] if series else None,
+        series_added=series["added"] if series else 0,
         msg=message(check_mode, incident_id, before, after, changed),
     )
     if diff:
