@@ -252,8 +252,8 @@ def _load(item: t.Any) -> t.Tuple[t.Optional[Record], t.Optional[str]]:
 def _summary(record: Record, update: t.Optional[t.Dict[str, t.Any]], plan: t.Dict[str, t.Any]) -> str:
     parts = []
     if update is not None and update["retry"]:
-        parts.append("status update %d (slot %s) retried for %s" % (update["number"], update["slot"],
-                                                                   ", ".join(update["retry"])))
+        parts.append("status update %d (slot %s) retried for %s"
+                     % (update["number"], update["slot"], ", ".join(update["retry"])))
     elif update is not None:
         parts.append("status update %d (slot %s)" % (update["number"], update["slot"]))
     if plan["pending"]:

@@ -35,9 +35,9 @@ def test_points_are_added_once_and_a_rerun_changes_nothing(tmp_path):
     assert first["series_path"] == str(tmp_path / IID / "series.json")
     rerun = task.run(params(tmp_path, series=points), check_mode=False, now=T0)
     assert not rerun["changed"] and rerun["series_added"] == 0
-    later = task.run(params(tmp_path, series={"deny_rate": [{"time": "2026-11-28T16:04:00+00:00", "value": 0.1}],
-                                             "latency_p95_ms": [{"time": "2026-11-28T16:05:00Z", "value": 2300}]}),
-                     check_mode=False, now=T0)
+    more = {"deny_rate": [{"time": "2026-11-28T16:04:00+00:00", "value": 0.1}],
+            "latency_p95_ms": [{"time": "2026-11-28T16:05:00Z", "value": 2300}]}
+    later = task.run(params(tmp_path, series=more), check_mode=False, now=T0)
     assert later["series_added"] == 2
     recorded = json.loads((tmp_path / IID / "series.json").read_text())
     assert [p["value"] for p in recorded["deny_rate"]] == [0.1, 0.4, 0.5]  # ordered by time
