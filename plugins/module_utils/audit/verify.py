@@ -265,6 +265,7 @@ def _result(options: Options, prepared: _Prepared, walk: audit_walk.Stitched, la
         checkpoint=dict(chain_head=text(head), rowid=walk.last_rowid, events=events) if head else None,
         sampled=sampled,
         not_verified=_not_verified(resolved, sampled),
+        unreadable=[],  # rowid ranges a corrupt page hid; filled in by the salvage (_verify_or_salvage)
     )
 
 
