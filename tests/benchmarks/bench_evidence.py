@@ -18,9 +18,13 @@ Each figure is printed beside its reference measured in the same run (best of
   (target: >= 0.9x), with ``sha256sum`` for comparison;
 * one pass vs two passes (SHA-256 then BLAKE3), and buffer sizes of 1, 4 and 8 MiB;
 * the streamed copy-in (copy + both hashes) vs ``cp`` followed by ``openssl dgst``;
-* the module through ``ansible localhost -m``: a first collection (copy + hashes) and
-  an idempotent rerun (hashes only), the Ansible start-up overhead (same module on a
-  one-byte item) reported apart from the work.
+* the module process as Ansible runs it (``python -m <module> '<args>'``, no controller):
+  a first collection (copy + both digests + fsync, vs ``cp; sync; openssl dgst``) and an
+  idempotent rerun (both digests, vs ``openssl dgst -sha256``), medians of paired rounds
+  that take a one-byte run's start-up out: the figures the 0.9x targets are judged on
+  (MET/NOT MET lines);
+* for information, the same through ``ansible localhost -m``, where the controller's
+  start-up (seconds, and noisy under load) runs on the same CPUs.
 """
 
 from __future__ import annotations
@@ -226,6 +230,8 @@ def main(argv=None):
                   % (first, first - overhead, rerun, rerun - overhead))
             row("module first collection work (copy+hash+fsync)", size, max(first - overhead, 1e-9),
                 reference, "cp; sync; openssl dgst")
+            print("  (information only: these figures include the Ansible controller, which runs on the same CPUs"
+                  " and polls for the result; the targets are judged on the module process below)")
             # The rerun figure: the same module rerun minus a one-byte rerun in each round (Ansible's
             # start-up cancels out), the median of --module-repeat rounds, in wall and in CPU time.
             work_wall, work_cpu, ref_wall, ref_cpu = paired(
@@ -236,7 +242,7 @@ def main(argv=None):
             print("  idempotent rerun, median of %d rounds of (corpus rerun - one-byte rerun), load average %.1f:"
                   % (args.module_repeat, os.getloadavg()[0]))
             row("module rerun work (both digests), wall", size, max(work_wall, 1e-9), ref_wall,
-                "openssl dgst -sha256, wall", target=0.9)
+                "openssl dgst -sha256, wall")
             row("module rerun work (both digests), CPU", size, max(work_cpu, 1e-9), ref_cpu,
                 "openssl dgst -sha256, CPU")
             print("  (CPU is user+sys of all processes; the module computes SHA-256 and BLAKE3, openssl SHA-256"
@@ -260,6 +266,23 @@ def main(argv=None):
 
         big = [{"name": "airlock.log", "src": path, "kind": "log"}]
         tiny = [{"name": "tiny.txt", "content": "x"}]
+        rounds = iter(range(100000))
+
+        def fresh(items, prefix):
+            bundle = os.path.join(work, "%s-%d" % (prefix, next(rounds)))
+            direct(bundle, items)
+            shutil.rmtree(bundle, ignore_errors=True)
+
+        def cp_sync_openssl():
+            target = os.path.join(work, "cp-copy")
+            run(["cp", path, target])
+            run(["sync", target])
+            run(["openssl", "dgst", "-sha256", target])
+            os.unlink(target)
+
+        first_wall, first_cpu, cp_wall, cp_cpu = paired(
+            args.module_repeat, lambda: fresh(big, "direct-first"), lambda: fresh(tiny, "direct-tiny"),
+            cp_sync_openssl)
         direct(os.path.join(work, "direct-big"), big)
         direct(os.path.join(work, "direct-tiny"), tiny)
         assert direct(os.path.join(work, "direct-big"), big)["changed"] is False, "the rerun changed something"
@@ -268,12 +291,21 @@ def main(argv=None):
             lambda: direct(os.path.join(work, "direct-big"), big),
             lambda: direct(os.path.join(work, "direct-tiny"), tiny),
             openssl)
-        print("\nmodule process run directly (python -m, no controller), idempotent rerun, median of %d rounds of"
-              " (corpus rerun - one-byte rerun), load average %.1f:" % (args.module_repeat, os.getloadavg()[0]))
-        row("module rerun work (both digests), wall", size, max(work_wall, 1e-9), ref_wall,
+        print("\nmodule process run directly (python -m, Ansible's own invocation of the module, no controller): the"
+              " figure the targets are judged on; median of %d paired rounds (corpus run - one-byte run), load"
+              " average %.1f:" % (args.module_repeat, os.getloadavg()[0]))
+        row("first collection work (copy+both digests+fsync), wall", size, max(first_wall, 1e-9), cp_wall,
+            "cp; sync; openssl dgst, wall", target=0.9)
+        row("first collection work, CPU", size, max(first_cpu, 1e-9), cp_cpu, "cp; sync; openssl dgst, CPU")
+        row("rerun work (both digests), wall", size, max(work_wall, 1e-9), ref_wall,
             "openssl dgst -sha256, wall", target=0.9)
-        row("module rerun work (both digests), CPU", size, max(work_cpu, 1e-9), ref_cpu,
-            "openssl dgst -sha256, CPU")
+        row("rerun work (both digests), CPU", size, max(work_cpu, 1e-9), ref_cpu, "openssl dgst -sha256, CPU")
+        print("  module process, first collection: %.2fx of cp; sync; openssl dgst (target >= 0.9x: %s)"
+              % (cp_wall / max(first_wall, 1e-9), "MET" if cp_wall / max(first_wall, 1e-9) >= 0.9 else "NOT MET"))
+        print("  module process, rerun: %.2fx of openssl dgst -sha256 (target >= 0.9x: %s)"
+              % (ref_wall / max(work_wall, 1e-9), "MET" if ref_wall / max(work_wall, 1e-9) >= 0.9 else "NOT MET"))
+        print("  (wall times: on a shared machine they move with the other jobs' load; the CPU rows count SHA-256"
+              " and BLAKE3 against SHA-256 alone, so they stay below 1)")
     finally:
         for root, dirs, dummy in os.walk(work):
             for name in dirs:

@@ -57,6 +57,34 @@ class AuditDbError(AirlockIncidentError):
     """The audit database cannot be used; ``msg`` says why and what to do."""
 
 
+class AuditDbCorrupt(AuditDbError):
+    """A damaged page of the audit database stopped the work (SQLite's SQLITE_CORRUPT); readable rows can be
+    salvaged (``audit.salvage``), unlike a lock, a permission or an I/O error."""
+
+
+#: SQLite's primary result code for a damaged file ("database disk image is malformed").
+SQLITE_CORRUPT = 11
+
+
+def is_corrupt(exc: BaseException) -> bool:
+    """True for SQLite's error about a damaged file (malformed image, corrupt page), not locks or I/O.
+
+    Decided on SQLite's result code where Python exposes it (3.11+); older Pythons only have SQLite's text."""
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF == SQLITE_CORRUPT
+    text_ = str(exc).lower()
+    return "malformed" in text_ or "corrupt" in text_
+
+
+def db_error(exc: BaseException, path: str, busy_timeout: t.Optional[float] = None) -> AuditDbError:
+    """The AuditDbError for an sqlite3 exception: :class:`AuditDbCorrupt` for a damaged page."""
+    kind = AuditDbCorrupt if is_corrupt(exc) else AuditDbError
+    return kind(describe_sqlite_error(exc, path, busy_timeout))
+
+
 def readonly_uri(path: str) -> str:
     """``file:`` URI that opens ``path`` read-only (never creates it)."""
     return "file:%s?mode=ro" % _quote(os.path.abspath(path), safe="/")
@@ -119,7 +147,7 @@ def open_readonly(path: str, busy_timeout: float = 5.0, field: str = "path") -> 
         conn = sqlite3.connect(readonly_uri(path), uri=True, timeout=float(busy_timeout),
                                isolation_level=None, check_same_thread=False)
     except sqlite3.Error as exc:
-        raise AuditDbError(describe_sqlite_error(exc, path, busy_timeout)) from exc
+        raise db_error(exc, path, busy_timeout) from exc
     try:
         conn.execute("PRAGMA query_only = ON")
         # Touch the schema now so that locked / corrupt / not-a-database
@@ -127,7 +155,7 @@ def open_readonly(path: str, busy_timeout: float = 5.0, field: str = "path") -> 
         conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
     except sqlite3.Error as exc:
         conn.close()
-        raise AuditDbError(describe_sqlite_error(exc, path, busy_timeout)) from exc
+        raise db_error(exc, path, busy_timeout) from exc
     return conn
 
 

@@ -13,10 +13,16 @@ and their exact bytes), notes the rowid ranges it could not read, and runs the
 work again on the copy. The audit database itself is only read (the copy is
 made through a read-only connection); the copy is removed afterwards.
 
-How a damaged range is found: rows are read in rowid order; when reading fails
-after rowid ``a``, the smallest rowid ``b`` from which reading works again is
-searched (exponential steps, then bisection), and ``a+1..b-1`` is reported
-unreadable. A damaged leaf page costs about 2·log2(rows) probes.
+How a damaged range is found: rows are read in rowid order over the whole
+signed 64-bit rowid space (SQLite rowids can be negative); when reading fails
+after rowid ``a``, the smallest start ``s`` from which reading works again is
+searched (exponential steps that never skip a landmark ±2**k or 0, then
+bisection), and the rowids between ``a`` and the first row read again are
+reported unreadable. A damaged leaf page costs about 2·log2(distance) probes
+(at most about 250 from one end of the rowid space to the other). What is not
+found: a readable stretch lying between two damaged stretches that one step
+jumped over entirely; its rowids are inside the reported range, never lost
+silently.
 """
 
 from __future__ import annotations
@@ -27,15 +33,14 @@ import sqlite3
 import tempfile
 import typing as t
 
+from ansible_collections.airlock.incident.plugins.module_utils.audit.db import is_corrupt
+
+__all__ = ["INT64_MAX", "INT64_MIN", "Unreadable", "describe", "is_corrupt", "readable_rows", "salvage_copy",
+           "salvaging", "with_unreadable"]
+
 INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
 
 T = t.TypeVar("T")
-
-
-def is_corrupt(exc: BaseException) -> bool:
-    """True for SQLite's errors about a damaged file (malformed image, corrupt page), not locks or I/O."""
-    text = str(exc).lower()
-    return isinstance(exc, sqlite3.DatabaseError) and ("malformed" in text or "corrupt" in text)
 
 
 class Unreadable(t.NamedTuple):
@@ -74,15 +79,26 @@ def _probe(conn: sqlite3.Connection, sql: str, start: int) -> t.Tuple[bool, t.An
         return False, None
 
 
+def _landmark_after(value: int) -> int:
+    """The smallest of -2**k, 0, 2**k (k = 0..62) and 2**63-1 above ``value``."""
+    if value < -1:
+        return -(1 << ((-value - 1).bit_length() - 1))
+    if value == -1:
+        return 0
+    return min(1 << value.bit_length(), INT64_MAX)
+
+
 def _next_readable(conn: sqlite3.Connection, sql: str, bad: int) -> t.Tuple[t.Optional[int], t.Any]:
     """The smallest start > ``bad`` from which ``sql`` reads again, and its first row; (None, None) if none.
 
-    Steps double from ``bad`` (from 0 when ``bad`` is negative: Airlock's rowids count up from 1, and doubling
-    from -2**63 would jump over every positive rowid); a readable stretch shorter than the step taken past
-    the damage is counted as unreadable too."""
-    low, step = max(bad, -1), 1
+    Steps double from ``bad`` over the whole signed 64-bit rowid space, negative rowids included, but never
+    past the next landmark ``±2**k`` or 0 (:func:`_landmark_after`): rowids cluster near 0 (Airlock counts
+    from 1; negative rowids are typically a few below 0), so doubling from ``-2**63`` still probes
+    ..., -2, -1, 0, 1, 2, 4, ... instead of jumping from 0 to the end. Then bisection between the last
+    unreadable and the first readable start."""
+    low, step = bad, 1
     while True:
-        start = min(low + step, INT64_MAX)
+        start = min(low + step, _landmark_after(low))
         readable, row = _probe(conn, sql, start)
         if readable:
             high, found = start, row
@@ -102,10 +118,11 @@ def _next_readable(conn: sqlite3.Connection, sql: str, bad: int) -> t.Tuple[t.Op
 
 def readable_rows(conn: sqlite3.Connection, table: str, columns: t.Sequence[str],
                   unreadable: t.List[Unreadable]) -> t.Iterator[t.Tuple[t.Any, ...]]:
-    """``(rowid, typeof(c1), c1, ...)`` of every row of ``table`` SQLite can read, in rowid order; the ranges
-    it cannot read are appended to ``unreadable``."""
-    select = "SELECT rowid, %s FROM %s WHERE rowid >= ? ORDER BY rowid" % (
-        ", ".join("typeof(%s), %s" % (_quote(c), _quote(c)) for c in columns), _quote(table))
+    """``(rowid, typeof(c1), c1, ...)`` of every row of ``table`` SQLite can read, over the whole signed
+    rowid space (negative rowids too); the ranges it cannot read are appended to ``unreadable``. Rows come
+    in rowid order."""
+    values = ", ".join("typeof(%s), %s" % (_quote(c), _quote(c)) for c in columns)
+    select = "SELECT rowid, %s FROM %s WHERE rowid >= ? ORDER BY rowid" % (values, _quote(table))
     start, last = INT64_MIN, None
     while True:
         try:
@@ -130,8 +147,8 @@ def readable_rows(conn: sqlite3.Connection, table: str, columns: t.Sequence[str]
                 return
             start = last + 1
             continue
-        nxt = _next_readable(conn, select + " LIMIT 1", start)[0]
-        unreadable.append(Unreadable(table, last, nxt))
+        nxt, found = _next_readable(conn, select + " LIMIT 1", start)
+        unreadable.append(Unreadable(table, last, None if found is None else found[0]))
         if nxt is None:
             return
         start = nxt

@@ -32,15 +32,17 @@ from ansible_collections.airlock.incident.plugins.module_utils.audit import chai
 from ansible_collections.airlock.incident.plugins.module_utils.audit import forks as audit_forks
 from ansible_collections.airlock.incident.plugins.module_utils.audit import walk as audit_walk
 from ansible_collections.airlock.incident.plugins.module_utils.audit.db import (
+    AuditDbCorrupt,
     AuditDbError,
     check_busy_timeout,
     check_schema,
-    describe_sqlite_error,
+    db_error,
+    is_corrupt,
     open_readonly,
     read_salt,
     text,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.audit.salvage import is_corrupt, salvage_copy
+from ansible_collections.airlock.incident.plugins.module_utils.audit.salvage import salvage_copy
 from ansible_collections.airlock.incident.plugins.module_utils.audit.schema import EVENTS_TABLE, SELECT_CHAIN_SQL
 from ansible_collections.airlock.incident.plugins.module_utils.audit.walk import (
     INFORMATIONAL,
@@ -263,6 +265,7 @@ def _result(options: Options, prepared: _Prepared, walk: audit_walk.Stitched, la
         checkpoint=dict(chain_head=text(head), rowid=walk.last_rowid, events=events) if head else None,
         sampled=sampled,
         not_verified=_not_verified(resolved, sampled),
+        unreadable=[],  # rowid ranges a corrupt page hid; filled in by the salvage (_verify_or_salvage)
     )
 
 
@@ -462,9 +465,9 @@ def _verify_params(path: str, params: t.Mapping[str, t.Any], expected_head: t.Op
 
 
 def _corrupt(exc: BaseException) -> bool:
-    """A damaged page stopped the work: SQLite's own error, or a worker's report of one."""
-    text_ = str(exc).lower()
-    return is_corrupt(exc) or (isinstance(exc, AuditDbError) and ("malformed" in text_ or "corrupt" in text_))
+    """A damaged page stopped the work: SQLite's own SQLITE_CORRUPT here, or a worker's typed report of one
+    (:class:`~.db.AuditDbCorrupt`, see ``walk.WorkerFailure``); never decided on an error's text."""
+    return is_corrupt(exc) or isinstance(exc, AuditDbCorrupt)
 
 
 def _verify_or_salvage(path: str, params: t.Mapping[str, t.Any], expected_head: t.Optional[str]) -> t.Dict[str, t.Any]:
@@ -501,7 +504,7 @@ def verify_audit(params: t.Mapping[str, t.Any], expected_head: t.Optional[str]) 
     try:
         result = _verify_or_salvage(path, params, expected_head)
     except sqlite3.Error as exc:
-        raise AuditDbError(describe_sqlite_error(exc, path, params["busy_timeout"])) from exc
+        raise db_error(exc, path, params["busy_timeout"]) from exc
     result["changed"] = False
     result["msg"] = summary(result)
     return result

@@ -26,8 +26,10 @@ from binascii import hexlify
 
 from ansible_collections.airlock.incident.plugins.module_utils.audit import chain as audit_chain
 from ansible_collections.airlock.incident.plugins.module_utils.audit.db import (
+    AuditDbCorrupt,
     AuditDbError,
     describe_sqlite_error,
+    is_corrupt,
     open_readonly,
     text,
 )
@@ -342,14 +344,25 @@ def plan(low: t.Optional[int], high: t.Optional[int], workers: int, min_rows: in
     return [(start, min(high, start + step - 1)) for start in range(low, high + 1, step)]
 
 
+class WorkerFailure(t.NamedTuple):
+    """A worker's error, typed: ``corrupt`` when a damaged page stopped it (salvageable), else a lock,
+    permission or I/O error to report as such."""
+
+    corrupt: bool
+    msg: str
+
+    def error(self) -> AuditDbError:
+        return (AuditDbCorrupt if self.corrupt else AuditDbError)(self.msg)
+
+
 def _worker(path: str, busy_timeout: float, salt: bytes, zone_end: t.Optional[int], cap: int,
-            low: int, high: int) -> t.Union[RangeResult, str]:
-    """One range in a worker process, on its own connection; an error comes back as its message."""
+            low: int, high: int) -> t.Union[RangeResult, WorkerFailure]:
+    """One range in a worker process, on its own connection; an error comes back as a :class:`WorkerFailure`."""
     os.environ["RUST_BACKTRACE"] = "0"
     try:
         conn = open_readonly(path, busy_timeout)
     except AuditDbError as exc:
-        return exc.msg
+        return WorkerFailure(isinstance(exc, AuditDbCorrupt), exc.msg)
     try:
         conn.text_factory = bytes
         conn.execute("BEGIN")
@@ -357,7 +370,7 @@ def _worker(path: str, busy_timeout: float, salt: bytes, zone_end: t.Optional[in
         conn.execute("COMMIT")
         return result
     except sqlite3.Error as exc:
-        return describe_sqlite_error(exc, path, busy_timeout)
+        return WorkerFailure(is_corrupt(exc), describe_sqlite_error(exc, path, busy_timeout))
     finally:
         conn.close()
 
@@ -392,8 +405,8 @@ def walk_parallel(path: str, busy_timeout: float, salt: bytes, zone_end: t.Optio
                    for low, high in ranges]
         results = [future.result() for future in futures]
     for result in results:
-        if isinstance(result, str):
-            raise AuditDbError(result)
+        if isinstance(result, WorkerFailure):
+            raise result.error()
     return t.cast(t.List[RangeResult], results)
 
 

@@ -184,3 +184,83 @@ def test_a_corrupt_index_page_loses_no_row(tmp_path):
                                                    "start": "2000-01-01T00:00:00Z"})
     assert "failed" not in result, result["msg"]
     assert result["total"] == EVENTS and result["unreadable"] == []
+
+
+# -- negative rowids (SQLite rowids are signed 64-bit) -------------------------------------------------------
+SHIFT = 400
+
+
+def signed(rowid):
+    return rowid - (1 << 64) if rowid >= (1 << 63) else rowid
+
+
+def _negative_db(path):
+    """600 events renumbered to rowids -399..200 (same order, same chain); a leaf page of negative rowids
+    (not the first) overwritten; returns the lost rowids."""
+    factory.build_db(path, events=EVENTS)
+    conn = sqlite3.connect(str(path))
+    conn.execute("UPDATE audit_events SET rowid = rowid - ?", (SHIFT,))
+    conn.commit()
+    conn.close()
+    size, pages = leaf_pages(path)
+    by_first = sorted(pages, key=lambda page: signed(rowids_of_page(path, page)[0]))
+    page = next(page for page in by_first[1:] if signed(rowids_of_page(path, page)[-1]) < -20)
+    lost = [signed(rowid) for rowid in rowids_of_page(path, page)]
+    assert lost[0] > -SHIFT + 1 and lost[-1] < 0
+    with open(str(path), "r+b") as handle:
+        handle.seek((page - 1) * size)
+        handle.write(b"\xa5" * size)
+    return lost
+
+
+def test_negative_rowids_after_a_damaged_page_are_salvaged(tmp_path):
+    path = tmp_path / "audit.db"
+    lost = _negative_db(path)
+    conn = sqlite3.connect("file:%s?mode=ro" % path, uri=True, isolation_level=None)
+    unreadable = []
+    rows = [row[0] for row in salvage.readable_rows(conn, "audit_events", ["id"], unreadable)]
+    conn.close()
+    everything = list(range(1 - SHIFT, EVENTS - SHIFT + 1))
+    assert rows == [rowid for rowid in everything if rowid not in lost]
+    assert [item.as_dict()["rowids"] for item in unreadable] == ["%d..%d" % (lost[0], lost[-1])]
+    before = digest(path)
+    result = factory.run_module(audit_verify.main, {"path": str(path), "workers": 1})
+    assert result["unreadable"] == [dict(table="audit_events", first_rowid=lost[0], last_rowid=lost[-1],
+                                         rowids="%d..%d" % (lost[0], lost[-1]))]
+    assert result["events_checked"] == EVENTS - len(lost)
+    assert result["first_rowid"] == 1 - SHIFT and result["last_rowid"] == EVENTS - SHIFT
+    assert result["problem_counts"] == {"link_break": 1} and result["valid"] is False
+    assert digest(path) == before
+
+
+def test_a_damaged_first_page_of_negative_rowids_is_bounded_by_start(tmp_path):
+    path = tmp_path / "audit.db"
+    factory.build_db(path, events=EVENTS)
+    conn = sqlite3.connect(str(path))
+    conn.execute("UPDATE audit_events SET rowid = rowid - ?", (SHIFT,))
+    conn.commit()
+    conn.close()
+    size, pages = leaf_pages(path)
+    first = min(pages, key=lambda page: signed(rowids_of_page(path, page)[0]))
+    first_rows = [signed(rowid) for rowid in rowids_of_page(path, first)]
+    with open(str(path), "r+b") as handle:
+        handle.seek((first - 1) * size)
+        handle.write(b"\x00" * 8 + b"\xa5" * (size - 8))
+    conn = sqlite3.connect("file:%s?mode=ro" % path, uri=True, isolation_level=None)
+    unreadable = []
+    rows = [row[0] for row in salvage.readable_rows(conn, "audit_events", ["id"], unreadable)]
+    conn.close()
+    assert rows == list(range(first_rows[-1] + 1, EVENTS - SHIFT + 1))
+    assert [item.as_dict()["rowids"] for item in unreadable] == ["start..%d" % first_rows[-1]]
+
+
+def test_the_search_probes_every_power_of_two_near_zero():
+    landmarks = []
+    value = salvage.INT64_MIN
+    while value < salvage.INT64_MAX:
+        value = salvage._landmark_after(value)
+        landmarks.append(value)
+    assert landmarks[:2] == [-(2 ** 62), -(2 ** 61)]
+    assert landmarks[61:66] == [-2, -1, 0, 1, 2]
+    assert landmarks[-2:] == [2 ** 62, 2 ** 63 - 1]
+    assert landmarks == sorted(set(landmarks))
