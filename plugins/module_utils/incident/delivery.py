@@ -284,7 +284,8 @@ def delivery_plan(channels: t.Any, kind: str, key: str, text: str, record: t.Opt
 
     ``channels``: the inventory's channels (:func:`check_channels`); those
     that take ``kind`` (their ``kinds``), or with ``only`` exactly the named
-    ones (an escalation's contacts, whatever their kinds). A channel the record
+    ones (an escalation's contacts, whatever their kinds; a name no channel
+    has is reported in ``problems`` and the others still get the notice). A channel the record
     shows as delivered for ``key`` is skipped. ``attachments`` (file paths)
     go with the email channels. Returns ``send`` (one item per
     channel with everything its module needs, secrets included: register it
@@ -298,11 +299,15 @@ def delivery_plan(channels: t.Any, kind: str, key: str, text: str, record: t.Opt
         raise DeliveryError("airlock_incident_notify_text: the notice is empty; render it first")
     checked, problems = sort_channels(channels)
     if only is not None:
+        # A contact that names a channel nobody configured is a gap in the
+        # inventory, not a reason to stop the response: recorded as a refused
+        # channel (timeline and output) while the named channels that exist
+        # still get the notice.
         unknown = sorted(set(only) - set(item["name"] for item in checked))
         if unknown:
-            raise DeliveryError("airlock_incident_notify_only: no channel named %s in airlock_incident_notify_channels "
-                                "(configured: %s)" % (", ".join(unknown), ", ".join(item["name"] for item in checked)
-                                                      or "none"))
+            problems.append("airlock_incident_notify_only: no channel named %s in airlock_incident_notify_channels "
+                            "(configured: %s)" % (", ".join(unknown), ", ".join(item["name"] for item in checked)
+                                                  or "none"))
         targets = [item for item in checked if item["name"] in only]
     else:
         targets = [item for item in checked if kind in item["kinds"]]

@@ -114,8 +114,16 @@ def test_only_names_the_exact_channels_whatever_their_kinds():
     plan = delivery.delivery_plan(CHANNELS, "escalation", "escalation@level-2", NOTICE, declare(), "INC-20261128-160000",
                                   only=["chat"])
     assert [item["name"] for item in plan["send"]] == ["chat"]
-    with pytest.raises(delivery.DeliveryError, match="no channel named nobody"):
-        delivery.delivery_plan(CHANNELS, "escalation", "k", NOTICE, declare(), "INC-20261128-160000", only=["nobody"])
+
+
+def test_a_contact_naming_an_unknown_channel_is_reported_and_the_others_still_get_it():
+    plan = delivery.delivery_plan(CHANNELS, "escalation", "escalation@legal_team", NOTICE, declare(),
+                                  "INC-20261128-160000", only=["nobody", "chat"])
+    assert [item["name"] for item in plan["send"]] == ["chat"]
+    assert len(plan["problems"]) == 1 and "no channel named nobody" in plan["problems"][0]
+    entries = delivery.outcome_entries(plan, [])
+    assert entries == [{"text": "[escalation@legal_team] not delivered: channel refused: " + plan["problems"][0],
+                        "kind": "delivery_failed"}]
 
 
 def test_a_notice_without_subject_gets_one():
