@@ -374,6 +374,9 @@ def audit_db(lab, mode="corrupt"):
     state = lab.state()
     db = (state or {}).get("db") or ""
     if not os.path.exists(db):
+        if (state or {}).get("profile") != "documented":
+            raise LabError("the release profile writes no audit database; start the lab with --profile documented",
+                           code=2)
         raise LabError("no audit database yet: start the lab and send some traffic first")
     if mode == "delete":
         removed = []

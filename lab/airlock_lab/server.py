@@ -168,13 +168,16 @@ class LabAirlock:
         if not self.documented:
             for name, error in self.upstreams.release_rejected():
                 self.logger.error("Failed to add upstream", name=name, error=error)
-        db_path = schema.get(self.document, "audit.database") or os.path.join(self.lab_dir, "audit.db")
-        try:
-            self.audit = AuditStore(db_path, self.logger)
-            self.logger.info("Audit store opened", database=db_path, backend="sqlite")
-        except Exception as exc:  # sqlite3.Error, OSError
-            self.logger.fatal("Failed to initialize audit logger", error=str(exc), database=db_path)
-            sys.exit(1)
+        # The release writes no audit database at all (not even an empty file): only
+        # the documented profile opens one.
+        if self.documented:
+            db_path = schema.get(self.document, "audit.database") or os.path.join(self.lab_dir, "audit.db")
+            try:
+                self.audit = AuditStore(db_path, self.logger)
+                self.logger.info("Audit store opened", database=db_path, backend="sqlite")
+            except Exception as exc:  # sqlite3.Error, OSError
+                self.logger.fatal("Failed to initialize audit logger", error=str(exc), database=db_path)
+                sys.exit(1)
         self.last_reload_error = None
         self.load_policy(initial=True)
         if self.documented:

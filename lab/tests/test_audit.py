@@ -196,8 +196,17 @@ def test_pii_drill_can_log_the_unredacted_body(fresh_lab):
     assert len(lines) == 2 and "123-45-6789" in lines[0]["body"]
 
 
-def test_audit_db_drill_corrupts_then_deletes(fresh_lab):
+def test_the_release_profile_writes_no_audit_database(fresh_lab):
     lab = fresh_lab("start", "--profile", "release")
+    lab.json("traffic", "--count", "5")
+    assert not os.path.exists(lab.state()["db"])
+    assert not [name for name in os.listdir(lab.dir) if ".db" in name]
+    refused = lab.run("drill", "audit-db", "--mode", "corrupt", check=False)
+    assert refused.returncode == 2 and "writes no audit database" in refused.stderr
+
+
+def test_audit_db_drill_corrupts_then_deletes(fresh_lab):
+    lab = fresh_lab("start", "--profile", "documented")
     lab.json("traffic", "--count", "30")
     db = lab.state()["db"]
     result = lab.json("drill", "audit-db", "--mode", "corrupt")

@@ -71,9 +71,10 @@ def _free_port():
 class Pair:
     """The real binary and a release-profile lab, started from one configuration."""
 
-    def __init__(self, real_url, lab_cli):
+    def __init__(self, real_url, lab_cli, real_dir):
         self.real = real_url
         self.lab_cli = lab_cli
+        self.real_dir = real_dir  # the real binary's working directory (empty at start)
 
     @property
     def lab(self):
@@ -93,7 +94,10 @@ def pair(tmp_path, fresh_lab):
         config = tmp_path / ("config-%d.yaml" % len(processes))
         config.write_text('server:\n  addr: "127.0.0.1:%d"\n%s' % (port, upstreams))
         log = open(tmp_path / ("real-%d.log" % len(processes)), "wb")
-        process = subprocess.Popen([REAL, "--config", str(config)], stdout=log, stderr=subprocess.STDOUT)
+        real_dir = tmp_path / ("real-cwd-%d" % len(processes))
+        real_dir.mkdir()
+        process = subprocess.Popen([REAL, "--config", str(config)], stdout=log, stderr=subprocess.STDOUT,
+                                   cwd=str(real_dir))
         log.close()
         processes.append(process)
         url = "http://127.0.0.1:%d" % port
@@ -108,7 +112,7 @@ def pair(tmp_path, fresh_lab):
             raise AssertionError("the real Airlock did not answer /live within 10 s")
         lab = fresh_lab("start", "--profile", "release", "--config", str(config),
                         name="lab-%d" % len(processes))
-        return Pair(url, lab)
+        return Pair(url, lab, real_dir)
 
     yield start
     for process in processes:
@@ -207,6 +211,23 @@ def test_no_upstreams_every_method_including_ping(pair):
         real, _ = _same_exchange(gateways, _rpc(method, msg_id=method))
         assert real["error"]["code"] == -32000
         assert real["error"]["message"] == "No upstream servers configured"
+
+
+def _database_files(directory):
+    return sorted(str(path) for path in directory.rglob("*") if path.suffix in (".db", ".sqlite", ".db-wal", ".db-shm")
+                  or path.name.endswith(("-wal", "-shm")))
+
+
+def test_no_audit_database_is_written(pair, tmp_path):
+    # The release loads no audit store: after MCP traffic neither gateway has written a
+    # database (the lab's state still names where the documented profile would keep it).
+    gateways = pair()
+    for method in ("initialize", "tools/list", "tools/call"):
+        _same_exchange(gateways, _rpc(method, msg_id=method))
+    gateways.both(request, path="/health")
+    assert sorted(os.listdir(gateways.real_dir)) == []
+    assert _database_files(tmp_path) == []
+    assert not os.path.exists(gateways.lab_cli.state()["db"])
 
 
 def test_malformed_requests(pair):

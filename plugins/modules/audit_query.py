@@ -30,6 +30,9 @@ description:
     occurrence of the subject (and of its JSON-escaped spelling) in every value the module returns or
     exports, not only the C(subject) column, because the product's tombstone event repeats the subject in
     its metadata (C(erased_subject)). Filters (O(subject)) still match the stored subject.
+  - As in the product, a row whose C(subject) is an erased subject also carries C("original_subject_erased":true)
+    in its C(metadata) (added to the stored JSON object; C({"original_subject_erased":true}) when the row has no
+    metadata; metadata that is not a JSON object is returned as stored).
 requirements:
   - blake3 (Python package) on the host that runs the module, when the database has erased subjects
 author:

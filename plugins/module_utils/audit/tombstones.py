@@ -15,10 +15,16 @@ applyTombstoneRedactionWithMap``, the salt being the database's ``hasher_salt``)
 its metadata (``{"erased_subject": ...}``), and a subject may appear inside other
 text. Every occurrence of an erased subject, and of its Go JSON-escaped spelling,
 is replaced, so no erased subject leaves a module in clear text.
+
+A row whose ``subject`` is an erased subject also gets the key the product adds to
+such an event's metadata, ``"original_subject_erased": true`` (same function). The
+stored metadata text is kept byte for byte and the key appended to its JSON object;
+metadata that is not a JSON object (damaged) is left as it is.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import typing as t
 
@@ -33,6 +39,9 @@ _blake3, BLAKE3_IMPORT_ERROR = optional_import("blake3")
 
 #: The product's tombstone table.
 TOMBSTONES_TABLE = "audit_tombstones"
+
+#: The metadata key the product adds to an event whose subject it shows erased.
+ERASED_KEY = "original_subject_erased"
 
 
 class TombstoneError(AirlockIncidentError):
@@ -69,6 +78,7 @@ class Eraser:
                 pairs[escaped] = form
         # longest first, so that a subject that contains another one is replaced whole
         self._pairs = sorted(pairs.items(), key=lambda item: -len(item[0]))
+        self._subjects = frozenset(subject for subject in (forms or {}) if subject)
 
     @property
     def active(self) -> bool:
@@ -116,13 +126,42 @@ class Eraser:
         return value
 
     def row(self, row: t.Dict[str, t.Any]) -> bool:
-        """Erase in place; True when the row showed an erased subject."""
+        """Erase in place; True when the row showed an erased subject.
+
+        A row whose ``subject`` is erased (the product's test: the whole subject is
+        tombstoned) gets ``original_subject_erased: true`` in its ``metadata``."""
         if not self._pairs:
             return False
+        tombstoned = isinstance(row.get("subject"), str) and row["subject"] in self._subjects
         touched = False
         for key, item in row.items():
             erased = self.value(item)
             if erased != item:
                 row[key] = erased
                 touched = True
+        if tombstoned and "metadata" in row:
+            row["metadata"] = self.text(mark_erased(row["metadata"]))
         return touched
+
+
+def mark_erased(metadata: t.Any) -> t.Any:
+    """The metadata text with ``"original_subject_erased":true`` added to its JSON object.
+
+    No metadata (NULL, empty, ``null``) becomes ``{"original_subject_erased":true}``, as
+    the product makes a new map; the stored text of an object is kept and the key
+    appended (or set, where it already exists); anything else is returned unchanged."""
+    if metadata is None or (isinstance(metadata, str) and metadata.strip() in ("", "null")):
+        return '{"%s":true}' % ERASED_KEY
+    if not isinstance(metadata, str):
+        return metadata
+    try:
+        decoded = json.loads(metadata)
+    except ValueError:
+        return metadata
+    if not isinstance(decoded, dict):
+        return metadata
+    if ERASED_KEY in decoded:
+        decoded[ERASED_KEY] = True
+        return json.dumps(decoded, ensure_ascii=False, separators=(",", ":"))
+    body = metadata.rstrip()[:-1].rstrip()
+    return body + ('' if body.endswith("{") else ",") + '"%s":true}' % ERASED_KEY
