@@ -121,9 +121,12 @@ class Remote:
         return (self.k8s.sanitize(result).get("metadata") or {}).get("resourceVersion")
 
     def delete(self, resource_version: str, dry_run: bool) -> None:
-        kwargs = {"dry_run": "All"} if dry_run else {}
-        options = {"preconditions": {"resourceVersion": resource_version}}
-        self.k8s.call(self.what, self.api["delete"], self.name, self.namespace, body=options, **kwargs)
+        # The API server takes a DELETE's options from its body when there is one (a dryRun query parameter
+        # beside a body is ignored), so the dry run goes into the body with the precondition.
+        options: t.Dict[str, t.Any] = {"preconditions": {"resourceVersion": resource_version}}
+        if dry_run:
+            options["dryRun"] = ["All"]
+        self.k8s.call(self.what, self.api["delete"], self.name, self.namespace, body=options)
 
 
 def _conflict(exc: AirlockIncidentError) -> bool:

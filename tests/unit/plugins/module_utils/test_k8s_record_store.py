@@ -55,7 +55,7 @@ class Core:
         verb = name.split("_", 1)[0]
 
         def method(*args, **kwargs):
-            self.calls.append((verb, kwargs.get("dry_run")))
+            self.calls.append((verb, kwargs.get("dry_run") or (kwargs.get("body") or {}).get("dryRun")))
             return getattr(self, "_" + verb)(*args, **kwargs)
         return method
 
@@ -83,9 +83,9 @@ class Core:
             self.objects[name] = stored
         return stored
 
-    def _delete(self, name, namespace, body=None, dry_run=None):
+    def _delete(self, name, namespace, body=None):
         assert body["preconditions"]["resourceVersion"] == self.objects[name]["metadata"]["resourceVersion"]
-        if not dry_run:
+        if body.get("dryRun") != ["All"]:
             del self.objects[name]
 
 
@@ -223,3 +223,18 @@ def test_a_record_over_the_limit_is_refused_before_anything_is_sent(tmp_path):
     with pytest.raises(AirlockIncidentError, match="holds at most 1048576 bytes"):
         run(core, Module(directory))
     assert core.objects == {} and not [c for c in core.calls if c[0] != "read"]
+
+
+def test_absent_in_check_mode_keeps_the_object(tmp_path):
+    core = Core()
+    directory = str(tmp_path)
+    declare(directory)
+    run(core, Module(directory))
+    remote = record_store.Remote(K8s(core), "configmap", "records", ID)
+    paths = store.record_paths(directory, ID)
+    assert record_store.absent(Module(directory, check_mode=True, state="absent"), remote, paths)["changed"]
+    assert core.calls[-1] == ("delete", ["All"]) and core.objects
+    result = record_store.absent(Module(directory, state="absent", confirm=ID), remote, paths)
+    assert result["changed"] and not core.objects and "push the record again" in result["undo"]
+    assert not os.path.exists(os.path.join(directory, ID, sync.STATE_FILE))
+    assert record_store.absent(Module(directory, state="absent", confirm=ID), remote, paths)["changed"] is False
