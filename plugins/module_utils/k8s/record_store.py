@@ -265,9 +265,9 @@ def absent(module: t.Any, remote: Remote, paths: t.Mapping[str, str]) -> t.Dict[
     state_path = os.path.join(paths["dir"], sync.STATE_FILE)
     if not module.check_mode and store.read_text(state_path) is not None:
         os.unlink(state_path)
+    verb = "would delete" if module.check_mode else "deleted"
     return dict(changed=True, found=True, status=(theirs or {}).get("status"),
-                msg="%s %s (the stored record of %s)" % ("would delete" if module.check_mode else "deleted", remote.what,
-                                                          remote.incident_id),
+                msg="%s %s (the stored record of %s)" % (verb, remote.what, remote.incident_id),
                 undo="push the record again from %s (state=push); the local record is untouched" % paths["dir"],
                 diff={"before": current.get(sync.RECORD_KEY, ""), "after": ""})
 

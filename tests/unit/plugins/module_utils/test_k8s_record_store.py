@@ -17,7 +17,6 @@ import pytest
 
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
 from ansible_collections.airlock.incident.plugins.module_utils.incident import store, sync
-from ansible_collections.airlock.incident.plugins.module_utils.incident.model import apply_changes
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import record_store
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import NotFound
 
