@@ -149,10 +149,50 @@ def test_set_stats_keys_never_clash_with_what_a_role_sets():
         assert keys >= HANDED_ON, path
 
 
-@pytest.mark.parametrize("role", ["outage", "security"])
-def test_string_for_list_check_covers_every_list_option(role):
+#: The roles the playbooks run against gateway hosts; each checks its inputs first (tasks/inputs.yml).
+INPUT_ROLES = ["auth_failure", "data_breach", "data_issues", "memory", "outage", "performance", "policy_failure",
+               "respond", "security"]
+
+
+def _inputs(role):
     with open(os.path.join(REPO, "roles", role, "tasks", "inputs.yml"), encoding="utf-8") as handle:
-        tasks = yaml.safe_load(handle)
-    checked = set(next(t for t in tasks if "loop" in t)["loop"])
+        return yaml.safe_load(handle)
+
+
+@pytest.mark.parametrize("role", INPUT_ROLES)
+def test_string_for_list_check_covers_every_list_option(role):
+    tasks = _inputs(role)
+    checked = set(next((t for t in tasks if "loop" in t), {"loop": []})["loop"])
     lists = {n for n, o in awx_objects.role_options(role).items() if o.get("type") == "list"}
     assert checked == lists
+    assert any("airlock_incident_url" in t["ansible.builtin.assert"]["that"] for t in tasks if "ansible.builtin.assert" in t)
+
+
+@pytest.mark.parametrize("role, tasks_file", [(r, "main.yml") for r in INPUT_ROLES] + [("data_issues", "backup.yml")])
+def test_inputs_are_checked_before_anything_else(role, tasks_file):
+    with open(os.path.join(REPO, "roles", role, "tasks", tasks_file), encoding="utf-8") as handle:
+        first = yaml.safe_load(handle)[0]
+    assert first.get("ansible.builtin.import_tasks") == "inputs.yml", "%s/%s: %s" % (role, tasks_file, first)
+
+
+def test_backup_entry_point_has_the_checked_lists():
+    """audit_backup runs data_issues' backup entry point: its inputs.yml names only options that entry point has."""
+    with open(os.path.join(REPO, "roles", "data_issues", "meta", "argument_specs.yml"), encoding="utf-8") as handle:
+        backup = yaml.safe_load(handle)["argument_specs"]["backup"]["options"]
+    checked = set(next(t for t in _inputs("data_issues") if "loop" in t)["loop"])
+    assert checked == {n for n, o in backup.items() if o.get("type") == "list"}
+
+
+def _playbooks():
+    return sorted(glob.glob(os.path.join(REPO, "playbooks", "*.yml")))
+
+
+@pytest.mark.parametrize("path", _playbooks(), ids=os.path.basename)
+def test_a_playbook_with_a_host_pattern_refuses_one_that_matches_nothing_first(path):
+    with open(path, encoding="utf-8") as handle:
+        plays = yaml.safe_load(handle)
+    patterned = [p for p in plays if "{{" in str(p.get("hosts", ""))]
+    if not patterned:
+        return
+    first = plays[0]
+    assert first["hosts"] == "localhost" and "No inventory host matches" in json.dumps(first["tasks"]), path
