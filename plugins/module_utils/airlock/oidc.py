@@ -183,6 +183,15 @@ def _unverified(facts: t.Dict[str, t.Any], target: t.Dict[str, t.Any], timeout: 
     facts.update(valid=False, error="certificate not valid: %s%s" % (reason, described))
 
 
+def _peer_name(name: t.Any) -> t.Optional[str]:
+    """The commonName of a name as ``getpeercert()`` returns it (tuples of RDNs of (key, value) pairs)."""
+    for rdn in name or ():
+        for key, value in rdn:
+            if key == "commonName":
+                return t.cast(str, value)
+    return None
+
+
 def tls_facts(url: str, timeout: float, ca_path: t.Optional[str], now: float,
               min_days: int) -> t.Dict[str, t.Any]:
     """Whether the server certificate of an https URL verifies, and the days until it expires.
@@ -210,8 +219,8 @@ def tls_facts(url: str, timeout: float, ca_path: t.Optional[str], now: float,
     not_after = cert.get("notAfter")
     if isinstance(not_after, str) and not_after:
         _expiry(facts, ssl.cert_time_to_seconds(not_after), now)
-        facts["subject"] = dict(item[0] for item in cert.get("subject", ()) if item).get("commonName")
-        facts["cert_issuer"] = dict(item[0] for item in cert.get("issuer", ()) if item).get("commonName")
+        facts["subject"] = _peer_name(cert.get("subject"))
+        facts["cert_issuer"] = _peer_name(cert.get("issuer"))
         if facts["days_to_expiry"] < min_days:
             facts["error"] = "certificate CN=%s expires in %d day(s) (under %d)" % (
                 facts["subject"], facts["days_to_expiry"], min_days)
