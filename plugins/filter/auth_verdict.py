@@ -13,7 +13,8 @@ description:
   - Combines what M(airlock.incident.oidc_check) saw from the controller (and from the gateway host),
     M(airlock.incident.k8s_egress_check), the C(auth_failures) rate of M(airlock.incident.audit_query) and 401 lines
     of the logs into one verdict with its evidence, in the order an operator rules causes out - the IdP itself
-    (a certificate that does not verify, unreachable, certificate about to expire, issuer, JWKS, rotated keys, clock), then the gateway's path to it, then the clients.
+    (a certificate that does not verify, unreachable, certificate about to expire, issuer, JWKS, rotated keys,
+    clock), then the gateway's path to it, then the clients.
   - A restart never fixes any of these causes; the verdict says what would.
 options:
   _input:

@@ -78,7 +78,7 @@ options:
         this module deployed, that compiles with the Rego engine and gets every known request in O(tests) its
         expected decision. Older backups are tried in turn; RV(candidates) says why each was passed over.
       - Nothing is touched when none passes. Mutually exclusive with O(src) and O(content).
-      - Give O(tests): without them only compilation decides what "good" means.
+      - Give O(tests), without them only compilation decides what "good" means.
     type: path
     version_added: 0.3.0
   dest:

@@ -118,11 +118,11 @@ def _der_time(tag: int, raw: bytes) -> float:
 
 def _common_name(data: bytes, start: int, end: int) -> t.Optional[str]:
     """The CN of a DER Name (SEQUENCE of SETs of SEQUENCE {OID, value}), or None."""
-    for _, set_start, set_end in _children(data, start, end):
-        for _, attr_start, attr_end in _children(data, set_start, set_end):
-            (_, oid_start, oid_end), (_, value_start, value_end) = _children(data, attr_start, attr_end)[:2]
-            if data[oid_start:oid_end] == _CN_OID:
-                return data[value_start:value_end].decode("utf-8", "replace")
+    for rdn in _children(data, start, end):
+        for attribute in _children(data, rdn[1], rdn[2]):
+            oid, value = _children(data, attribute[1], attribute[2])[:2]
+            if data[oid[1]:oid[2]] == _CN_OID:
+                return data[value[1]:value[2]].decode("utf-8", "replace")
     return None
 
 
@@ -132,9 +132,9 @@ def certificate_facts(der: bytes) -> t.Dict[str, t.Any]:
     Read without verification, only to name a certificate that did not verify; ValueError when it is not one.
     """
     try:
-        _, cert_start, cert_end = _der(der, 0)
-        _, tbs_start, tbs_end = _children(der, cert_start, cert_end)[0]
-        fields = _children(der, tbs_start, tbs_end)
+        cert = _der(der, 0)
+        tbs = _children(der, cert[1], cert[2])[0]
+        fields = _children(der, tbs[1], tbs[2])
         if fields[0][0] == 0xA0:  # [0] EXPLICIT version
             fields = fields[1:]
         issuer, validity, subject = fields[2], fields[3], fields[4]
@@ -159,10 +159,12 @@ def _peer_certificate(host: str, port: int, timeout: float) -> t.Optional[bytes]
         return None
 
 
-def _expiry(facts: t.Dict[str, t.Any], not_after: float, now: float) -> None:
+def _expiry(facts: t.Dict[str, t.Any], not_after: float, now: float) -> int:
     facts["not_after"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(not_after))
     # Whole days, towards zero: a certificate that expired 3.2 days ago is at -3.
-    facts["days_to_expiry"] = int((not_after - now) / 86400)
+    days = int((not_after - now) / 86400)
+    facts["days_to_expiry"] = days
+    return days
 
 
 def _unverified(facts: t.Dict[str, t.Any], target: t.Dict[str, t.Any], timeout: float, now: float,
@@ -218,12 +220,11 @@ def tls_facts(url: str, timeout: float, ca_path: t.Optional[str], now: float,
     facts["valid"] = True
     not_after = cert.get("notAfter")
     if isinstance(not_after, str) and not_after:
-        _expiry(facts, ssl.cert_time_to_seconds(not_after), now)
+        days = _expiry(facts, ssl.cert_time_to_seconds(not_after), now)
         facts["subject"] = _peer_name(cert.get("subject"))
         facts["cert_issuer"] = _peer_name(cert.get("issuer"))
-        if facts["days_to_expiry"] < min_days:
-            facts["error"] = "certificate CN=%s expires in %d day(s) (under %d)" % (
-                facts["subject"], facts["days_to_expiry"], min_days)
+        if days < min_days:
+            facts["error"] = "certificate CN=%s expires in %d day(s) (under %d)" % (facts["subject"], days, min_days)
     return facts
 
 
