@@ -94,6 +94,7 @@ def build_parser():
     tamper.add_argument("--rowid", type=int)
     drills.add_parser("idp-down", help="stop the lab IdP (documented)")
     drills.add_parser("jwks-rotated", help="the IdP publishes a new key without the tokens' kid (documented)")
+    drills.add_parser("idp-cert-expired", help="the IdP serves TLS with an expired certificate (documented)")
     clear = drills.add_parser("clear", help="clear one fault or all")
     clear.add_argument("name", nargs="?", default="all")
 
@@ -104,6 +105,8 @@ def build_parser():
     serve.add_argument("--admin-group", default="airlock-admins")
     idp = commands.add_parser("_idp")
     idp.add_argument("--port", type=int, default=0)
+    idp.add_argument("--tls-cert")
+    idp.add_argument("--tls-key")
     return parser
 
 
@@ -131,7 +134,7 @@ def run(args):
     if command == "_idp":
         from airlock_lab import idp
 
-        return idp.serve(lab.dir, args.port)
+        return idp.serve(lab.dir, args.port, args.tls_cert, args.tls_key)
     if command == "start":
         state, started = lab.start(profile=args.profile, port=args.port, config=args.config, policy=args.policy,
                                    no_upstreams=args.no_upstreams, admin_group=args.admin_group,
@@ -184,6 +187,7 @@ def _drill_command(lab, args):
         "tamper-audit": lambda: drills.tamper_audit(lab, args.rowid),
         "idp-down": lambda: drills.idp_down(lab),
         "jwks-rotated": lambda: drills.jwks_rotated(lab),
+        "idp-cert-expired": lambda: drills.idp_cert_expired(lab),
     }
     drill = faults.get(args.fault, lambda: drills.clear(lab, args.name))
     _print(drill())

@@ -18,11 +18,12 @@ from airlock_lab import DENY_ALL_POLICY
 from airlock_lab import idp as lab_idp
 from airlock_lab.client import mcp
 from airlock_lab.lab import LabError
-from airlock_lab.util import LOG_FILE, pid_alive, rfc3339_now, terminate
+from airlock_lab.util import LOG_FILE, atomic_write, pid_alive, rfc3339_now, terminate
 
 ATTACK_SOURCES = ("127.0.0.11", "127.0.0.12", "127.0.0.13", "127.0.0.14", "127.0.0.15")
 NOT_READY_CHECKS = ("jwks", "policy", "audit", "upstream")
-FAULT_NAMES = ("down", "not-ready", "latency", "memory", "pii", "broken-policy", "idp-down", "jwks-rotated")
+FAULT_NAMES = ("down", "not-ready", "latency", "memory", "pii", "broken-policy", "idp-down", "jwks-rotated",
+               "idp-cert-expired")
 
 BROKEN_SYNTAX = """package airlock.authz
 
@@ -441,6 +442,47 @@ def jwks_rotated(lab):
             "note": "tokens from `token` keep the old kid; the lab Airlock refuses them at once (its JWKS cache counts as expired)"}
 
 
+def _serve_idp(lab, state, tls, old_url):
+    """Restart the IdP on its port (over TLS with ``tls``), point the derived config at it and restart Airlock."""
+    if lab.idp_running(state):
+        terminate(state["idp_pid"], timeout=5)
+    pid, _, url = lab.spawn_idp(state.get("idp_port") or 0, tls=tls)
+    with open(state["config"], encoding="utf-8") as handle:
+        text = handle.read()
+    atomic_write(state["config"], text.replace(old_url, url))
+    state = lab.state()
+    state.update(idp_pid=pid, idp_url=url)
+    lab.save_state(state)
+    lab.restart()
+    return url
+
+
+def idp_cert_expired(lab):
+    """The IdP serves TLS on its port with a certificate that expired 3 days ago (signed by a lab CA made now)."""
+    state = _require_running(lab)
+    if state["profile"] != "documented":
+        raise LabError("the release profile has no IdP; start the lab with --profile documented", code=2)
+    if lab.faults().get("idp_cert_expired"):
+        raise LabError("the IdP already serves an expired certificate; `drill clear idp-cert-expired` first")
+    tls = lab_idp.expired_certificate(lab.path("idp", lab_idp.TLS_DIR))
+    http_url = state["idp_url"]
+    url = _serve_idp(lab, state, tls, http_url)
+    lab.set_fault("idp_cert_expired", {"since": rfc3339_now(), "http_url": http_url, "not_after": tls["not_after"]})
+    return {"drill": "idp-cert-expired", "idp_url": url, "ca": tls["ca"], "not_after": tls["not_after"],
+            "note": "auth.oidc_issuer of the derived config is now the https URL and Airlock was restarted; "
+                    "it cannot fetch the JWKS (expired certificate), so every token is refused"}
+
+
+def _clear_cert_expired(lab, state, info):
+    """The IdP serves plain http on its port again, the derived config names it, Airlock restarted."""
+    if not info:
+        return False
+    _serve_idp(lab, state, None, state["idp_url"])
+    shutil.rmtree(lab.path("idp", lab_idp.TLS_DIR), ignore_errors=True)
+    lab.set_fault("idp_cert_expired", None)
+    return True
+
+
 def clear(lab, fault="all"):
     state = lab.state()
     if not state:
@@ -482,6 +524,9 @@ def clear(lab, fault="all"):
                 if os.path.exists(rotated):
                     os.unlink(rotated)
                 lab.set_fault("jwks_rotated", None)
+                cleared.append(name)
+        elif name == "idp-cert-expired":
+            if _clear_cert_expired(lab, lab.state(), faults.get("idp_cert_expired")):
                 cleared.append(name)
         elif name == "down":
             if faults.get("down") or not lab.airlock_running(state):

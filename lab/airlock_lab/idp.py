@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import signal
+import ssl
 import threading
 import time
 import uuid
@@ -32,6 +33,11 @@ KEY_FILE = "signing-key.pem"
 #: While this key exists the JWKS publishes it instead of the signing key (drill jwks-rotated).
 ROTATED_KEY_FILE = "rotated-key.pem"
 PORT_FILE = "idp.port"
+#: Drill idp-cert-expired: the IdP serves TLS with these (made at drill time, never committed).
+TLS_DIR = "tls"
+TLS_CA = "ca.pem"
+TLS_CERT = "cert.pem"
+TLS_KEY = "key.pem"
 
 
 def key_path(lab_dir):
@@ -160,8 +166,53 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, {"access_token": token, "token_type": "Bearer", "expires_in": ttl})
 
 
-def serve(lab_dir, port):
-    """Run the IdP until SIGTERM/SIGINT (the ``_idp`` internal command)."""
+def expired_certificate(directory, days_ago=3):
+    """A lab CA and a server certificate for 127.0.0.1 signed by it that expired ``days_ago`` days ago.
+
+    Written to ``directory`` (``ca.pem``, ``cert.pem``, ``key.pem`` 0600) at drill time; returns their paths and
+    the certificate's notAfter (RFC 3339).
+    """
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "airlock-lab IdP CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(days=400)).not_valid_after(now + datetime.timedelta(days=3650))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), True)
+          .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                       data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                       crl_sign=True, encipher_only=False, decipher_only=False), True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    not_after = now - datetime.timedelta(days=days_ago)
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "airlock-lab-idp")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=90 + days_ago)).not_valid_after(not_after)
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
+            .sign(ca_key, hashes.SHA256()))
+    os.makedirs(directory, exist_ok=True)
+    paths = {"ca": os.path.join(directory, TLS_CA), "cert": os.path.join(directory, TLS_CERT),
+             "key": os.path.join(directory, TLS_KEY)}
+    atomic_write(paths["ca"], ca.public_bytes(serialization.Encoding.PEM))
+    atomic_write(paths["cert"], cert.public_bytes(serialization.Encoding.PEM))
+    atomic_write(paths["key"], key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                 serialization.NoEncryption()), mode=0o600)
+    paths["not_after"] = not_after.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return paths
+
+
+def serve(lab_dir, port, tls_cert=None, tls_key=None):
+    """Run the IdP until SIGTERM/SIGINT (the ``_idp`` internal command); over TLS with ``tls_cert``."""
     lab_dir = os.path.abspath(lab_dir)
     os.makedirs(os.path.join(lab_dir, "idp"), exist_ok=True)
     logger = ZapLogger(os.path.join(lab_dir, "idp", "idp.log"), name="lab-idp")
@@ -169,7 +220,13 @@ def serve(lab_dir, port):
     httpd = ThreadingHTTPServer(("127.0.0.1", int(port or 0)), _Handler)
     httpd.daemon_threads = True
     actual = httpd.server_address[1]
-    httpd.issuer = "http://127.0.0.1:%d" % actual
+    scheme = "http"
+    if tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls_cert, tls_key)
+        httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+        scheme = "https"
+    httpd.issuer = "%s://127.0.0.1:%d" % (scheme, actual)
     httpd.key = key
     httpd.jwk = public_jwk(key)
     httpd.lab_dir = lab_dir

@@ -152,7 +152,8 @@ class Lab:
         raise LabError("airlock did not answer /live within %d s%s" % (START_TIMEOUT,
                                                                       (": " + reason) if reason else ""))
 
-    def spawn_idp(self, port=0):
+    def spawn_idp(self, port=0, tls=None):
+        """Start the IdP; ``tls`` is ``{"cert": path, "key": path}`` to serve https (drill idp-cert-expired)."""
         port_file = self.path("idp", "idp.port")
         os.makedirs(self.path("idp"), exist_ok=True)
         try:
@@ -160,6 +161,8 @@ class Lab:
         except OSError:
             pass
         command = [sys.executable, LAUNCHER, "--dir", self.dir, "_idp", "--port", str(int(port or 0))]
+        if tls:
+            command += ["--tls-cert", tls["cert"], "--tls-key", tls["key"]]
         with open(self.path("idp", "idp.stderr"), "ab") as errors:
             process = subprocess.Popen(command, cwd=self.dir, stdin=subprocess.DEVNULL, stdout=errors,
                                        stderr=errors, start_new_session=True, close_fds=True)
@@ -173,7 +176,7 @@ class Lab:
             except OSError:
                 text = ""
             if text:
-                url = "http://127.0.0.1:%d" % int(text)
+                url = "%s://127.0.0.1:%d" % ("https" if tls else "http", int(text))
                 try:
                     if request(url, path="/.well-known/openid-configuration", timeout=0.5).status == 200:
                         return process.pid, int(text), url

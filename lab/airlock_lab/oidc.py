@@ -8,6 +8,8 @@ issuer's discovery document and JWKS, with the refusal reasons Airlock records."
 from __future__ import annotations
 
 import json
+import os
+import ssl
 import threading
 import time
 import urllib.request
@@ -22,7 +24,7 @@ class AuthError(Exception):
 class Authenticator:
     """JWT validation against OIDC discovery of ``auth.oidc_issuer`` (RS256)."""
 
-    def __init__(self, issuer, audience, jwks_ttl, clock_skew, required_groups, logger, metrics):
+    def __init__(self, issuer, audience, jwks_ttl, clock_skew, required_groups, logger, metrics, ca_path=None):
         self.issuer = (issuer or "").rstrip("/")
         self.audience = audience or None
         self.jwks_ttl = jwks_ttl
@@ -30,6 +32,7 @@ class Authenticator:
         self.required_groups = list(required_groups or [])
         self.logger = logger
         self.metrics = metrics
+        self.ca_path = ca_path
         self._lock = threading.Lock()
         self._keys = {}
         self._fetched_at = 0.0
@@ -38,7 +41,12 @@ class Authenticator:
         self._probe = (0.0, None)
 
     def _get(self, url, timeout=2.0):
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # nosec - loopback lab IdP
+        context = None
+        if url.startswith("https://"):
+            context = ssl.create_default_context()
+            if self.ca_path and os.path.isfile(self.ca_path):
+                context.load_verify_locations(self.ca_path)
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as response:  # nosec - loopback lab IdP
             return json.loads(response.read().decode("utf-8"))
 
     def fetch(self, timeout=2.0):

@@ -187,7 +187,10 @@ class LabAirlock:
                 schema.duration_seconds(self.document, "auth.jwks_cache_ttl", "5m"),
                 schema.duration_seconds(self.document, "auth.clock_skew", "2m"),
                 schema.get(self.document, "auth.required_groups") or [],
-                self.logger, self.metrics)
+                self.logger, self.metrics,
+                # The CA of the lab IdP's TLS certificate (drill idp-cert-expired), trusted as a gateway would
+                # trust its IdP's CA: what fails then is the certificate's expiry, not an unknown issuer.
+                ca_path=os.path.join(self.lab_dir, "idp", "tls", "ca.pem"))
             self.auth.refresh()
         self.reload_faults(force=True)
 

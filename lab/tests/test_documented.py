@@ -248,3 +248,31 @@ def test_jwks_rotated_drops_the_tokens_kid(documented_lab):
     assert response.status == 401
     documented_lab.json("drill", "clear", "jwks-rotated")
     assert kids() == [header["kid"]]
+
+
+def test_idp_cert_expired_serves_tls_with_an_expired_certificate(fresh_lab):
+    import ssl
+
+    lab = fresh_lab("start", "--profile", "documented")
+    http_url = lab.state()["idp_url"]
+    token_before = lab.token()
+    result = lab.json("drill", "idp-cert-expired")
+    state = lab.state()
+    assert result["idp_url"] == state["idp_url"] == http_url.replace("http://", "https://")
+    # The configured issuer follows; the gateway (which trusts the lab CA) fails on the expiry.
+    with open(state["config"]) as handle:
+        assert "oidc_issuer: %s\n" % result["idp_url"] in handle.read()
+    ready = request(lab.url, path="/ready")
+    assert ready.status == 503 and "certificate has expired" in ready.json()["checks"]["jwks"]
+    assert mcp(lab.url, {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, token=token_before).status == 401
+    context = ssl.create_default_context(cafile=result["ca"])
+    host, port = "127.0.0.1", int(result["idp_url"].rsplit(":", 1)[1])
+    import socket
+
+    with pytest.raises(ssl.SSLCertVerificationError, match="certificate has expired"):
+        with socket.create_connection((host, port), timeout=3) as raw:
+            context.wrap_socket(raw, server_hostname=host)
+    lab.json("drill", "clear", "idp-cert-expired")
+    assert lab.state()["idp_url"] == http_url and request(lab.url, path="/ready").status == 200
+    assert mcp(lab.url, {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, token=lab.token()).status == 200
+    assert not os.path.exists(os.path.join(os.path.dirname(state["config"]), "idp", "tls"))

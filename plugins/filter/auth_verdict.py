@@ -13,7 +13,8 @@ description:
   - Combines what M(airlock.incident.oidc_check) saw from the controller (and from the gateway host),
     M(airlock.incident.k8s_egress_check), the C(auth_failures) rate of M(airlock.incident.audit_query) and 401 lines
     of the logs into one verdict with its evidence, in the order an operator rules causes out - the IdP itself
-    (unreachable, certificate, issuer, JWKS, rotated keys, clock), then the gateway's path to it, then the clients.
+    (a certificate that does not verify, unreachable, certificate about to expire, issuer, JWKS, rotated keys,
+    clock), then the gateway's path to it, then the clients.
   - A restart never fixes any of these causes; the verdict says what would.
 options:
   _input:
@@ -76,7 +77,7 @@ import typing as t
 from ansible.errors import AnsibleFilterError
 
 #: oidc_check finding -> cause, in the order causes are ruled out.
-_OIDC_CAUSES = (("discovery", "idp_unreachable"), ("tls", "idp_certificate"), ("issuer", "issuer_mismatch"),
+_OIDC_CAUSES = (("certificate", "idp_certificate"), ("discovery", "idp_unreachable"), ("tls", "idp_certificate"), ("issuer", "issuer_mismatch"),
                 ("jwks", "jwks"), ("jwks_keys", "jwks"), ("kid", "jwks_rotated"), ("clock", "clock_skew"))
 ADVICE = {
     "idp_unreachable": "restore the identity provider or point auth.oidc_issuer at a secondary issuer "
@@ -110,11 +111,21 @@ def _add(causes: t.List[str], evidence: t.List[str], cause: str, line: str) -> N
     evidence.append(line)
 
 
+#: Findings that follow from a certificate that does not verify (the requests over it fail too).
+_CERTIFICATE_CONSEQUENCES = ("discovery", "jwks")
+
+
 def _oidc(controller: t.List[t.Dict[str, t.Any]], causes: t.List[str], evidence: t.List[str]) -> None:
+    certificate = any(finding.get("check") == "certificate" for finding in controller)
     for check, cause in _OIDC_CAUSES:
         for finding in controller:
-            if finding.get("check") == check:
-                _add(causes, evidence, cause, "IdP (from the controller): %s" % finding.get("detail"))
+            if finding.get("check") != check:
+                continue
+            line = "IdP (from the controller): %s" % finding.get("detail")
+            if certificate and check in _CERTIFICATE_CONSEQUENCES:
+                evidence.append(line)
+            else:
+                _add(causes, evidence, cause, line)
 
 
 def _path(controller_ok: bool, gateway: t.Any, egress: t.Any, causes: t.List[str], evidence: t.List[str]) -> None:

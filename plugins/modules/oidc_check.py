@@ -125,7 +125,11 @@ jwks:
   returned: always
   type: dict
 tls:
-  description: C(checked) (an https issuer), C(valid), C(not_after), C(days_to_expiry), C(error).
+  description:
+    - C(checked) (an https issuer), C(valid), C(not_after), C(days_to_expiry), C(subject) and C(cert_issuer) (the
+      common names of the certificate and of its issuer), C(error).
+    - A certificate that does not verify is read again without verification so that the finding names it;
+      C(days_to_expiry) is then negative for an expired certificate.
   returned: always
   type: dict
 clock_skew_seconds:
@@ -149,7 +153,8 @@ endpoints:
   elements: dict
 findings:
   description: One entry per failed check, C(check) (V(discovery), V(issuer), V(jwks), V(jwks_keys), V(kid),
-    V(tls), V(clock), V(token)) and C(detail).
+    V(certificate) (the IdP's certificate does not verify, named with its days to expiry), V(tls) (a handshake
+    failure, or a certificate that expires within O(min_cert_days)), V(clock), V(token)) and C(detail).
   returned: always
   type: list
   elements: dict

@@ -71,6 +71,16 @@ options:
     description:
       - The Rego policy text to deploy. Mutually exclusive with O(src).
     type: str
+  restore_from:
+    description:
+      - Deploy the last good policy from this module's own backups of the same target in this directory (the
+        O(backup_dir) of earlier runs) - the newest backup, whether a policy a change replaced or a copy of one
+        this module deployed, that compiles with the Rego engine and gets every known request in O(tests) its
+        expected decision. Older backups are tried in turn; RV(candidates) says why each was passed over.
+      - Nothing is touched when none passes. Mutually exclusive with O(src) and O(content).
+      - Give O(tests), without them only compilation decides what "good" means.
+    type: path
+    version_added: 0.3.0
   dest:
     description:
       - The deployed policy file Airlock reads (its C(policy.rego_file), e.g. C(/etc/airlock/policy.rego)).
@@ -188,6 +198,8 @@ options:
     description:
       - Directory where the previous policy is kept (for example the incident's evidence directory), under a
         name with the incident id, the UTC time and the sha256. Defaults to the directory of O(dest).
+      - After a successful deployment a copy of the deployed policy is kept there too (kind C(deployed),
+        RV(deployed_copy)), so that O(restore_from) can bring back the last policy this module deployed.
       - Required with O(target=configmap).
     type: path
 requirements:
@@ -209,6 +221,18 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: Bring back the last good policy from this module's backups (newest that passes the known requests)
+  airlock.incident.policy:
+    restore_from: /etc/airlock
+    dest: /etc/airlock/policy.rego
+    tests:
+      - name: user lists tools
+        input: {sub: alice, tenant: acme, groups: [mcp-users], method: tools/list, tool: "", resource: "", headers: {}}
+        expect: allow
+    service_name: airlock
+    verify_url: http://127.0.0.1:8080
+    incident_id: INC-20261128-101500
+    backup_dir: /var/lib/airlock-incidents/INC-20261128-101500/backups
 - name: Deploy a fixed policy, proven against known requests, restart and verify
   airlock.incident.policy:
     content: "{{ lookup('ansible.builtin.file', 'files/policy.rego') }}"
@@ -366,6 +390,21 @@ backup_path:
   description: The backup of the previous policy; null when nothing was written.
   returned: always
   type: str
+deployed_copy:
+  description: The copy of the deployed policy kept in O(backup_dir) (kind C(deployed)) after a successful deployment.
+  returned: when a policy was deployed
+  type: str
+restored_from:
+  description: With O(restore_from), the backup whose policy is deployed (or already was).
+  returned: with O(restore_from)
+  type: str
+candidates:
+  description:
+    - With O(restore_from), the backups tried, newest first, each with C(backup), C(kind) (V(pre-change) or
+      V(deployed)), C(created), C(sha256), C(ok) and the C(errors) that passed it over.
+  returned: with O(restore_from)
+  type: list
+  elements: dict
 diff:
   description: The policy text deployed before and the new one.
   returned: with C(--diff), when the policy changes (or would, in check mode)
@@ -393,6 +432,7 @@ def main():
         argument_spec=safe_change_arg_spec(
             src=dict(type="path"),
             content=dict(type="str"),
+            restore_from=dict(type="path"),
             dest=dict(type="path"),
             tests=dict(type="list", elements="dict", options=dict(
                 name=dict(type="str"),
@@ -409,8 +449,8 @@ def main():
             admin_url=dict(type="str"),
             admin_token=dict(type="str", no_log=True),
         ),
-        mutually_exclusive=[("src", "content")],
-        required_one_of=[("src", "content")],
+        mutually_exclusive=[("src", "content", "restore_from")],
+        required_one_of=[("src", "content", "restore_from")],
         required_if=[("target", "file", ["dest"])],
         supports_check_mode=True,
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import calendar
 import json
 import socket
 import ssl
@@ -33,6 +34,8 @@ DISCOVERY_PATH = "/.well-known/openid-configuration"
 #: Signature algorithms a JWT validator accepts from a JWKS (HMAC keys have no place in a public JWKS).
 SIGNING_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 _KTY_ALGS = {"RSA": "RS", "EC": "ES", "OKP": "EdDSA"}
+#: DER of the commonName OID 2.5.4.3.
+_CN_OID = b"\x55\x04\x03"
 
 
 def _b64json(part: str) -> t.Any:
@@ -83,12 +86,124 @@ def endpoint(url: str) -> t.Dict[str, t.Any]:
     return {"url": url, "scheme": parts.scheme, "host": parts.hostname, "port": port}
 
 
+def _der(data: bytes, offset: int) -> t.Tuple[int, int, int]:
+    """(tag, start of the content, end of the content) of the DER element at ``offset``."""
+    tag, length = data[offset], data[offset + 1]
+    start = offset + 2
+    if length & 0x80:
+        count = length & 0x7F
+        length = int.from_bytes(data[start:start + count], "big")
+        start += count
+    if start + length > len(data):
+        raise ValueError("truncated DER element")
+    return tag, start, start + length
+
+
+def _children(data: bytes, start: int, end: int) -> t.List[t.Tuple[int, int, int]]:
+    items = []
+    while start < end:
+        item = _der(data, start)
+        items.append(item)
+        start = item[2]
+    return items
+
+
+def _der_time(tag: int, raw: bytes) -> float:
+    """Seconds since the epoch of a UTCTime (0x17) or GeneralizedTime (0x18)."""
+    text = raw.decode("ascii").rstrip("Z")
+    if tag == 0x17:
+        text = ("19" if int(text[:2]) >= 50 else "20") + text
+    return float(calendar.timegm(time.strptime(text[:14], "%Y%m%d%H%M%S")))
+
+
+def _common_name(data: bytes, start: int, end: int) -> t.Optional[str]:
+    """The CN of a DER Name (SEQUENCE of SETs of SEQUENCE {OID, value}), or None."""
+    for rdn in _children(data, start, end):
+        for attribute in _children(data, rdn[1], rdn[2]):
+            oid, value = _children(data, attribute[1], attribute[2])[:2]
+            if data[oid[1]:oid[2]] == _CN_OID:
+                return data[value[1]:value[2]].decode("utf-8", "replace")
+    return None
+
+
+def certificate_facts(der: bytes) -> t.Dict[str, t.Any]:
+    """Subject and issuer CN, notBefore and notAfter (epoch seconds) of a DER X.509 certificate.
+
+    Read without verification, only to name a certificate that did not verify; ValueError when it is not one.
+    """
+    try:
+        cert = _der(der, 0)
+        tbs = _children(der, cert[1], cert[2])[0]
+        fields = _children(der, tbs[1], tbs[2])
+        if fields[0][0] == 0xA0:  # [0] EXPLICIT version
+            fields = fields[1:]
+        issuer, validity, subject = fields[2], fields[3], fields[4]
+        (nb_tag, nb_start, nb_end), (na_tag, na_start, na_end) = _children(der, validity[1], validity[2])[:2]
+        return {"subject": _common_name(der, subject[1], subject[2]), "issuer": _common_name(der, issuer[1], issuer[2]),
+                "not_before": _der_time(nb_tag, der[nb_start:nb_end]),
+                "not_after": _der_time(na_tag, der[na_start:na_end])}
+    except (IndexError, ValueError, UnicodeDecodeError) as exc:
+        raise ValueError("not a DER X.509 certificate: %s" % exc) from exc
+
+
+def _peer_certificate(host: str, port: int, timeout: float) -> t.Optional[bytes]:
+    """The server's certificate (DER), fetched without verifying it; None when it cannot be had."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as raw:
+            with context.wrap_socket(raw, server_hostname=host) as tls:
+                return tls.getpeercert(binary_form=True)
+    except (OSError, ssl.SSLError):
+        return None
+
+
+def _expiry(facts: t.Dict[str, t.Any], not_after: float, now: float) -> int:
+    facts["not_after"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(not_after))
+    # Whole days, towards zero: a certificate that expired 3.2 days ago is at -3.
+    days = int((not_after - now) / 86400)
+    facts["days_to_expiry"] = days
+    return days
+
+
+def _unverified(facts: t.Dict[str, t.Any], target: t.Dict[str, t.Any], timeout: float, now: float,
+                reason: str) -> None:
+    """Name the certificate that failed verification: subject, issuer and days to expiry (negative: expired)."""
+    der = _peer_certificate(target["host"], target["port"], timeout)
+    described = ""
+    if der:
+        try:
+            cert = certificate_facts(der)
+        except ValueError:
+            cert = None
+        if cert is not None:
+            _expiry(facts, cert["not_after"], now)
+            facts.update(subject=cert["subject"], cert_issuer=cert["issuer"])
+            described = " (certificate CN=%s issued by CN=%s, not after %s, %d day(s) to expiry)" % (
+                cert["subject"], cert["issuer"], facts["not_after"], facts["days_to_expiry"])
+    facts.update(valid=False, error="certificate not valid: %s%s" % (reason, described))
+
+
+def _peer_name(name: t.Any) -> t.Optional[str]:
+    """The commonName of a name as ``getpeercert()`` returns it (tuples of RDNs of (key, value) pairs)."""
+    for rdn in name or ():
+        for key, value in rdn:
+            if key == "commonName":
+                return t.cast(str, value)
+    return None
+
+
 def tls_facts(url: str, timeout: float, ca_path: t.Optional[str], now: float,
               min_days: int) -> t.Dict[str, t.Any]:
-    """Whether the server certificate of an https URL verifies, and the days until it expires."""
+    """Whether the server certificate of an https URL verifies, and the days until it expires.
+
+    A certificate that does not verify is read again without verification, so that the finding names it
+    (subject, issuer, not after, days to expiry: negative once it expired).
+    """
     target = endpoint(url)
     facts: t.Dict[str, t.Any] = {"checked": target["scheme"] == "https", "valid": None, "not_after": None,
-                                 "days_to_expiry": None, "error": None}
+                                 "days_to_expiry": None, "subject": None, "cert_issuer": None, "error": None}
     if not facts["checked"]:
         return facts
     context = ssl.create_default_context(cafile=ca_path)
@@ -97,7 +212,7 @@ def tls_facts(url: str, timeout: float, ca_path: t.Optional[str], now: float,
             with context.wrap_socket(raw, server_hostname=target["host"]) as tls:
                 cert = tls.getpeercert() or {}
     except ssl.SSLCertVerificationError as exc:
-        facts.update(valid=False, error="certificate not valid: %s" % (exc.verify_message or exc.reason or exc))
+        _unverified(facts, target, timeout, now, str(exc.verify_message or exc.reason or exc))
         return facts
     except (OSError, ssl.SSLError) as exc:
         facts.update(error="TLS handshake failed: %s" % exc)
@@ -105,12 +220,11 @@ def tls_facts(url: str, timeout: float, ca_path: t.Optional[str], now: float,
     facts["valid"] = True
     not_after = cert.get("notAfter")
     if isinstance(not_after, str) and not_after:
-        expires = ssl.cert_time_to_seconds(not_after)
-        facts["not_after"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires))
-        days = int((expires - now) // 86400)
-        facts["days_to_expiry"] = days
+        days = _expiry(facts, ssl.cert_time_to_seconds(not_after), now)
+        facts["subject"] = _peer_name(cert.get("subject"))
+        facts["cert_issuer"] = _peer_name(cert.get("issuer"))
         if days < min_days:
-            facts["error"] = "certificate expires in %d day(s) (under %d)" % (days, min_days)
+            facts["error"] = "certificate CN=%s expires in %d day(s) (under %d)" % (facts["subject"], days, min_days)
     return facts
 
 
@@ -243,7 +357,9 @@ def check_oidc(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
     token = token_facts(check.token, now)
     discovery, body = check.discovery()
     tls = tls_facts(check.issuer, check.timeout, check.ca_path, now, check.min_days)
-    if tls["valid"] is False or tls["error"]:
+    if tls["valid"] is False:
+        check.find("certificate", "%s: %s" % (check.issuer, tls["error"]))
+    elif tls["error"]:
         check.find("tls", "%s: %s" % (check.issuer, tls["error"]))
     jwks = check.jwks(body.get("jwks_uri")) if body else {"url": None, "status": None, "error": None, "keys": []}
     kid = check.token_checks(token, jwks)

@@ -36,10 +36,11 @@ from ansible_collections.airlock.incident.plugins.module_utils.airlock.rego_engi
     REGOPY_IMPORT_ERROR,
     RegoCheckError,
 )
-from ansible_collections.airlock.incident.plugins.module_utils.change.backups import sha256_bytes
+from ansible_collections.airlock.incident.plugins.module_utils.change.backups import BackupStore, sha256_bytes
 from ansible_collections.airlock.incident.plugins.module_utils.change.flow import (
     SafeChange,
     check_change_params,
+    decode,
     open_target,
     read_text,
 )
@@ -114,6 +115,57 @@ def make_reloaders(module: t.Any) -> Reloaders:
     return reloader, restart or reloader
 
 
+#: Backup kinds a policy can be restored from: what a change replaced, and what the module deployed.
+RESTORABLE_KINDS = ("pre-change", "deployed")
+
+
+class _Named:
+    """The target as backups name it (``describe()``), known before the target is opened."""
+
+    def __init__(self, params: t.Mapping[str, t.Any]) -> None:
+        if params["target"] == "configmap":
+            self.name = "configmap/%s/%s/%s" % (params["namespace"], params["configmap"], POLICY_KEY)
+        else:
+            self.name = FileTarget(params["dest"]).describe()
+
+    def describe(self) -> str:
+        return self.name
+
+
+def backup_source(params: t.Mapping[str, t.Any], tests: t.List[t.Dict[str, t.Any]]
+                  ) -> t.Tuple[str, t.Dict[str, t.Any], t.List[t.Dict[str, t.Any]]]:
+    """(text, chosen, candidates): the newest of this module's backups of the target in ``restore_from`` that
+    compiles and gets every known request's expected decision.
+
+    Candidates are tried newest first (deployed copies and the contents changes replaced alike); each is
+    reported with why it was passed over. AirlockIncidentError (nothing touched) when none passes.
+    """
+    store = BackupStore(params["restore_from"])
+    target = _Named(params)
+    entries = store.entries(target, kinds=RESTORABLE_KINDS)
+    candidates: t.List[t.Dict[str, t.Any]] = []
+    if not HAS_REGOPY:
+        raise AirlockIncidentError(missing_required_lib("regopy"), exception=str(REGOPY_IMPORT_ERROR))
+    for entry in reversed(entries):
+        seen = {"backup": entry["path"], "kind": entry.get("kind"), "created": entry.get("created"),
+                "sha256": entry.get("sha256"), "ok": False, "errors": []}
+        candidates.append(seen)
+        try:
+            text = decode(store.read(entry), entry["path"], "restore_from")
+            report = check_policy(text, filename=POLICY_KEY, tests=tests)
+        except (AirlockIncidentError, RegoCheckError, OSError) as exc:
+            seen["errors"] = [str(getattr(exc, "msg", exc))]
+            continue
+        seen["errors"] = summarize_failures(report)
+        if report["ok"]:
+            seen["ok"] = True
+            return text, seen, candidates
+    raise AirlockIncidentError(
+        "restore_from: none of the %d backup(s) of %s in %s compiles and passes the %d known request(s); nothing "
+        "was touched" % (len(entries), target.describe(), store.directory, len(tests)),
+        candidates=candidates, changed=False, restored_from=None)
+
+
 def policy_source(params: t.Mapping[str, t.Any]) -> t.Tuple[str, str]:
     """(source, file name) of the policy to deploy: ``src`` read from the host, or ``content``."""
     if params["src"]:
@@ -178,6 +230,14 @@ def preview(params: t.Mapping[str, t.Any], check_mode: bool, change: SafeChange,
     return result
 
 
+def keep_deployed(change: SafeChange, source: str, result: Result) -> None:
+    """Keep a copy of the policy just deployed (kind ``deployed``) beside the backups: a later ``restore_from``
+    finds the last policy this module deployed, not only the ones it replaced."""
+    result["deployed_copy"] = change.store.save(change.target, source.encode("utf-8"),
+                                                incident_id=change.params["incident_id"], kind="deployed",
+                                                module=MODULE_NAME, extra={"verified": result["verified"]})
+
+
 def deploy(warn: Warn, change: SafeChange, before: t.Optional[bytes], source: str, result: Result,
            reloaders: t.Optional[Reloaders]) -> str:
     """Back up, write, reload, verify (and roll back); the success message.
@@ -189,12 +249,14 @@ def deploy(warn: Warn, change: SafeChange, before: t.Optional[bytes], source: st
     if change.cluster is not None:
         result["would_restart"] = change.cluster.reloader is not None
         change.commit(before, source.encode("utf-8"), result, "pre-change", extra)
+        keep_deployed(change, source, result)
         if change.cluster.reloader is None:
             warn("reload=none: the Airlock pods keep the previous policy until they restart")
         return "deployed the policy to %s%s" % (name, change.done(result, "reloaded"))
     reloader, rollback_reloader = t.cast(Reloaders, reloaders)
     change.commit(before, source.encode("utf-8"), result, "pre-change", extra, reloader=reloader,
                   rollback_reloader=rollback_reloader)
+    keep_deployed(change, source, result)
     if not reloader.active:
         warn("reload=none: Airlock keeps the previous policy until it is restarted")
         return "deployed the policy to %s" % name
@@ -207,6 +269,11 @@ def run(module: t.Any) -> Result:
     params = module.params
     tests, warnings = check_params(params, module.check_mode, module.warn)
     configmap = params["target"] == "configmap"
+    restored: t.Dict[str, t.Any] = {}
+    if params["restore_from"]:
+        text, chosen, candidates = backup_source(params, tests)
+        params["content"] = text
+        restored = {"restored_from": chosen["backup"], "candidates": candidates}
     source, filename = policy_source(params)
     report = validate(params, module.warn, source, filename, tests, warnings)
     errors = summarize_failures(report)
@@ -218,6 +285,7 @@ def run(module: t.Any) -> Result:
              "rego_tests": report["rego_tests"], "errors": errors, "engine": "regopy %s" % report["engine"]}
     if configmap:
         extra["would_restart"] = False
+    extra.update(restored)
     result = change.result(before, **extra)
     result["sha256_after"] = sha256_bytes(source.encode("utf-8"))
     if before == source.encode("utf-8"):
@@ -232,4 +300,4 @@ def run(module: t.Any) -> Result:
 
 def where(module: t.Any) -> str:
     """What an I/O error of the module names: the policy file, or the backup directory with ``target=configmap``."""
-    return t.cast(str, module.params["dest"] or module.params["backup_dir"])
+    return t.cast(str, module.params["dest"] or module.params["backup_dir"] or module.params["restore_from"])

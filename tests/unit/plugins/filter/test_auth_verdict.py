@@ -24,6 +24,7 @@ FAILURES = {"summary": {"denials": 600, "per_minute": 60.0, "first_seen": "a", "
     (("discovery",), "idp_unreachable"),
     (("tls", "discovery"), "idp_unreachable"),
     (("tls",), "idp_certificate"),
+    (("certificate", "discovery"), "idp_certificate"),
     (("issuer",), "issuer_mismatch"),
     (("jwks_keys",), "jwks"),
     (("kid",), "jwks_rotated"),
@@ -67,3 +68,11 @@ def test_a_few_failures_with_a_healthy_idp_are_no_fault():
 def test_bad_input_is_refused():
     with pytest.raises(AnsibleFilterError, match="must be a registered result of airlock.incident.oidc_check"):
         auth_verdict({"msg": "x"})
+
+
+def test_a_certificate_that_does_not_verify_is_the_cause_not_the_failed_requests():
+    verdict = auth_verdict(_oidc("discovery", "certificate", "jwks"))
+    assert verdict["causes"] == ["idp_certificate"]
+    assert verdict["evidence"][0] == "IdP (from the controller): certificate detail"
+    assert "IdP (from the controller): discovery detail" in verdict["evidence"]
+    assert "restart" not in verdict["summary"]

@@ -205,8 +205,37 @@ def test_a_certificate_about_to_expire_is_a_finding(tls_idp):
 @pytest.mark.parametrize("tls_idp", [-2], indirect=True)
 def test_an_expired_certificate_is_found_and_named(tls_idp):
     result = oidc.check_oidc(_params(tls_idp.url, ca_path=tls_idp.ca))
-    assert "tls" in _checks(result) and "certificate has expired" in result["msg"]
+    assert "certificate" in _checks(result) and "certificate has expired" in result["msg"]
     assert result["tls"]["valid"] is False
+    # Read again without verification: named, with its (negative) days to expiry.
+    assert result["tls"]["days_to_expiry"] in (-3, -2) and result["tls"]["subject"] == "127.0.0.1"
+    assert "certificate CN=127.0.0.1 issued by CN=127.0.0.1" in result["msg"] and "day(s) to expiry" in result["msg"]
+
+
+@pytest.mark.parametrize("tls_idp", [30], indirect=True)
+def test_an_untrusted_certificate_is_named_too(tls_idp):
+    result = oidc.check_oidc(_params(tls_idp.url))
+    assert "certificate" in _checks(result) and result["tls"]["valid"] is False
+    assert 28 <= result["tls"]["days_to_expiry"] <= 30 and result["tls"]["subject"] == "127.0.0.1"
+
+
+@pytest.mark.parametrize("days", [-400, -1, 10, 20000])
+def test_certificate_facts_reads_der_with_either_time_type(days):
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate(_certificate(days)[0])
+    from cryptography.hazmat.primitives import serialization
+
+    facts = oidc.certificate_facts(cert.public_bytes(serialization.Encoding.DER))
+    assert facts["subject"] == facts["issuer"] == "127.0.0.1"
+    assert facts["not_after"] == int(cert.not_valid_after_utc.timestamp())
+    assert facts["not_before"] == int(cert.not_valid_before_utc.timestamp())
+
+
+@pytest.mark.parametrize("data", [b"", b"\x30\x05\x02\x01", b"\x30\x03\x02\x01\x01", b"not der at all"])
+def test_certificate_facts_refuses_what_is_not_a_certificate(data):
+    with pytest.raises(ValueError, match="not a DER X.509 certificate"):
+        oidc.certificate_facts(data)
 
 
 @pytest.mark.parametrize("extra,fragment", [

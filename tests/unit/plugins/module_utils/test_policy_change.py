@@ -36,7 +36,7 @@ def params(**extra):
             "service_name": None, "reload_command": None, "signal": "HUP", "pid_file": None, "admin_url": None,
             "admin_token": None, "verify_url": None, "verify_timeout": 30.0, "validate_certs": True,
             "backup_dir": None, "incident_id": "INC-1", "configmap": "airlock-config", "namespace": None,
-            "deployment": None}
+            "deployment": None, "restore_from": None}
     base.update(extra)
     return base
 
@@ -212,3 +212,54 @@ def test_deploy_with_a_reload_says_how(tmp_path):
     msg = policy_change.deploy(print, change, None, POLICY, result, (reloader, reloader))
     assert msg == "deployed the policy to %s, reloaded with restart command /bin/restart" % path
     assert result["reloaded"] is True and result["backup_path"] is None and path.read_text() == POLICY
+
+
+# --------------------------------------------------------------------------- the policy module's own backups
+
+DENY_ALL = POLICY.replace('allow if "mcp-users" in input.groups', 'allow if input.path == "/never"')
+
+
+def _deploy(tmp_path, text, before=None):
+    """What a successful run leaves: the pre-change backup of ``before`` and the deployed copy of ``text``."""
+    path = tmp_path / "policy.rego"
+    change = flow.SafeChange(params(dest=str(path), backup_dir=str(tmp_path / "backups")), policy_change.MODULE_NAME,
+                             "policy", "reloaded", FileTarget(str(path)))
+    result = change.result(before)
+    result["sha256_after"] = "new"
+    none = Reloader(None, "none")
+    policy_change.deploy(lambda _: None, change, before, text, result, (none, none))
+    return result
+
+
+def test_a_deployment_keeps_a_copy_of_what_it_deployed(tmp_path):
+    result = _deploy(tmp_path, POLICY, before=b"package old\n")
+    assert open(result["deployed_copy"]).read() == POLICY
+    assert open(result["backup_path"]).read() == "package old\n"
+
+
+def test_restore_from_takes_the_newest_backup_that_passes_the_known_requests(tmp_path):
+    good = POLICY + "# the last good one\n"
+    _deploy(tmp_path, POLICY, before=DENY_ALL.encode())    # pre-change: deny-all; deployed: POLICY
+    _deploy(tmp_path, good, before=POLICY.encode())        # pre-change: POLICY; deployed: good
+    _deploy(tmp_path, DENY_ALL, before=good.encode())       # pre-change: good; deployed: deny-all (newest)
+    values = params(dest=str(tmp_path / "policy.rego"), restore_from=str(tmp_path / "backups"))
+    text, chosen, candidates = policy_change.backup_source(values, TESTS)
+    assert text == good and chosen["ok"] and chosen["kind"] == "pre-change"
+    assert [c["ok"] for c in candidates] == [False, True]
+    assert candidates[0]["kind"] == "deployed"
+    assert any("expected allow, got deny" in error for error in candidates[0]["errors"])
+
+
+def test_restore_from_refuses_when_no_backup_passes(tmp_path):
+    _deploy(tmp_path, DENY_ALL, before=b"package broken\nallow if {\n")
+    values = params(dest=str(tmp_path / "policy.rego"), restore_from=str(tmp_path / "backups"))
+    with pytest.raises(AirlockIncidentError, match="none of the 2 backup.s. of .* compiles and passes the 1 known") as caught:
+        policy_change.backup_source(values, TESTS)
+    assert caught.value.result["changed"] is False and len(caught.value.result["candidates"]) == 2
+
+
+def test_restore_from_only_reads_backups_of_the_same_target(tmp_path):
+    _deploy(tmp_path, POLICY)
+    values = params(dest=str(tmp_path / "other.rego"), restore_from=str(tmp_path / "backups"))
+    with pytest.raises(AirlockIncidentError, match="none of the 0 backup"):
+        policy_change.backup_source(values, TESTS)

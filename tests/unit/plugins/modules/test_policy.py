@@ -314,6 +314,34 @@ def test_src_on_the_host_is_deployed_to_a_new_dest(lab, capsys):
     assert any("keeps the previous policy until it is restarted" in w for w in warnings_of(result))
 
 
+def test_restore_from_brings_back_the_last_policy_the_module_deployed(lab, capsys):
+    deployed = run_module(capsys, **deploy(lab, GOOD_V2))
+    assert deployed["_rc"] == 0 and read(deployed["deployed_copy"]).decode() == GOOD_V2
+    with open(lab["dest"], "w") as handle:  # a broken policy, written by hand
+        handle.write(DENY_ALL)
+    args = deploy(lab, GOOD)
+    args.pop("content")
+    args["restore_from"] = os.path.dirname(deployed["deployed_copy"])
+    check = run_module(capsys, _ansible_check_mode=True, **args)
+    assert check["_rc"] == 0 and check["changed"] and read(lab["dest"]).decode() == DENY_ALL
+    restored = run_module(capsys, **args)
+    assert restored["_rc"] == 0 and restored["changed"] and restored["verified"], restored["msg"]
+    assert read(lab["dest"]).decode() == GOOD_V2 and restored["restored_from"] == deployed["deployed_copy"]
+    assert read(restored["backup_path"]).decode() == DENY_ALL
+    assert [(c["kind"], c["ok"]) for c in restored["candidates"]] == [("deployed", True)]
+    again = run_module(capsys, **args)
+    assert again["_rc"] == 0 and not again["changed"]
+    # nothing good left: every candidate refused with its reasons, nothing touched
+    for name in os.listdir(lab["backups"]):
+        if name.endswith(".bak"):
+            os.chmod(os.path.join(lab["backups"], name), 0o600)
+            with open(os.path.join(lab["backups"], name), "w") as handle:
+                handle.write(DENY_ALL)
+    refused = run_module(capsys, **args)
+    assert refused["_rc"] == 1 and not refused["changed"] and read(lab["dest"]).decode() == GOOD_V2
+    assert "restore_from: none of the" in refused["msg"] and all(not c["ok"] for c in refused["candidates"])
+
+
 # --------------------------------------------------------------------------- refusals
 
 
