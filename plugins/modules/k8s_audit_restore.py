@@ -167,17 +167,23 @@ from ansible_collections.airlock.incident.plugins.module_utils.core.argspec impo
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import audit_restore_run
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import k8s_arg_spec, run_k8s_module
 
-ARGUMENT_SPEC = k8s_arg_spec(**action_arg_spec(
-    action="restore",
-    name=dict(type="str", default="airlock"),
-    state=dict(type="str", choices=["restored", "reverted"], default="restored"),
-    backup=dict(type="path"),
-    db_path=dict(type="str", default="/var/lib/airlock/audit.db"),
-    container=dict(type="str", default="airlock"),
-    volume=dict(type="str"),
-    exec_timeout=dict(type="int", default=600),
-))
-ARGUMENT_SPEC["wait_timeout"] = dict(type="int", default=300)
+
+def _argument_spec():
+    spec = k8s_arg_spec(**action_arg_spec(
+        action="restore",
+        name=dict(type="str", default="airlock"),
+        state=dict(type="str", choices=["restored", "reverted"], default="restored"),
+        backup=dict(type="path"),
+        db_path=dict(type="str", default="/var/lib/airlock/audit.db"),
+        container=dict(type="str", default="airlock"),
+        volume=dict(type="str"),
+        exec_timeout=dict(type="int", default=600),
+    ))
+    spec.update(wait_timeout=dict(type="int", default=300))
+    return spec
+
+
+ARGUMENT_SPEC = _argument_spec()
 
 
 def main():

@@ -23,14 +23,14 @@ description:
   - Findings - C(oom_killed), C(cpu_saturated) (usage at or above O(saturation) of the CPU limit; throttling
     likely), C(cpu_throttled) (measured, see below), C(memory_near_limit), C(memory_growing), C(hpa_at_max) and
     C(no_limits).
-  - CPU throttling is not part of the metrics API. It is read from the kubelet's cAdvisor counters
+  - "CPU throttling is not part of the metrics API. It is read from the kubelet's cAdvisor counters
     C(container_cpu_cfs_throttled_periods_total) and C(container_cpu_cfs_periods_total) of each pod's node, through
     the API server's node proxy (C(/api/v1/nodes/<node>/proxy/metrics/cadvisor), or O(cadvisor_path)); the ratio
     is the share of CFS periods in which the container hit its CPU quota, over the sampling window when O(samples)
     is more than 1 (two scrapes), else since the container started. C(cpu_throttled) is reported from
     O(throttled_share). Where the endpoint cannot be read (no C(nodes/proxy) permission, a node that does not serve
-    it), RV(throttling) says C(measured=false) with the reason per node, and the message says
-    C(throttling: unavailable); that is a result, not a failure.
+    it, a node address the API server does not proxy to), RV(throttling) says C(measured=false) with the reason per
+    node, and the message says C(throttling: unavailable); that is a result, not a failure."
   - Never changes anything.
 author:
   - airlock.incident contributors (@airlock-incident)

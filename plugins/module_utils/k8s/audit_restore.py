@@ -65,8 +65,9 @@ def data_mount(dep: Obj, container: str, db_path: str, volume: t.Optional[str]) 
             if best is None or len(mp) > len(best["mountPath"]):
                 best = m
     if best is None:
+        names = ", ".join(sorted(str(m.get("name")) for m in mounts if claims.get(str(m.get("name"))))) or "none"
         raise ValueError("db_path: %s is on no PersistentVolumeClaim mounted in container %s; give volume (accepted "
-                         "values: %s)" % (db_path, container, ", ".join(sorted(str(m.get("name")) for m in mounts if claims.get(str(m.get("name"))))) or "none"))
+                         "values: %s)" % (db_path, container, names))
     return str(best["name"]), claims[str(best["name"])], str(best["mountPath"])
 
 

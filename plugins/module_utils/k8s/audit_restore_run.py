@@ -77,8 +77,8 @@ class _Pod:
             self.k8s.call(self.what, self.k8s.core.delete_namespaced_pod, self.name, self.k8s.namespace, grace_period_seconds=0)
         except NotFound:
             return
-        done, _, _ = poll(lambda: (self._read() is None, None), self.params["wait_timeout"])
-        if not done:
+        gone = poll(lambda: (self._read() is None, None), self.params["wait_timeout"])[0]
+        if not gone:
             raise AirlockIncidentError("%s was not gone within wait_timeout=%ss" % (self.what, self.params["wait_timeout"]))
 
     def start(self) -> PodExec:
@@ -89,8 +89,8 @@ class _Pod:
                 raise AirlockIncidentError("%s exists and was not made by k8s_audit_restore; not touched" % self.what)
             self.delete()
         self.k8s.call(self.what, self.k8s.core.create_namespaced_pod, self.k8s.namespace, self.manifest)
-        done, pod, _ = poll(lambda: _phase(self._read()), self.params["wait_timeout"])
-        if not done:
+        running, pod = poll(lambda: _phase(self._read()), self.params["wait_timeout"])[:2]
+        if not running:
             raise AirlockIncidentError("%s did not run within wait_timeout=%ss (phase %s)"
                                        % (self.what, self.params["wait_timeout"], ((pod or {}).get("status") or {}).get("phase")))
         return PodExec(self.k8s, self.k8s.namespace, self.name, self.manifest["spec"]["containers"][0]["name"],

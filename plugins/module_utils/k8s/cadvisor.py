@@ -175,7 +175,7 @@ def summary(first: Counters, last: t.Optional[Counters], errors: t.Mapping[str, 
     if measured:
         why = None
     elif failed:
-        why = "; ".join(e for _, e in sorted(failed.items()))
+        why = "; ".join(failed[node] for node in sorted(failed))
     elif not errors:
         why = "no pod of the Deployment is scheduled on a node"
     else:

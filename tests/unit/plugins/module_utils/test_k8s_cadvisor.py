@@ -31,7 +31,7 @@ def test_counters_of_the_named_pods_containers_only():
 
 
 def test_ratio_since_start_from_one_scrape():
-    counters, _ = cadvisor.cfs_counters(_sample(), "airlock-system", PODS)
+    counters = cadvisor.cfs_counters(_sample(), "airlock-system", PODS)[0]
     r = cadvisor.ratios(counters)
     assert r[("airlock-5d8f7c9b6-x2k4q", "airlock")]["ratio"] == pytest.approx(0.25)
     assert r[("airlock-5d8f7c9b6-q7w8e", "airlock")]["ratio"] == 0.0
