@@ -10,7 +10,9 @@
 #   createcontainererror  CreateContainerError (missing seccomp profile)
 #   notready              running, readiness probe failing
 # Resource use (kwok/metrics/usage.yaml; served through metrics.k8s.io by metrics-server):
-#   cpu-starvation        every pod uses its whole CPU limit (throttled, slow)
+#   cpu-starvation        every pod uses its whole CPU limit (throttled, slow): the emulated
+#                         cAdvisor counters (kwok/metrics/cadvisor.yaml) show it throttled
+#                         in AIRLOCK_DRILL_THROTTLED_SHARE (default 0.6) of its CFS periods
 #   memory-growth         every pod's working set grows by AIRLOCK_DRILL_MEMORY_PER_MINUTE
 #                         (default 256Mi) a minute since it started, towards its limit
 # Cluster-level states (real scheduler/controller behaviour):
@@ -222,8 +224,10 @@ EOF
     ;;
   cpu-starvation)
     cpu="$(K get deployment "$DEPLOY" -o jsonpath='{.spec.template.spec.containers[?(@.name=="airlock")].resources.limits.cpu}' 2>/dev/null || true)"
-    K annotate pods -l "$SEL" "airlock.lab/cpu-usage=${cpu:-1}" --overwrite >/dev/null
-    log "pods $SEL use ${cpu:-1} CPU (their CPU limit, or 1 core without one): metrics.k8s.io shows it within ~20 s"
+    K annotate pods -l "$SEL" "airlock.lab/cpu-usage=${cpu:-1}" \
+      "airlock.lab/cpu-throttled-share=${AIRLOCK_DRILL_THROTTLED_SHARE:-0.6}" --overwrite >/dev/null
+    log "pods $SEL use ${cpu:-1} CPU (their CPU limit, or 1 core without one): metrics.k8s.io shows it within ~20 s;" \
+      "cAdvisor counters: throttled in ${AIRLOCK_DRILL_THROTTLED_SHARE:-0.6} of the CFS periods"
     ;;
   memory-growth)
     K annotate pods -l "$SEL" "airlock.lab/memory-growth-per-minute=${AIRLOCK_DRILL_MEMORY_PER_MINUTE:-256Mi}" --overwrite >/dev/null
@@ -232,7 +236,7 @@ EOF
   clear)
     K patch networkpolicy "$DEPLOY" --type merge -p \
       '{"spec":{"egress":[{"ports":[{"protocol":"TCP","port":443}]},{"ports":[{"protocol":"UDP","port":53},{"protocol":"TCP","port":53}]}]}}' >/dev/null 2>&1 || true
-    K annotate pods -l "$SEL" airlock.lab/cpu-usage- airlock.lab/memory-usage- airlock.lab/memory-growth-per-minute- >/dev/null 2>&1 || true
+    K annotate pods -l "$SEL" airlock.lab/cpu-usage- airlock.lab/cpu-throttled-share- airlock.lab/memory-usage- airlock.lab/memory-growth-per-minute- >/dev/null 2>&1 || true
     K patch deployment "$DEPLOY" --type json -p '[{"op":"remove","path":"/spec/template/metadata/annotations/drill.airlock.lab~1state"}]' >/dev/null 2>&1 || true
     K patch deployment "$DEPLOY" --type json -p '[{"op":"remove","path":"/spec/template/spec/topologySpreadConstraints"}]' >/dev/null 2>&1 || true
     K annotate pods -l "$SEL" drill.airlock.lab/state- >/dev/null 2>&1 || true

@@ -156,6 +156,7 @@ start kwok "$(bin kwok)" \
   --kubeconfig="$AK" \
   "${stage_args[@]}" --config="$LAB/kwok-cluster.yaml" \
   --config="$HERE/kwok/metrics/resource.yaml" --config="$HERE/kwok/metrics/usage.yaml" \
+  --config="$HERE/kwok/metrics/cadvisor.yaml" \
   --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
   --node-ip=127.0.0.1 --node-port="$KWOK_PORT" --server-address="127.0.0.1:$KWOK_PORT" \
   --tls-cert-file="$P/admin.crt" --tls-private-key-file="$P/admin.key" \

@@ -21,9 +21,16 @@ description:
     reason, usage is null, and requests, limits, restarts and HPAs are still reported. That is a result, not a
     failure.
   - Findings - C(oom_killed), C(cpu_saturated) (usage at or above O(saturation) of the CPU limit; throttling
-    likely), C(memory_near_limit), C(memory_growing), C(hpa_at_max) and C(no_limits).
-  - CPU throttling itself (the cgroup's C(nr_throttled)) is not part of the metrics API and is not measured; the
-    result says so in RV(throttling).
+    likely), C(cpu_throttled) (measured, see below), C(memory_near_limit), C(memory_growing), C(hpa_at_max) and
+    C(no_limits).
+  - "CPU throttling is not part of the metrics API. It is read from the kubelet's cAdvisor counters
+    C(container_cpu_cfs_throttled_periods_total) and C(container_cpu_cfs_periods_total) of each pod's node, through
+    the API server's node proxy (C(/api/v1/nodes/<node>/proxy/metrics/cadvisor), or O(cadvisor_path)); the ratio
+    is the share of CFS periods in which the container hit its CPU quota, over the sampling window when O(samples)
+    is more than 1 (two scrapes), else since the container started. C(cpu_throttled) is reported from
+    O(throttled_share). Where the endpoint cannot be read (no C(nodes/proxy) permission, a node that does not serve
+    it, a node address the API server does not proxy to), RV(throttling) says C(measured=false) with the reason per
+    node, and the message says C(throttling: unavailable); that is a result, not a failure."
   - Never changes anything.
 author:
   - airlock.incident contributors (@airlock-incident)
@@ -54,9 +61,20 @@ options:
     description: Share of a limit (more than 0, at most 1) from which use counts as saturated.
     type: float
     default: 0.9
+  throttled_share:
+    description: Share of CFS periods (more than 0, at most 1) from which a container counts as CPU-throttled
+      (V(0.25) is the share the common C(CPUThrottlingHigh) alert uses).
+    type: float
+    default: 0.25
+  cadvisor_path:
+    description:
+      - The kubelet's cAdvisor metrics path behind the node proxy; C({node}) is replaced by the node's name (for
+        emulated kubelets that serve every node from one server, as kwok does).
+    type: str
+    default: /metrics/cadvisor
 notes:
-  - Needs C(get) on the Deployment, C(list) on pods and horizontalpodautoscalers in the namespace, and C(list) on
-    C(pods.metrics.k8s.io).
+  - Needs C(get) on the Deployment, C(list) on pods and horizontalpodautoscalers in the namespace, C(list) on
+    C(pods.metrics.k8s.io), and C(get) on C(nodes/proxy) for the throttling figure.
 seealso:
   - module: airlock.incident.k8s_triage
   - module: airlock.incident.k8s_resources
@@ -124,9 +142,15 @@ findings:
   type: list
   elements: dict
 throttling:
-  description: C(measured) (always false) and a C(note) saying why CPU throttling is inferred, not measured.
+  description:
+    - C(measured) (bool), C(source) (the node-proxy path read), C(error) (why it was not measured, else null),
+      C(node_errors) (by node), C(damaged_lines) (exposition lines skipped) and C(containers) (C(pod), C(container),
+      C(periods), C(throttled_periods), C(ratio), C(basis)); each container of RV(pods) has C(throttled_ratio) too.
   returned: always
   type: dict
+  sample: {measured: true, source: /api/v1/nodes/<node>/proxy/metrics/cadvisor, error: null, node_errors: {},
+           damaged_lines: 0, containers: [{pod: airlock-5d8f7c9b6-x2k4q, container: airlock, periods: 300.0,
+           throttled_periods: 180.0, ratio: 0.6, basis: between the two scrapes}]}
 deployment:
   description: The Deployment read.
   returned: always
@@ -147,6 +171,8 @@ ARGUMENT_SPEC = k8s_arg_spec(
     samples=dict(type="int", default=1),
     interval=dict(type="int", default=5),
     saturation=dict(type="float", default=0.9),
+    throttled_share=dict(type="float", default=0.25),
+    cadvisor_path=dict(type="str", default="/metrics/cadvisor"),
 )
 
 

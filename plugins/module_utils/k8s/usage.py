@@ -12,10 +12,10 @@ the Deployment; with ``samples`` > 1 it samples the metrics API repeatedly, so
 memory growth shows as a series. The pure functions here turn those reads into
 per-container figures and findings; :func:`collect` does the reads.
 
-CPU throttling (cgroup ``nr_throttled``) is not part of the metrics API; a
-container using at least ``saturation`` of its CPU limit is reported as
-saturated (throttling likely), and the result says that throttling itself was
-not measured.
+CPU throttling is not part of the metrics API: it is read from the kubelet's
+cAdvisor CFS counters through the API server's node proxy (:mod:`.cadvisor`);
+where that endpoint cannot be read the result says why, and a container using
+at least ``saturation`` of its CPU limit is still reported as saturated.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import typing as t
 from fractions import Fraction
 
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
-from ansible_collections.airlock.incident.plugins.module_utils.k8s import quantity
+from ansible_collections.airlock.incident.plugins.module_utils.k8s import cadvisor, quantity
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import K8s, validate_common, validate_name
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import autoscaling_api, list_pods, read_deployment
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import hpas_targeting, pod_name, pod_ready
@@ -39,8 +39,9 @@ Obj = t.Dict[str, t.Any]
 
 METRICS_GROUP, METRICS_VERSION = "metrics.k8s.io", "v1beta1"
 MAX_SAMPLES, MAX_INTERVAL = 10, 60
-THROTTLING_NOTE = ("CPU throttling is not part of the metrics API (it is the cgroup's nr_throttled); "
-                   "usage at or above the saturation share of the CPU limit is reported as saturated")
+THROTTLING_NOTE = ("CPU throttling is the share of CFS periods in which a container hit its quota, read from the "
+                   "kubelet's cAdvisor counters through the node proxy; without them, usage at or above the "
+                   "saturation share of the CPU limit is reported as saturated")
 
 
 def validate(params: t.Mapping[str, t.Any]) -> t.List[str]:
@@ -53,6 +54,10 @@ def validate(params: t.Mapping[str, t.Any]) -> t.List[str]:
     if not 0 < params["saturation"] <= 1:
         errors.append("saturation: invalid value %r; accepted values: a share of the limit > 0 and <= 1"
                       % (params["saturation"],))
+    if not 0 < params["throttled_share"] <= 1:
+        errors.append("throttled_share: invalid value %r; accepted values: a share of CFS periods > 0 and <= 1"
+                      % (params["throttled_share"],))
+    errors += [m for m in [cadvisor.validate_path(params["cadvisor_path"])] if m]
     return errors
 
 
@@ -200,15 +205,38 @@ def hpa_findings(hpas: t.Sequence[Obj]) -> t.List[Obj]:
     return out
 
 
-def findings(pods: t.Sequence[Obj], hpas: t.Sequence[Obj], saturation: float) -> t.List[Obj]:
-    """Every finding of the pods and HPAs, most severe first."""
+def throttling_findings(throttling: Obj, share: float) -> t.List[Obj]:
+    """A container throttled in at least ``share`` of its CFS periods (measured, not inferred)."""
+    out = []
+    for r in throttling.get("containers") or []:
+        if r["ratio"] is not None and r["ratio"] >= share:
+            out.append(_finding("cpu_throttled", "warning", "%s/%s was CPU-throttled in %s of its CFS periods (%s)"
+                                % (r["pod"], r["container"], _pct(r["ratio"]), r["basis"]), pod=r["pod"],
+                                container=r["container"], ratio=r["ratio"], periods=r["periods"],
+                                throttled_periods=r["throttled_periods"]))
+    return out
+
+
+def attach_throttling(pods: t.Sequence[Obj], throttling: Obj) -> None:
+    """Set each container's ``throttled_ratio`` (None where it was not measured)."""
+    by_key = {(r["pod"], r["container"]): r["ratio"] for r in throttling.get("containers") or []}
+    for p in pods:
+        for c in p["containers"]:
+            c["throttled_ratio"] = by_key.get((p["name"], c["name"]))
+
+
+def findings(pods: t.Sequence[Obj], hpas: t.Sequence[Obj], saturation: float,
+             throttling: t.Optional[Obj] = None, throttled_share: float = 0.25) -> t.List[Obj]:
+    """Every finding of the pods, their throttling and the HPAs, most severe first."""
     out = [f for p in pods for c in p["containers"] for f in container_findings(p, c, saturation)]
+    out += throttling_findings(throttling or {}, throttled_share)
     out += hpa_findings(hpas)
     rank = {"critical": 0, "warning": 1, "info": 2}
     return sorted(out, key=lambda f: rank.get(f["severity"], 3))
 
 
-def message(ns: str, name: str, metrics_api: Obj, pods: t.Sequence[Obj], found: t.Sequence[Obj]) -> str:
+def message(ns: str, name: str, metrics_api: Obj, pods: t.Sequence[Obj], found: t.Sequence[Obj],
+            throttling: t.Optional[Obj] = None) -> str:
     """The one-line summary."""
     head = "deployment %s/%s: %d pod(s)" % (ns, name, len(pods))
     if not metrics_api["served"]:
@@ -221,6 +249,8 @@ def message(ns: str, name: str, metrics_api: Obj, pods: t.Sequence[Obj], found: 
                     mebibytes = (c["memory_bytes"] or 0) / 1048576.0
                     parts.append("%s/%s cpu %.0fm mem %.0fMi" % (p["name"], c["name"], c["cpu_m"], mebibytes))
         head += "; " + (", ".join(parts) if parts else "no pod metrics yet")
+    if throttling is not None and not throttling.get("measured"):
+        head += "; throttling: unavailable (%s)" % throttling.get("error")
     serious = [f["summary"] for f in found if f["severity"] != "info"]
     return head + ("; " + "; ".join(serious) if serious else "; no saturation, growth or OOM kill found")
 
@@ -256,6 +286,12 @@ def collect(params: t.Mapping[str, t.Any], sleep: t.Callable[[float], None] = ti
     name = params["name"]
     dep = read_deployment(k8s, name)
     reader = _Reader(k8s)
+    pods_raw = list_pods(k8s, dep)
+    by_node: t.Dict[str, t.List[str]] = {}
+    for p in pods_raw:
+        if (p.get("spec") or {}).get("nodeName"):
+            by_node.setdefault(p["spec"]["nodeName"], []).append(pod_name(p))
+    first, node_errors, damaged = cadvisor.scrape(k8s, k8s.namespace, by_node, params["cadvisor_path"])
     samples: t.List[t.Dict[str, Obj]] = []
     metrics_api: Obj = {}
     for index in range(params["samples"]):
@@ -265,16 +301,22 @@ def collect(params: t.Mapping[str, t.Any], sleep: t.Callable[[float], None] = ti
         if not metrics_api["served"]:
             break
         samples.append(by_pod)
-    pods_raw = list_pods(k8s, dep)
+    last: t.Optional[cadvisor.Counters] = None
+    if len(samples) > 1 and first:
+        last, node_errors, more = cadvisor.scrape(k8s, k8s.namespace, by_node, params["cadvisor_path"])
+        damaged += more
+    throttling = cadvisor.summary(first, last, node_errors, damaged, params["cadvisor_path"])
+    throttling["note"] = THROTTLING_NOTE
     pods = sorted((pod_usage(p, [s.get(pod_name(p)) for s in samples]) for p in pods_raw), key=lambda p: p["name"])
     hpas_raw = k8s.sanitize(k8s.call("horizontalpodautoscalers in %s" % k8s.namespace,
                                      autoscaling_api(k8s).list_namespaced_horizontal_pod_autoscaler,
                                      k8s.namespace)).get("items") or []
     hpas = [hpa_summary(h) for h in hpas_targeting(hpas_raw, k8s.namespace, name)]
-    found = findings(pods, hpas, params["saturation"])
+    attach_throttling(pods, throttling)
+    found = findings(pods, hpas, params["saturation"], throttling, params["throttled_share"])
     replicas = {"desired": (dep.get("spec") or {}).get("replicas"),
                 "ready": (dep.get("status") or {}).get("readyReplicas") or 0}
     return {"changed": False, "deployment": name, "namespace": k8s.namespace, "replicas": replicas,
             "metrics_api": metrics_api, "samples_taken": len(samples), "pods": pods, "hpas": hpas,
-            "findings": found, "throttling": {"measured": False, "note": THROTTLING_NOTE},
-            "msg": message(k8s.namespace, name, metrics_api, pods, found)}
+            "findings": found, "throttling": throttling,
+            "msg": message(k8s.namespace, name, metrics_api, pods, found, throttling)}

@@ -92,9 +92,12 @@ def test_hpa_at_its_maximum():
     (dict(samples=0), "samples"), (dict(samples=11), "samples"), (dict(interval=0), "interval"),
     (dict(interval=61), "interval"), (dict(saturation=0), "saturation"), (dict(saturation=1.5), "saturation"),
     (dict(name="Bad_Name"), "name"), (dict(namespace="Bad"), "namespace"),
+    (dict(throttled_share=0), "throttled_share"), (dict(throttled_share=2), "throttled_share"),
+    (dict(cadvisor_path="/stats/../x"), "cadvisor_path"), (dict(cadvisor_path="metrics/cadvisor"), "cadvisor_path"),
 ])
 def test_refusals_name_the_field(change, field):
-    params = dict(name="airlock", namespace="airlock-system", request_timeout=10.0, samples=1, interval=5, saturation=0.9)
+    params = dict(name="airlock", namespace="airlock-system", request_timeout=10.0, samples=1, interval=5, saturation=0.9,
+                  throttled_share=0.25, cadvisor_path="/metrics/cadvisor")
     params.update(change)
     errors = usage.validate(params)
     assert len(errors) == 1 and errors[0].startswith(field + ": invalid value")
@@ -104,3 +107,23 @@ def test_a_repeated_metrics_point_is_one_sample():
     pod = usage.pod_usage(_pod(), [_metrics("10m", "100Mi", "t1"), _metrics("10m", "100Mi", "t1"), _metrics("10m", "120Mi", "t2")])
     series = pod["containers"][0]["series"]
     assert [s["time"] for s in series] == ["t1", "t2"] and pod["containers"][0]["memory_growing"]
+
+
+def test_measured_throttling_is_a_finding_and_on_the_container():
+    throttling = {"measured": True, "containers": [
+        {"pod": "airlock-abc", "container": "airlock", "periods": 100.0, "throttled_periods": 60.0, "ratio": 0.6,
+         "basis": "between the two scrapes"}]}
+    pod = usage.pod_usage(_pod(), [_metrics("10m", "100Mi")])
+    usage.attach_throttling([pod], throttling)
+    assert pod["containers"][0]["throttled_ratio"] == 0.6
+    found = usage.findings([pod], [], 0.9, throttling, 0.25)
+    assert [f["id"] for f in found if f["id"] == "cpu_throttled"] == ["cpu_throttled"]
+    assert "airlock-abc/airlock was CPU-throttled in 60% of its CFS periods (between the two scrapes)" in \
+        usage.message("ns", "airlock", {"served": True}, [pod], found, throttling)
+    assert usage.throttling_findings(throttling, 0.7) == []
+
+
+def test_unmeasured_throttling_says_why():
+    pod = usage.pod_usage(_pod(), [])
+    msg = usage.message("ns", "airlock", {"served": True}, [pod], [], {"measured": False, "error": "kwok-node-0: HTTP 404"})
+    assert "throttling: unavailable (kwok-node-0: HTTP 404)" in msg

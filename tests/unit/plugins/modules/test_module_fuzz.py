@@ -44,7 +44,8 @@ settings = hypothesis.settings(max_examples=40, deadline=None, derandomize=True,
 
 HOST_MODULES = ["audit_integrity", "audit_restore", "audit_snapshot", "config", "evidence", "health", "incident", "latency",
                 "log_scan", "oidc_check", "policy"]
-K8S_MODULES = ["k8s_audit_snapshot", "k8s_delete_pods", "k8s_egress_check", "k8s_helm_rollback", "k8s_hpa", "k8s_incident_store", "k8s_ip_block",
+K8S_MODULES = ["k8s_audit_restore", "k8s_audit_snapshot", "k8s_delete_pods", "k8s_egress_check", "k8s_helm_rollback", "k8s_hpa",
+               "k8s_incident_store", "k8s_ip_block",
                "k8s_resources", "k8s_rollback", "k8s_rollout_restart", "k8s_scale", "k8s_triage", "k8s_usage"]
 
 #: Options whose documented behaviour is to write through a link the operator points at (docs/security.md).

@@ -1,0 +1,197 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, airlock.incident contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The API side of ``k8s_audit_restore`` (the pure parts are in :mod:`.audit_restore`): refusals, the restore pod's
+life, the execs, the record on the Deployment."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import posixpath
+import typing as t
+
+from ansible_collections.airlock.incident.plugins.module_utils.core.contract import marker
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import NotFound
+from ansible_collections.airlock.incident.plugins.module_utils.k8s import audit_restore as ar
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import deployment_action_errors, list_pods, open_deployment
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import annotations_of, pod_name
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.pod_exec import PodExec, check_ok
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.wait import poll
+
+Obj = t.Dict[str, t.Any]
+
+
+def validate(module: t.Any) -> t.List[str]:
+    """Every refusal of k8s_audit_restore, each naming its option, before anything is touched."""
+    params = module.params
+    errors = deployment_action_errors(params, module.check_mode, "restore the audit database of")
+    db = params.get("db_path") or ""
+    if not db.startswith("/") or ".." in db.split("/") or db.endswith("/"):
+        errors.append("db_path: invalid value %r; accepted values: an absolute file path in the container" % (db,))
+    if params["state"] == "restored":
+        backup = params.get("backup")
+        if not backup or not os.path.isfile(backup) or os.path.islink(backup):
+            errors.append("backup: %r is not a regular file on the controller; accepted values: the path of a backup "
+                          "that verified (data_issues.yml offers one)" % (backup,))
+    if not 1 <= params["exec_timeout"] <= 3600:
+        errors.append("exec_timeout: invalid value %r; accepted values: 1 to 3600 seconds" % (params["exec_timeout"],))
+    return errors
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _record(dep: Obj) -> Obj:
+    try:
+        return json.loads(annotations_of(dep).get(ar.ANNOTATION, "{}")) or {}
+    except ValueError:
+        return {}
+
+
+class _Pod:
+    """The restore pod: created, waited for, exec'd into, deleted."""
+
+    def __init__(self, k8s: t.Any, manifest: Obj, params: t.Mapping[str, t.Any]) -> None:
+        self.k8s, self.manifest, self.params = k8s, manifest, params
+        self.name = manifest["metadata"]["name"]
+        self.what = "restore pod %s/%s" % (k8s.namespace, self.name)
+
+    def _read(self) -> t.Optional[Obj]:
+        try:
+            return self.k8s.sanitize(self.k8s.call(self.what, self.k8s.core.read_namespaced_pod, self.name, self.k8s.namespace))
+        except NotFound:
+            return None
+
+    def delete(self) -> None:
+        """Delete it (if there) and wait until it is gone, so the claim is free for the Deployment again."""
+        try:
+            self.k8s.call(self.what, self.k8s.core.delete_namespaced_pod, self.name, self.k8s.namespace, grace_period_seconds=0)
+        except NotFound:
+            return
+        gone = poll(lambda: (self._read() is None, None), self.params["wait_timeout"])[0]
+        if not gone:
+            raise AirlockIncidentError("%s was not gone within wait_timeout=%ss" % (self.what, self.params["wait_timeout"]))
+
+    def start(self) -> PodExec:
+        """Create it and wait until it runs; the exec runner for its container."""
+        existing = self._read()
+        if existing is not None:
+            if ar.ANNOTATION not in annotations_of(existing):
+                raise AirlockIncidentError("%s exists and was not made by k8s_audit_restore; not touched" % self.what)
+            self.delete()
+        self.k8s.call(self.what, self.k8s.core.create_namespaced_pod, self.k8s.namespace, self.manifest)
+        running, pod = poll(lambda: _phase(self._read()), self.params["wait_timeout"])[:2]
+        if not running:
+            raise AirlockIncidentError("%s did not run within wait_timeout=%ss (phase %s)"
+                                       % (self.what, self.params["wait_timeout"], ((pod or {}).get("status") or {}).get("phase")))
+        return PodExec(self.k8s, self.k8s.namespace, self.name, self.manifest["spec"]["containers"][0]["name"],
+                       self.params["exec_timeout"])
+
+
+def _phase(pod: t.Optional[Obj]) -> t.Tuple[bool, t.Optional[Obj]]:
+    return ((pod or {}).get("status") or {}).get("phase") == "Running", pod
+
+
+def _present(px: PodExec, base: str) -> t.List[str]:
+    """Which of the database file and its side files exist (``test -e``, no shell)."""
+    return [s for s in ("",) + ar.SIDE if px.run(["test", "-e", base + s]).rc == 0]
+
+
+def load(px: PodExec, tmp: str, chunks: t.Sequence[str], counts: t.Mapping[str, int]) -> None:
+    """Load the backup's SQL into ``tmp`` in the pod and check it against the backup (integrity, row counts)."""
+    where = px.where()
+    check_ok(px.run(["rm", "-f", tmp] + [tmp + s for s in ("-journal",) + ar.SIDE]), where, "removing an old restore copy")
+    for chunk in chunks:
+        check_ok(px.run(["sqlite3", "-bail", tmp, chunk]), where, "loading the backup")
+    res = check_ok(px.run(["sqlite3", "-readonly", tmp, "PRAGMA integrity_check;"]), where, "checking the loaded copy")
+    if res.stdout.strip() != "ok":
+        raise AirlockIncidentError("the loaded copy %s in %s fails PRAGMA integrity_check: %s" % (tmp, where, res.stdout.strip()[:500]))
+    res = check_ok(px.run(["sqlite3", "-readonly", tmp, ar.count_sql(counts)]), where, "counting the loaded rows")
+    got = ar.parse_counts(res.stdout)
+    if got != dict(counts):
+        raise AirlockIncidentError("the loaded copy %s in %s has other row counts than the backup: %s, expected %s"
+                                   % (tmp, where, got, dict(counts)))
+
+
+def swap(px: PodExec, db: str, aside: str, incoming: t.Optional[str]) -> t.List[str]:
+    """Move the files at ``db`` to ``aside`` (never deleted), then ``incoming`` (a file or a base with side files)
+    into place. Returns the suffixes moved aside."""
+    where = px.where()
+    moved = _present(px, db)
+    for argv in ar.moves(db, aside, moved):
+        check_ok(px.run(argv), where, "moving %s aside" % argv[1])
+    if incoming is not None:
+        for argv in ar.moves(incoming, db, _present(px, incoming)):
+            check_ok(px.run(argv), where, "putting %s in place" % argv[1])
+    return moved
+
+
+def run(module: t.Any) -> Obj:
+    """Restore (or revert) the audit database on the Deployment's claim through a restore pod."""
+    p = module.params
+    mark = marker(p)
+    k8s, dep, what = open_deployment(p)
+    try:
+        volume, claim, mount = ar.data_mount(dep, p["container"], p["db_path"], p["volume"])
+    except ValueError as exc:
+        raise AirlockIncidentError(str(exc)) from exc
+    db, state = p["db_path"], p["state"]
+    aside = "%s.damaged-%s" % (db, p["action"])
+    record = _record(dep)
+    result: Obj = dict(changed=False, deployment=p["name"], namespace=k8s.namespace, claim=claim, volume=volume,
+                       mount_path=mount, db_path=db, damaged_path=aside, state=state, record=record)
+    undo = "airlock.incident.k8s_audit_restore state=reverted incident_id=%s action=%s (Deployment at 0 replicas)" % (
+        p["incident_id"], p["action"])
+    if record.get("mark") == mark and record.get("state") == state:
+        result.update(msg="%s: the audit database is already %s for %s" % (what, state, mark), undo=undo if state == "restored" else None)
+        return result
+    if state == "reverted" and not (record.get("mark") == mark and record.get("state") == "restored"):
+        raise AirlockIncidentError("%s: no restore of %s is recorded (annotation %s); nothing to revert" % (what, mark, ar.ANNOTATION), **result)
+    chunks: t.List[str] = []
+    counts: t.Dict[str, int] = {}
+    digest: t.Optional[str] = None
+    if state == "restored":
+        try:
+            chunks, counts = ar.dump_chunks(p["backup"])
+        except (ValueError, OSError) as exc:
+            raise AirlockIncidentError(str(exc), **result) from exc
+        digest = _sha256(p["backup"])
+    plan = ar.plan_text(state, what, claim, db, aside, p.get("backup") or "")
+    result.update(plan=plan, backup_sha256=digest, rows=counts, statements_chunks=len(chunks), undo=undo if state == "restored" else None)
+    replicas = (dep.get("spec") or {}).get("replicas", 1)
+    if module.check_mode:
+        result.update(changed=True, msg="would %s (the Deployment must be at 0 replicas first: it has %s)" % (plan, replicas))
+        return result
+    pods = list_pods(k8s, dep)
+    if replicas != 0 or pods:
+        raise AirlockIncidentError("%s has %s replicas and pods %s: scale it to 0 first (airlock.incident.k8s_scale replicas=0); "
+                                   "the database is not touched while Airlock has it open" % (what, replicas, [pod_name(x) for x in pods]), **result)
+    manifest = ar.restore_pod(dep, p["container"], ar.pod_name(p["incident_id"], p["action"]), volume, claim, mount, mark)
+    pod = _Pod(k8s, manifest, p)
+    result["pod"] = pod.name
+    try:
+        px = pod.start()
+        if state == "restored":
+            tmp = posixpath.join(posixpath.dirname(db), ".airlock-restore-%s.db" % p["action"])
+            load(px, tmp, chunks, counts)
+            result["moved_aside"] = swap(px, db, aside, tmp)
+        else:
+            result["moved_aside"] = swap(px, db, aside + ".restored", aside)
+        result["commands"] = [r.as_dict() for r in px.history]
+    finally:
+        pod.delete()
+    new = {"mark": mark, "state": state, "backup_sha256": digest or record.get("backup_sha256"), "damaged_path": aside}
+    patch = {"metadata": {"annotations": {ar.ANNOTATION: json.dumps(new, sort_keys=True)}}}
+    k8s.call(what, k8s.apps.patch_namespaced_deployment, p["name"], k8s.namespace, patch)
+    done = "restored the audit database" if state == "restored" else "reverted the restore of the audit database"
+    result.update(changed=True, record=new, msg="%s: %s: %s" % (what, done, plan))
+    return result

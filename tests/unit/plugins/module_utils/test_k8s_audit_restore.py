@@ -1,0 +1,123 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, airlock.incident contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""k8s_audit_restore's pure parts: the claim that holds the database, the restore pod, the backup as SQL chunks
+loaded with the real sqlite3 CLI exactly as the pod runs them (argv, no shell), the row-count check, the moves.
+The API side runs in the k8s_data_issues target."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+
+import pytest
+
+from ansible_collections.airlock.incident.plugins.module_utils.k8s import audit_restore as ar
+from ansible_collections.airlock.incident.tests.unit.plugins.module_utils import airlock_db_factory as factory
+
+
+def _dep(mounts=None, volumes=None):
+    return {"spec": {"replicas": 0, "template": {"spec": {
+        "securityContext": {"runAsNonRoot": True, "fsGroup": 10001},
+        "tolerations": [{"key": "k", "operator": "Exists"}],
+        "containers": [{"name": "airlock", "image": "ghcr.io/ik-labs/mcp-airlock:1.4.0",
+                        "securityContext": {"readOnlyRootFilesystem": True},
+                        "volumeMounts": mounts if mounts is not None else [
+                            {"name": "config", "mountPath": "/etc/airlock"},
+                            {"name": "data", "mountPath": "/var/lib/airlock"},
+                            {"name": "tmp", "mountPath": "/tmp"}]}],
+        "volumes": volumes if volumes is not None else [
+            {"name": "config", "configMap": {"name": "airlock-config"}},
+            {"name": "data", "persistentVolumeClaim": {"claimName": "airlock-data"}},
+            {"name": "tmp", "emptyDir": {}}]}}}}
+
+
+def test_the_claim_mounted_at_the_database_directory():
+    assert ar.data_mount(_dep(), "airlock", "/var/lib/airlock/audit.db", None) == ("data", "airlock-data", "/var/lib/airlock")
+    assert ar.data_mount(_dep(), "airlock", "/var/lib/airlock/sub/audit.db", None)[1] == "airlock-data"
+    assert ar.data_mount(_dep(), "airlock", "/elsewhere/audit.db", "data") == ("data", "airlock-data", "/var/lib/airlock")
+
+
+@pytest.mark.parametrize("container,db,volume,field", [
+    ("airlock", "/tmp/audit.db", None, "db_path"),          # an emptyDir is no claim
+    ("airlock", "/var/lib/airlockx/audit.db", None, "db_path"),
+    ("airlock", "/var/lib/airlock/audit.db", "tmp", "volume"),
+    ("gateway", "/var/lib/airlock/audit.db", None, "container"),
+])
+def test_refusals_name_the_field(container, db, volume, field):
+    with pytest.raises(ValueError) as err:
+        ar.data_mount(_dep(), container, db, volume)
+    assert str(err.value).startswith(field + ": ")
+
+
+def test_restore_pod_keeps_image_contexts_placement_and_claim():
+    pod = ar.restore_pod(_dep(), "airlock", "airlock-restore-inc-1-restore", "data", "airlock-data", "/var/lib/airlock", "INC-1/restore")
+    spec = pod["spec"]
+    c = spec["containers"][0]
+    assert (c["name"], c["image"], c["command"]) == ("airlock", "ghcr.io/ik-labs/mcp-airlock:1.4.0", ["sleep", "3600"])
+    assert c["securityContext"] == {"readOnlyRootFilesystem": True}
+    assert c["volumeMounts"] == [{"name": "data", "mountPath": "/var/lib/airlock"}]
+    assert spec["volumes"] == [{"name": "data", "persistentVolumeClaim": {"claimName": "airlock-data"}}]
+    assert spec["securityContext"]["fsGroup"] == 10001 and spec["tolerations"][0]["key"] == "k"
+    assert spec["restartPolicy"] == "Never" and pod["metadata"]["annotations"][ar.ANNOTATION] == "INC-1/restore"
+
+
+@pytest.mark.parametrize("incident,action", [("INC-20261205-130000", "restore-20261205t130500z"), ("x" * 80, "restore"),
+                                             ("INC_1.2", "a")])
+def test_pod_names_are_dns_labels(incident, action):
+    name = ar.pod_name(incident, action)
+    assert len(name) <= 63 and ar._NAME_OK.match(name)
+    assert name == ar.pod_name(incident, action)
+
+
+def _rows(path):
+    conn = sqlite3.connect(str(path))
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        return {name: sorted(conn.execute('SELECT * FROM "%s"' % name).fetchall(), key=repr) for name in tables}
+    finally:
+        conn.close()
+
+
+@pytest.mark.skipif(shutil.which("sqlite3") is None, reason="the sqlite3 CLI (what the pod runs) is not installed")
+def test_backup_round_trips_through_sql_chunks_loaded_by_the_sqlite3_cli(tmp_path):
+    backup = tmp_path / "backup.db"
+    factory.build_db(backup, events=300)
+    chunks, counts = ar.dump_chunks(str(backup), limit=4096)
+    assert len(chunks) > 1 and all(len(c) <= 4096 + len("BEGIN;\n\nCOMMIT;") for c in chunks)
+    assert counts["audit_events"] == 300
+    restored = tmp_path / "restored.db"
+    for chunk in chunks:
+        subprocess.run(["sqlite3", "-bail", str(restored), chunk], check=True, capture_output=True)
+    assert _rows(restored) == _rows(backup)
+    out = subprocess.run(["sqlite3", "-readonly", str(restored), ar.count_sql(counts)], check=True, capture_output=True, text=True)
+    assert ar.parse_counts(out.stdout) == counts
+    ok = subprocess.run(["sqlite3", "-readonly", str(restored), "PRAGMA integrity_check;"], check=True, capture_output=True, text=True)
+    assert ok.stdout.strip() == "ok"
+
+
+def test_a_statement_over_the_limit_is_refused(tmp_path):
+    backup = tmp_path / "backup.db"
+    factory.build_db(backup, events=3)
+    with pytest.raises(ValueError) as err:
+        ar.dump_chunks(str(backup), limit=50)
+    assert str(err.value).startswith("backup: ")
+
+
+def test_the_backup_is_opened_read_only(tmp_path):
+    backup = tmp_path / "backup.db"
+    factory.build_db(backup, events=5)
+    before = backup.read_bytes()
+    ar.dump_chunks(str(backup))
+    assert backup.read_bytes() == before
+
+
+def test_counts_and_moves():
+    assert ar.parse_counts("audit_events|300\nodd line\nx|y\nmeta|1\n") == {"audit_events": 300, "meta": 1}
+    assert "UNION ALL" in ar.count_sql({"a": 1, "b'c": 2}) and "'b''c'" in ar.count_sql({"b'c": 2})
+    assert ar.count_sql({}) == "SELECT 1 WHERE 0;"
+    assert ar.moves("/d/a.db", "/d/a.db.damaged-r", ["", "-wal"]) == [
+        ["mv", "/d/a.db", "/d/a.db.damaged-r"], ["mv", "/d/a.db-wal", "/d/a.db.damaged-r-wal"]]
+    assert ar.moves("/d/a.db", "/x", []) == []
