@@ -5,7 +5,8 @@
 """Policy validation with the real Rego engine (regopy), and agreement with the real ``opa`` CLI.
 
 The ``opa`` binary (v1.22.3, built from github.com/open-policy-agent/opa) is
-found through ``AIRLOCK_OPA_BIN`` or ``~/.cache/airlock-lab/bin/opa-v1.22.3/opa``
+found through ``AIRLOCK_OPA_BIN``, the path ``make units`` writes to ``tests/unit/opa-bin.path``, or
+``~/.cache/airlock-lab/bin/opa-v1.22.3/opa``
 (``make test`` installs it there). The agreement tests fail, not skip, when it
 is missing: they are the proof that our verdicts are OPA's.
 """
@@ -361,9 +362,22 @@ def known():
 # --------------------------------------------------------------------------- opa
 
 
+def _staged_opa_path():
+    """The opa CLI `make units` names in the staged copy (tests/unit/opa-bin.path).
+
+    ansible-test hands pytest only a fixed set of environment variables, so a
+    cache moved with AIRLOCK_LAB_CACHE reaches the test through this file.
+    """
+    named = os.path.join(os.path.dirname(__file__), "..", "..", "opa-bin.path")
+    if os.path.isfile(named):
+        with open(named, encoding="utf-8") as handle:
+            return handle.read().strip()
+    return None
+
+
 @pytest.fixture(scope="module")
 def opa():
-    path = os.environ.get("AIRLOCK_OPA_BIN") or OPA_DEFAULT
+    path = os.environ.get("AIRLOCK_OPA_BIN") or _staged_opa_path() or OPA_DEFAULT
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         pytest.fail("the opa CLI is missing at %s: run `make test` (it runs `go install "
                     "github.com/open-policy-agent/opa@v1.22.3` into that directory) or set AIRLOCK_OPA_BIN" % path)
