@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 name: timeline
 type: notification
 short_description: Append every task of an incident playbook to the incident's timeline
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Records each task result of the run (UTC start time, task name, host, V(ok), V(changed), V(failed) or
     V(unreachable), duration) as a timeline entry of kind C(task) (actor C(ansible)) of the incident the run works

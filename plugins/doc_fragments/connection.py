@@ -66,33 +66,33 @@ options:
         C(<fullname>-config).
     type: str
     default: airlock-config
-    version_added: 0.2.0
+    version_added: 0.1.0
   deployment:
     description:
       - With O(target=configmap), the Deployment that mounts O(configmap) and is rolled after a change; the chart
         names it C(<fullname>).
     type: str
     default: airlock
-    version_added: 0.2.0
+    version_added: 0.1.0
   namespace:
     description:
       - With O(target=configmap), the namespace of O(configmap) and O(deployment).
     type: str
     default: airlock-system
-    version_added: 0.2.0
+    version_added: 0.1.0
   confirm:
     description:
       - With O(target=configmap), must equal O(incident_id) for the ConfigMap to be changed. Not needed in check
         mode.
     type: str
-    version_added: 0.2.0
+    version_added: 0.1.0
   wait_timeout:
     description:
       - With O(target=configmap), seconds (1 to 3600) to wait for the rollout after the change, and again after
         a restore.
     type: int
     default: 300
-    version_added: 0.2.0
+    version_added: 0.1.0
   kubeconfig:
     description:
       - With O(target=configmap), path to a kubeconfig file. Defaults to E(K8S_AUTH_KUBECONFIG), then the kubernetes
@@ -102,20 +102,20 @@ options:
         a kubeconfig or E(K8S_AUTH_HOST) a pod's in-cluster service account is used. O(validate_certs) is about
         O(verify_url) only.
     type: path
-    version_added: 0.2.0
+    version_added: 0.1.0
   context:
     description:
       - With O(target=configmap), the kubeconfig context to use. Defaults to E(K8S_AUTH_CONTEXT), then the current
         context.
     type: str
-    version_added: 0.2.0
+    version_added: 0.1.0
   request_timeout:
     description:
       - With O(target=configmap), seconds one API request may take (more than 0, at most 300). Requests are not
         retried.
     type: float
     default: 10.0
-    version_added: 0.2.0
+    version_added: 0.1.0
   incident_id:
     description:
       - The incident this change belongs to; recorded in the backup name and metadata (which is how a revert

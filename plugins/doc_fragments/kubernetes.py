@@ -27,26 +27,26 @@ options:
         AWX's OpenShift or Kubernetes API Bearer Token credential).
       - Without O(kubeconfig) or O(context) no kubeconfig is read; with them, it replaces the kubeconfig's server.
     type: str
-    version_added: 0.2.0
+    version_added: 0.1.0
   api_key:
     description:
       - Bearer token, for example a service account's. Defaults to E(K8S_AUTH_API_KEY). Replaces the token of the
         kubeconfig or of the in-cluster service account. Never logged.
     type: str
-    version_added: 0.2.0
+    version_added: 0.1.0
   ca_cert:
     description:
       - PEM file of the CA that signed the API server's certificate. Defaults to E(K8S_AUTH_SSL_CA_CERT).
     type: path
     aliases: [ssl_ca_cert]
-    version_added: 0.2.0
+    version_added: 0.1.0
   validate_certs:
     description:
       - V(false) skips the verification of the API server's certificate (a lab only). Defaults to
         E(K8S_AUTH_VERIFY_SSL), then V(true).
     type: bool
     aliases: [verify_ssl]
-    version_added: 0.2.0
+    version_added: 0.1.0
   request_timeout:
     description:
       - Seconds one API request may take (more than 0, at most 300). Requests are not retried, so an

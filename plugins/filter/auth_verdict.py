@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: auth_verdict
 short_description: Explain why MCP Airlock refuses tokens, from the checks of the auth_failure role
-version_added: 0.3.0
+version_added: 0.1.0
 description:
   - Combines what M(airlock.incident.oidc_check) saw from the controller (and from the gateway host),
     M(airlock.incident.k8s_egress_check), the C(auth_failures) rate of M(airlock.incident.audit_query) and 401 lines

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: breach_scope
 short_description: Summarise which subjects, tenants and resources a data breach touched, from audit events
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Reads audit events (the RV(airlock.incident.audit_query#module:rows) of O(query=events) for the actions
     C(redact_data), C(tool_call) and C(resource_read), concatenated) and says what data went where.

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: communication_due
 short_description: The status updates and escalations open incidents are due, computed from their records
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - For each open incident record, the status update due now and the escalations reached and not yet recorded.
     Incidents with nothing due are left out.

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: config_refusals
 short_description: Why settings meant for an Airlock config.yaml would be refused (unknown keys, with the reason)
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Checks the keys of a settings mapping (what a role would merge with M(airlock.incident.config)) against
     Airlock's configuration schema and returns one sentence per key Airlock does not have, with the reason and

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: incident_route
 short_description: Choose the role that handles a triage verdict (or an explicit incident type)
-version_added: 0.3.0
+version_added: 0.1.0
 description:
   - Turns a verdict of the P(airlock.incident.triage#filter) filter into the response the
     C(airlock.incident.respond) role runs, by looking the incident type up in O(routes), a table of

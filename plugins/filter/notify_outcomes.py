@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: notify_outcomes
 short_description: Timeline entries for the deliveries of one notice, secrets masked
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - "Turns the registered loop results of the send tasks of the role C(airlock.incident.notify) into timeline
     entries for M(airlock.incident.incident): C([key] delivered to NAME (type)) (kind C(delivery)) or

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: notify_plan
 short_description: What to send to which notification channel for one rendered incident notice
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Checks the channels an inventory configures (email, Slack, Microsoft Teams, any webhook, PagerDuty Events
     API v2); a bad one is left out and named in RV(_value.problems) (the field and the accepted values, never a

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: policy_verdict
 short_description: Tell "policy not loaded" from "policy too strict" from the checks of the policy_failure role
-version_added: 0.3.0
+version_added: 0.1.0
 description:
   - Combines the validation of the deployed policy (M(airlock.incident.policy) in check mode with the known
     decision tests, registered with C(failed_when) false), the compile errors found in the logs, the
@@ -43,6 +43,20 @@ options:
   denials:
     description: The result of M(airlock.incident.audit_query) with V(policy_denials), or V(null).
     type: dict
+  pods:
+    description:
+      - On Kubernetes, the Airlock pods (the C(resources) of M(kubernetes.core.k8s_info)), compared with O(configmap)
+        to tell which policy each one enforces. Airlock reads C(policy.rego) once, when its container starts, so a
+        pod whose C(airlock) container started before the ConfigMap was last written (its newest C(managedFields)
+        time) still runs the policy it loaded then; such pods are named in the evidence and in RV(_value.pods_loaded).
+      - V(null) (the default) on a host.
+    type: list
+    elements: dict
+    version_added: 0.1.0
+  configmap:
+    description: The chart's ConfigMap (a resource of M(kubernetes.core.k8s_info)) that O(pods) mount.
+    type: dict
+    version_added: 0.1.0
 """
 
 EXAMPLES = r"""
@@ -72,11 +86,19 @@ _value:
     summary:
       description: One human line (no counts, so the same verdict reads the same).
       type: str
+    pods_loaded:
+      description:
+        - With O(pods), which policy each pod enforces - C(configmap_written_at), C(pods) (C(name), C(started_at),
+          C(state) one of V(current), V(older), V(not running), V(unknown)) and C(older) (pod names) - else V(null).
+      type: dict
+      version_added: 0.1.0
 """
 
 import typing as t
 
 from ansible.errors import AnsibleFilterError
+
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.policy_loaded import policy_loaded
 
 ADVICE = {
     "not_deployed": "deploy the last good policy where Airlock reads it (policy.rego_file, or policy.rego of the "
@@ -134,8 +156,8 @@ def _cause(deployed: bool, compiles: bool, unloaded: bool, wrong: t.List[t.Dict[
 
 
 def policy_verdict(validation: t.Any, deployed: t.Any = True, deployed_sha256: t.Any = None,
-                   intended_sha256: t.Any = "", compile_errors: t.Any = None, denials: t.Any = None
-                   ) -> t.Dict[str, t.Any]:
+                   intended_sha256: t.Any = "", compile_errors: t.Any = None, denials: t.Any = None,
+                   pods: t.Any = None, configmap: t.Any = None) -> t.Dict[str, t.Any]:
     """The verdict (see DOCUMENTATION)."""
     compiles, decisions, errors = _validation(validation) if deployed else (True, [], [])
     lines = [str(x) for x in compile_errors or []]
@@ -153,9 +175,12 @@ def policy_verdict(validation: t.Any, deployed: t.Any = True, deployed_sha256: t
     drift = bool(intended_sha256) and deployed_sha256 != intended_sha256
     if drift:
         evidence.append("deployed sha256 %s, intended %s" % (str(deployed_sha256)[:16], str(intended_sha256)[:16]))
+    loaded = policy_loaded(pods, configmap) if pods is not None else None
+    if loaded is not None:
+        evidence.extend("kubernetes: %s" % line for line in loaded["lines"])
     cause = _cause(bool(deployed), compiles, bool(lines) or unloaded_rule, wrong, drift)
     return {"cause": cause, "evidence": evidence, "redeploy": cause in ("not_deployed", "not_compiling", "too_strict", "drift"),
-            "advice": ADVICE[cause], "summary": "policy: %s - %s" % (cause, ADVICE[cause])}
+            "advice": ADVICE[cause], "summary": "policy: %s - %s" % (cause, ADVICE[cause]), "pods_loaded": loaded}
 
 
 class FilterModule:

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: regulatory_deadlines
 short_description: Compute the regulatory notification deadlines of a data breach from its discovery time
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Turns a table of notification rules (a regulation, whom to notify, within how many hours of discovery)
     into deadlines, each a UTC time (RFC 3339, whole seconds), sorted soonest first.

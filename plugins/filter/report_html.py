@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: report_html
 short_description: The incident report or review as one self-contained HTML page
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Renders an incident record as one HTML page with no external asset and no script (inline styles and SVG),
     so it can be attached to a mail and opened anywhere.

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: restore_choice
 short_description: Choose the audit backup to restore and say what the restore would lose
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Given the backups examined (each with the result of M(airlock.incident.audit_integrity) and of
     M(airlock.incident.audit_verify) on it), chooses the newest one that is intact and whose own chain verifies

@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: audit_integrity
 short_description: Say whether an MCP Airlock audit database file is present, SQLite and intact
-version_added: "0.2.0"
+version_added: "0.1.0"
 description:
   - Looks at an audit database file, read-only, and reports how it is damaged, if it is - missing, empty,
     not an SQLite database, unreadable, failing C(PRAGMA integrity_check), or without an C(audit_events)

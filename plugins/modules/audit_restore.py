@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: audit_restore
 short_description: Put a verified backup in place of a damaged or lost MCP Airlock audit database
-version_added: "0.2.0"
+version_added: "0.1.0"
 description:
   - Replaces the audit database at O(path) with the backup O(backup), for an incident, after confirmation.
   - The damaged files (the database and its C(-wal), C(-shm), C(-journal)) are never deleted - they are moved

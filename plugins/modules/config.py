@@ -70,7 +70,7 @@ options:
     type: str
     choices: [file, configmap]
     default: file
-    version_added: 0.2.0
+    version_added: 0.1.0
   path:
     description:
       - The Airlock C(config.yaml) on the host. It must exist; the module never creates a configuration.
@@ -226,12 +226,12 @@ target:
   description: V(configmap).
   returned: with O(target=configmap)
   type: str
-  version_added: 0.2.0
+  version_added: 0.1.0
 configmap:
   description: The ConfigMap changed (or checked) and its resourceVersion after the task.
   returned: with O(target=configmap)
   type: dict
-  version_added: 0.2.0
+  version_added: 0.1.0
   contains:
     namespace:
       description: Its namespace.
@@ -250,26 +250,26 @@ deployment:
   description: The Deployment rolled after a change; null with O(restart=none).
   returned: with O(target=configmap)
   type: str
-  version_added: 0.2.0
+  version_added: 0.1.0
 checksum_annotation:
   description: The pod-template annotation C(airlock.incident/config-checksum) before and after the task (what it
     would be, in check mode); null means absent.
   returned: with O(target=configmap)
   type: dict
-  version_added: 0.2.0
+  version_added: 0.1.0
   sample: {before: null, after: 6f0c2d1e...}
 rollout:
   description: Rollout progress at the end of the last wait (C(complete), C(failed), C(message), replica counts);
     null when nothing rolled.
   returned: with O(target=configmap)
   type: dict
-  version_added: 0.2.0
+  version_added: 0.1.0
 not_ready_pods:
   description: Pods that were not ready when the rollout of the change timed out, with the reason.
   returned: with O(target=configmap), when the change was rolled back
   type: list
   elements: dict
-  version_added: 0.2.0
+  version_added: 0.1.0
 changed_keys:
   description: Dotted keys whose value changed (or would change in check mode). A list counts as one value.
   returned: always

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: k8s_audit_restore
 short_description: Restore a verified backup of the MCP Airlock audit database onto the release's claim
-version_added: 0.4.0
+version_added: 0.1.0
 description:
   - The audit database lives on the PersistentVolumeClaim the Deployment mounts, and the Airlock image has B(no shell)
     (the sqlite3 CLI and BusyBox applets). This module restores a backup there through a short-lived B(restore pod)

@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: k8s_audit_snapshot
 short_description: Snapshot the MCP Airlock audit database inside its pod and copy it out with a chain of custody
-version_added: "0.2.0"
+version_added: "0.1.0"
 description:
   - Takes a consistent copy of the live Airlock audit database B(inside the pod) with the sqlite3 CLI's online
     backup (C(sqlite3 -readonly <db_path> ".backup <tmp>")), hashes it in the pod (C(sha256sum)), copies the bytes out

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: k8s_delete_pods
 short_description: Delete Airlock pods so the Deployment recreates them, once per incident action
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Deletes pods of a Deployment (by default C(airlock) in C(airlock-system)) and waits until the Deployment
     again has its desired number of ready pods, none of which is a deleted one. This is the playbook's

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: k8s_egress_check
 short_description: Compute whether the NetworkPolicies let the Airlock pods reach an address (the IdP, an upstream)
-version_added: 0.3.0
+version_added: 0.1.0
 description:
   - The Airlock image has no shell and no curl, so the operator playbook's C(kubectl exec ... curl) to the identity
     provider cannot run. This module answers the same question from the objects that decide it - the

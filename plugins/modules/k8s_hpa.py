@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: k8s_hpa
 short_description: Change the replica bounds and utilization targets of the HPA that scales Airlock, with a recorded undo
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Sets O(min_replicas), O(max_replicas) and the CPU and memory utilization targets of the
     C(HorizontalPodAutoscaler) (C(autoscaling/v2)) whose C(scaleTargetRef) is the Deployment (by default C(airlock)

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: k8s_incident_store
 short_description: Keep an incident's record in a ConfigMap or Secret, so it survives ephemeral execution environments
-version_added: 0.3.0
+version_added: 0.1.0
 description:
   - The record store of an incident on Kubernetes. An AWX/AAP job runs in a fresh execution environment whose
     incident directory starts empty; this module keeps each incident's record (C(incident.json) with its timeline)

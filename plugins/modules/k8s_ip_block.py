@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: k8s_ip_block
 short_description: Block source CIDRs in front of Airlock by narrowing its NetworkPolicies, reversibly and with an expiry
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - MCP Airlock has no IP block of its own (the operator playbook's C(POST /admin/security/block) answers 404).
     This module blocks in front of it by editing the NetworkPolicies of the namespace that select the Airlock

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: k8s_resources
 short_description: Change the CPU, memory and ephemeral-storage requests and limits of the Airlock container, with a recorded undo
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Sets the requests and limits of one container (by default C(airlock)) of a Deployment (by default C(airlock) in
     C(airlock-system)), the way the playbook's I(Scale up resources) (High Latency) and I(Emergency memory increase)

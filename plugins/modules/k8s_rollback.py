@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: k8s_rollback
 short_description: Roll a Deployment not managed by Helm back to an earlier revision (kubectl rollout undo)
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - For Airlock installed without Helm, rolls the Deployment (by default C(airlock) in C(airlock-system)) back
     the way C(kubectl rollout undo) does - the pod template of the ReplicaSet of the target revision

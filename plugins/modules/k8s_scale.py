@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: k8s_scale
 short_description: Set the replicas of the Airlock Deployment, with the undo recorded
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Sets C(spec.replicas) of a Deployment (by default C(airlock) in C(airlock-system)), the playbook's
     C(kubectl scale), and waits until that many replicas are ready. Scaling to V(0) waits until every pod

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: k8s_usage
 short_description: CPU and memory use of the Airlock pods against their requests and limits, with HPA state
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - What the operator playbook's C(kubectl top pods --containers) shows, read through the metrics API
     (C(metrics.k8s.io/v1beta1) PodMetrics) and put next to each container's requests and limits, its restarts and

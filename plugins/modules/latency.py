@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: latency
 short_description: Measure the latency of an MCP Airlock gateway now (p50, p95, p99 with the sample size)
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Reads C(/metrics) and, where the gateway exposes the C(airlock_request_duration_seconds) histogram, computes
     p50, p95 and p99 from its buckets the way PromQL's C(histogram_quantile) does, and the same quantiles of

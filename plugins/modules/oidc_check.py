@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: oidc_check
 short_description: Check the identity provider MCP Airlock validates tokens against (discovery, JWKS, TLS, clock)
-version_added: 0.3.0
+version_added: 0.1.0
 description:
   - Reads OIDC discovery (C(<issuer>/.well-known/openid-configuration)) and the JWKS at its C(jwks_uri), the way
     Airlock does (Airlock has no C(jwks_url) setting), and reports every reason tokens would be refused as one

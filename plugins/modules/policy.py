@@ -61,7 +61,7 @@ options:
     type: str
     choices: [file, configmap]
     default: file
-    version_added: 0.2.0
+    version_added: 0.1.0
   src:
     description:
       - A Rego file on the managed host to deploy. Mutually exclusive with O(content).
@@ -80,7 +80,7 @@ options:
       - Nothing is touched when none passes. Mutually exclusive with O(src) and O(content).
       - Give O(tests), without them only compilation decides what "good" means.
     type: path
-    version_added: 0.3.0
+    version_added: 0.1.0
   dest:
     description:
       - The deployed policy file Airlock reads (its C(policy.rego_file), e.g. C(/etc/airlock/policy.rego)).
@@ -175,7 +175,7 @@ options:
         interpreter runs (C(argv[1])).
       - Defaults to V(airlock) with O(reload=signal).
     type: str
-    version_added: 0.2.0
+    version_added: 0.1.0
   admin_url:
     description:
       - Full URL of the policy reload endpoint, for O(reload=admin), e.g. V(http://127.0.0.1:8080/admin/policy/reload).
@@ -299,40 +299,40 @@ target:
   description: V(configmap).
   returned: with O(target=configmap)
   type: str
-  version_added: 0.2.0
+  version_added: 0.1.0
 configmap:
   description: The ConfigMap (C(namespace), C(name), C(key) V(policy.rego), C(resource_version) after the task), as
     RV(airlock.incident.config#module:configmap) describes it.
   returned: with O(target=configmap)
   type: dict
-  version_added: 0.2.0
+  version_added: 0.1.0
   sample: {namespace: airlock-system, name: airlock-config, key: policy.rego, resource_version: "4711"}
 deployment:
   description: The Deployment rolled after a change; null with O(reload=none).
   returned: with O(target=configmap)
   type: str
-  version_added: 0.2.0
+  version_added: 0.1.0
 would_restart:
   description: The change rolls (or would roll, in check mode) the Deployment.
   returned: with O(target=configmap)
   type: bool
-  version_added: 0.2.0
+  version_added: 0.1.0
 checksum_annotation:
   description: As RV(airlock.incident.config#module:checksum_annotation) (C(before) and C(after)).
   returned: with O(target=configmap)
   type: dict
-  version_added: 0.2.0
+  version_added: 0.1.0
 rollout:
   description: As RV(airlock.incident.config#module:rollout); null when nothing rolled.
   returned: with O(target=configmap)
   type: dict
-  version_added: 0.2.0
+  version_added: 0.1.0
 not_ready_pods:
   description: As RV(airlock.incident.config#module:not_ready_pods), for the rollout of the policy.
   returned: with O(target=configmap), when the change was rolled back
   type: list
   elements: dict
-  version_added: 0.2.0
+  version_added: 0.1.0
 sha256_before:
   description: sha256 of the deployed policy before the task; null when there was none.
   returned: always
