@@ -31,8 +31,8 @@ def test_a_pod_started_before_the_last_write_runs_the_older_policy():
 def test_damaged_and_missing_times_are_unknown_never_guessed():
     result = policy_loaded([pod("a", "yesterday"), pod("b", None), pod("c", running=False), pod("d", container="x"),
                             "not a pod", {"metadata": {}}], CONFIGMAP)
-    assert [(p["name"], p["state"]) for p in result["pods"]] == [("a", "unknown"), ("b", "unknown"),
-                                                                ("c", "not running"), ("d", "unknown")]
+    expected = [("a", "unknown"), ("b", "unknown"), ("c", "not running"), ("d", "unknown")]
+    assert [(p["name"], p["state"]) for p in result["pods"]] == expected
     assert result["older"] == []
     assert "pods a, b, d: which policy they loaded is unknown" in result["lines"][0]
     no_times = policy_loaded([pod("a", "2026-12-05T10:30:00Z")], {"metadata": {"managedFields": [{"time": "x"}]}})
