@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-from ansible_collections.airlock.incident.plugins.filter.policy_verdict import policy_verdict
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.policy_loaded import policy_loaded
 
 CONFIGMAP = {"metadata": {"name": "airlock-config", "creationTimestamp": "2026-12-05T10:00:00Z",
@@ -42,12 +41,3 @@ def test_damaged_and_missing_times_are_unknown_never_guessed():
 def test_the_creation_time_counts_when_no_field_manager_recorded_a_time():
     configmap = {"metadata": {"creationTimestamp": "2026-12-05T10:00:00Z"}}
     assert policy_loaded([pod("a", "2026-12-05T09:59:59Z")], configmap)["older"] == ["a"]
-
-
-def test_the_verdict_names_the_older_pods_as_evidence_without_changing_the_cause():
-    validation = {"decisions": [{"name": "user lists tools", "ok": True}], "errors": []}
-    verdict = policy_verdict(validation, pods=[pod("a", "2026-12-05T10:30:00Z")], configmap=CONFIGMAP)
-    assert verdict["cause"] == "none"
-    assert verdict["pods_loaded"]["older"] == ["a"]
-    assert any(line.startswith("kubernetes: pods a started before") for line in verdict["evidence"])
-    assert policy_verdict(validation)["pods_loaded"] is None
