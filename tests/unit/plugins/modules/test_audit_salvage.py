@@ -194,14 +194,19 @@ def signed(rowid):
     return rowid - (1 << 64) if rowid >= (1 << 63) else rowid
 
 
-def _negative_db(path):
-    """600 events renumbered to rowids -399..200 (same order, same chain); a leaf page of negative rowids
-    (not the first) overwritten; returns the lost rowids."""
+def _renumbered_db(path):
+    """600 events renumbered to rowids -399..200 (same order, same chain)."""
     factory.build_db(path, events=EVENTS)
     conn = sqlite3.connect(str(path))
     conn.execute("UPDATE audit_events SET rowid = rowid - ?", (SHIFT,))
     conn.commit()
     conn.close()
+
+
+def _negative_db(path):
+    """600 events renumbered to rowids -399..200 (same order, same chain); a leaf page of negative rowids
+    (not the first) overwritten; returns the lost rowids."""
+    _renumbered_db(path)
     size, pages = leaf_pages(path)
     by_first = sorted(pages, key=lambda page: signed(rowids_of_page(path, page)[0]))
     page = next(page for page in by_first[1:] if signed(rowids_of_page(path, page)[-1]) < -20)
@@ -235,11 +240,7 @@ def test_negative_rowids_after_a_damaged_page_are_salvaged(tmp_path):
 
 def test_a_damaged_first_page_of_negative_rowids_is_bounded_by_start(tmp_path):
     path = tmp_path / "audit.db"
-    factory.build_db(path, events=EVENTS)
-    conn = sqlite3.connect(str(path))
-    conn.execute("UPDATE audit_events SET rowid = rowid - ?", (SHIFT,))
-    conn.commit()
-    conn.close()
+    _renumbered_db(path)
     size, pages = leaf_pages(path)
     first = min(pages, key=lambda page: signed(rowids_of_page(path, page)[0]))
     first_rows = [signed(rowid) for rowid in rowids_of_page(path, first)]
