@@ -124,8 +124,14 @@ def pair(tmp_path, fresh_lab):
             process.wait()
 
 
-def _post(url, body, connection="close", timeout=20):
-    """POST /mcp over a raw socket; (status line, headers, [events]) up to the reply frame."""
+def _post(url, body, connection="close", timeout=120):
+    """POST /mcp over a raw socket; (status line, headers, [events]) up to the reply frame.
+
+    Waits for the reply frame itself (a keep-alive answer never closes the socket); ``timeout``
+    only bounds a gateway that never answers, so it is generous: on a loaded machine with the
+    disk busy the gateway's own log writes can stall it for seconds. What arrived is named
+    when the reply never comes.
+    """
     host, port = url[len("http://"):].split(":")
     sock = socket.create_connection((host, int(port)), timeout=timeout)
     head = ("POST /mcp HTTP/1.1\r\nHost: airlock\r\nContent-Type: application/json\r\n"
@@ -134,15 +140,20 @@ def _post(url, body, connection="close", timeout=20):
         head += "Connection: %s\r\n" % connection
     sock.sendall(head.encode() + b"\r\n" + body)
     data = b""
-    deadline = time.time() + timeout
+    deadline = time.monotonic() + timeout
     try:
-        while time.time() < deadline:
-            chunk = sock.recv(65536)
+        while True:
+            if b"\r\n\r\n" in data and _dechunk(data.split(b"\r\n\r\n", 1)[1]).count(b"\n\n") >= 2:
+                break
+            sock.settimeout(max(0.001, deadline - time.monotonic()))
+            try:
+                chunk = sock.recv(65536)
+            except socket.timeout as exc:
+                raise AssertionError("no reply frame from %s within %d s (connection %r); received %r"
+                                     % (url, timeout, connection, data[:2000])) from exc
             if not chunk:
                 break
             data += chunk
-            if b"\r\n\r\n" in data and _dechunk(data.split(b"\r\n\r\n", 1)[1]).count(b"\n\n") >= 2:
-                break
     finally:
         sock.close()
     raw_head, rest = data.split(b"\r\n\r\n", 1)

@@ -148,15 +148,18 @@ def open_dir(path: str, nofollow: bool = False) -> int:
         raise
 
 
-def create_temp(dir_fd: int, name: str, suffix: str = ".tmp", mode: int = 0o600) -> t.Tuple[int, str]:
+def create_temp(dir_fd: int, name: str, suffix: str = ".tmp", mode: int = 0o600,
+                readable: bool = False) -> t.Tuple[int, str]:
     """A new empty file ``.<name>.<random><suffix>`` in the directory ``dir_fd``: (fd, its name).
 
     Created with ``O_CREAT|O_EXCL|O_NOFOLLOW``: never an existing file, never through a link.
+    The descriptor is write-only unless ``readable`` (what was written is read back through it).
     """
+    access = os.O_RDWR if readable else os.O_WRONLY
     for _attempt in range(100):
         temp = ".%s.%s%s" % (name[:100], os.urandom(6).hex(), suffix)
         try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode, dir_fd=dir_fd)
+            fd = os.open(temp, access | os.O_CREAT | os.O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode, dir_fd=dir_fd)
         except FileExistsError:
             continue
         return fd, temp

@@ -5,16 +5,19 @@
 """Hashing of evidence: SHA-256 and BLAKE3 in one pass, while the item is staged in the bundle.
 
 Every item is hashed with SHA-256 and BLAKE3 in one pass over large buffers
-while it is copied in (sources are streamed, never held in memory). New
-content is written to a temporary name in the bundle directory (same file
-system as the final name) and flushed before it is linked into place by
-:mod:`.store`.
+(sources are streamed, never held in memory). New content is written to a
+temporary name in the bundle directory (same file system as the final name)
+and flushed before it is linked into place by :mod:`.store`. A local file is
+copied by the kernel (``copy_file_range``, as ``cp`` does) and the copy is
+hashed where it lies, so the digests are those of the bytes in the bundle;
+streams and systems without that call are copied and hashed block by block.
 """
 
 from __future__ import annotations
 
 import collections
 import concurrent.futures
+import errno
 import hashlib
 import os
 import typing as t
@@ -194,27 +197,27 @@ def hash_stream(reader: t.Any, max_bytes: t.Optional[int] = None, buffer_size: i
         hasher.close()
 
 
-def temp_path(directory: str, name: str) -> t.Tuple[int, str]:
+def temp_path(directory: str, name: str, readable: bool = False) -> t.Tuple[int, str]:
     """A new empty temporary file in ``directory`` (same file system as the item): (fd, path).
 
     Created by :func:`.fileutil.create_temp` (``O_CREAT|O_EXCL|O_NOFOLLOW`` relative to the directory fd).
     """
     dir_fd = fileutil.open_dir(directory)
     try:
-        fd, temp = fileutil.create_temp(dir_fd, name, suffix=".partial")
+        fd, temp = fileutil.create_temp(dir_fd, name, suffix=".partial", readable=readable)
     finally:
         os.close(dir_fd)
     return fd, os.path.join(directory, temp)
 
 
 def _hashed_temp(directory: str, name: str, hasher: _Hasher,
-                 fill: t.Callable[[int], None]) -> t.Tuple[str, Digest]:
+                 fill: t.Callable[[int], None], readable: bool = False) -> t.Tuple[str, Digest]:
     """A new temp file in ``directory`` written by ``fill(fd)`` while ``hasher`` hashes it: (temp path, Digest).
 
     The temp file is removed when anything fails.
     """
     try:
-        fd, path = temp_path(directory, name)
+        fd, path = temp_path(directory, name, readable)
         try:
             fill(fd)
             return path, hasher.digest()
@@ -239,17 +242,78 @@ def stream_to_temp(reader: t.Any, directory: str, name: str, max_bytes: t.Option
     return _hashed_temp(directory, name, hasher, fill)
 
 
+#: errno values of copy_file_range that mean "not between these two files": copy block by block instead.
+_NO_KERNEL_COPY = frozenset((errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EBADF, errno.EPERM,
+                             errno.ETXTBSY))
+#: Bytes per copy_file_range call (the call is restartable; large calls keep the loop short).
+KERNEL_COPY_CHUNK = 1 << 30
+
+
+def _kernel_copy(src_fd: int, out_fd: int) -> bool:
+    """Copy ``src_fd`` from its offset to its end into ``out_fd`` with ``copy_file_range``.
+
+    Returns False when the kernel cannot copy between these files and nothing was copied (the
+    caller copies block by block); a file whose size the kernel does not know (``/proc``) ends
+    the kernel copy early and the caller reads the rest. OSError (a full disk) propagates.
+    """
+    copy_file_range = getattr(os, "copy_file_range", None)
+    if copy_file_range is None:
+        return False
+    copied = 0
+    while True:
+        try:
+            count = copy_file_range(src_fd, out_fd, KERNEL_COPY_CHUNK)
+        except OSError as exc:
+            if copied == 0 and exc.errno in _NO_KERNEL_COPY:
+                return False
+            raise
+        if count == 0:
+            return True
+        copied += count
+
+
+def _copy_rest(src: t.Any, out_fd: int, buffer_size: int) -> None:
+    """Append what is left of ``src`` (from its offset) to ``out_fd`` through one reused buffer."""
+    buffer = bytearray(buffer_size)
+    view = memoryview(buffer)
+    while True:
+        count = src.readinto(buffer)
+        if not count:
+            return
+        written = 0
+        while written < count:
+            written += os.write(out_fd, view[written:count])
+
+
 def copy_to_temp(src: str, directory: str, name: str, buffer_size: int = HASH_BUFFER,
-                 parallel: t.Optional[bool] = None) -> t.Tuple[str, Digest]:
-    """Stream-copy ``src`` into a temp file in ``directory``, hashing what is written: (temp path, Digest)."""
+                 parallel: t.Optional[bool] = None, kernel_copy: bool = True) -> t.Tuple[str, Digest]:
+    """Copy ``src`` into a temp file in ``directory`` and hash the copy: (temp path, Digest).
+
+    The kernel copies (``copy_file_range``, no pass through this process; ``kernel_copy=False``
+    or a kernel that cannot falls back to a block-by-block copy), then the copy is read back
+    and hashed, so the digests are those of the bytes the bundle holds, even when ``src``
+    changes meanwhile. The copy is fsynced before it is returned.
+    """
     hasher = _Hasher(parallel)
 
     def fill(fd: int) -> None:
-        with open(src, "rb", buffering=0) as handle, os.fdopen(fd, "wb", buffering=0) as out:
-            _read_blocks(handle, hasher, buffer_size, sink=out)
-            os.fsync(out.fileno())
+        try:
+            with open(src, "rb", buffering=0) as handle:
+                kernel = kernel_copy and _kernel_copy(handle.fileno(), fd)
+                if kernel:
+                    _copy_rest(handle, fd, buffer_size)  # what the kernel did not copy (a /proc file), if anything
+                else:
+                    with os.fdopen(fd, "wb", buffering=0, closefd=False) as sink:
+                        _read_blocks(handle, hasher, buffer_size, sink=sink)
+            if kernel:
+                with os.fdopen(fd, "rb", buffering=0, closefd=False) as copy:
+                    copy.seek(0)
+                    _read_blocks(copy, hasher, buffer_size)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
-    return _hashed_temp(directory, name, hasher, fill)
+    return _hashed_temp(directory, name, hasher, fill, readable=True)
 
 
 def bytes_to_temp(data: bytes, directory: str, name: str) -> str:

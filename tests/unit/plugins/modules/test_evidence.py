@@ -405,18 +405,78 @@ def test_unreachable_url_fails_and_leaves_nothing(capsys, bundle):
     assert not os.path.exists(os.path.dirname(os.path.dirname(bundle)))  # incidents/ was not left behind
 
 
+@pytest.mark.parametrize("kernel_copy", [True, False])
 @pytest.mark.parametrize("parallel", [False, True])
-def test_hashing_and_copying_match_hashlib_and_blake3(tmp_path, parallel):
+def test_hashing_and_copying_match_hashlib_and_blake3(tmp_path, parallel, kernel_copy):
     path = tmp_path / "blob.bin"
     data = os.urandom(5 * 65536 + 12345)
     path.write_bytes(data)
     expected = (len(data), hashlib.sha256(data).hexdigest(), blake3.blake3(data).hexdigest())
     digest = hashing.hash_file(str(path), buffer_size=65536, parallel=parallel)
     assert (digest.size, digest.sha256, digest.blake3) == expected
-    temp, digest = hashing.copy_to_temp(str(path), str(tmp_path), "copy", buffer_size=65536, parallel=parallel)
+    temp, digest = hashing.copy_to_temp(str(path), str(tmp_path), "copy", buffer_size=65536, parallel=parallel,
+                                        kernel_copy=kernel_copy)
     assert (digest.size, digest.sha256, digest.blake3) == expected
     with open(temp, "rb") as handle:
         assert handle.read() == data  # two reused buffers: no block was overwritten before it was hashed
+    assert os.stat(temp).st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("errno_value", [errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP])
+def test_copy_falls_back_to_blocks_where_the_kernel_cannot_copy(tmp_path, monkeypatch, errno_value):
+    path = tmp_path / "blob.bin"
+    data = os.urandom(3 * 65536 + 7)
+    path.write_bytes(data)
+    calls = []
+
+    def refuse(*args):
+        calls.append(args)
+        raise OSError(errno_value, os.strerror(errno_value))
+
+    monkeypatch.setattr(os, "copy_file_range", refuse, raising=False)
+    temp, digest = hashing.copy_to_temp(str(path), str(tmp_path), "copy", buffer_size=65536)
+    assert calls, "the kernel copy was not tried"
+    assert digest == hashing.hash_bytes(data)
+    with open(temp, "rb") as handle:
+        assert handle.read() == data
+
+
+def test_copy_without_copy_file_range(tmp_path, monkeypatch):
+    path = tmp_path / "blob.bin"
+    data = os.urandom(65536 + 3)
+    path.write_bytes(data)
+    monkeypatch.delattr(os, "copy_file_range", raising=False)
+    temp, digest = hashing.copy_to_temp(str(path), str(tmp_path), "copy", buffer_size=4096)
+    assert digest == hashing.hash_bytes(data)
+    with open(temp, "rb") as handle:
+        assert handle.read() == data
+
+
+def test_copy_of_a_file_whose_size_the_kernel_does_not_know(tmp_path):
+    """/proc files report size 0: the kernel copy ends at once, the rest is read."""
+    with open("/proc/self/mountinfo", "rb") as handle:
+        before = handle.read()
+    temp, digest = hashing.copy_to_temp("/proc/self/mountinfo", str(tmp_path), "mountinfo")
+    with open(temp, "rb") as handle:
+        copied = handle.read()
+    assert len(copied) > 0 and digest == hashing.hash_bytes(copied)
+    assert copied.splitlines()[0] == before.splitlines()[0]
+
+
+def test_copy_on_a_full_disk_leaves_no_temp(tmp_path, monkeypatch):
+    path = tmp_path / "blob.bin"
+    path.write_bytes(os.urandom(65536))
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "copy_file_range", full, raising=False)
+    with pytest.raises(OSError) as info:
+        hashing.copy_to_temp(str(path), str(bundle), "copy")
+    assert info.value.errno == errno.ENOSPC
+    assert os.listdir(str(bundle)) == []
 
 
 # ------------------------------------------- hostile files, crashes and full disks (issue #16)
