@@ -49,14 +49,18 @@ def test_release_has_no_metrics_or_admin(release_lab, path):
 
 
 def _raw_sse(url, message, read_seconds=0.0, want_events=2, close=True):
-    """POST over a raw socket and return (head, events) without any HTTP library help."""
+    """POST over a raw socket and return (head, events) without any HTTP library help.
+
+    Returns as soon as ``want_events`` frames have arrived; the timeouts only bound a lab that
+    never answers, generously (a loaded machine with a busy disk stalls the lab for seconds).
+    """
     parsed = urlparse(url)
     body = json.dumps(message).encode()
-    sock = socket.create_connection((parsed.hostname, parsed.port), timeout=5)
+    sock = socket.create_connection((parsed.hostname, parsed.port), timeout=60)
     sock.sendall(b"POST /mcp HTTP/1.1\r\nHost: lab\r\nContent-Type: application/json\r\n%s"
                  b"Content-Length: %d\r\n\r\n%s" % (b"Connection: close\r\n" if close else b"", len(body), body))
     data = b""
-    deadline = time.time() + 5 + read_seconds
+    deadline = time.time() + 60 + read_seconds
     while time.time() < deadline:
         chunk = sock.recv(65536)
         if not chunk:
