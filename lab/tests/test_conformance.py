@@ -127,10 +127,9 @@ def pair(tmp_path, fresh_lab):
 def _post(url, body, connection="close", timeout=120):
     """POST /mcp over a raw socket; (status line, headers, [events]) up to the reply frame.
 
-    Waits for the reply frame itself (a keep-alive answer never closes the socket); ``timeout``
-    only bounds a gateway that never answers, so it is generous: on a loaded machine with the
-    disk busy the gateway's own log writes can stall it for seconds. What arrived is named
-    when the reply never comes.
+    Waits for the reply frame, or for the end of the chunked response when there is none (a
+    keep-alive answer never closes the socket); ``timeout`` only bounds a gateway that never
+    answers, generously. What arrived is named when neither comes.
     """
     host, port = url[len("http://"):].split(":")
     sock = socket.create_connection((host, int(port)), timeout=timeout)
@@ -143,14 +142,21 @@ def _post(url, body, connection="close", timeout=120):
     deadline = time.monotonic() + timeout
     try:
         while True:
-            if b"\r\n\r\n" in data and _dechunk(data.split(b"\r\n\r\n", 1)[1]).count(b"\n\n") >= 2:
-                break
+            if b"\r\n\r\n" in data:
+                rest = data.split(b"\r\n\r\n", 1)[1]
+                # the reply frame, or the end of the chunked response without one
+                if _dechunk(rest).count(b"\n\n") >= 2 or _chunked_ended(rest):
+                    break
             sock.settimeout(max(0.001, deadline - time.monotonic()))
             try:
                 chunk = sock.recv(65536)
             except socket.timeout as exc:
                 raise AssertionError("no reply frame from %s within %d s (connection %r); received %r"
                                      % (url, timeout, connection, data[:2000])) from exc
+            except ConnectionResetError:
+                if b"\r\n\r\n" not in data:
+                    raise
+                break  # reset after the response head: what arrived is the answer, judged by the caller
             if not chunk:
                 break
             data += chunk
@@ -161,6 +167,19 @@ def _post(url, body, connection="close", timeout=120):
     headers = {name.lower(): value for name, value in (line.split(": ", 1) for line in lines[1:])}
     events = [e for e in _dechunk(rest).decode().split("\n\n") if e][:2]
     return lines[0], headers, events
+
+
+def _chunked_ended(data):
+    """Whether the chunked body ``data`` holds its last chunk (size 0): the response is over."""
+    while b"\r\n" in data:
+        size_text, rest = data.split(b"\r\n", 1)
+        size = int(size_text, 16)
+        if size == 0:
+            return True
+        if len(rest) < size + 2:
+            return False
+        data = rest[size + 2:]
+    return False
 
 
 def _dechunk(data):
@@ -252,12 +271,30 @@ def test_malformed_requests(pair):
         assert "id" not in reply
 
 
+LOST_BODY = 'data: {"error":{"code":-32000,"message":"failed to read request body"},"jsonrpc":"2.0"}'
+
+
 def test_keep_alive_loses_the_body(pair):
+    """With keep-alive (asked for, or HTTP/1.1's default) the release flushes the SSE headers before it
+    reads the body, and Go has discarded the body by then. The lab always answers the error frame. The
+    real binary mostly does too; sometimes it ends the response after the connected frame with no
+    reply at all (about 3 % of keep-alive requests; in 2 of about 14 CI runs here), and repeated
+    keep-alive requests can crash it (panic: send on closed channel, docs/lab.md). The error frame
+    or no reply are accepted from it; a different reply is not. The collection's own probes send
+    Connection: close."""
     gateways = pair()
-    real, _ = _same_exchange(gateways, _rpc("tools/list"), connection="keep-alive")
-    assert real == {"error": {"code": -32000, "message": "failed to read request body"}, "jsonrpc": "2.0"}
-    real, _ = _same_exchange(gateways, _rpc("tools/list"), connection="")  # HTTP/1.1 default: keep-alive
-    assert real["error"]["message"] == "failed to read request body"
+    for connection in ("keep-alive", ""):
+        (real_status, real_headers, real_events), (lab_status, lab_headers, lab_events) = gateways.both(
+            _post, _rpc("tools/list"), connection=connection)
+        assert real_status == lab_status == "HTTP/1.1 200 OK"
+        for name in ("content-type", "cache-control", "connection", "transfer-encoding"):
+            assert real_headers.get(name) == lab_headers.get(name), name
+        assert lab_headers.get("connection") == "keep-alive"
+        for events in (real_events, lab_events):
+            assert re.fullmatch(r'event: connected\ndata: \{"connection_id":"%s","timestamp":"%s"\}' % (HEX32, TS),
+                                events[0]), events
+        assert lab_events[1:] == [LOST_BODY]
+        assert real_events[1:] in ([LOST_BODY], []), (connection, real_events)
 
 
 def test_http_upstream_is_rejected(pair):
