@@ -134,18 +134,21 @@ def hash_bytes(data: bytes) -> Digest:
     return hasher.digest()
 
 
-def _read_blocks(handle: t.Any, hasher: _Hasher, buffer_size: int, sink: t.Optional[t.Any] = None) -> None:
-    """Feed ``handle`` to ``hasher`` through two reused buffers (and write each block to ``sink``)."""
+def _read_blocks(handle: t.Any, hasher: t.Optional[_Hasher], buffer_size: int, sink: t.Optional[t.Any] = None) -> None:
+    """Feed ``handle`` to ``hasher`` through two reused buffers (and write each block to ``sink``; no hasher:
+    only copy)."""
     buffers = (bytearray(buffer_size), bytearray(buffer_size))
     views = (memoryview(buffers[0]), memoryview(buffers[1]))
     turn = 0
     while True:
-        hasher.settle(1)  # the block that last used this buffer is hashed
+        if hasher is not None:
+            hasher.settle(1)  # the block that last used this buffer is hashed
         count = handle.readinto(buffers[turn])
         if not count:
             return
         block = views[turn][:count]
-        hasher.update(block)
+        if hasher is not None:
+            hasher.update(block)
         if sink is not None:
             written = 0
             while written < count:
@@ -272,19 +275,6 @@ def _kernel_copy(src_fd: int, out_fd: int) -> bool:
         copied += count
 
 
-def _copy_rest(src: t.Any, out_fd: int, buffer_size: int) -> None:
-    """Append what is left of ``src`` (from its offset) to ``out_fd`` through one reused buffer."""
-    buffer = bytearray(buffer_size)
-    view = memoryview(buffer)
-    while True:
-        count = src.readinto(buffer)
-        if not count:
-            return
-        written = 0
-        while written < count:
-            written += os.write(out_fd, view[written:count])
-
-
 def copy_to_temp(src: str, directory: str, name: str, buffer_size: int = HASH_BUFFER,
                  parallel: t.Optional[bool] = None, kernel_copy: bool = True) -> t.Tuple[str, Digest]:
     """Copy ``src`` into a temp file in ``directory`` and hash the copy: (temp path, Digest).
@@ -298,13 +288,10 @@ def copy_to_temp(src: str, directory: str, name: str, buffer_size: int = HASH_BU
 
     def fill(fd: int) -> None:
         try:
-            with open(src, "rb", buffering=0) as handle:
+            with open(src, "rb", buffering=0) as handle, os.fdopen(fd, "wb", buffering=0, closefd=False) as sink:
                 kernel = kernel_copy and _kernel_copy(handle.fileno(), fd)
-                if kernel:
-                    _copy_rest(handle, fd, buffer_size)  # what the kernel did not copy (a /proc file), if anything
-                else:
-                    with os.fdopen(fd, "wb", buffering=0, closefd=False) as sink:
-                        _read_blocks(handle, hasher, buffer_size, sink=sink)
+                # after a kernel copy: what it did not copy (a /proc file), if anything, copied only
+                _read_blocks(handle, None if kernel else hasher, buffer_size, sink=sink)
             if kernel:
                 with os.fdopen(fd, "rb", buffering=0, closefd=False) as copy:
                     copy.seek(0)
