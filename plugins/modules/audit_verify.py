@@ -32,6 +32,9 @@ description:
   - With O(workers) above 1 the rows are split into rowid ranges re-hashed by forked worker
     processes; the links across range boundaries are checked afterwards in rowid order, so the
     result (problems, their order, counts) is the same as with one worker.
+  - When the optional compiled checker C(airlock_incident_accel) is installed (C(pip install) the collection's
+    C(extras/accel)), it settles each common row (nothing to escape, 64-bit integers) in C; every other row and the
+    detail of every mismatch come from the Python path, so the results are the same with or without it.
   - With O(checkpoint) (an earlier result) only the rows after the checkpoint are verified;
     see O(checkpoint) and RV(not_verified) for what such a run does not prove.
   - B(Forks made by Airlock itself.) Airlock names as a new event's parent the row with the newest
@@ -46,6 +49,8 @@ author:
   - airlock.incident contributors (@airlock-incident)
 requirements:
   - blake3 (Python package) on the host that runs the module
+  - optional, airlock-incident-accel (built from C(extras/accel) of this collection) for a faster check of the common row;
+    without it the same results come from the Python path
 extends_documentation_fragment:
   - airlock.incident.forensics.read_only
   - airlock.incident.forensics.database

@@ -175,12 +175,27 @@ def bench_verify(path, repeat):
     workers = available_cpus()
     parallel_name = "audit_verify, %d workers" % workers
     runs = {"read rows only": [], "lower bound (read + BLAKE3)": [], "audit_verify core": [], parallel_name: []}
+    accel = audit_chain._accel
+    if accel is not None:
+        line("  compiled checker: airlock_incident_accel %s installed (extras/accel); the Python path is timed "
+             "beside it" % accel.__version__)
+        runs["audit_verify core, Python path"] = []
+    else:
+        line("  compiled checker: not installed (make venv builds extras/accel); every figure is the Python path")
     result = parallel = None
     for _unused in range(repeat):  # interleaved, so load changes hit all of them alike
         runs["read rows only"].append(timed(read_only, path))
         runs["lower bound (read + BLAKE3)"].append(timed(lower_bound, path))
         wall, cpu, result = timed(verify_core, path)
         runs["audit_verify core"].append((wall, cpu, result["events_checked"]))
+        if accel is not None:
+            audit_chain._accel = None
+            try:
+                wall, cpu, python_result = timed(verify_core, path)
+            finally:
+                audit_chain._accel = accel
+            assert python_result == result, "the Python path's answer differs from the compiled checker's"
+            runs["audit_verify core, Python path"].append((wall, cpu, python_result["events_checked"]))
         wall, cpu, parallel = timed(verify_parallel, path)
         runs[parallel_name].append((wall, cpu, parallel["events_checked"]))
     events = result["events_checked"]

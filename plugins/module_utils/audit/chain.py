@@ -29,6 +29,8 @@ from ansible_collections.airlock.incident.plugins.module_utils.core.optional imp
 
 _blake3, BLAKE3_IMPORT_ERROR = optional_import("blake3")
 HAS_BLAKE3 = _blake3 is not None
+#: The optional compiled checker (``extras/accel``): the fast path of the verifier in C, same answers.
+_accel, ACCEL_IMPORT_ERROR = optional_import("airlock_incident_accel")
 
 #: A text value as read from SQLite (bytes with ``CAST(... AS BLOB)``), or str, or NULL.
 Text = t.Union[bytes, bytearray, str, None]
@@ -286,6 +288,28 @@ PAYLOAD_TEMPLATE = (
 #: ``text.translate(None, SAFE_STRING_BYTES)`` is empty exactly when ``text``
 #: needs no escaping (one C-level pass, much cheaper than the general encoder).
 SAFE_STRING_BYTES = bytes(byte for byte in range(0x20, 0x7F) if byte not in b'"\\<>&')
+
+
+#: PAYLOAD_TEMPLATE cut at its fields, and each field's kind for the compiled checker: ``s`` a text field
+#: (written only when it needs no escaping), ``d`` an integer, ``r`` the metadata (raw JSON, ``null`` when
+#: NULL or empty).
+PAYLOAD_PIECES = tuple(re.split(rb"%[sd]", PAYLOAD_TEMPLATE))
+PAYLOAD_KINDS = "".join("r" if piece.endswith(b'"metadata":') else kind.decode("ascii")
+                        for piece, kind in zip(PAYLOAD_PIECES, re.findall(rb"%([sd])", PAYLOAD_TEMPLATE)))
+
+
+def compiled_checker(salt: bytes) -> t.Any:
+    """The compiled row checker for ``salt`` when ``airlock_incident_accel`` is installed, else None.
+
+    ``checker.check(event_id, timestamp, correlation_id, tenant, subject, action, resource, decision, reason,
+    metadata, previous_hash, latency_ms, redaction_count, stored)`` is True when the row is the common case
+    (the fast path of :func:`fast_payload`) and its salted BLAKE3 equals ``stored``; False when it is the
+    common case and does not; None when it is not the common case, which the Python path then handles.
+    Its answers are the Python path's (tests/unit/.../test_accel.py compares them on hostile rows).
+    """
+    if _accel is None:
+        return None
+    return _accel.ChainChecker(salt, PAYLOAD_PIECES, PAYLOAD_KINDS, SAFE_STRING_BYTES)
 
 
 def fast_payload(event_id: t.Any, timestamp: t.Any, correlation_id: t.Any, tenant: t.Any, subject: t.Any,
