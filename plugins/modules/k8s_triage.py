@@ -24,6 +24,12 @@ description:
     C(rwo_claim_blocks_replica) (the single ReadWriteOnce claim keeps a replica on another node from starting;
     scaling up is not a fix), next to generic findings such as C(oom_killed), C(unschedulable),
     C(readiness_failing), C(pvc_unbound), C(node_pressure) and C(rollout_incomplete).
+  - C(go_panic) when the previous container ended in a Go C(panic:) or C(fatal error:) (critical while the container
+    crash-loops, a warning once it runs again), with the message, the panicking goroutine's frames and the crash
+    report's lines. The released gateway's own crash under keep-alive requests (C(send on closed channel) in
+    C(ClientConnection.sendMessage) from C(sendErrorResponse)) has C(known_issue) set to
+    C(release_keepalive_crash) in RV(findings[].evidence). The previous log of a container whose last termination was C(Error) is read even
+    when it runs again.
   - C(oom_killed) names the container, its memory limit and request, the restart count, the exit code and time of the
     last termination, the previous container's log tail and the mitigation (a memory limit twice the one it was
     killed at, set with M(airlock.incident.k8s_resources)). The previous log of a container whose last termination was
@@ -117,7 +123,7 @@ findings:
   contains:
     id:
       description: Stable identifier, for example V(config_error_at_start), V(seccomp_profile_missing),
-        V(rwo_claim_blocks_replica), V(oom_killed), V(crash_loop), V(unschedulable).
+        V(rwo_claim_blocks_replica), V(oom_killed), V(go_panic), V(crash_loop), V(unschedulable).
       type: str
     severity:
       description: V(critical), V(warning) or V(info).
@@ -129,7 +135,9 @@ findings:
       description: The data the finding rests on (pod, container, log lines, claim, nodes, events). For
         V(oom_killed) - C(pod), C(container), C(memory_limit), C(memory_request), C(restarts), C(exit_code),
         C(last_terminated_at), C(log_lines) (previous container's log tail), C(suggested_memory_limit) and
-        C(mitigation) (steps, as strings).
+        C(mitigation) (steps, as strings). For V(go_panic) - C(pod), C(container), C(message), C(frames) (C(function)
+        and C(file), innermost first, at most 8), C(known_issue) (V(release_keepalive_crash) or null), C(restarts),
+        C(exit_code), C(last_terminated_at) and C(log_lines) (the crash report).
       type: dict
 deployment:
   description: Replica counts, rollout state, revision, conditions and selector of the Deployment; null when it does

@@ -97,8 +97,10 @@ def collect(module: t.Any) -> Obj:
     if p["log_lines"]:
         for pod in pods:
             for c in pod["containers"]:
+                # A container that crashed and runs again ("Error": a Go panic exits 2) is read too: the
+                # previous log says why it restarted.
                 failing = (c["reason"] == "CrashLoopBackOff" or (c["last_termination"] and not c["ready"])
-                           or (c["last_termination"] or {}).get("reason") == "OOMKilled")
+                           or (c["last_termination"] or {}).get("reason") in ("OOMKilled", "Error"))
                 if not failing:
                     continue
                 text = None
