@@ -142,9 +142,17 @@ def test_config_error_at_start_is_recognised_from_the_log():
 
 
 def test_crash_loop_without_config_evidence_is_generic():
+    pods = [pod("airlock-1", ready=False, waiting="CrashLoopBackOff", last="Error", exit_code=1, restarts=3)]
+    findings = triage(pods, logs={"airlock-1": {"airlock": ["error: listen tcp :8080: bind: address already in use"]}})[2]
+    assert "crash_loop" in ids(findings) and "config_error_at_start" not in ids(findings)
+
+
+def test_crash_loop_on_a_go_panic_names_the_panic():
     pods = [pod("airlock-1", ready=False, waiting="CrashLoopBackOff", last="Error", exit_code=2, restarts=3)]
     findings = triage(pods, logs={"airlock-1": {"airlock": ["panic: runtime error: index out of range"]}})[2]
-    assert "crash_loop" in ids(findings) and "config_error_at_start" not in ids(findings)
+    panic = [f for f in findings if f["id"] == "go_panic"]
+    assert panic and panic[0]["severity"] == "critical" and "index out of range" in panic[0]["summary"]
+    assert "crash_loop" not in ids(findings) and "config_error_at_start" not in ids(findings)
 
 
 def test_oomkilled_reports_the_memory_limit():
