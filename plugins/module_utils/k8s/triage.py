@@ -36,6 +36,8 @@ import json
 import re
 import typing as t
 
+from ansible_collections.airlock.incident.plugins.module_utils.airlock import crash as airlock_crash
+from ansible_collections.airlock.incident.plugins.module_utils.airlock.crash import go_panic
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import quantity as k8s_quantity
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import PREVIOUS_REPLICAS
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import pod_problem, pod_ready
@@ -46,11 +48,6 @@ CONFIG_ERROR_RE = re.compile(
     r"(config|configuration|koanf|unknown unit|invalid duration|time: |yaml:|server\.addr|rego|policy)", re.I)
 ERROR_LINE_RE = re.compile(r"(fatal|panic|error|failed|invalid|unknown|no such file|cannot|denied)", re.I)
 DUMB_INIT_RE = re.compile(r"dumb-init", re.I)
-#: The first line of a Go crash report (the runtime writes it to stderr, at the start of a line).
-GO_PANIC_RE = re.compile(r"^(?:panic|fatal error): (.*)$")
-#: A stack frame of the crash report: ``pkg.(*Type).Method(...)`` (its file:line follows on the next line).
-GO_FRAME_RE = re.compile(r"^([\w./*()-]+)\(.*\)$")
-GO_FILE_RE = re.compile(r"^\s+(\S+\.go:\d+)")
 PRESSURE = ("MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable")
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
@@ -257,51 +254,11 @@ def oom_finding(pod: Obj, c: Obj, resources: t.List[Obj], lines: t.List[str]) ->
         log_lines=list(lines[-20:]), suggested_memory_limit=suggested, mitigation=steps)
 
 
-def go_panic(lines: t.List[str]) -> t.Optional[Obj]:
-    """The last Go crash report in a log tail: its message, the panicking goroutine's frames (function and
-    file:line, innermost first) and, for the released gateway's keep-alive crash, ``known_issue``; else None."""
-    start = None
-    for index, line in enumerate(lines):
-        if GO_PANIC_RE.match(line):
-            start = index
-    if start is None:
-        return None
-    match = GO_PANIC_RE.match(lines[start])
-    message = match.group(1).strip()[:200] if match else ""
-    frames: t.List[Obj] = []
-    end = start + 1
-    for index in range(start + 1, len(lines)):
-        frame = GO_FRAME_RE.match(lines[index])
-        if frame is None:
-            continue
-        where = GO_FILE_RE.match(lines[index + 1]) if index + 1 < len(lines) else None
-        frames.append(dict(function=frame.group(1)[:200], file=where.group(1)[:200] if where else None))
-        end = index + (2 if where else 1)
-        if len(frames) == 8:
-            break
-    names = [f["function"].rsplit(".", 1)[-1] for f in frames]
-    known = None
-    if message == "send on closed channel" and names[:2] == ["sendMessage", "sendErrorResponse"] and any(
-            "(*ClientConnection)" in f["function"] for f in frames[:1]):
-        known = "release_keepalive_crash"
-    return dict(message=message, frames=frames, known_issue=known, lines=lines[start:end])
-
-
 def _panic_finding(pod: Obj, c: Obj, last: Obj, panic: Obj, crashing: bool) -> Obj:
-    where = ""
-    if panic["frames"]:
-        top = panic["frames"][0]
-        caller = panic["frames"][1]["function"].rsplit(".", 1)[-1] if len(panic["frames"]) > 1 else None
-        where = " in %s%s%s" % (top["function"].rsplit("/", 1)[-1], " from %s" % caller if caller else "",
-                                " (%s)" % top["file"].rsplit("/", 1)[-1] if top["file"] else "")
     state = ("and crash-loops" if crashing else "and runs again") if c["restarts"] else ""
-    summary = "pod %s container %s crashed with a Go panic: %s%s (exit %s, %d restarts, last at %s)%s" % (
-        pod["name"], c["name"], panic["message"], where, last.get("exit_code"), c["restarts"],
-        last.get("finished_at") or "unknown", " " + state if state else "")
-    if panic["known_issue"] == "release_keepalive_crash":
-        summary += (". This is MCP Airlock's own crash under keep-alive requests (an error reply sent on a connection "
-                    "that is closing); the restart recovers it and no configuration change prevents it. Clients that "
-                    "send Connection: close avoid it; track the fix upstream (docs/kubernetes-recovery.md)")
+    summary = "pod %s container %s crashed (exit %s, %d restarts, last at %s)%s: %s" % (
+        pod["name"], c["name"], last.get("exit_code"), c["restarts"], last.get("finished_at") or "unknown",
+        " " + state if state else "", airlock_crash.describe(panic))
     return _finding("go_panic", "critical" if crashing else "warning", summary, pod=pod["name"], container=c["name"],
                     message=panic["message"], frames=panic["frames"], known_issue=panic["known_issue"],
                     restarts=c["restarts"], exit_code=last.get("exit_code"), last_terminated_at=last.get("finished_at"),

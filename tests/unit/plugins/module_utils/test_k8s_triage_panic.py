@@ -100,7 +100,18 @@ def test_no_panic_no_finding_for_a_running_container_and_a_plain_crash_loop_is_u
 
 
 def test_hostile_panic_text_is_bounded():
-    lines = ["panic: " + "x" * 100000, "goroutine 1 [running]:", "f" * 5000 + "()", "\t" + "y" * 5000 + ".go:1"]
+    lines = ["panic: " + "x" * 100000, "goroutine 1 [running]:", "f" * 3000 + "()", "\t" + "y" * 3000 + ".go:1"]
     panic = k8s_triage.go_panic(lines)
     assert len(panic["message"]) == 200 and len(panic["frames"][0]["function"]) == 200
     assert panic["known_issue"] is None
+
+
+def test_hostile_lines_are_read_in_linear_time_and_credentials_are_masked():
+    # A line of many parentheses without a frame's shape, and a very long one: read in bounded time.
+    lines = ["panic: token leaked: Authorization: Bearer abcdefghijklmnopqrstuvwxyz0123456789",
+             "fetching https://user:hunter2@example.com/x", "(" * 200000, "x(" * 100000 + ")", "main.main()",
+             "\t/src/main.go:3 +0x1"]
+    panic = k8s_triage.go_panic(lines)
+    assert "abcdefghijklmnopqrstuvwxyz0123456789" not in panic["message"]
+    assert [f["function"] for f in panic["frames"]] == ["main.main"]
+    assert panic["lines"][1].startswith("fetching https://user:") and not any("hunter2" in ln for ln in panic["lines"])
