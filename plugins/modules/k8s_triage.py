@@ -24,12 +24,12 @@ description:
     C(rwo_claim_blocks_replica) (the single ReadWriteOnce claim keeps a replica on another node from starting;
     scaling up is not a fix), next to generic findings such as C(oom_killed), C(unschedulable),
     C(readiness_failing), C(pvc_unbound), C(node_pressure) and C(rollout_incomplete).
-  - C(go_panic) when the previous container ended in a Go C(panic:) or C(fatal error:) (critical while the container
-    crash-loops, a warning once it runs again), with the message, the panicking goroutine's frames and the crash
-    report's lines. The released gateway's own crash under keep-alive requests (C(send on closed channel) in
-    C(ClientConnection.sendMessage) from C(sendErrorResponse)) has C(known_issue) set to
-    C(release_keepalive_crash) in RV(findings[].evidence). The previous log of a container whose last termination was C(Error) is read even
-    when it runs again.
+  - C(go_panic) when the previous container ended in a Go C(panic:) or C(fatal error:) (critical while the
+    container crash-loops; once it runs again V(info), which leaves RV(status) V(ok)), with the message, the
+    panicking goroutine's frames and the crash report's lines. The released gateway's own crash under keep-alive
+    requests (C(send on closed channel) in C(ClientConnection.sendMessage) from C(sendErrorResponse)) has
+    C(known_issue) set to C(release_keepalive_crash) in RV(findings[].evidence). The previous log of a container
+    whose last termination was C(Error) is read even when it runs again.
   - C(oom_killed) names the container, its memory limit and request, the restart count, the exit code and time of the
     last termination, the previous container's log tail and the mitigation (a memory limit twice the one it was
     killed at, set with M(airlock.incident.k8s_resources)). The previous log of a container whose last termination was

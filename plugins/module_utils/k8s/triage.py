@@ -21,7 +21,7 @@ states the published Airlock chart is known to end up in:
 container's log tail and the mitigation (a higher memory limit).
 
 ``go_panic``: the previous container ended in a Go ``panic:`` or ``fatal error:``
-(critical while it crash-loops, a warning once it runs again), with the panic
+(critical while it crash-loops; once it runs again, info, which leaves the status ``ok``), with the panic
 message and the frames of the panicking goroutine. The released gateway's own
 crash under keep-alive requests (``send on closed channel`` in
 ``ClientConnection.sendMessage`` from ``sendErrorResponse``) is named as such
@@ -259,7 +259,9 @@ def _panic_finding(pod: Obj, c: Obj, last: Obj, panic: Obj, crashing: bool) -> O
     summary = "pod %s container %s crashed (exit %s, %d restarts, last at %s)%s: %s" % (
         pod["name"], c["name"], last.get("exit_code"), c["restarts"], last.get("finished_at") or "unknown",
         " " + state if state else "", airlock_crash.describe(panic))
-    return _finding("go_panic", "critical" if crashing else "warning", summary, pod=pod["name"], container=c["name"],
+    # A crash the restart recovered is reported for the record (info) and leaves the status ok: Kubernetes keeps
+    # the last termination until the next restart, which may be days later.
+    return _finding("go_panic", "critical" if crashing else "info", summary, pod=pod["name"], container=c["name"],
                     message=panic["message"], frames=panic["frames"], known_issue=panic["known_issue"],
                     restarts=c["restarts"], exit_code=last.get("exit_code"), last_terminated_at=last.get("finished_at"),
                     log_lines=panic["lines"])
@@ -419,7 +421,7 @@ def overall(findings: t.List[Obj], deployment: t.Optional[Obj]) -> str:
     """``outage``, ``degraded`` or ``ok``."""
     if deployment is None or any(f["id"] in ("no_available_replicas", "scaled_to_zero") for f in findings):
         return "outage"
-    if findings:
+    if any(f["severity"] != "info" for f in findings):
         return "degraded"
     return "ok"
 
