@@ -136,6 +136,14 @@ moved_aside:
   returned: when a restore or revert ran
   type: list
   elements: str
+moved_aside_sha256:
+  description:
+    - SHA-256 of each file moved aside, hashed in the restore pod before the move, keyed by the path it is kept at
+      (for a restore, the damaged database and its side files; for a revert, the restored ones).
+    - The record on the Deployment keeps the damaged files' hashes as C(damaged_sha256), so the files kept on the
+      claim can be shown to be the ones found.
+  returned: when a restore or revert ran
+  type: dict
 rows:
   description: Row count of every table of the backup (the loaded copy was checked against it).
   returned: with O(state=restored)
@@ -154,7 +162,7 @@ commands:
   type: list
   elements: dict
 record:
-  description: The record on the Deployment (C(mark), C(state), C(backup_sha256), C(damaged_path)).
+  description: The record on the Deployment (C(mark), C(state), C(backup_sha256), C(damaged_path), C(damaged_sha256)).
   returned: always
   type: dict
 undo:

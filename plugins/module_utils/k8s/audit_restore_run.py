@@ -19,6 +19,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import audit_restore as ar
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import deployment_action_errors, list_pods, open_deployment
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import annotations_of, pod_name
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.pod_evidence import parse_sha256sum
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.pod_exec import PodExec, check_ok
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.wait import poll
 
@@ -122,17 +123,27 @@ def load(px: PodExec, tmp: str, chunks: t.Sequence[str], counts: t.Mapping[str, 
                                    % (tmp, where, got, dict(counts)))
 
 
-def swap(px: PodExec, db: str, aside: str, incoming: t.Optional[str]) -> t.List[str]:
-    """Move the files at ``db`` to ``aside`` (never deleted), then ``incoming`` (a file or a base with side files)
-    into place. Returns the suffixes moved aside."""
+def hashes(px: PodExec, base: str, suffixes: t.Sequence[str], aside: str) -> t.Dict[str, str]:
+    """SHA-256 of ``base`` + each suffix, hashed in the pod (``sha256sum``, no shell), keyed by the path each file
+    will have at ``aside``: the record that the files kept aside are the ones that were found."""
+    if not suffixes:
+        return {}
+    res = check_ok(px.run(["sha256sum"] + [base + s for s in suffixes]), px.where(), "hashing %s before moving it aside" % base)
+    return dict((aside + s, parse_sha256sum(res.stdout, base + s)) for s in suffixes)
+
+
+def swap(px: PodExec, db: str, aside: str, incoming: t.Optional[str]) -> t.Tuple[t.List[str], t.Dict[str, str]]:
+    """Hash the files at ``db`` and move them to ``aside`` (never deleted), then ``incoming`` (a file or a base with
+    side files) into place. Returns the suffixes moved aside and their SHA-256 by their new path."""
     where = px.where()
     moved = _present(px, db)
+    digests = hashes(px, db, moved, aside)
     for argv in ar.moves(db, aside, moved):
         check_ok(px.run(argv), where, "moving %s aside" % argv[1])
     if incoming is not None:
         for argv in ar.moves(incoming, db, _present(px, incoming)):
             check_ok(px.run(argv), where, "putting %s in place" % argv[1])
-    return moved
+    return moved, digests
 
 
 def run(module: t.Any) -> Obj:
@@ -183,15 +194,17 @@ def run(module: t.Any) -> Obj:
         if state == "restored":
             tmp = posixpath.join(posixpath.dirname(db), ".airlock-restore-%s.db" % p["action"])
             load(px, tmp, chunks, counts)
-            result["moved_aside"] = swap(px, db, aside, tmp)
+            result["moved_aside"], result["moved_aside_sha256"] = swap(px, db, aside, tmp)
         else:
-            result["moved_aside"] = swap(px, db, aside + ".restored", aside)
+            result["moved_aside"], result["moved_aside_sha256"] = swap(px, db, aside + ".restored", aside)
         result["commands"] = [r.as_dict() for r in px.history]
     finally:
         pod.delete()
-    new = {"mark": mark, "state": state, "backup_sha256": digest or record.get("backup_sha256"), "damaged_path": aside}
+    new = {"mark": mark, "state": state, "backup_sha256": digest or record.get("backup_sha256"), "damaged_path": aside,
+           "damaged_sha256": result["moved_aside_sha256"] if state == "restored" else record.get("damaged_sha256")}
     patch = {"metadata": {"annotations": {ar.ANNOTATION: json.dumps(new, sort_keys=True)}}}
     k8s.call(what, k8s.apps.patch_namespaced_deployment, p["name"], k8s.namespace, patch)
     done = "restored the audit database" if state == "restored" else "reverted the restore of the audit database"
-    result.update(changed=True, record=new, msg="%s: %s: %s" % (what, done, plan))
+    kept = "; ".join("%s sha256 %s" % item for item in sorted(result["moved_aside_sha256"].items()))
+    result.update(changed=True, record=new, msg="%s: %s: %s%s" % (what, done, plan, " (kept: %s)" % kept if kept else ""))
     return result

@@ -8,6 +8,7 @@ The API side runs in the k8s_data_issues target."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import sqlite3
 import subprocess
@@ -15,6 +16,8 @@ import subprocess
 import pytest
 
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import audit_restore as ar
+from ansible_collections.airlock.incident.plugins.module_utils.k8s import audit_restore_run as restore_run
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.pod_exec import ExecResult
 from ansible_collections.airlock.incident.tests.unit.plugins.module_utils import airlock_db_factory as factory
 
 
@@ -121,3 +124,39 @@ def test_counts_and_moves():
     assert ar.moves("/d/a.db", "/d/a.db.damaged-r", ["", "-wal"]) == [
         ["mv", "/d/a.db", "/d/a.db.damaged-r"], ["mv", "/d/a.db-wal", "/d/a.db.damaged-r-wal"]]
     assert ar.moves("/d/a.db", "/x", []) == []
+
+
+class LocalExec:
+    """Runs the restore pod's argvs on this machine (the same coreutils/BusyBox commands, no shell)."""
+
+    def __init__(self):
+        self.history = []
+
+    def where(self):
+        return "local test pod"
+
+    def run(self, argv):
+        res = ExecResult(argv)
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+        res.rc, res.stdout, res.stderr = proc.returncode, proc.stdout, proc.stderr
+        self.history.append(res)
+        return res
+
+
+def test_the_files_moved_aside_are_hashed_before_the_move(tmp_path):
+    db = str(tmp_path / "audit.db")
+    incoming = str(tmp_path / ".airlock-restore-r.db")
+    for path, content in ((db, b"damaged main"), (db + "-wal", b"damaged wal"), (incoming, b"restored")):
+        with open(path, "wb") as handle:
+            handle.write(content)
+    aside = db + ".damaged-r"
+    moved, digests = restore_run.swap(LocalExec(), db, aside, incoming)
+    assert moved == ["", "-wal"]
+    assert digests == {aside: hashlib.sha256(b"damaged main").hexdigest(),
+                       aside + "-wal": hashlib.sha256(b"damaged wal").hexdigest()}
+    with open(aside, "rb") as handle:
+        assert handle.read() == b"damaged main"
+    with open(db, "rb") as handle:
+        assert handle.read() == b"restored"
+    # Nothing at the path: nothing hashed, nothing moved.
+    assert restore_run.swap(LocalExec(), str(tmp_path / "none.db"), str(tmp_path / "none.aside"), None) == ([], {})
