@@ -305,7 +305,7 @@ def compiled_checker(salt: bytes) -> t.Any:
     metadata, previous_hash, latency_ms, redaction_count, stored)`` is True when the row is the common case
     (the fast path of :func:`fast_payload`) and its salted BLAKE3 equals ``stored``; False when it is the
     common case and does not; None when it is not the common case, which the Python path then handles.
-    Its answers are the Python path's (tests/unit/.../test_accel.py compares them on hostile rows).
+    Its answers are the Python path's (tests/unit/plugins/module_utils/test_audit_accel.py compares them on generated rows).
     """
     if _accel is None:
         return None
