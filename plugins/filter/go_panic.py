@@ -76,17 +76,14 @@ from ansible_collections.airlock.incident.plugins.module_utils.airlock.crash imp
 
 def go_panic(log: t.Any) -> t.Optional[t.Dict[str, t.Any]]:
     """The last Go crash report in ``log`` (text or lines) with its description, or None."""
+    if log is None:
+        return None
     if isinstance(log, (list, tuple)):
         if not all(isinstance(line, str) for line in log):
             raise AnsibleFilterError("go_panic expects the log as text or a list of lines (strings)")
-        lines: t.Union[str, t.List[str]] = [str(line) for line in log]
-    elif isinstance(log, str):
-        lines = str(log)
-    elif log is None:
-        return None
-    else:
+    elif not isinstance(log, str):
         raise AnsibleFilterError("go_panic expects the log as text or a list of lines, got %s" % type(log).__name__)
-    panic = _go_panic(lines)
+    panic = _go_panic(log)
     if panic is None:
         return None
     panic["text"] = describe(panic)

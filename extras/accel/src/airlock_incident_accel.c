@@ -28,6 +28,22 @@
 #define MAX_FIELDS 32
 #define PAYLOAD_LIMIT 8192
 
+/* The BLAKE3 of salt || data as 64 lowercase hex digits (salt may be empty). */
+static void blake3_hex_of(const unsigned char *salt, size_t salt_len, const void *data, size_t len,
+                          char out[2 * BLAKE3_OUT_LEN]) {
+    static const char hex[] = "0123456789abcdef";
+    blake3_hasher hasher;
+    unsigned char digest[BLAKE3_OUT_LEN];
+    blake3_hasher_init(&hasher);
+    blake3_hasher_update(&hasher, salt, salt_len);
+    blake3_hasher_update(&hasher, data, len);
+    blake3_hasher_finalize(&hasher, digest, BLAKE3_OUT_LEN);
+    for (int i = 0; i < BLAKE3_OUT_LEN; i++) {
+        out[2 * i] = hex[digest[i] >> 4];
+        out[2 * i + 1] = hex[digest[i] & 15];
+    }
+}
+
 typedef struct {
     PyObject_HEAD
     unsigned char *salt;
@@ -113,7 +129,6 @@ done:
     } while (0)
 
 static PyObject *checker_check(ChainChecker *self, PyObject *const *args, Py_ssize_t nargs) {
-    static const char hex[] = "0123456789abcdef";
     unsigned char payload[PAYLOAD_LIMIT];
     size_t used = 0;
     if (self->pieces == NULL) {
@@ -171,23 +186,13 @@ static PyObject *checker_check(ChainChecker *self, PyObject *const *args, Py_ssi
         PUT(PyBytes_AS_STRING(last), PyBytes_GET_SIZE(last));
     }
     {
-        blake3_hasher hasher;
-        unsigned char digest[BLAKE3_OUT_LEN];
+        char computed[2 * BLAKE3_OUT_LEN];
         PyObject *stored = args[self->nfields];
-        const char *expected;
-        blake3_hasher_init(&hasher);
-        blake3_hasher_update(&hasher, self->salt, (size_t)self->salt_len);
-        blake3_hasher_update(&hasher, payload, used);
-        blake3_hasher_finalize(&hasher, digest, BLAKE3_OUT_LEN);
+        blake3_hex_of(self->salt, (size_t)self->salt_len, payload, used, computed);
         /* The Python path compares hexlify(digest) != stored: anything but these 64 bytes differs. */
-        if (!PyBytes_CheckExact(stored) || PyBytes_GET_SIZE(stored) != 2 * BLAKE3_OUT_LEN) {
+        if (!PyBytes_CheckExact(stored) || PyBytes_GET_SIZE(stored) != 2 * BLAKE3_OUT_LEN ||
+            memcmp(PyBytes_AS_STRING(stored), computed, sizeof computed) != 0) {
             Py_RETURN_FALSE;
-        }
-        expected = PyBytes_AS_STRING(stored);
-        for (int i = 0; i < BLAKE3_OUT_LEN; i++) {
-            if (expected[2 * i] != hex[digest[i] >> 4] || expected[2 * i + 1] != hex[digest[i] & 15]) {
-                Py_RETURN_FALSE;
-            }
         }
     }
     Py_RETURN_TRUE;
@@ -196,22 +201,13 @@ static PyObject *checker_check(ChainChecker *self, PyObject *const *args, Py_ssi
 static PyObject *accel_blake3_hex(PyObject *module, PyObject *arg) {
     /* BLAKE3 of a bytes-like value as 64 lowercase hex digits (for tests against the blake3 package). */
     Py_buffer data;
-    blake3_hasher hasher;
-    unsigned char digest[BLAKE3_OUT_LEN];
     char out[2 * BLAKE3_OUT_LEN];
-    static const char hex[] = "0123456789abcdef";
     (void)module;
     if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0) {
         return NULL;
     }
-    blake3_hasher_init(&hasher);
-    blake3_hasher_update(&hasher, data.buf, (size_t)data.len);
+    blake3_hex_of(NULL, 0, data.buf, (size_t)data.len, out);
     PyBuffer_Release(&data);
-    blake3_hasher_finalize(&hasher, digest, BLAKE3_OUT_LEN);
-    for (int i = 0; i < BLAKE3_OUT_LEN; i++) {
-        out[2 * i] = hex[digest[i] >> 4];
-        out[2 * i + 1] = hex[digest[i] & 15];
-    }
     return PyBytes_FromStringAndSize(out, sizeof out);
 }
 

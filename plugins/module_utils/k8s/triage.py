@@ -37,7 +37,6 @@ import re
 import typing as t
 
 from ansible_collections.airlock.incident.plugins.module_utils.airlock import crash as airlock_crash
-from ansible_collections.airlock.incident.plugins.module_utils.airlock.crash import go_panic
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import quantity as k8s_quantity
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.actions import PREVIOUS_REPLICAS
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import pod_problem, pod_ready
@@ -272,13 +271,13 @@ def _crash_findings(pod: Obj, c: Obj, last: Obj, lines: t.List[str]) -> t.List[O
     container runs again), or another crash loop."""
     findings: t.List[Obj] = []
     crashing = c["reason"] == "CrashLoopBackOff" or (last.get("reason") == "Error" and not c["ready"])
-    panic = go_panic(lines) if last.get("reason") == "Error" or crashing else None
-    if panic is not None and not (crashing and any(CONFIG_ERROR_RE.search(ln) and ERROR_LINE_RE.search(ln)
-                                                   for ln in lines)):
+    config_lines = [ln for ln in lines if CONFIG_ERROR_RE.search(ln) and ERROR_LINE_RE.search(ln)] if crashing else []
+    # A configuration error at start explains the crash even when the program then panicked.
+    panic = airlock_crash.go_panic(lines) if (last.get("reason") == "Error" or crashing) and not config_lines else None
+    if panic is not None:
         findings.append(_panic_finding(pod, c, last, panic, crashing))
         return findings
     if crashing and last.get("reason") != "OOMKilled":
-        config_lines = [ln for ln in lines if CONFIG_ERROR_RE.search(ln) and ERROR_LINE_RE.search(ln)]
         if config_lines or any(DUMB_INIT_RE.search(ln) for ln in lines):
             findings.append(_finding(
                 "config_error_at_start", "critical",

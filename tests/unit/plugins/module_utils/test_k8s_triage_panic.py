@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.airlock.incident.plugins.module_utils.airlock.crash import go_panic
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import triage as k8s_triage
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "real_release_keepalive_panic.log")
@@ -41,7 +42,7 @@ def by_id(items, fid):
 
 
 def test_the_real_release_crash_report_is_read():
-    panic = k8s_triage.go_panic(real_lines())
+    panic = go_panic(real_lines())
     assert panic["message"] == "send on closed channel"
     assert panic["known_issue"] == "release_keepalive_crash"
     assert [f["function"].rsplit(".", 1)[-1] for f in panic["frames"]][:3] == [
@@ -103,7 +104,7 @@ def test_no_panic_no_finding_for_a_running_container_and_a_plain_crash_loop_is_u
 
 def test_hostile_panic_text_is_bounded():
     lines = ["panic: " + "x" * 100000, "goroutine 1 [running]:", "f" * 3000 + "()", "\t" + "y" * 3000 + ".go:1"]
-    panic = k8s_triage.go_panic(lines)
+    panic = go_panic(lines)
     assert len(panic["message"]) == 200 and len(panic["frames"][0]["function"]) == 200
     assert panic["known_issue"] is None
 
@@ -113,7 +114,7 @@ def test_hostile_lines_are_read_in_linear_time_and_credentials_are_masked():
     lines = ["panic: token leaked: Authorization: Bearer abcdefghijklmnopqrstuvwxyz0123456789",
              "fetching https://user:hunter2@example.com/x", "(" * 200000, "x(" * 100000 + ")", "main.main()",
              "\t/src/main.go:3 +0x1"]
-    panic = k8s_triage.go_panic(lines)
+    panic = go_panic(lines)
     assert "abcdefghijklmnopqrstuvwxyz0123456789" not in panic["message"]
     assert [f["function"] for f in panic["frames"]] == ["main.main"]
     assert panic["lines"][1].startswith("fetching https://user:") and not any("hunter2" in ln for ln in panic["lines"])
