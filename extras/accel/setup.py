@@ -9,7 +9,7 @@ bytes at a time, where the SIMD back ends give nothing (measured: docs/audit-for
 
 from setuptools import Extension, setup
 
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 
 setup(
     version=VERSION,
@@ -18,6 +18,7 @@ setup(
             "airlock_incident_accel",
             sources=[
                 "src/airlock_incident_accel.c",
+                "src/logscan.c",
                 "vendor/blake3/blake3.c",
                 "vendor/blake3/blake3_dispatch.c",
                 "vendor/blake3/blake3_portable.c",

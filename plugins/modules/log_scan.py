@@ -21,14 +21,18 @@ description:
   - Card numbers are counted only when they pass the Luhn check; SSNs only with a valid area,
     group and serial; JWTs only when the header decodes to JSON; password, token and key values
     that are already redacted placeholders (C(***), C([REDACTED]), C(null)) are not counted.
-  - Uses hyperscan (Python package C(hyperscan)) over large chunks to find candidate lines and
-    validates only those in Python. Without hyperscan it falls back, with a warning, to a
-    pure-Python C(re) engine that gives identical results much more slowly.
+  - Uses the fastest engine installed, all with identical results. The compiled scanner
+    (Python package C(airlock-incident-accel), built from the collection's C(extras/accel))
+    counts the common lines in C and hands every line it is not sure of to the Python code of the
+    other engines. hyperscan (Python package C(hyperscan)) finds candidate lines over large chunks
+    and they are validated in Python. Without either, the module falls back, with a warning, to a
+    pure-Python C(re) engine, much more slowly.
   - Read-only; never reports a change.
 author:
   - airlock.incident contributors (@airlock-incident)
 requirements:
-  - hyperscan (Python package, optional; without it the slower C(re) engine is used)
+  - airlock-incident-accel (Python package built from C(extras/accel), optional; the fastest engine)
+  - hyperscan (Python package, optional; without it and the above the slower C(re) engine is used)
 extends_documentation_fragment:
   - airlock.incident.forensics
   - airlock.incident.forensics.read_only
@@ -72,10 +76,12 @@ options:
     default: 100
   engine:
     description:
-      - V(auto) uses hyperscan when it is installed, the C(re) engine otherwise.
-      - V(hyperscan) fails when hyperscan is not installed. V(re) forces the pure-Python engine.
+      - V(auto) uses the compiled scanner when it is installed (and built for this version's
+        patterns), else hyperscan when it is installed, else the C(re) engine.
+      - V(accel) and V(hyperscan) fail when their package is not installed. V(re) forces the
+        pure-Python engine. Every engine gives the same answer.
     type: str
-    choices: [auto, hyperscan, re]
+    choices: [auto, accel, hyperscan, re]
     default: auto
   workers:
     description:
@@ -222,10 +228,10 @@ workers:
   type: int
   sample: 2
 engine:
-  description: The engine that ran, C(hyperscan) or C(re).
+  description: The engine that ran, C(accel), C(hyperscan) or C(re).
   returned: always
   type: str
-  sample: hyperscan
+  sample: accel
 """
 
 from ansible.module_utils.basic import missing_required_lib
@@ -239,12 +245,15 @@ from ansible_collections.airlock.incident.plugins.module_utils.evidence.patterns
 
 def run(module):
     engine = module.params["engine"]
+    if engine == "accel" and not scan.HAS_ACCEL:
+        raise AirlockIncidentError("engine: accel is not available here: %s; accepted values here: auto, %sre"
+                                   % (scan.ACCEL_PROBLEM, "hyperscan, " if scan.HAS_HYPERSCAN else ""))
     if engine == "hyperscan" and not scan.HAS_HYPERSCAN:
         raise AirlockIncidentError(missing_required_lib("hyperscan") + " (engine=hyperscan; use engine=auto or re "
                                    "to scan without it)", exception=str(scan.HYPERSCAN_IMPORT_ERROR))
     scan_parallel.check_workers(module.params.get("workers"))
     paths = scan.check_options(module.params)
-    if engine == "auto" and not scan.HAS_HYPERSCAN:
+    if engine == "auto" and not scan.HAS_ACCEL and not scan.HAS_HYPERSCAN:
         module.warn("hyperscan is not installed: scanning with the pure-Python re engine (same results, "
                     "much slower); install the hyperscan Python package for large logs")
     return scan_parallel.scan_logs(module.params, paths)

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "blake3.h"
+#include "logscan.h"
 
 #define MAX_FIELDS 32
 #define PAYLOAD_LIMIT 8192
@@ -236,7 +237,8 @@ static PyMethodDef module_methods[] = {
 
 static struct PyModuleDef accel_module = {
     PyModuleDef_HEAD_INIT, "airlock_incident_accel",
-    "The compiled fast path of airlock.incident's audit-chain verifier (optional).", -1, module_methods,
+    "The compiled fast paths of airlock.incident's audit-chain verifier and log scan (optional).", -1,
+    module_methods,
     NULL, NULL, NULL, NULL,
 };
 
@@ -252,7 +254,8 @@ PyMODINIT_FUNC PyInit_airlock_incident_accel(void) {
     Py_INCREF(&ChainCheckerType);
     if (PyModule_AddObject(module, "ChainChecker", (PyObject *)&ChainCheckerType) < 0 ||
         PyModule_AddStringConstant(module, "__version__", ACCEL_VERSION) < 0 ||
-        PyModule_AddStringConstant(module, "BLAKE3_VERSION", BLAKE3_VERSION_STRING) < 0) {
+        PyModule_AddStringConstant(module, "BLAKE3_VERSION", BLAKE3_VERSION_STRING) < 0 ||
+        accel_logscan_register(module) < 0) {
         Py_DECREF(&ChainCheckerType);
         Py_DECREF(module);
         return NULL;

@@ -4,7 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The log scanning engines (the logic of ``log_scan``).
 
-Two engines pick the lines; one :class:`_LineProcessor` counts them, with the
+Three engines pick the lines; one :class:`_LineProcessor` counts them, with the
 extraction, validation and masking of :mod:`.patterns`, so their answers are
 the same:
 
@@ -14,7 +14,15 @@ the same:
 * the hyperscan engine (``engine="hyperscan"``): hyperscan scans large chunks
   in block mode for cheap *trigger* expressions (each a necessary condition of
   its pattern, built so that it reports few matches) and for the signal
-  expressions themselves; only the patterns that fired on a line are run on it.
+  expressions themselves; only the patterns that fired on a line are run on it;
+* the compiled scanner (``engine="accel"``, the optional package built from
+  ``extras/accel``): one pass in C that settles the common case of every
+  pattern, signal and timestamp exactly as :mod:`re` does, and hands each line it
+  is not sure of (and the first matched lines of a pattern, for locations and
+  samples) to the same Python counting as the hyperscan engine. It is used only
+  when it was built for exactly these patterns (:func:`accel_rules_digest`), and
+  ``tests/unit/plugins/module_utils/test_scan_accel.py`` holds it to the ``re``
+  engine on generated hostile logs.
 
 Files are read in chunks cut at a newline, gzip detected by its magic bytes.
 """
@@ -23,6 +31,7 @@ from __future__ import annotations
 
 import glob
 import gzip
+import hashlib
 import os
 import typing as t
 import zlib
@@ -37,8 +46,10 @@ from ansible_collections.airlock.incident.plugins.module_utils.core.optional imp
 from ansible_collections.airlock.incident.plugins.module_utils.core.fileutil import file_kind, open_input
 from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import format_ns
 from ansible_collections.airlock.incident.plugins.module_utils.evidence.errors import ScanError
+from ansible_collections.airlock.incident.plugins.module_utils.evidence import timestamps
 from ansible_collections.airlock.incident.plugins.module_utils.evidence.patterns import (
     PATTERN_NAMES,
+    PATTERNS,
     SIGNAL_LITERALS,
     SIGNAL_NAMES,
     SIGNAL_RES,
@@ -55,8 +66,39 @@ from ansible_collections.airlock.incident.plugins.module_utils.evidence.timestam
 
 _hyperscan, HYPERSCAN_IMPORT_ERROR = optional_import("hyperscan")
 HAS_HYPERSCAN = _hyperscan is not None
+_accel, ACCEL_IMPORT_ERROR = optional_import("airlock_incident_accel")
 
-ENGINES = ("hyperscan", "re")
+#: What the compiled scanner (extras/accel, src/logscan.c) implements besides the expressions the digest
+#: below covers: change this text with any change to a validator (Luhn, the SSN rules) or to the bucket rules.
+ACCEL_RULES = "ssn: area not 000/666/9xx, group not 00, serial not 0000; card: Luhn over 13-19 digits; " \
+              "email: no validator; buckets: timestamps.line_epoch_seconds, first = s - s % bucket"
+
+
+def accel_rules_digest() -> str:
+    """SHA-256 of every expression and rule the compiled scanner reimplements: the scanner is used only
+    when it was built for exactly these (its LOGSCAN_PATTERNS_SHA256), so a change here cannot make the
+    engines disagree."""
+    digest = hashlib.sha256()
+    for spec in PATTERNS:
+        digest.update(("%s\0%s\0" % (spec.name, spec.regex)).encode("utf-8"))
+    for name, regex in SIGNALS:
+        digest.update(("%s\0%s\0" % (name, regex)).encode("utf-8"))
+    for expression in (timestamps._LINE_TS, timestamps._JSON_TS_NUM, timestamps._JSON_TS_STR):
+        digest.update(expression.pattern + b"\0")
+    digest.update(ACCEL_RULES.encode("utf-8"))
+    return digest.hexdigest()
+
+
+if _accel is None:
+    ACCEL_PROBLEM: t.Optional[str] = "the package airlock-incident-accel (extras/accel) is not installed (%s)" % (
+        ACCEL_IMPORT_ERROR,)
+elif getattr(_accel, "LOGSCAN_PATTERNS_SHA256", None) != accel_rules_digest():
+    ACCEL_PROBLEM = "the installed airlock-incident-accel was built for other patterns; reinstall it from extras/accel"
+else:
+    ACCEL_PROBLEM = None
+HAS_ACCEL = ACCEL_PROBLEM is None
+
+ENGINES = ("accel", "hyperscan", "re")
 #: Bytes read per chunk; chunks are cut at a newline.
 CHUNK_SIZE = 16 * 1024 * 1024
 UNKNOWN_BUCKET = "unknown"
@@ -135,15 +177,18 @@ class _LineProcessor:
             seconds = line_epoch_seconds(buf, start, end)
             if seconds is None:
                 return UNKNOWN_BUCKET
-            first = seconds - seconds % self.bucket_seconds
-            name = self._bucket_names.get(first)
-            if name is None:
-                name = format_ns(first * 10 ** 9, "s")
-                self._bucket_names[first] = name
+            return self.bucket_name(seconds - seconds % self.bucket_seconds)
         except (DamagedTimestamp, OverflowError) as exc:
             label, lineno = where()
             self.result.damaged(label, lineno, "%s; counted in the %s bucket" % (exc, UNKNOWN_BUCKET))
             return UNKNOWN_BUCKET
+
+    def bucket_name(self, first: int) -> str:
+        """The name of the bucket that starts at Unix second ``first``."""
+        name = self._bucket_names.get(first)
+        if name is None:
+            name = format_ns(first * 10 ** 9, "s")
+            self._bucket_names[first] = name
         return name
 
     def process(self, label: str, lineno: int, line: bytes) -> None:
@@ -260,7 +305,25 @@ class _LineProcessor:
                     signal_lines[name] += 1
 
 
-def _iter_chunks(fobj: t.Any, size: int) -> t.Iterator[bytes]:
+    def process_settled(self, settled: t.Tuple[t.Any, ...]) -> None:
+        """Add what the compiled scanner settled in a chunk: per-pattern (candidate lines, matched lines,
+        findings), lines per signal, and (signal, first second of the bucket or None, lines)."""
+        result = self.result
+        counts, signal_lines, buckets = settled
+        for spec, (candidate, matched, found) in zip(self.specs, counts):
+            name = spec.name
+            result.candidate_lines[name] += candidate
+            result.matched_lines[name] += matched
+            result.findings[name] += found
+        for index, lines in enumerate(signal_lines):
+            result.signal_lines[SIGNAL_NAMES[index]] += lines
+        for index, first, lines in buckets:
+            bucket = UNKNOWN_BUCKET if first is None else self.bucket_name(first)
+            counts_of = result.signals[SIGNAL_NAMES[index]]
+            counts_of[bucket] = counts_of.get(bucket, 0) + lines
+
+
+def _iter_chunks(fobj: t.Any, size: int) -> t.Generator[bytes, None, None]:
     """Chunks of ``fobj`` cut just after a newline (the last one may end without one).
 
     A line longer than ``size`` is collected in pieces and joined once (no quadratic copying).
@@ -390,10 +453,41 @@ class _HyperscanMatcher:
         return lines
 
 
+    def count(self, processor: _LineProcessor, label: str, chunk: bytes, lines_before: int) -> int:
+        """Count one chunk into ``processor``: hyperscan picks the lines, Python counts them; its newlines."""
+        processor.process_hot(label, chunk, self.hot_lines(chunk), lines_before)
+        return chunk.count(b"\n")
+
+
+class _AccelMatcher:
+    """The compiled scanner (extras/accel): it settles the common lines in C and hands the rest to the
+    Python counting of the hyperscan engine (process_hot), so the answer is the same."""
+
+    def __init__(self, specs: t.List[PatternSpec], bucket_seconds: int) -> None:
+        self.scanner = _accel.LogScanner([s.name for s in specs], bucket_seconds)
+
+    def count(self, processor: _LineProcessor, label: str, chunk: bytes, lines_before: int) -> int:
+        """Count one chunk into ``processor``; its newlines. The scanner hands back the first matched lines of each pattern
+        that still has room for locations, so that Python writes the locations and samples in line order."""
+        result = processor.result
+        rooms = [max(0, result.max_locations - len(result.locations[s.name])) for s in processor.specs]
+        counts, signal_lines, buckets, hot, newlines = self.scanner.scan(chunk, rooms)
+        processor.process_settled((counts, signal_lines, buckets))
+        processor.process_hot(label, chunk, hot, lines_before)
+        return newlines
+
+
+Matcher = t.Union[_HyperscanMatcher, _AccelMatcher]
+
+
 def _engine(engine: str) -> str:
-    """The engine that will run for ``engine`` (``auto`` picks hyperscan when importable); ScanError."""
+    """The engine that will run for ``engine`` (``auto``: the compiled scanner, else hyperscan, else re);
+    ScanError."""
     if engine == "auto":
-        engine = "hyperscan" if HAS_HYPERSCAN else "re"
+        engine = "accel" if HAS_ACCEL else "hyperscan" if HAS_HYPERSCAN else "re"
+    if engine == "accel" and not HAS_ACCEL:
+        raise ScanError("engine: accel is not available here: %s; accepted values here: auto, %sre"
+                        % (ACCEL_PROBLEM, "hyperscan, " if HAS_HYPERSCAN else ""))
     if engine == "hyperscan" and not HAS_HYPERSCAN:
         raise ScanError("engine: hyperscan is not installed")
     if engine not in ENGINES:
@@ -401,26 +495,32 @@ def _engine(engine: str) -> str:
     return engine
 
 
-def _scan_file(path: str, processor: _LineProcessor, matcher: t.Optional[_HyperscanMatcher],
+def make_matcher(engine: str, specs: t.List[PatternSpec], bucket_seconds: int) -> t.Optional[Matcher]:
+    """The line picker of ``engine`` (as _engine() returned it); None for the reference engine."""
+    if engine == "accel":
+        return _AccelMatcher(specs, bucket_seconds)
+    if engine == "hyperscan":
+        return _HyperscanMatcher(specs)
+    return None
+
+
+def _scan_file(path: str, processor: _LineProcessor, matcher: t.Optional[Matcher],
                chunk_size: int) -> t.Dict[str, t.Any]:
     """Count one file into ``processor``'s result; its entry of ``files``."""
     fobj, compressed, raw = _open_log(path)
     lines = 0
     size = 0
     ends_with_newline = True
-    chunks: t.Optional[t.Generator[t.Tuple[bytes, t.Optional[t.List[HotLine]]], None, None]] = None
+    chunks: t.Optional[t.Generator[bytes, None, None]] = None
     try:
-        if matcher is not None:
-            chunks = ((c, matcher.hot_lines(c)) for c in _iter_chunks(fobj, chunk_size))
-        else:
-            chunks = ((c, None) for c in _iter_chunks(fobj, chunk_size))
-        for chunk, hot in chunks:
+        chunks = _iter_chunks(fobj, chunk_size)
+        for chunk in chunks:
             size += len(chunk)
-            if hot is not None:
-                processor.process_hot(path, chunk, hot, lines)
+            if matcher is not None:
+                lines += matcher.count(processor, path, chunk, lines)
             else:
                 processor.process_chunk(path, chunk, lines)
-            lines += chunk.count(b"\n")
+                lines += chunk.count(b"\n")
             ends_with_newline = chunk.endswith(b"\n")
         if not ends_with_newline:
             lines += 1
@@ -436,7 +536,7 @@ def scan_files(paths: t.Iterable[str], names: t.Optional[t.Iterable[str]] = None
                max_locations: int = 100, engine: str = "auto", chunk_size: int = CHUNK_SIZE) -> ScanResult:
     """Scan ``paths`` (already expanded) and return a ScanResult.
 
-    ``engine``: ``hyperscan``, ``re`` or ``auto`` (hyperscan when importable).
+    ``engine``: ``accel``, ``hyperscan``, ``re`` or ``auto`` (the first of them that is installed).
     """
     specs = select_patterns(names)
     bucket_seconds = parse_bucket(bucket)
@@ -444,7 +544,7 @@ def scan_files(paths: t.Iterable[str], names: t.Optional[t.Iterable[str]] = None
     result = ScanResult([s.name for s in specs], bucket_seconds, max_locations)
     result.engine = engine
     processor = _LineProcessor(result, specs)
-    matcher = _HyperscanMatcher(specs) if engine == "hyperscan" else None
+    matcher = make_matcher(engine, specs, bucket_seconds)
     for path in paths:
         entry = _scan_file(path, processor, matcher, chunk_size)
         result.lines_scanned += entry["lines"]

@@ -93,10 +93,11 @@ def _count_chunk(offset: int, length: int) -> t.Tuple[scan.ScanResult, int, bool
     processor = scan._LineProcessor(result, state["specs"])
     matcher = state["matcher"]
     if matcher is not None:
-        processor.process_hot(state["label"], chunk, matcher.hot_lines(chunk), 0)
+        newlines = matcher.count(processor, state["label"], chunk, 0)
     else:
         processor.process_chunk(state["label"], chunk, 0)
-    return result, chunk.count(b"\n"), chunk.endswith(b"\n")
+        newlines = chunk.count(b"\n")
+    return result, newlines, chunk.endswith(b"\n")
 
 
 def _shift(location: str, lines_before: int) -> str:
@@ -195,7 +196,7 @@ def scan_files(paths: t.Iterable[str], names: t.Optional[t.Iterable[str]] = None
     result = scan.ScanResult([s.name for s in specs], bucket_seconds, max_locations)
     result.engine = engine
     processor = scan._LineProcessor(result, specs)
-    matcher = scan._HyperscanMatcher(specs) if engine == "hyperscan" else None
+    matcher = scan.make_matcher(engine, specs, bucket_seconds)
     _STATE.clear()
     _STATE.update(names=result.names, bucket_seconds=bucket_seconds, max_locations=max_locations, specs=specs,
                   matcher=matcher)

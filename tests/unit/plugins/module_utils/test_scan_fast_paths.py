@@ -71,8 +71,9 @@ def test_full_locations_and_damaged_lines_keep_the_reference_answer(tmp_path, ma
     path = _write(tmp_path / "varied.log", lines)
     reference = scan.scan_files([path], bucket="5m", max_locations=max_locations, engine="re").as_dict()
     for chunk_size in (scan.CHUNK_SIZE, 211):
-        fast = scan.scan_files([path], bucket="5m", max_locations=max_locations, engine="hyperscan",
-                               chunk_size=chunk_size).as_dict()
-        assert dict(fast, engine=None) == dict(reference, engine=None)
+        for engine in ["hyperscan"] + (["accel"] if scan.HAS_ACCEL else []):
+            fast = scan.scan_files([path], bucket="5m", max_locations=max_locations, engine=engine,
+                                   chunk_size=chunk_size).as_dict()
+            assert dict(fast, engine=None) == dict(reference, engine=None), engine
     assert reference["damaged_count"] == 3
     assert [entry["line"] for entry in reference["damaged_lines"]] == [len(LINES) + 1, len(LINES) + 2, len(lines)]

@@ -22,7 +22,7 @@ from ansible_collections.airlock.incident.tests.unit.plugins.module_utils.test_s
 
 hypothesis = pytest.importorskip("hypothesis")
 st = hypothesis.strategies
-ENGINES = ["re"] + (["hyperscan"] if scan.HAS_HYPERSCAN else [])
+ENGINES = ["re"] + (["hyperscan"] if scan.HAS_HYPERSCAN else []) + (["accel"] if scan.HAS_ACCEL else [])
 DAMAGED = ['{"ts":"yesterday","status":401}', '{"ts":1e300,"msg":"security_violation"}',
            '{"ts":-5,"status":403}']
 

@@ -71,7 +71,7 @@ def test_findings_signals_and_no_leak(capsys, logs):
     assert result["signals"]["403"] == {"unknown": 1}
     assert result["signals"]["security_violation"] == {"2026-11-28T10:10:00Z": 1}
     assert result["lines_scanned"] == len(LINES)
-    assert result["engine"] == ("hyperscan" if scan.HAS_HYPERSCAN else "re")
+    assert result["engine"] == ("accel" if scan.HAS_ACCEL else "hyperscan" if scan.HAS_HYPERSCAN else "re")
     text = json.dumps(result)
     for secret in (CARD, CARD_LUHN_INVALID, SSN, JWT, JWT[:30], SECRET, AWS):
         assert secret not in text, secret
@@ -92,11 +92,24 @@ def test_gzip_input_and_globs(capsys, logs):
 def test_engines_give_the_same_module_result(capsys, logs):
     _tmp, plain, _rotated = logs
     results = [run_module(capsys, {"paths": [plain], "engine": engine})
-               for engine in (["re", "hyperscan"] if scan.HAS_HYPERSCAN else ["re"])]
+               for engine in ["re"] + (["hyperscan"] if scan.HAS_HYPERSCAN else [])
+               + (["accel"] if scan.HAS_ACCEL else [])]
     for result in results:
         result.pop("engine")
         result.pop("invocation", None)
     assert all(r == results[0] for r in results)
+
+
+def test_engine_accel_without_a_matching_build_fails_naming_the_field(capsys, logs, monkeypatch):
+    _tmp, plain, _rotated = logs
+    monkeypatch.setattr(scan, "HAS_ACCEL", False)
+    monkeypatch.setattr(scan, "ACCEL_PROBLEM", "the installed airlock-incident-accel was built for other patterns")
+    result = run_module(capsys, {"paths": [plain], "engine": "accel"})
+    assert result["failed"] is True
+    assert result["msg"].startswith("engine: accel is not available here: the installed airlock-incident-accel")
+    assert "accepted values here: auto, " in result["msg"] and result["msg"].endswith("re")
+    result = run_module(capsys, {"paths": [plain]})  # auto falls back to the next engine
+    assert "failed" not in result and result["engine"] == ("hyperscan" if scan.HAS_HYPERSCAN else "re")
 
 
 def test_check_mode_is_the_same_read(capsys, logs):
@@ -162,10 +175,10 @@ def test_a_fifo_among_the_paths_is_refused_not_waited_on(capsys, tmp_path):
     assert result["failed"] is True and "paths:" in result["msg"] and "FIFO" in result["msg"], result["msg"]
 
 
-@pytest.mark.parametrize("engine", ["re", "hyperscan"])
+@pytest.mark.parametrize("engine", ["re", "hyperscan", "accel"])
 def test_a_fifo_swapped_in_after_the_check_is_refused_on_the_descriptor(tmp_path, engine):
-    if engine == "hyperscan" and not scan.HAS_HYPERSCAN:
-        pytest.skip("hyperscan is not installed")
+    if engine == "hyperscan" and not scan.HAS_HYPERSCAN or engine == "accel" and not scan.HAS_ACCEL:
+        pytest.skip("%s is not installed" % engine)
     from ansible_collections.airlock.incident.plugins.module_utils.core.errors import InputError
     from ansible_collections.airlock.incident.tests.unit.plugins.module_utils import airlock_db_factory as factory
 
@@ -192,10 +205,10 @@ DAMAGED = [
 ]
 
 
-@pytest.mark.parametrize("engine", ["re", "hyperscan"])
+@pytest.mark.parametrize("engine", ["re", "hyperscan", "accel"])
 def test_damaged_timestamps_are_reported_and_the_file_finishes(capsys, tmp_path, engine):
-    if engine == "hyperscan" and not scan.HAS_HYPERSCAN:
-        pytest.skip("hyperscan is not installed")
+    if engine == "hyperscan" and not scan.HAS_HYPERSCAN or engine == "accel" and not scan.HAS_ACCEL:
+        pytest.skip("%s is not installed" % engine)
     path = tmp_path / "damaged.log"
     path.write_text("\n".join(DAMAGED) + "\n")
     result = run_module(capsys, dict(paths=[str(path)], engine=engine))
@@ -236,14 +249,14 @@ _LINE_BITS = st.sampled_from([
     options=st.fixed_dictionaries({}, optional={
         "bucket": st.one_of(st.text(max_size=12), st.sampled_from(_ODD)),
         "max_locations": _NUMBERS,
-        "engine": st.sampled_from(["auto", "re", "hyperscan"]),
+        "engine": st.sampled_from(["auto", "re", "hyperscan", "accel"]),
         "patterns": st.lists(st.sampled_from(list(sp.PATTERN_NAMES)), max_size=3)}),
     lines=st.lists(st.one_of(_LINE_BITS, st.text(max_size=40)), max_size=8))
 def test_log_scan_succeeds_or_names_a_field(capsys, tmp_path_factory, options, lines):
     path = tmp_path_factory.getbasetemp() / "fuzz.log"
     path.write_bytes("\n".join(lines).encode("utf-8", "surrogateescape"))
     args = dict(options, paths=[str(path)])
-    if args.get("engine") == "hyperscan" and not scan.HAS_HYPERSCAN:
+    if not {"hyperscan": scan.HAS_HYPERSCAN, "accel": scan.HAS_ACCEL}.get(args.get("engine"), True):
         args["engine"] = "re"
     result = run_module(capsys, args)
     if result.get("failed"):
