@@ -16,19 +16,19 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     "$VENV/bin/pip" install --disable-pip-version-check -r requirements-dev.txt
   echo "$want" >"$stamp"
 fi
-# The optional compiled verifier (extras/accel): rebuilt when its sources change. Without a C
-# compiler the collection runs its pure-Python path and the checker's tests say they were skipped.
+# The optional compiled fast paths (extras/accel: chain checker, log scanner): rebuilt when its sources
+# change. Without a C compiler the collection runs its other engines and the accel tests say they were skipped.
 accel_stamp="$VENV/.accel.sha256"
 accel_want="$(git ls-files -z extras/accel 2>/dev/null | sort -z | xargs -0 sha256sum 2>/dev/null | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$accel_stamp" 2>/dev/null)" != "$accel_want" ]; then
-  step "building the optional compiled verifier (extras/accel)"
+  step "building the optional compiled fast paths (extras/accel)"
   accel_log="$ROOT/tests/output/logs/accel-build.log"
   mkdir -p "$(dirname "$accel_log")"
   if "$VENV/bin/pip" install --disable-pip-version-check ./extras/accel >"$accel_log" 2>&1; then
     done_step
     echo "$accel_want" >"$accel_stamp"
   else
-    printf '\nwarning: extras/accel did not build (log: %s); the verifier uses its Python path\n' \
+    printf '\nwarning: extras/accel did not build (log: %s); audit_verify uses its Python path, log_scan hyperscan\n' \
       "${accel_log#"$ROOT"/}" >&2
   fi
   rm -rf extras/accel/build extras/accel/*.egg-info extras/accel/src/*.egg-info

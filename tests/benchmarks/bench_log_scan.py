@@ -395,8 +395,8 @@ def main(argv=None):
     expressions = sp.grep_expressions()
     combined = "|".join("(%s)" % e for e in expressions.values())
     engine = scan._engine("auto")  # what the module runs: accel, else hyperscan, else re
-    print("engine: %s (engine=auto)%s" % (engine, "" if scan.HAS_ACCEL else "; the compiled scanner is not "
-                                         "available here: %s" % scan.ACCEL_PROBLEM))
+    print("engine: %s (engine=auto)%s" % (
+        engine, "" if scan.HAS_ACCEL else "; the compiled scanner is not available here: %s" % scan.ACCEL_PROBLEM))
     # grep and the engine run interleaved, best of --repeat each, so that the load of a
     # shared machine weighs on both alike.
     grep_s = hs_s = par_s = grep_cpu = hs_cpu = par_cpu = float("inf")

@@ -673,7 +673,9 @@ static Py_ssize_t jwt_matches(const unsigned char *buf, Py_ssize_t ls, Py_ssize_
             }
         }
         if (!(r1 > p + 3 && cs_at(buf, r1, le, ".eyJ") && r2 > r1 + 4 && r2 < le && buf[r2] == '.')) {
-            p++;
+            /* Every later start inside this base64url run ends its run at r1 too, and fails the same way:
+               skipping them keeps a hostile line ("eyJ-eyJ-eyJ-...") linear. */
+            p = r1 > p + 1 ? r1 : p + 1;
             continue;
         }
         Py_ssize_t r3 = r2 + 1;

@@ -304,7 +304,6 @@ class _LineProcessor:
                     counts[bucket] = counts.get(bucket, 0) + 1
                     signal_lines[name] += 1
 
-
     def process_settled(self, settled: t.Tuple[t.Any, ...]) -> None:
         """Add what the compiled scanner settled in a chunk: per-pattern (candidate lines, matched lines,
         findings), lines per signal, and (signal, first second of the bucket or None, lines)."""
@@ -451,7 +450,6 @@ class _HyperscanMatcher:
             elif expr_id - n_patterns not in signals:
                 signals.append(expr_id - n_patterns)
         return lines
-
 
     def count(self, processor: _LineProcessor, label: str, chunk: bytes, lines_before: int) -> int:
         """Count one chunk into ``processor``: hyperscan picks the lines, Python counts them; its newlines."""
