@@ -333,7 +333,8 @@ static int secret_value_valid(const unsigned char *v, Py_ssize_t n) {
         }
         low[n] = 0;
         for (int k = 0; PLACEHOLDERS[k]; k++) {
-            if (strcmp(low, PLACEHOLDERS[k]) == 0) {
+            /* Lengths compared first: a value may hold NUL bytes ("{\0..." is no placeholder). */
+            if ((size_t)n == strlen(PLACEHOLDERS[k]) && memcmp(low, PLACEHOLDERS[k], (size_t)n) == 0) {
                 return 0;
             }
         }

@@ -156,6 +156,16 @@ def test_the_test_corpus_and_damaged_lines_give_the_reference_answer(tmp_path, m
     assert reference["damaged_count"] == 2  # 1e400 and 1e300; "-5" is no timestamp (unknown bucket)
 
 
+@pytest.mark.parametrize("line", [
+    # found by fuzzing: a value with a NUL after "{" is no placeholder "{"
+    "secret_key='{\x001234567890123",
+    "password={\x00", "api_key=null\x00\x00\x00\x00\x00", "Bearer xxxxxxxxxxxxxxx\x00",
+])
+def test_lines_found_by_fuzzing_give_the_reference_answer(tmp_path, line):
+    path = _write(str(tmp_path), [line, line])
+    assert _scan(path, "accel", max_locations=1) == _scan(path, "re", max_locations=1)
+
+
 def test_common_lines_are_settled_in_c():
     # What the benchmark's log is made of: the scanner must answer these itself (no line for Python) once
     # the locations are full, or the engine is the hyperscan engine's speed at best.
