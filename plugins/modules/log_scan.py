@@ -254,8 +254,9 @@ def run(module):
     scan_parallel.check_workers(module.params.get("workers"))
     paths = scan.check_options(module.params)
     if engine == "auto" and not scan.HAS_ACCEL and not scan.HAS_HYPERSCAN:
-        module.warn("hyperscan is not installed: scanning with the pure-Python re engine (same results, "
-                    "much slower); install the hyperscan Python package for large logs")
+        module.warn("neither airlock-incident-accel nor hyperscan is installed: scanning with the pure-Python re "
+                    "engine (same results, much slower); install one of them (extras/accel, or the hyperscan "
+                    "Python package) for large logs")
     return scan_parallel.scan_logs(module.params, paths)
 
 

@@ -93,7 +93,8 @@ if _accel is None:
     ACCEL_PROBLEM: t.Optional[str] = "the package airlock-incident-accel (extras/accel) is not installed (%s)" % (
         ACCEL_IMPORT_ERROR,)
 elif getattr(_accel, "LOGSCAN_PATTERNS_SHA256", None) != accel_rules_digest():
-    ACCEL_PROBLEM = "the installed airlock-incident-accel was built for other patterns; reinstall it from extras/accel"
+    ACCEL_PROBLEM = ("the installed airlock-incident-accel has no log scanner for these patterns (it was built from "
+                     "another version of the collection); reinstall it from extras/accel")
 else:
     ACCEL_PROBLEM = None
 HAS_ACCEL = ACCEL_PROBLEM is None
@@ -304,11 +305,11 @@ class _LineProcessor:
                     counts[bucket] = counts.get(bucket, 0) + 1
                     signal_lines[name] += 1
 
-    def process_settled(self, settled: t.Tuple[t.Any, ...]) -> None:
-        """Add what the compiled scanner settled in a chunk: per-pattern (candidate lines, matched lines,
-        findings), lines per signal, and (signal, first second of the bucket or None, lines)."""
+    def process_settled(self, counts: t.Sequence[t.Tuple[int, int, int]], signal_lines: t.Sequence[int],
+                        buckets: t.Sequence[t.Tuple[int, t.Optional[int], int]]) -> None:
+        """Add what the compiled scanner settled in a chunk: per pattern (candidate lines, matched lines,
+        findings), lines per signal, and (signal, first second of the bucket or None for unknown, lines)."""
         result = self.result
-        counts, signal_lines, buckets = settled
         for spec, (candidate, matched, found) in zip(self.specs, counts):
             name = spec.name
             result.candidate_lines[name] += candidate
@@ -465,12 +466,13 @@ class _AccelMatcher:
         self.scanner = _accel.LogScanner([s.name for s in specs], bucket_seconds)
 
     def count(self, processor: _LineProcessor, label: str, chunk: bytes, lines_before: int) -> int:
-        """Count one chunk into ``processor``; its newlines. The scanner hands back the first matched lines of each pattern
-        that still has room for locations, so that Python writes the locations and samples in line order."""
+        """Count one chunk into ``processor``; its newlines. The scanner also hands back the first matched
+        lines of each pattern that has room for locations, so that Python writes them and their samples in
+        line order."""
         result = processor.result
         rooms = [max(0, result.max_locations - len(result.locations[s.name])) for s in processor.specs]
         counts, signal_lines, buckets, hot, newlines = self.scanner.scan(chunk, rooms)
-        processor.process_settled((counts, signal_lines, buckets))
+        processor.process_settled(counts, signal_lines, buckets)
         processor.process_hot(label, chunk, hot, lines_before)
         return newlines
 
