@@ -22,7 +22,8 @@ description:
   - The loaded copy is checked in the pod (C(PRAGMA integrity_check) and the row count of every table against the
     backup) before anything is moved. Then the files at O(db_path) (and C(-wal), C(-shm)) are moved to
     C(<db_path>.damaged-<action>) with C(mv) - never deleted - and the copy is moved into place. The restore pod is
-    deleted afterwards, also when a step failed.
+    deleted afterwards, also when a step failed. With O(damaged_copy_dir) the damaged files are first copied out to
+    the controller, each verified against its in-pod SHA-256.
   - The restore is recorded on the Deployment (annotation C(airlock.incident/audit-restore)) with the incident step
     and the backup's SHA-256, so a rerun for the same incident step changes nothing. The undo is
     O(state=reverted) for the same O(incident_id) and O(action) (Deployment at 0 replicas again) - the restored
@@ -34,7 +35,8 @@ description:
 author:
   - airlock.incident contributors (@airlock-incident)
 requirements:
-  - in the container image, the sqlite3 CLI and BusyBox (or coreutils) C(sleep), C(test), C(mv), C(rm)
+  - in the container image, the sqlite3 CLI and BusyBox (or coreutils) C(sleep), C(test), C(mv), C(rm), C(sha256sum)
+    (and C(base64) with O(damaged_copy_dir))
 attributes:
   check_mode:
     support: full
@@ -79,6 +81,17 @@ options:
   volume:
     description: The pod volume (a PersistentVolumeClaim) that holds the database; by default the claim mounted at O(db_path)'s directory.
     type: str
+  damaged_copy_dir:
+    description:
+      - An existing directory on the controller (not a link). With O(state=restored), every file found at O(db_path)
+        (and its C(-wal), C(-shm)) is copied out of the restore pod into it B(before anything is moved) - as base64
+        over the exec stream, decoded block by block - and named after the path it is kept at on the claim
+        (C(<basename of db_path>.damaged-<action>) and its suffixes).
+      - Each copy must have the SHA-256 C(sha256sum) computed in the pod, or the task fails with nothing moved. The
+        copies are verified before any is placed, are read-only, and never replace a file (an identical copy from an
+        interrupted run is kept). This is how the bytes of a database too damaged for M(airlock.incident.k8s_audit_snapshot)
+        (SQLite's backup refuses a corrupt file) reach the evidence bundle; the data_issues role adds them.
+    type: path
   wait_timeout:
     description: Seconds to wait for the restore pod to run and to be gone, 1 to 3600.
     type: int
@@ -101,6 +114,15 @@ EXAMPLES = r"""
   airlock.incident.k8s_audit_restore:
     namespace: airlock-system
     backup: /var/backups/airlock-audit/airlock-audit-20261205T120000Z.db
+    incident_id: INC-20261205-130000
+    confirm: INC-20261205-130000
+    action: restore-20261205t130500z
+
+- name: The same, keeping a verified copy of the damaged files for the evidence bundle
+  airlock.incident.k8s_audit_restore:
+    namespace: airlock-system
+    backup: /var/backups/airlock-audit/airlock-audit-20261205T120000Z.db
+    damaged_copy_dir: incidents/INC-20261205-130000/restore
     incident_id: INC-20261205-130000
     confirm: INC-20261205-130000
     action: restore-20261205t130500z
@@ -144,6 +166,17 @@ moved_aside_sha256:
       claim can be shown to be the ones found.
   returned: when a restore or revert ran
   type: dict
+damaged_copies:
+  description:
+    - With O(damaged_copy_dir), the verified local copies of the files moved aside, in the order found (database
+      first); C(path) is the local copy, C(found_at) where it was on the claim, C(kept_at) where it is kept now,
+      C(sha256) (equal to the in-pod hash in RV(moved_aside_sha256)) and C(size).
+  returned: when a restore ran with O(damaged_copy_dir)
+  type: list
+  elements: dict
+  sample: [{"path": "/srv/inc/restore/audit.db.damaged-restore-20261205t130500z", "found_at": "/var/lib/airlock/audit.db",
+            "kept_at": "/var/lib/airlock/audit.db.damaged-restore-20261205t130500z",
+            "sha256": "9f2c7f3e5b0d4a1c8e6f9b2d3a4c5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d", "size": 4096}]
 rows:
   description: Row count of every table of the backup (the loaded copy was checked against it).
   returned: with O(state=restored)
@@ -185,6 +218,7 @@ def _argument_spec():
         db_path=dict(type="str", default="/var/lib/airlock/audit.db"),
         container=dict(type="str", default="airlock"),
         volume=dict(type="str"),
+        damaged_copy_dir=dict(type="path"),
         exec_timeout=dict(type="int", default=600),
     ))
     spec.update(wait_timeout=dict(type="int", default=300))

@@ -144,10 +144,12 @@ def moves(db_path: str, aside: str, present: t.Iterable[str]) -> t.List[t.List[s
     return [["mv", db_path + s, aside + s] for s in ("",) + SIDE if s in present]
 
 
-def plan_text(state: str, what: str, claim: str, db_path: str, aside: str, backup: str) -> str:
+def plan_text(state: str, what: str, claim: str, db_path: str, aside: str, backup: str,
+              copy_dir: t.Optional[str] = None) -> str:
     """One sentence of what the restore (or its undo) does."""
     if state == "reverted":
         return ("put %s (the damaged database kept on claim %s) back in place of %s, the restored files moved to %s.restored"
                 % (aside, claim, db_path, aside))
-    return ("load %s into a restore pod mounting claim %s of %s, check it, move %s (and -wal, -shm) to %s and put the "
-            "verified copy in its place" % (backup, claim, what, db_path, aside))
+    copy = (" (copied out to %s first, each copy verified against its in-pod sha256)" % copy_dir) if copy_dir else ""
+    return ("load %s into a restore pod mounting claim %s of %s, check it, move %s (and -wal, -shm)%s to %s and put the "
+            "verified copy in its place" % (backup, claim, what, db_path, copy, aside))

@@ -15,7 +15,11 @@ import typing as t
 
 from ansible_collections.airlock.incident.plugins.module_utils.core.contract import marker
 from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
+from ansible_collections.airlock.incident.plugins.module_utils.core.fileutil import fsync_dir
+from ansible_collections.airlock.incident.plugins.module_utils.evidence import hashing, store
+from ansible_collections.airlock.incident.plugins.module_utils.evidence.errors import EvidenceError
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import NotFound
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.custody import Base64Decoder
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import audit_restore as ar
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import deployment_action_errors, list_pods, open_deployment
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import annotations_of, pod_name
@@ -38,6 +42,14 @@ def validate(module: t.Any) -> t.List[str]:
         if not backup or not os.path.isfile(backup) or os.path.islink(backup):
             errors.append("backup: %r is not a regular file on the controller; accepted values: the path of a backup "
                           "that verified (data_issues.yml offers one)" % (backup,))
+    copy_dir = params.get("damaged_copy_dir")
+    if copy_dir is not None:
+        if params["state"] != "restored":
+            errors.append("damaged_copy_dir: only with state=restored (a revert moves the restored files aside, which "
+                          "are a copy of the backup)")
+        elif not os.path.isdir(copy_dir) or os.path.islink(copy_dir):
+            errors.append("damaged_copy_dir: %r is not a directory on the controller (a link is not followed); accepted "
+                          "values: an existing directory for the copies of the damaged files" % (copy_dir,))
     if not 1 <= params["exec_timeout"] <= 3600:
         errors.append("exec_timeout: invalid value %r; accepted values: 1 to 3600 seconds" % (params["exec_timeout"],))
     return errors
@@ -132,18 +144,71 @@ def hashes(px: PodExec, base: str, suffixes: t.Sequence[str], aside: str) -> t.D
     return dict((aside + s, parse_sha256sum(res.stdout, base + s)) for s in suffixes)
 
 
-def swap(px: PodExec, db: str, aside: str, incoming: t.Optional[str]) -> t.Tuple[t.List[str], t.Dict[str, str]]:
-    """Hash the files at ``db`` and move them to ``aside`` (never deleted), then ``incoming`` (a file or a base with
-    side files) into place. Returns the suffixes moved aside and their SHA-256 by their new path."""
+def copy_out(px: PodExec, base: str, suffixes: t.Sequence[str], aside: str, digests: t.Mapping[str, str],
+             directory: str) -> t.List[Obj]:
+    """Copy ``base`` + each suffix out of the pod (``base64``, decoded block by block) into ``directory``, each named
+    after the path it is kept at on the claim, before anything is moved.
+
+    Each copy must have the SHA-256 the pod computed (``digests``). All-or-nothing: every copy is verified before
+    any is placed, none replaces a file (an identical copy already there, from an interrupted run, is kept), and the
+    copies are read-only."""
+    where = px.where()
+    pending: t.List[Obj] = []
+    try:
+        for suffix in suffixes:
+            kept_at = aside + suffix
+            name = posixpath.basename(kept_at)
+            fd, tmp = hashing.temp_path(directory, name)
+            pending.append(dict(path=os.path.join(directory, name), tmp=tmp, found_at=base + suffix, kept_at=kept_at))
+            with os.fdopen(fd, "wb") as out:
+                decoder = Base64Decoder(out)
+                check_ok(px.run(["base64", base + suffix], on_stdout=decoder.feed), where,
+                         "copying %s out of the pod (base64)" % (base + suffix))
+                decoder.close()
+                out.flush()
+                os.fsync(out.fileno())
+            local = _sha256(tmp)
+            if local != digests[kept_at]:
+                raise AirlockIncidentError(
+                    "chain of custody broken: the copy of %s from %s has sha256 %s, the pod reported %s; nothing was "
+                    "kept and nothing was moved" % (base + suffix, where, local, digests[kept_at]))
+            pending[-1].update(sha256=local, size=os.path.getsize(tmp))
+        for item in pending:
+            if os.path.lexists(item["path"]):
+                if os.path.islink(item["path"]) or not os.path.isfile(item["path"]) or _sha256(item["path"]) != item["sha256"]:
+                    raise AirlockIncidentError("damaged_copy_dir: %s already exists with other content; nothing was "
+                                               "overwritten and nothing was moved" % item["path"])
+        for item in pending:
+            tmp = item.pop("tmp")
+            if os.path.lexists(item["path"]):
+                hashing.discard(tmp)
+                continue
+            try:
+                store.place_new(tmp, item["path"])
+            except EvidenceError as exc:
+                raise AirlockIncidentError("damaged_copy_dir: %s" % exc) from exc
+        fsync_dir(directory)
+    finally:
+        for item in pending:
+            hashing.discard(item.pop("tmp", None))
+    return pending
+
+
+def swap(px: PodExec, db: str, aside: str, incoming: t.Optional[str],
+         copy_dir: t.Optional[str] = None) -> t.Tuple[t.List[str], t.Dict[str, str], t.List[Obj]]:
+    """Hash the files at ``db``, copy them out to ``copy_dir`` when given (:func:`copy_out`), and move them to
+    ``aside`` (never deleted), then ``incoming`` (a file or a base with side files) into place. Returns the suffixes
+    moved aside, their SHA-256 by their new path and the verified local copies."""
     where = px.where()
     moved = _present(px, db)
     digests = hashes(px, db, moved, aside)
+    copies = copy_out(px, db, moved, aside, digests, copy_dir) if copy_dir and moved else []
     for argv in ar.moves(db, aside, moved):
         check_ok(px.run(argv), where, "moving %s aside" % argv[1])
     if incoming is not None:
         for argv in ar.moves(incoming, db, _present(px, incoming)):
             check_ok(px.run(argv), where, "putting %s in place" % argv[1])
-    return moved, digests
+    return moved, digests, copies
 
 
 def run(module: t.Any) -> Obj:
@@ -176,7 +241,7 @@ def run(module: t.Any) -> Obj:
         except (ValueError, OSError) as exc:
             raise AirlockIncidentError(str(exc), **result) from exc
         digest = _sha256(p["backup"])
-    plan = ar.plan_text(state, what, claim, db, aside, p.get("backup") or "")
+    plan = ar.plan_text(state, what, claim, db, aside, p.get("backup") or "", p.get("damaged_copy_dir"))
     result.update(plan=plan, backup_sha256=digest, rows=counts, statements_chunks=len(chunks), undo=undo if state == "restored" else None)
     replicas = (dep.get("spec") or {}).get("replicas", 1)
     if module.check_mode:
@@ -194,9 +259,10 @@ def run(module: t.Any) -> Obj:
         if state == "restored":
             tmp = posixpath.join(posixpath.dirname(db), ".airlock-restore-%s.db" % p["action"])
             load(px, tmp, chunks, counts)
-            result["moved_aside"], result["moved_aside_sha256"] = swap(px, db, aside, tmp)
+            result["moved_aside"], result["moved_aside_sha256"], result["damaged_copies"] = swap(
+                px, db, aside, tmp, p.get("damaged_copy_dir"))
         else:
-            result["moved_aside"], result["moved_aside_sha256"] = swap(px, db, aside + ".restored", aside)
+            result["moved_aside"], result["moved_aside_sha256"], dummy = swap(px, db, aside + ".restored", aside)
         result["commands"] = [r.as_dict() for r in px.history]
     finally:
         pod.delete()
@@ -206,5 +272,8 @@ def run(module: t.Any) -> Obj:
     k8s.call(what, k8s.apps.patch_namespaced_deployment, p["name"], k8s.namespace, patch)
     done = "restored the audit database" if state == "restored" else "reverted the restore of the audit database"
     kept = "; ".join("%s sha256 %s" % item for item in sorted(result["moved_aside_sha256"].items()))
-    result.update(changed=True, record=new, msg="%s: %s: %s%s" % (what, done, plan, " (kept: %s)" % kept if kept else ""))
+    copies = result.get("damaged_copies") or []
+    result.update(changed=True, record=new, msg="%s: %s: %s%s%s" % (
+        what, done, plan, " (kept: %s)" % kept if kept else "",
+        "; %d of them copied out first, each with the in-pod sha256" % len(copies) if copies else ""))
     return result

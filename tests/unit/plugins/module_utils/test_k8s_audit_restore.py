@@ -8,13 +8,17 @@ The API side runs in the k8s_data_issues target."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import os
 import shutil
+import stat
 import sqlite3
 import subprocess
 
 import pytest
 
+from ansible_collections.airlock.incident.plugins.module_utils.core.errors import AirlockIncidentError
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import audit_restore as ar
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import audit_restore_run as restore_run
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.pod_exec import ExecResult
@@ -135,12 +139,33 @@ class LocalExec:
     def where(self):
         return "local test pod"
 
-    def run(self, argv):
+    def run(self, argv, on_stdout=None):
         res = ExecResult(argv)
         proc = subprocess.run(argv, capture_output=True, text=True, check=False)
         res.rc, res.stdout, res.stderr = proc.returncode, proc.stdout, proc.stderr
+        if on_stdout is not None:
+            # The exec stream delivers stdout in pieces of any size.
+            for start in range(0, len(proc.stdout), 7):
+                on_stdout(proc.stdout[start:start + 7])
+            res.stdout = ""
         self.history.append(res)
         return res
+
+
+class TamperingExec(LocalExec):
+    """A transfer that changes one byte of what the pod sends (the copy must not be kept)."""
+
+    def run(self, argv, on_stdout=None):
+        if argv[0] == "base64" and on_stdout is not None:
+            with open(argv[1], "rb") as handle:
+                data = bytearray(handle.read())
+            data[0] ^= 1
+            on_stdout(base64.b64encode(bytes(data)).decode("ascii"))
+            res = ExecResult(argv)
+            res.rc = 0
+            self.history.append(res)
+            return res
+        return super().run(argv, on_stdout)
 
 
 def test_the_files_moved_aside_are_hashed_before_the_move(tmp_path):
@@ -150,8 +175,8 @@ def test_the_files_moved_aside_are_hashed_before_the_move(tmp_path):
         with open(path, "wb") as handle:
             handle.write(content)
     aside = db + ".damaged-r"
-    moved, digests = restore_run.swap(LocalExec(), db, aside, incoming)
-    assert moved == ["", "-wal"]
+    moved, digests, copies = restore_run.swap(LocalExec(), db, aside, incoming)
+    assert moved == ["", "-wal"] and copies == []
     assert digests == {aside: hashlib.sha256(b"damaged main").hexdigest(),
                        aside + "-wal": hashlib.sha256(b"damaged wal").hexdigest()}
     with open(aside, "rb") as handle:
@@ -159,4 +184,89 @@ def test_the_files_moved_aside_are_hashed_before_the_move(tmp_path):
     with open(db, "rb") as handle:
         assert handle.read() == b"restored"
     # Nothing at the path: nothing hashed, nothing moved.
-    assert restore_run.swap(LocalExec(), str(tmp_path / "none.db"), str(tmp_path / "none.aside"), None) == ([], {})
+    assert restore_run.swap(LocalExec(), str(tmp_path / "none.db"), str(tmp_path / "none.aside"), None) == ([], {}, [])
+
+
+def _claim(tmp_path):
+    claim = tmp_path / "claim"
+    claim.mkdir()
+    db = str(claim / "audit.db")
+    incoming = str(claim / ".airlock-restore-r.db")
+    # Bytes no SQLite backup would copy: the damaged database as it is, with its WAL.
+    for path, content in ((db, b"SQLite format 3\x00" + bytes(range(256)) * 40), (db + "-wal", b"\x00damaged wal"),
+                          (incoming, b"restored")):
+        with open(path, "wb") as handle:
+            handle.write(content)
+    copies = tmp_path / "copies"
+    copies.mkdir()
+    return db, incoming, db + ".damaged-r", str(copies)
+
+
+def test_the_damaged_files_are_copied_out_verified_before_they_are_moved(tmp_path):
+    db, incoming, aside, copy_dir = _claim(tmp_path)
+    with open(db, "rb") as handle:
+        original = handle.read()
+    moved, digests, copies = restore_run.swap(LocalExec(), db, aside, incoming, copy_dir)
+    assert moved == ["", "-wal"]
+    assert [c["path"] for c in copies] == [os.path.join(copy_dir, "audit.db.damaged-r"),
+                                           os.path.join(copy_dir, "audit.db.damaged-r-wal")]
+    assert [(c["found_at"], c["kept_at"]) for c in copies] == [(db, aside), (db + "-wal", aside + "-wal")]
+    for copy in copies:
+        assert copy["sha256"] == digests[copy["kept_at"]]
+        assert stat.S_IMODE(os.stat(copy["path"]).st_mode) == 0o444
+        with open(copy["path"], "rb") as handle:
+            assert hashlib.sha256(handle.read()).hexdigest() == copy["sha256"]
+    with open(copies[0]["path"], "rb") as handle:
+        assert handle.read() == original
+    assert sorted(os.listdir(copy_dir)) == ["audit.db.damaged-r", "audit.db.damaged-r-wal"]  # no temp file left
+
+
+def test_a_copy_that_differs_from_the_pod_is_not_kept_and_nothing_moves(tmp_path):
+    db, incoming, aside, copy_dir = _claim(tmp_path)
+    with pytest.raises(AirlockIncidentError, match="chain of custody broken.*nothing was moved"):
+        restore_run.swap(TamperingExec(), db, aside, incoming, copy_dir)
+    assert os.listdir(copy_dir) == []
+    assert os.path.exists(db) and os.path.exists(db + "-wal") and not os.path.exists(aside)
+
+
+def test_an_existing_copy_is_never_overwritten(tmp_path):
+    db, incoming, aside, copy_dir = _claim(tmp_path)
+    with open(os.path.join(copy_dir, "audit.db.damaged-r-wal"), "wb") as handle:
+        handle.write(b"something else")
+    with pytest.raises(AirlockIncidentError, match="^damaged_copy_dir: .* already exists with other content"):
+        restore_run.swap(LocalExec(), db, aside, incoming, copy_dir)
+    assert os.listdir(copy_dir) == ["audit.db.damaged-r-wal"] and os.path.exists(db) and not os.path.exists(aside)
+    with open(os.path.join(copy_dir, "audit.db.damaged-r-wal"), "rb") as handle:
+        assert handle.read() == b"something else"
+    # An identical copy (an interrupted run) is kept and the restore goes on.
+    os.unlink(os.path.join(copy_dir, "audit.db.damaged-r-wal"))
+    shutil.copyfile(db + "-wal", os.path.join(copy_dir, "audit.db.damaged-r-wal"))
+    moved, digests, copies = restore_run.swap(LocalExec(), db, aside, incoming, copy_dir)
+    assert moved == ["", "-wal"] and len(copies) == 2 and os.path.exists(aside)
+
+
+class _Module:
+    check_mode = False
+
+    def __init__(self, **params):
+        self.params = params
+
+
+@pytest.mark.parametrize("state,make,expected", [
+    ("reverted", "dir", "damaged_copy_dir: only with state=restored"),
+    ("restored", "link", "damaged_copy_dir: "),
+    ("restored", "missing", "damaged_copy_dir: "),
+])
+def test_damaged_copy_dir_refusals_name_the_field(tmp_path, monkeypatch, state, make, expected):
+    target = tmp_path / "copies"
+    if make == "dir":
+        target.mkdir()
+    elif make == "link":
+        (tmp_path / "real").mkdir()
+        target.symlink_to(tmp_path / "real")
+    backup = tmp_path / "backup.db"
+    backup.write_bytes(b"x")
+    monkeypatch.setattr(restore_run, "deployment_action_errors", lambda params, check, what: [])
+    errors = restore_run.validate(_Module(db_path="/var/lib/airlock/audit.db", state=state, backup=str(backup),
+                                          damaged_copy_dir=str(target), exec_timeout=600))
+    assert [e for e in errors if e.startswith(expected)], errors
