@@ -161,6 +161,21 @@ static int digits_at(const unsigned char *buf, Py_ssize_t p, Py_ssize_t le, int 
     return 1;
 }
 
+/* The index after the blanks ([ \t]*) from q; before the blanks that end at j (backwards, not before ls). */
+static inline Py_ssize_t skip_blanks(const unsigned char *buf, Py_ssize_t q, Py_ssize_t le) {
+    while (q < le && (buf[q] == ' ' || buf[q] == '\t')) {
+        q++;
+    }
+    return q;
+}
+
+static inline Py_ssize_t skip_blanks_back(const unsigned char *buf, Py_ssize_t j, Py_ssize_t ls) {
+    while (j > ls && (buf[j - 1] == ' ' || buf[j - 1] == '\t')) {
+        j--;
+    }
+    return j;
+}
+
 static int luhn(const char *digits, int n) {
     int total = 0, parity = n % 2;
     for (int i = 0; i < n; i++) {
@@ -189,16 +204,12 @@ static int status_key_before(const unsigned char *buf, Py_ssize_t s, Py_ssize_t 
     if (j > ls && buf[j - 1] == '\\') {
         j--;
     }
-    while (j > ls && (buf[j - 1] == ' ' || buf[j - 1] == '\t')) {
-        j--;
-    }
+    j = skip_blanks_back(buf, j, ls);
     if (!(j > ls && (buf[j - 1] == '=' || buf[j - 1] == ':'))) {
         return 0;
     }
     j--;
-    while (j > ls && (buf[j - 1] == ' ' || buf[j - 1] == '\t')) {
-        j--;
-    }
+    j = skip_blanks_back(buf, j, ls);
     if (j > ls && (buf[j - 1] == '"' || buf[j - 1] == '\'')) {
         j--;
     }
@@ -221,9 +232,7 @@ static int status_key_before(const unsigned char *buf, Py_ssize_t s, Py_ssize_t 
 /* HTTP/[0-9.]+"?[ \t]+ before the code at s. */
 static int http_before(const unsigned char *buf, Py_ssize_t s, Py_ssize_t ls) {
     Py_ssize_t j = s;
-    while (j > ls && (buf[j - 1] == ' ' || buf[j - 1] == '\t')) {
-        j--;
-    }
+    j = skip_blanks_back(buf, j, ls);
     if (j == s) {
         return 0;
     }
@@ -356,16 +365,12 @@ static int sep_value_at(const unsigned char *buf, Py_ssize_t q, Py_ssize_t le, P
     if (q < le && (buf[q] == '"' || buf[q] == '\'')) {
         q++;
     }
-    while (q < le && (buf[q] == ' ' || buf[q] == '\t')) {
-        q++;
-    }
+    q = skip_blanks(buf, q, le);
     if (!(q < le && (buf[q] == '=' || buf[q] == ':'))) {
         return 0;
     }
     q++;
-    while (q < le && (buf[q] == ' ' || buf[q] == '\t')) {
-        q++;
-    }
+    q = skip_blanks(buf, q, le);
     if (q < le && buf[q] == '\\') {
         q++;
     }
@@ -384,68 +389,74 @@ static int sep_value_at(const unsigned char *buf, Py_ssize_t q, Py_ssize_t le, P
     return 1;
 }
 
-static const char *const PASSWORD_KEYS[] = {"password", "passwd", "passphrase", "pwd", "secret_key", "secretkey",
-                                            "secret", "private_key", NULL};
+/* One match of a pattern at p (0: none there): its value's [*vs, *ve) for the validator, and in *next where the
+ * search goes on (after a match, its end; after none, at least p + 1). */
+typedef int (*match_at_fn)(const unsigned char *buf, Py_ssize_t p, Py_ssize_t ls, Py_ssize_t le, Py_ssize_t *vs,
+                           Py_ssize_t *ve, Py_ssize_t *next);
+/* 1 valid, 0 not, UNSURE for Python to decide. */
+typedef int (*valid_fn)(const unsigned char *value, Py_ssize_t n);
 
-static Py_ssize_t password_matches(const unsigned char *buf, Py_ssize_t ls, Py_ssize_t le, Py_ssize_t *valid) {
+/* finditer of one pattern over buf[ls:le] (leftmost, non-overlapping): the matches, and in *valid how many pass
+ * the validator; UNSURE as soon as one value is for Python to judge. */
+static Py_ssize_t count_matches(const unsigned char *buf, Py_ssize_t ls, Py_ssize_t le, match_at_fn at, valid_fn judge,
+                                Py_ssize_t *valid) {
     Py_ssize_t found = 0, p = ls;
     *valid = 0;
     while (p < le) {
-        int c = buf[p] | 0x20;
-        Py_ssize_t vs = 0, ve = 0;
-        int hit = 0;
-        if (c == 'p' || c == 's') {
-            for (int k = 0; PASSWORD_KEYS[k] && !hit; k++) {
-                if (ci_at(buf, p, le, PASSWORD_KEYS[k])) {
-                    hit = sep_value_at(buf, p + (Py_ssize_t)strlen(PASSWORD_KEYS[k]), le, 1, &vs, &ve);
-                }
-            }
-        }
-        if (!hit) {
-            p++;
+        Py_ssize_t vs = 0, ve = 0, next = p + 1;
+        if (!at(buf, p, ls, le, &vs, &ve, &next)) {
+            p = next > p ? next : p + 1;
             continue;
         }
-        int ok = secret_value_valid(buf + vs, ve - vs);
+        int ok = judge(buf + vs, ve - vs);
         if (ok == UNSURE) {
             return UNSURE;
         }
         found++;
         *valid += ok;
-        p = ve;
+        p = next;
     }
     return found;
 }
 
-static Py_ssize_t bearer_matches(const unsigned char *buf, Py_ssize_t ls, Py_ssize_t le, Py_ssize_t *valid) {
-    Py_ssize_t found = 0, p = ls;
-    *valid = 0;
-    while (p + 6 < le) {
-        if ((buf[p] | 0x20) != 'b' || !ci_at(buf, p, le, "bearer") || word_at(buf, p - 1, ls, le)) {
-            p++;
-            continue;
-        }
-        Py_ssize_t q = p + 6;
-        while (q < le && (buf[q] == ' ' || buf[q] == '\t')) {
-            q++;
-        }
-        Py_ssize_t e = q;
-        while (e < le && (CLS[buf[e]] & C_BEARER)) {
-            e++;
-        }
-        if (q == p + 6 || e - q < 16) {
-            p++;
-            continue;
-        }
-        /* Placeholders and their prefixes cannot be 16 bytes of this class; masking bytes can. */
-        int ok = secret_value_valid(buf + q, e - q);
-        if (ok == UNSURE) {
-            return UNSURE;
-        }
-        found++;
-        *valid += ok;
-        p = e;
+static const char *const PASSWORD_KEYS[] = {"password", "passwd", "passphrase", "pwd", "secret_key", "secretkey",
+                                            "secret", "private_key", NULL};
+
+/* _PASSWORD: the first key (in the alternation's order) followed by _SEP and a value. */
+static int password_at(const unsigned char *buf, Py_ssize_t p, Py_ssize_t ls, Py_ssize_t le, Py_ssize_t *vs,
+                       Py_ssize_t *ve, Py_ssize_t *next) {
+    const int c = buf[p] | 0x20;
+    (void)ls;
+    if (c != 'p' && c != 's') {
+        return 0;
     }
-    return found;
+    for (int k = 0; PASSWORD_KEYS[k]; k++) {
+        if (ci_at(buf, p, le, PASSWORD_KEYS[k]) &&
+            sep_value_at(buf, p + (Py_ssize_t)strlen(PASSWORD_KEYS[k]), le, 1, vs, ve)) {
+            *next = *ve;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* _BEARER: \b bearer (any case), blanks, at least 16 bytes of the token class. */
+static int bearer_at(const unsigned char *buf, Py_ssize_t p, Py_ssize_t ls, Py_ssize_t le, Py_ssize_t *vs,
+                     Py_ssize_t *ve, Py_ssize_t *next) {
+    if ((buf[p] | 0x20) != 'b' || !ci_at(buf, p, le, "bearer") || word_at(buf, p - 1, ls, le)) {
+        return 0;
+    }
+    Py_ssize_t q = skip_blanks(buf, p + 6, le), e = q;
+    while (e < le && (CLS[buf[e]] & C_BEARER)) {
+        e++;
+    }
+    if (q == p + 6 || e - q < 16) {
+        return 0;
+    }
+    /* Placeholders and their prefixes cannot be 16 bytes of this class; masking bytes can. */
+    *vs = q;
+    *ve = *next = e;
+    return 1;
 }
 
 /* ------------------------------------------------ JWT headers: base64url, then a JSON object (json.loads) */
@@ -650,48 +661,41 @@ static int jwt_header_valid(const unsigned char *h, Py_ssize_t n) {
     return i == m ? 1 : UNSURE;
 }
 
-static Py_ssize_t jwt_matches(const unsigned char *buf, Py_ssize_t ls, Py_ssize_t le, Py_ssize_t *valid) {
-    Py_ssize_t found = 0, p = ls;
-    *valid = 0;
-    while (p + 3 < le) {
+/* _JWT: \b eyJ base64url+ . eyJ base64url+ . base64url*; the value judged is the header (up to the first dot). */
+static int jwt_at(const unsigned char *buf, Py_ssize_t p, Py_ssize_t ls, Py_ssize_t le, Py_ssize_t *vs,
+                  Py_ssize_t *ve, Py_ssize_t *next) {
+    if (buf[p] != 'e') {
         const unsigned char *hit = memchr(buf + p, 'e', (size_t)(le - p));
-        if (hit == NULL) {
-            break;
-        }
-        p = hit - buf;
-        if (!cs_at(buf, p, le, "eyJ") || word_at(buf, p - 1, ls, le)) {
-            p++;
-            continue;
-        }
-        Py_ssize_t r1 = p + 3;
-        while (r1 < le && (CLS[buf[r1]] & C_B64URL)) {
-            r1++;
-        }
-        Py_ssize_t r2 = r1 + 4;
-        if (r1 > p + 3 && cs_at(buf, r1, le, ".eyJ")) {
-            while (r2 < le && (CLS[buf[r2]] & C_B64URL)) {
-                r2++;
-            }
-        }
-        if (!(r1 > p + 3 && cs_at(buf, r1, le, ".eyJ") && r2 > r1 + 4 && r2 < le && buf[r2] == '.')) {
-            /* Every later start inside this base64url run ends its run at r1 too, and fails the same way:
-               skipping them keeps a hostile line ("eyJ-eyJ-eyJ-...") linear. */
-            p = r1 > p + 1 ? r1 : p + 1;
-            continue;
-        }
-        Py_ssize_t r3 = r2 + 1;
-        while (r3 < le && (CLS[buf[r3]] & C_B64URL)) {
-            r3++;
-        }
-        int ok = jwt_header_valid(buf + p, r1 - p);
-        if (ok == UNSURE) {
-            return UNSURE;
-        }
-        found++;
-        *valid += ok;
-        p = r3;
+        *next = hit ? hit - buf : le;
+        return 0;
     }
-    return found;
+    if (!cs_at(buf, p, le, "eyJ") || word_at(buf, p - 1, ls, le)) {
+        return 0;
+    }
+    Py_ssize_t r1 = p + 3, r2, r3;
+    while (r1 < le && (CLS[buf[r1]] & C_B64URL)) {
+        r1++;
+    }
+    r2 = r1 + 4;
+    if (r1 > p + 3 && cs_at(buf, r1, le, ".eyJ")) {
+        while (r2 < le && (CLS[buf[r2]] & C_B64URL)) {
+            r2++;
+        }
+    }
+    if (!(r1 > p + 3 && cs_at(buf, r1, le, ".eyJ") && r2 > r1 + 4 && r2 < le && buf[r2] == '.')) {
+        /* Every later start inside this base64url run ends its run at r1 too, and fails the same way:
+           skipping them keeps a hostile line ("eyJ-eyJ-eyJ-...") linear. */
+        *next = r1;
+        return 0;
+    }
+    r3 = r2 + 1;
+    while (r3 < le && (CLS[buf[r3]] & C_B64URL)) {
+        r3++;
+    }
+    *vs = p;
+    *ve = r1;
+    *next = r3;
+    return 1;
 }
 
 /* The class [chars] of api_key's alternatives, by code: 'a' [A-Za-z0-9_-], 'b' [A-Za-z0-9], 'c' [0-9A-Z],
@@ -787,24 +791,13 @@ static int api_key_at(const unsigned char *buf, Py_ssize_t p, Py_ssize_t ls, Py_
     return 0;
 }
 
-static Py_ssize_t api_key_matches(const unsigned char *buf, Py_ssize_t ls, Py_ssize_t le, Py_ssize_t *valid) {
-    Py_ssize_t found = 0, p = ls;
-    *valid = 0;
-    while (p < le) {
-        Py_ssize_t vs = 0, ve = 0;
-        if (!strchr("srAgxa", buf[p]) || !buf[p] || !api_key_at(buf, p, ls, le, &vs, &ve)) {
-            p++;
-            continue;
-        }
-        int ok = secret_value_valid(buf + vs, ve - vs);
-        if (ok == UNSURE) {
-            return UNSURE;
-        }
-        found++;
-        *valid += ok;
-        p = ve;
+static int api_key_match_at(const unsigned char *buf, Py_ssize_t p, Py_ssize_t ls, Py_ssize_t le, Py_ssize_t *vs,
+                            Py_ssize_t *ve, Py_ssize_t *next) {
+    if (!buf[p] || !strchr("srAgxa", buf[p]) || !api_key_at(buf, p, ls, le, vs, ve)) {
+        return 0;
     }
-    return found;
+    *next = *ve;
+    return 1;
 }
 
 /* ---------------------------------------------------------------- timestamps (timestamps.py) */
@@ -902,16 +895,12 @@ static Py_ssize_t ts_key_at(const unsigned char *buf, Py_ssize_t p, Py_ssize_t l
     } else {
         return -1;
     }
-    while (q < le && (buf[q] == ' ' || buf[q] == '\t')) {
-        q++;
-    }
+    q = skip_blanks(buf, q, le);
     if (!(q < le && buf[q] == ':')) {
         return -1;
     }
     q++;
-    while (q < le && (buf[q] == ' ' || buf[q] == '\t')) {
-        q++;
-    }
+    q = skip_blanks(buf, q, le);
     return q;
 }
 
@@ -1376,16 +1365,16 @@ static PyObject *scanner_scan(LogScanner *self, PyObject *args) {
             found[P_EMAIL] = valid[P_EMAIL] = email_count(buf, ls, le);
         }
         if (needle[P_PASSWORD] && pos[P_PASSWORD] >= 0) {
-            found[P_PASSWORD] = password_matches(buf, ls, le, &valid[P_PASSWORD]);
+            found[P_PASSWORD] = count_matches(buf, ls, le, password_at, secret_value_valid, &valid[P_PASSWORD]);
         }
         if (needle[P_JWT] && pos[P_JWT] >= 0) {
-            found[P_JWT] = jwt_matches(buf, ls, le, &valid[P_JWT]);
+            found[P_JWT] = count_matches(buf, ls, le, jwt_at, jwt_header_valid, &valid[P_JWT]);
         }
         if (needle[P_BEARER] && pos[P_BEARER] >= 0) {
-            found[P_BEARER] = bearer_matches(buf, ls, le, &valid[P_BEARER]);
+            found[P_BEARER] = count_matches(buf, ls, le, bearer_at, secret_value_valid, &valid[P_BEARER]);
         }
         if (needle[P_API_KEY] && pos[P_API_KEY] >= 0) {
-            found[P_API_KEY] = api_key_matches(buf, ls, le, &valid[P_API_KEY]);
+            found[P_API_KEY] = count_matches(buf, ls, le, api_key_match_at, secret_value_valid, &valid[P_API_KEY]);
         }
         for (int position = 0; position < self->npatterns; position++) {
             const int id = self->ids[position];
