@@ -710,76 +710,50 @@ static int api_class(int c, char which) {
     }
 }
 
-static Py_ssize_t api_run(const unsigned char *buf, Py_ssize_t q, Py_ssize_t le, char which) {
-    while (q < le && api_class(buf[q], which)) {
-        q++;
+/* At least `least` bytes of class `which` from q, greedily (`exact`: exactly `least`, whatever follows): 1 with the
+ * end in *ve, else 0. */
+static int class_run(const unsigned char *buf, Py_ssize_t q, Py_ssize_t le, char which, Py_ssize_t least, int exact,
+                     Py_ssize_t *ve) {
+    Py_ssize_t e = q;
+    while (e < le && api_class(buf[e], which) && !(exact && e - q == least)) {
+        e++;
     }
-    return q;
+    if (e - q < least) {
+        return 0;
+    }
+    *ve = e;
+    return 1;
 }
 
-/* One match of api_key's alternation at p: its end and its value's [vs, ve), or 0. */
+static int one_of(int c, const char *set) {
+    return c && strchr(set, c) != NULL;
+}
+
+/* One match of api_key's alternation at p: 1 with the value's [vs, ve) (the whole match but for api_key=...), or 0.
+ * The alternatives start differently, so at most one can match at p. */
 static int api_key_at(const unsigned char *buf, Py_ssize_t p, Py_ssize_t ls, Py_ssize_t le, Py_ssize_t *vs,
                       Py_ssize_t *ve) {
     const int boundary = !word_at(buf, p - 1, ls, le);
-    Py_ssize_t e;
     *vs = p;
-    if (boundary && cs_at(buf, p, le, "sk-")) {
-        e = api_run(buf, p + 3, le, 'a');
-        if (e - (p + 3) >= 20) {
-            *ve = e;
-            return 1;
-        }
-        return 0;
+    if (boundary && cs_at(buf, p, le, "sk-")) { /* \bsk-[A-Za-z0-9_-]{20,} */
+        return class_run(buf, p + 3, le, 'a', 20, 0, ve);
     }
-    if (boundary && (buf[p] == 'r' || buf[p] == 's') &&
-        (cs_at(buf, p + 1, le, "k_live_") || cs_at(buf, p + 1, le, "k_test_"))) {
-        e = api_run(buf, p + 8, le, 'b');
-        if (e - (p + 8) >= 16) {
-            *ve = e;
-            return 1;
-        }
-        return 0;
+    if (boundary && one_of(buf[p], "rs") && (cs_at(buf, p + 1, le, "k_live_") || cs_at(buf, p + 1, le, "k_test_"))) {
+        return class_run(buf, p + 8, le, 'b', 16, 0, ve); /* \b[rs]k_(live|test)_[A-Za-z0-9]{16,} */
     }
-    if (boundary && (cs_at(buf, p, le, "AKIA") || cs_at(buf, p, le, "ASIA"))) {
-        for (int k = 4; k < 20; k++) {
-            if (!(p + k < le && api_class(buf[p + k], 'c'))) {
-                return 0;
-            }
-        }
-        if (word_at(buf, p + 20, ls, le)) {
-            return 0;
-        }
-        *ve = p + 20;
-        return 1;
+    if (boundary && (cs_at(buf, p, le, "AKIA") || cs_at(buf, p, le, "ASIA"))) { /* ...[0-9A-Z]{16}\b */
+        return class_run(buf, p + 4, le, 'c', 16, 1, ve) && !word_at(buf, *ve, ls, le);
     }
-    if (boundary && cs_at(buf, p, le, "gh") && p + 3 < le && buf[p + 2] && strchr("pousr", buf[p + 2]) &&
-        buf[p + 3] == '_') {
-        e = api_run(buf, p + 4, le, 'b');
-        if (e - (p + 4) >= 36) {
-            *ve = e;
-            return 1;
-        }
-        return 0;
+    if (boundary && cs_at(buf, p, le, "gh") && p + 3 < le && one_of(buf[p + 2], "pousr") && buf[p + 3] == '_') {
+        return class_run(buf, p + 4, le, 'b', 36, 0, ve); /* \bgh[pousr]_[A-Za-z0-9]{36,} */
     }
-    if (boundary && cs_at(buf, p, le, "xox") && p + 4 < le && buf[p + 3] && strchr("abprs", buf[p + 3]) &&
-        buf[p + 4] == '-') {
-        e = api_run(buf, p + 5, le, 'd');
-        if (e - (p + 5) >= 10) {
-            *ve = e;
-            return 1;
-        }
-        return 0;
+    if (boundary && cs_at(buf, p, le, "xox") && p + 4 < le && one_of(buf[p + 3], "abprs") && buf[p + 4] == '-') {
+        return class_run(buf, p + 5, le, 'd', 10, 0, ve); /* \bxox[abprs]-[A-Za-z0-9-]{10,} */
     }
-    if (boundary && cs_at(buf, p, le, "AIza")) {
-        for (int k = 4; k < 39; k++) {
-            if (!(p + k < le && api_class(buf[p + k], 'a'))) {
-                return 0;
-            }
-        }
-        *ve = p + 39;
-        return 1;
+    if (boundary && cs_at(buf, p, le, "AIza")) { /* \bAIza[0-9A-Za-z_-]{35} */
+        return class_run(buf, p + 4, le, 'a', 35, 1, ve);
     }
-    if (ci_at(buf, p, le, "api")) {
+    if (ci_at(buf, p, le, "api")) { /* api[_-]?key, _SEP, at least 8 value bytes */
         Py_ssize_t q = p + 3;
         if (q < le && (buf[q] == '_' || buf[q] == '-') && ci_at(buf, q + 1, le, "key")) {
             q++;
@@ -793,7 +767,7 @@ static int api_key_at(const unsigned char *buf, Py_ssize_t p, Py_ssize_t ls, Py_
 
 static int api_key_match_at(const unsigned char *buf, Py_ssize_t p, Py_ssize_t ls, Py_ssize_t le, Py_ssize_t *vs,
                             Py_ssize_t *ve, Py_ssize_t *next) {
-    if (!buf[p] || !strchr("srAgxa", buf[p]) || !api_key_at(buf, p, ls, le, vs, ve)) {
+    if (!one_of(buf[p], "srAgxa") || !api_key_at(buf, p, ls, le, vs, ve)) {
         return 0;
     }
     *next = *ve;
@@ -1058,7 +1032,7 @@ static __attribute__((noinline)) void bigram_hit(const unsigned char *buf, Py_ss
         }
         break;
     case G_GH:
-        if (p + 3 < le && strchr("pousr", buf[p + 2]) && buf[p + 2] && buf[p + 3] == '_') {
+        if (p + 3 < le && one_of(buf[p + 2], "pousr") && buf[p + 3] == '_') {
             needle[P_API_KEY] = 1;
         }
         break;

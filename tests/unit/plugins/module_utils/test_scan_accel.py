@@ -57,7 +57,8 @@ FRAGMENTS = [
     "api_key=", "API-KEY: ", 'apikey":"', "client_secret", "null", "[redacted]", "***", "xX.", "${VAR}",
     "hunter2", "12345678", "sk-" + "a" * 20, "sk-proj-" + "Ab1_-" * 5, "sk_live_" + "A1" * 8, "rk_test_" + "z" * 16,
     "AKIA" + "ABCDEFGHIJ234567", "ASIA" + "ABCDEFGHIJ23456", "ghp_" + "a1" * 18, "xoxb-" + "1-a" * 4,
-    "AIza" + "B" * 35, "AIza" + "B" * 34,
+    "AIza" + "B" * 35, "AIza" + "B" * 34, "AIza" + "C" * 35 + "-sk-" + "d" * 20, "sk-" + "b" * 19, "xoxz-1234567890",
+    "ghq_" + "a1" * 18, "AKIA" + "ABCDEFGHIJ2345678",
     # JWTs and bearer tokens
     "eyJ", ".", ".eyJzdWIiOiIxIn0", ".sig", "Bearer ", "bearer\t", "BEARER  ", "x" * 16, "xXxX.xxxxxxxxxxxx",
     "abc123~+/=-._abcdef",
@@ -160,6 +161,8 @@ def test_the_test_corpus_and_damaged_lines_give_the_reference_answer(tmp_path, m
     # found by fuzzing: a value with a NUL after "{" is no placeholder "{"
     "secret_key='{\x001234567890123",
     "password={\x00", "api_key=null\x00\x00\x00\x00\x00", "Bearer xxxxxxxxxxxxxxx\x00",
+    # the exact repeats of api_key: AIza takes 35 bytes, not more, so an sk- key may follow
+    "AIza" + "C" * 35 + "-sk-" + "d" * 20, "AKIA" + "ABCDEFGHIJ2345678 sk-" + "e" * 19,
 ])
 def test_lines_found_by_fuzzing_give_the_reference_answer(tmp_path, line):
     path = _write(str(tmp_path), [line, line])
