@@ -50,28 +50,53 @@ enum { S_401, S_403, S_SECURITY, S_COUNT };
 
 static unsigned short CLS[256];
 
-/* Bigram groups: the first two letters of every literal a deferred pattern or a signal needs. */
-enum {
-    G_PA = 1, G_PW, G_SE, G_PR, G_AP, G_BE, G_EY, G_TO, G_IN, G_SK, G_RK, G_AK, G_AS, G_GH, G_XO, G_AI
-};
-static unsigned char BIGRAM[65536];
+/* The literals one of which every match of a deferred pattern needs, and the signals' own literals. A line holding
+ * one of the first is handed to that pattern's matcher; the second are the signals (security[_ ]violation, the auth
+ * middleware's messages). Literals marked any_case are lowercase and matched in any case. */
+typedef struct {
+    const char *text;
+    int any_case;
+    int pattern; /* P_*, or -1 */
+    int signal;  /* S_*, or -1 */
+} Literal;
 
+static const Literal LITERALS[] = {
+    {"passw", 1, P_PASSWORD, -1}, {"passp", 1, P_PASSWORD, -1}, {"pwd", 1, P_PASSWORD, -1},
+    {"secret", 1, P_PASSWORD, -1}, {"private_key", 1, P_PASSWORD, -1},
+    {"eyJ", 0, P_JWT, -1},
+    {"bearer", 1, P_BEARER, -1},
+    {"api", 1, P_API_KEY, -1}, {"sk-", 0, P_API_KEY, -1}, {"sk_", 0, P_API_KEY, -1}, {"rk_", 0, P_API_KEY, -1},
+    {"AKIA", 0, P_API_KEY, -1}, {"ASIA", 0, P_API_KEY, -1}, {"ghp_", 0, P_API_KEY, -1}, {"gho_", 0, P_API_KEY, -1},
+    {"ghu_", 0, P_API_KEY, -1}, {"ghs_", 0, P_API_KEY, -1}, {"ghr_", 0, P_API_KEY, -1}, {"xox", 0, P_API_KEY, -1},
+    {"AIza", 0, P_API_KEY, -1},
+    {"Token validation failed", 0, -1, S_401}, {"Token extraction failed", 0, -1, S_401},
+    {"Insufficient permissions", 0, -1, S_403},
+    {"security_violation", 1, -1, S_SECURITY}, {"security violation", 1, -1, S_SECURITY},
+};
+#define N_LITERALS ((int)(sizeof LITERALS / sizeof LITERALS[0]))
+#define MAX_GROUPS 64
 #define MAX_BUCKETS 4096
 #define MAX_NUMBER 40
 
-static void add_bigram(const char *pair, unsigned char group, int any_case) {
-    int a = (unsigned char)pair[0], b = (unsigned char)pair[1];
-    if (!any_case) {
-        BIGRAM[(a << 8) | b] = group;
-        return;
+/* Every literal starts with two word bytes, so it is found from the bigram at its start inside a word: BIGRAM maps
+ * a bigram to its group (0: none), GROUPS lists a group's literals (-1 ends the list). */
+static unsigned char BIGRAM[65536];
+static signed char GROUPS[MAX_GROUPS][N_LITERALS + 1];
+
+static void add_literal_bigram(int a, int b, int literal) {
+    unsigned char *group = &BIGRAM[(a << 8) | b];
+    static int used = 0;
+    if (*group == 0) {
+        *group = (unsigned char)++used;
+        GROUPS[used][0] = -1;
     }
-    for (int x = 0; x < 2; x++) {
-        for (int y = 0; y < 2; y++) {
-            int ca = x ? (a & ~0x20) : (a | 0x20);
-            int cb = y ? (b & ~0x20) : (b | 0x20);
-            BIGRAM[(ca << 8) | cb] = group;
-        }
+    signed char *list = GROUPS[*group];
+    int k = 0;
+    while (list[k] >= 0) {
+        k++;
     }
+    list[k] = (signed char)literal;
+    list[k + 1] = -1;
 }
 
 static void init_tables(void) {
@@ -102,22 +127,16 @@ static void init_tables(void) {
             CLS[c] |= C_BEARER;
         }
     }
-    add_bigram("pa", G_PA, 1);
-    add_bigram("pw", G_PW, 1);
-    add_bigram("se", G_SE, 1);
-    add_bigram("pr", G_PR, 1);
-    add_bigram("ap", G_AP, 1);
-    add_bigram("be", G_BE, 1);
-    add_bigram("ey", G_EY, 0);
-    add_bigram("To", G_TO, 0);
-    add_bigram("In", G_IN, 0);
-    add_bigram("sk", G_SK, 0);
-    add_bigram("rk", G_RK, 0);
-    add_bigram("AK", G_AK, 0);
-    add_bigram("AS", G_AS, 0);
-    add_bigram("gh", G_GH, 0);
-    add_bigram("xo", G_XO, 0);
-    add_bigram("AI", G_AI, 0);
+    for (int k = 0; k < N_LITERALS; k++) {
+        const int a = (unsigned char)LITERALS[k].text[0], b = (unsigned char)LITERALS[k].text[1];
+        if (!LITERALS[k].any_case) {
+            add_literal_bigram(a, b, k);
+            continue;
+        }
+        for (int x = 0; x < 4; x++) {
+            add_literal_bigram((x & 1) ? (a & ~0x20) : a, (x & 2) ? (b & ~0x20) : b, k);
+        }
+    }
     done = 1;
 }
 
@@ -957,97 +976,19 @@ static int line_seconds(const unsigned char *buf, Py_ssize_t ls, Py_ssize_t le, 
     return str_at >= 0 ? TS_OK : TS_NONE;
 }
 
-/* The literal of bigram group g at p, if it is there: marks the pattern whose matches need it (needle) or the
- * signal it is (sig). Out of the scanning loop: bigram hits are rare. */
+/* The literals of bigram group g that are at p: marks the pattern whose matches need one (needle) or the signal it
+ * is (sig). Out of the scanning loop: bigram hits are rare. */
 static __attribute__((noinline)) void bigram_hit(const unsigned char *buf, Py_ssize_t p, Py_ssize_t le, unsigned g,
                                                  int *needle, int *sig) {
-    switch (g) {
-    case G_PA:
-        if (ci_at(buf, p, le, "passw") || ci_at(buf, p, le, "passp")) {
-            needle[P_PASSWORD] = 1;
+    for (const signed char *k = GROUPS[g]; *k >= 0; k++) {
+        const Literal *lit = &LITERALS[*k];
+        if (lit->any_case ? ci_at(buf, p, le, lit->text) : cs_at(buf, p, le, lit->text)) {
+            if (lit->pattern >= 0) {
+                needle[lit->pattern] = 1;
+            } else {
+                sig[lit->signal] = 1;
+            }
         }
-        break;
-    case G_PW:
-        if (ci_at(buf, p, le, "pwd")) {
-            needle[P_PASSWORD] = 1;
-        }
-        break;
-    case G_SE:
-        if (ci_at(buf, p, le, "secret")) {
-            needle[P_PASSWORD] = 1;
-        } else if (ci_at(buf, p, le, "security") && p + 8 < le &&
-                   (buf[p + 8] == '_' || buf[p + 8] == ' ') && ci_at(buf, p + 9, le, "violation")) {
-            sig[S_SECURITY] = 1;
-        }
-        break;
-    case G_PR:
-        if (ci_at(buf, p, le, "private_key")) {
-            needle[P_PASSWORD] = 1;
-        }
-        break;
-    case G_AP:
-        if (ci_at(buf, p, le, "api")) {
-            needle[P_API_KEY] = 1;
-        }
-        break;
-    case G_BE:
-        if (ci_at(buf, p, le, "bearer")) {
-            needle[P_BEARER] = 1;
-        }
-        break;
-    case G_EY:
-        if (cs_at(buf, p, le, "eyJ")) {
-            needle[P_JWT] = 1;
-        }
-        break;
-    case G_TO:
-        if (cs_at(buf, p, le, "Token validation failed") ||
-            cs_at(buf, p, le, "Token extraction failed")) {
-            sig[S_401] = 1;
-        }
-        break;
-    case G_IN:
-        if (cs_at(buf, p, le, "Insufficient permissions")) {
-            sig[S_403] = 1;
-        }
-        break;
-    case G_SK:
-        if (p + 2 < le && (buf[p + 2] == '-' || buf[p + 2] == '_')) {
-            needle[P_API_KEY] = 1;
-        }
-        break;
-    case G_RK:
-        if (p + 2 < le && buf[p + 2] == '_') {
-            needle[P_API_KEY] = 1;
-        }
-        break;
-    case G_AK:
-        if (cs_at(buf, p, le, "AKIA")) {
-            needle[P_API_KEY] = 1;
-        }
-        break;
-    case G_AS:
-        if (cs_at(buf, p, le, "ASIA")) {
-            needle[P_API_KEY] = 1;
-        }
-        break;
-    case G_GH:
-        if (p + 3 < le && one_of(buf[p + 2], "pousr") && buf[p + 3] == '_') {
-            needle[P_API_KEY] = 1;
-        }
-        break;
-    case G_XO:
-        if (cs_at(buf, p, le, "xox")) {
-            needle[P_API_KEY] = 1;
-        }
-        break;
-    case G_AI:
-        if (cs_at(buf, p, le, "AIza")) {
-            needle[P_API_KEY] = 1;
-        }
-        break;
-    default:
-        break;
     }
 }
 

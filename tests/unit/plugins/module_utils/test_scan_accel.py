@@ -75,6 +75,7 @@ FRAGMENTS = [
     # noise
     " ", " ", "-", "_", "\t", "\r", "\xe9", "\u2022", "\x00", ",", ";", "&", "}", "{", "\\", "'", '"', "=", ":",
 ]
+FRAGMENTS += ["gh%s_%s" % (kind, "Zz9" * 12) for kind in "ousr"] + ["xox%s-1234567890" % kind for kind in "aprs"]
 FRAGMENTS += ["eyJ" + _b64url(header)[3:] for header in HEADERS]
 FRAGMENTS += ["eyJ" + _b64url(header)[3:] + "." + "eyJ" + _b64url('{"sub":"a"}')[3:] + ".c2ln" for header in HEADERS]
 LINE_STARTS = ["", "", "", "2026-11-28T10:00:00Z ", "2026-11-28 10:00:00.123+0530\t", "2026-13-28T10:00:00Z ",
