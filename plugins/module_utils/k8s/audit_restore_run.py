@@ -19,7 +19,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.core.fileutil imp
 from ansible_collections.airlock.incident.plugins.module_utils.evidence import hashing, store
 from ansible_collections.airlock.incident.plugins.module_utils.evidence.errors import EvidenceError
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import NotFound
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.custody import Base64Decoder
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.custody import copy_to_temp
 from ansible_collections.airlock.incident.plugins.module_utils.k8s import audit_restore as ar
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.deployments import deployment_action_errors, list_pods, open_deployment
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.objects import annotations_of, pod_name
@@ -158,15 +158,8 @@ def copy_out(px: PodExec, base: str, suffixes: t.Sequence[str], aside: str, dige
         for suffix in suffixes:
             kept_at = aside + suffix
             name = posixpath.basename(kept_at)
-            fd, tmp = hashing.temp_path(directory, name)
+            tmp = copy_to_temp(px, base + suffix, directory, name)
             pending.append(dict(path=os.path.join(directory, name), tmp=tmp, found_at=base + suffix, kept_at=kept_at))
-            with os.fdopen(fd, "wb") as out:
-                decoder = Base64Decoder(out)
-                check_ok(px.run(["base64", base + suffix], on_stdout=decoder.feed), where,
-                         "copying %s out of the pod (base64)" % (base + suffix))
-                decoder.close()
-                out.flush()
-                os.fsync(out.fileno())
             local = _sha256(tmp)
             if local != digests[kept_at]:
                 raise AirlockIncidentError(

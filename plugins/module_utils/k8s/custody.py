@@ -5,7 +5,8 @@
 """The local side of an in-pod audit snapshot: where it goes, the chain-of-custody record, and keeping it.
 
 * :func:`resolve_dest`: the destination file (a file, or a directory);
-* :class:`Base64Decoder`: the copy arrives as base64 text in arbitrary pieces and is written block by block;
+* :class:`Base64Decoder` and :func:`copy_to_temp`: the copy arrives as base64 text in arbitrary pieces and is
+  written block by block;
 * :func:`local_facts`: events, chain head and integrity of the local copy (read-only; only rollback-journal
   files made by the module are opened);
 * :func:`existing_snapshot`: a rerun finds the snapshot already there and verifies it against its record;
@@ -28,7 +29,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.core.errors impor
 from ansible_collections.airlock.incident.plugins.module_utils.core.fileutil import fsync_dir
 from ansible_collections.airlock.incident.plugins.module_utils.core.timefmt import utc_stamp
 from ansible_collections.airlock.incident.plugins.module_utils.evidence import hashing, store
-from ansible_collections.airlock.incident.plugins.module_utils.k8s.pod_exec import PodEvidenceError
+from ansible_collections.airlock.incident.plugins.module_utils.k8s.pod_exec import PodEvidenceError, check_ok
 
 TRANSPORT = "base64 over the Kubernetes exec stream (stdout), decoded block by block"
 CUSTODY_FORMAT = "airlock.incident/k8s-audit-snapshot/v1"
@@ -82,6 +83,31 @@ class Base64Decoder:
         if self.pending.strip():
             raise PodEvidenceError("the copy stream ended in the middle of a base64 block (%d characters left): "
                                    "the transfer was cut short" % len(self.pending))
+
+
+def copy_argv(pod_path: str) -> t.List[str]:
+    """The in-pod command that sends a file out: base64 text on stdout (the image has BusyBox ``base64``)."""
+    return ["base64", pod_path]
+
+
+def copy_to_temp(ex: t.Any, pod_path: str, directory: str, name: str) -> str:
+    """Copy the in-pod file ``pod_path`` out (``base64`` on the exec stream, decoded block by block, never held in
+    memory) into a new temporary file in ``directory`` named after ``name``, synced to disk; its path.
+
+    The caller verifies it (size, SHA-256) and places or discards it; on a failure here it is removed."""
+    fd, temp = hashing.temp_path(directory, name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            decoder = Base64Decoder(out)
+            check_ok(ex.run(copy_argv(pod_path), on_stdout=decoder.feed), ex.where(),
+                     "copying %s out of the pod (base64)" % pod_path)
+            decoder.close()
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        hashing.discard(temp)
+        raise
+    return temp
 
 
 def _sqlite_mode(path: str) -> t.Optional[t.Tuple[int, int]]:

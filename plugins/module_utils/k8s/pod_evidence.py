@@ -42,7 +42,8 @@ from ansible_collections.airlock.incident.plugins.module_utils.core.errors impor
 from ansible_collections.airlock.incident.plugins.module_utils.evidence import hashing, store
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.client import K8s, NotFound, validate_common, validate_name
 from ansible_collections.airlock.incident.plugins.module_utils.k8s.custody import (
-    Base64Decoder,
+    copy_argv,
+    copy_to_temp,
     custody_path,
     custody_record,
     evidence_item,
@@ -144,10 +145,6 @@ def size_argv(path: str) -> Argv:
 
 def space_argv(directory: str) -> Argv:
     return ["df", "-P", "-k", directory]
-
-
-def copy_argv(tmp: str) -> Argv:
-    return ["base64", tmp]
 
 
 def cleanup_argv(tmp: str) -> Argv:
@@ -323,13 +320,7 @@ def _copy_out(ex: PodExec, params: t.Mapping[str, t.Any], tmp: str, target: str,
                                % (tmp, where, res.stdout.strip()[:100]))
     pod_sha256 = parse_sha256sum(check_ok(ex.run(hash_argv(tmp)), where, "sha256sum of the copy").stdout, tmp)
     pod_size = parse_wc(check_ok(ex.run(size_argv(tmp)), where, "measuring the copy").stdout, tmp)
-    fd, state["local_tmp"] = hashing.temp_path(os.path.dirname(target), os.path.basename(target))
-    with os.fdopen(fd, "wb") as out:
-        decoder = Base64Decoder(out)
-        check_ok(ex.run(copy_argv(tmp), on_stdout=decoder.feed), where, "copying the snapshot out (base64)")
-        decoder.close()
-        out.flush()
-        os.fsync(out.fileno())
+    state["local_tmp"] = copy_to_temp(ex, tmp, os.path.dirname(target), os.path.basename(target))
     return dict(db_size=db_size, pod_sha256=pod_sha256, pod_size=pod_size)
 
 
