@@ -18,6 +18,7 @@ import json
 import os
 import random
 import tempfile
+import zlib
 
 import pytest
 
@@ -26,6 +27,7 @@ from ansible_collections.airlock.incident.plugins.module_utils.evidence import s
 from ansible_collections.airlock.incident.tests.unit.plugins.module_utils.test_sensitive_patterns import (
     CORPUS,
     _varied_lines,
+    _write,
 )
 
 hypothesis = pytest.importorskip("hypothesis")
@@ -86,16 +88,12 @@ line_strategy = st.tuples(st.sampled_from(LINE_STARTS), st.lists(st.sampled_from
 
 
 def _scan(path, engine, **kwargs):
-    result = scan.scan_files([path], engine=engine, **kwargs).as_dict()
+    try:
+        result = scan.scan_files([path], engine=engine, **kwargs).as_dict()
+    except (OSError, EOFError, zlib.error) as exc:  # e.g. bytes that start like gzip and end early
+        return "unreadable: %s" % type(exc).__name__
     result["engine"] = None
     return result
-
-
-def _write(directory, lines, data=None):
-    path = os.path.join(directory, "airlock.log")
-    with open(path, "wb") as handle:
-        handle.write(data if data is not None else ("\n".join(lines) + "\n").encode("utf-8"))
-    return path
 
 
 def test_the_scanner_is_built_for_these_patterns():
@@ -111,7 +109,7 @@ def test_the_scanner_is_built_for_these_patterns():
                   bucket=st.sampled_from(["5m", "1h", "7s"]))
 def test_generated_hostile_lines_give_the_reference_answer(lines, max_locations, bucket):
     with tempfile.TemporaryDirectory() as tmp:
-        path = _write(tmp, lines)
+        path = _write(os.path.join(tmp, "airlock.log"), lines)
         reference = _scan(path, "re", max_locations=max_locations, bucket=bucket)
         assert _scan(path, "accel", max_locations=max_locations, bucket=bucket) == reference
 
@@ -120,7 +118,9 @@ def test_generated_hostile_lines_give_the_reference_answer(lines, max_locations,
 @hypothesis.given(data=st.binary(max_size=600), max_locations=st.sampled_from([0, 2]))
 def test_arbitrary_bytes_give_the_reference_answer(data, max_locations):
     with tempfile.TemporaryDirectory() as tmp:
-        path = _write(tmp, None, data)
+        path = os.path.join(tmp, "airlock.log")
+        with open(path, "wb") as handle:
+            handle.write(data)
         assert _scan(path, "accel", max_locations=max_locations) == _scan(path, "re", max_locations=max_locations)
 
 
@@ -140,7 +140,7 @@ def test_jwt_headers_are_judged_as_json_loads_judges_them(value, spaces, cut, en
         encoded = _b64url(header)
         line = "tok %s.eyJzdWIiOiJhIn0.c2ln x" % encoded
         with tempfile.TemporaryDirectory() as tmp:
-            path = _write(tmp, [line, line.replace("tok ", "Bearer ")])
+            path = _write(os.path.join(tmp, "airlock.log"), [line, line.replace("tok ", "Bearer ")])
             assert _scan(path, "accel", max_locations=0) == _scan(path, "re", max_locations=0), header
 
 
@@ -148,7 +148,7 @@ def test_jwt_headers_are_judged_as_json_loads_judges_them(value, spaces, cut, en
 def test_the_test_corpus_and_damaged_lines_give_the_reference_answer(tmp_path, max_locations):
     lines = [entry[0] for entry in CORPUS] + _varied_lines(1500, seed=31)
     lines += ['{"ts":1e400,"status":401}', '{"ts":1e300,"msg":"security_violation"}', '{"ts":-5,"status":403}']
-    path = _write(str(tmp_path), lines)
+    path = _write(tmp_path / "airlock.log", lines)
     reference = _scan(path, "re", max_locations=max_locations, bucket="5m")
     for chunk_size in (scan.CHUNK_SIZE, 211):
         assert _scan(path, "accel", max_locations=max_locations, bucket="5m", chunk_size=chunk_size) == reference
@@ -166,7 +166,7 @@ def test_the_test_corpus_and_damaged_lines_give_the_reference_answer(tmp_path, m
     "AIza" + "C" * 35 + "-sk-" + "d" * 20, "AKIA" + "ABCDEFGHIJ2345678 sk-" + "e" * 19,
 ])
 def test_lines_found_by_fuzzing_give_the_reference_answer(tmp_path, line):
-    path = _write(str(tmp_path), [line, line])
+    path = _write(tmp_path / "airlock.log", [line, line])
     assert _scan(path, "accel", max_locations=1) == _scan(path, "re", max_locations=1)
 
 
